@@ -1,0 +1,129 @@
+# socklab — one non-recursive Makefile for the library, lessons and tests.
+#
+#   make            build everything under build/
+#   make run        the lesson 02 demo (server and client on loopback)
+#   make test       install missing packages, build, run every test
+#   make deps       install the Debian packages the build and tests need
+#   make slides     render slides/*.md to build/slides/*.html (needs npm)
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make SANITIZE=address,undefined test   (or SANITIZE=thread)
+
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -Wall -Wextra -Wshadow -Werror=implicit -pthread
+CPPFLAGS += -D_GNU_SOURCE -Ilib
+LDFLAGS  += -pthread
+PREFIX   ?= /usr/local
+B        := build
+.DEFAULT_GOAL := all
+
+ifdef SANITIZE
+CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+PKG_CONFIG ?= pkg-config
+CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
+CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
+
+# Targets that build or run need the packages: mk/deps.sh --ensure checks
+# (pkg-config, command -v) and installs only when something is missing, so a
+# second run is instant. It runs before any rule, so the order is certain.
+NEED_DEPS := $(filter-out deps clean slides check-slides help,$(or $(MAKECMDGOALS),all))
+ifneq ($(NEED_DEPS),)
+ifneq ($(shell mk/deps.sh --ensure >&2; echo $$?),0)
+$(error some packages are missing and could not be installed (see above))
+endif
+endif
+
+# ---- helper library -------------------------------------------------------
+LIB_SRC   := $(wildcard lib/*.c)
+LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o)
+LIBSOCKLAB := $(B)/lib/libsocklab.a
+
+# Lesson-side helpers (die, warn, option parsing): the only code allowed to
+# print and exit. Kept out of libsocklab.a so the library never does.
+LESSON_SRC := $(wildcard lib/lesson/*.c)
+LESSON_OBJ := $(LESSON_SRC:%.c=$(B)/%.o)
+LIBLESSON  := $(B)/lib/liblesson.a
+
+$(LIBSOCKLAB): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(LIBLESSON): $(LESSON_OBJ)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+# ---- lessons: every lessons/NN-topic/*.c is one program --------------------
+LESSON_PROG_SRC := $(wildcard lessons/[0-9]*/*.c)
+LESSON_PROGS    := $(LESSON_PROG_SRC:%.c=$(B)/%)
+# A lesson may add libraries for one program in its lesson.mk, e.g.
+#   LIBS_10-async/server := -luring
+-include $(wildcard lessons/[0-9]*/lesson.mk)
+
+$(B)/lessons/%: lessons/%.c $(LIBLESSON) $(LIBSOCKLAB)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -o $@ $< $(LIBLESSON) $(LIBSOCKLAB) $(LDFLAGS) $(LIBS_$*)
+
+# ---- tests -----------------------------------------------------------------
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(UNIT_SRC:%.c=$(B)/%)
+LTEST_SRC  := $(wildcard tests/lessons/test_*.c)
+LTEST_BINS := $(LTEST_SRC:%.c=$(B)/%)
+HARNESS_OBJ := $(B)/tests/lessons/harness.o
+
+# A unit test that mocks faults a real socket cannot make on demand names
+# the calls it wraps in a line "// WRAP: send recv ..." near its top.
+wrap_flags = $(foreach f,$(shell sed -n 's|^// WRAP: *||p' $(1)),-Wl,--wrap=$(f))
+
+$(B)/tests/unit/%: tests/unit/%.c $(LIBSOCKLAB)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CMOCKA_CFLAGS) $(CFLAGS) -MMD -MP -o $@ $< $(LIBSOCKLAB) $(LDFLAGS) $(call wrap_flags,$<) $(CMOCKA_LIBS)
+
+$(B)/tests/lessons/%.o: tests/lessons/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests/lessons $(CMOCKA_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/tests/lessons/test_%: $(B)/tests/lessons/test_%.o $(HARNESS_OBJ) $(LIBSOCKLAB)
+	$(CC) -o $@ $^ $(LDFLAGS) $(CMOCKA_LIBS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+# ---- top-level targets ---------------------------------------------------------
+.PHONY: all run test check-slides deps slides install clean help
+all: $(LIBSOCKLAB) $(LIBLESSON) $(LESSON_PROGS) $(UNIT_BINS) $(LTEST_BINS)
+
+run: $(B)/lessons/02-tcp-echo/server $(B)/lessons/02-tcp-echo/client
+	@mk/demo.sh $(B)/lessons/02-tcp-echo
+
+test: all
+	@mk/runtests.sh $(UNIT_BINS) $(LTEST_BINS) tests/slides/check_slides.py
+
+check-slides:
+	@python3 tests/slides/check_slides.py
+
+deps:
+	@mk/deps.sh
+
+slides:
+	@mk/slides.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/socklab $(DESTDIR)$(PREFIX)/libexec/socklab
+	install -m 644 $(LIBSOCKLAB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 lib/*.h $(DESTDIR)$(PREFIX)/include/socklab/
+	for p in $(LESSON_PROGS); do \
+		d=$(DESTDIR)$(PREFIX)/libexec/socklab/$$(basename $$(dirname $$p)); \
+		install -d $$d && install -m 755 $$p $$d/; \
+	done
+
+clean:
+	rm -rf $(B)
+
+help:
+	@sed -n '2,10s/^# \{0,1\}//p' Makefile
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Install the Debian packages socklab's build and tests need.
+#   mk/deps.sh           install whatever is missing (as root), or print
+#                        the exact sudo line and exit 1
+#   mk/deps.sh --check   only check: exit 0 when nothing is missing
+#   mk/deps.sh --ensure  check quietly; install only when something is missing
+set -u
+
+# pkg-config module -> Debian package
+PC_PKGS=(
+  "cmocka:libcmocka-dev"
+  "libpcap:libpcap-dev"
+  "liburing:liburing-dev"
+  "ncursesw:libncurses-dev"
+)
+# command -> Debian package
+CMD_PKGS=(
+  "nc:netcat-openbsd"
+  "socat:socat"
+  "python3:python3"
+  "pkg-config:pkg-config"
+  "ss:iproute2"
+  "valgrind:valgrind"
+)
+
+missing=()
+for pair in "${PC_PKGS[@]}"; do
+  mod=${pair%%:*} pkg=${pair#*:}
+  pkg-config --exists "$mod" 2>/dev/null || missing+=("$pkg")
+done
+for pair in "${CMD_PKGS[@]}"; do
+  cmd=${pair%%:*} pkg=${pair#*:}
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+done
+
+mode=${1:-install}
+case $mode in
+  --check)
+    if [ ${#missing[@]} -gt 0 ]; then echo "missing: ${missing[*]}"; exit 1; fi
+    exit 0 ;;
+  --ensure|install) ;;
+  -h|--help)
+    sed -n '2,7s/^# \{0,1\}//p' "$0"; exit 0 ;;
+  *) echo "usage: mk/deps.sh [--check|--ensure]" >&2; exit 2 ;;
+esac
+
+if [ ${#missing[@]} -eq 0 ]; then
+  [ "$mode" = install ] && echo "deps: everything is installed"
+  exit 0
+fi
+
+echo "deps: missing packages: ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "deps: not root; install them with:"
+  echo "  sudo apt-get install -y ${missing[*]}"
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq || { echo "deps: apt-get update failed" >&2; exit 1; }
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+  { echo "deps: apt-get install failed" >&2; exit 1; }
+echo "deps: installed ${missing[*]}"

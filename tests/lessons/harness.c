@@ -1,0 +1,397 @@
+/* harness.c — run lesson programs and tools for the integration tests. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <dirent.h>
+#include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include "harness.h"
+
+long long h_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *build_dir(void)
+{
+	const char *b = getenv("SOCKLAB_BUILD");
+
+	return b != NULL && *b != '\0' ? b : "build";
+}
+
+static int under_valgrind(void)
+{
+	const char *v = getenv("SOCKLAB_VALGRIND");
+
+	return v != NULL && strcmp(v, "1") == 0;
+}
+
+/* Deadlines stretch under valgrind, which runs programs ~20x slower. */
+static int scaled(int timeout_ms)
+{
+	return under_valgrind() ? timeout_ms * 10 : timeout_ms;
+}
+
+const char *h_lesson(const char *lesson, const char *prog)
+{
+	/* A few distinct buffers so a test can hold several paths at once. */
+	static char paths[8][512];
+	static unsigned next;
+	char *p = paths[next++ % 8];
+
+	snprintf(p, sizeof(paths[0]), "%s/lessons/%s/%s", build_dir(), lesson, prog);
+	return p;
+}
+
+int h_have(const char *prog)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", prog);
+	return system(cmd) == 0;
+}
+
+static int is_lesson_program(const char *path)
+{
+	size_t n = strlen(build_dir());
+
+	return strncmp(path, build_dir(), n) == 0 && strncmp(path + n, "/lessons/", 9) == 0;
+}
+
+int h_start(struct h_proc *p, char *const argv[])
+{
+	int in[2], out[2], err[2];
+	char *vargv[64];
+	char *const *run = argv;
+
+	memset(p, 0, sizeof(*p));
+	p->status = -1;
+	p->pid = -1;
+	if (pipe2(in, O_CLOEXEC) < 0)
+		return -1;
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
+		return -1;
+	if (under_valgrind() && is_lesson_program(argv[0])) {
+		int i = 0, j = 0;
+
+		vargv[i++] = "valgrind";
+		vargv[i++] = "-q";
+		vargv[i++] = "--leak-check=full";
+		vargv[i++] = "--show-leak-kinds=definite,indirect,possible";
+		vargv[i++] = "--errors-for-leak-kinds=definite,indirect,possible";
+		vargv[i++] = "--track-fds=yes";
+		vargv[i++] = "--error-exitcode=99";
+		while (argv[j] != NULL && i < 63)
+			vargv[i++] = argv[j++];
+		vargv[i] = NULL;
+		run = vargv;
+	}
+	p->pid = fork();
+	if (p->pid < 0)
+		return -1;
+	if (p->pid == 0) {
+		/* Die with the test, so a failed test never leaves servers behind. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		signal(SIGPIPE, SIG_DFL);
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		dup2(err[1], 2);
+		execvp(run[0], run);
+		fprintf(stderr, "exec %s: %s\n", run[0], strerror(errno));
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	close(err[1]);
+	p->in = in[1];
+	p->out = out[0];
+	p->err = err[0];
+	return 0;
+}
+
+/* Read what is available on out/err for up to ms; returns 0 while the
+ * pipes are open, 1 when both are at EOF. */
+static int pump(struct h_proc *p, int ms)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = p->out, .events = POLLIN },
+		{ .fd = p->err, .events = POLLIN },
+	};
+	int n;
+
+	if (p->out < 0 && p->err < 0)
+		return 1;
+	n = poll(pfd, 2, ms);
+	if (n <= 0)
+		return 0;
+	for (int i = 0; i < 2; i++) {
+		int *fd = i == 0 ? &p->out : &p->err;
+		char *buf = i == 0 ? p->outbuf : p->errbuf;
+		size_t *len = i == 0 ? &p->outlen : &p->errlen;
+		size_t cap = i == 0 ? sizeof(p->outbuf) : sizeof(p->errbuf);
+		char scratch[4096];
+		ssize_t r;
+
+		if (*fd < 0 || !(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		r = read(*fd, scratch, sizeof(scratch));
+		if (r <= 0) {
+			close(*fd);
+			*fd = -1;
+			continue;
+		}
+		/* Keep what fits; a flood of output is cut, never a crash. */
+		if ((size_t)r > cap - 1 - *len)
+			r = (ssize_t)(cap - 1 - *len);
+		memcpy(buf + *len, scratch, (size_t)r);
+		*len += (size_t)r;
+		buf[*len] = '\0';
+	}
+	return p->out < 0 && p->err < 0;
+}
+
+int h_wait_output(struct h_proc *p, const char *stream, const char *needle,
+                  int timeout_ms)
+{
+	long long deadline = h_now_ms() + scaled(timeout_ms);
+	const char *buf = strcmp(stream, "err") == 0 ? p->errbuf : p->outbuf;
+
+	for (;;) {
+		if (strstr(buf, needle) != NULL)
+			return 0;
+		long long left = deadline - h_now_ms();
+		if (left <= 0)
+			return -1;
+		if (pump(p, (int)(left < 100 ? left : 100)) == 1 &&
+		    strstr(buf, needle) == NULL)
+			return -1;
+	}
+}
+
+int h_wait_listening(struct h_proc *p, int timeout_ms)
+{
+	const char *at, *eol, *colon;
+	size_t n;
+
+	if (h_wait_output(p, "out", "listening on ", timeout_ms) < 0)
+		return -1;
+	at = strstr(p->outbuf, "listening on ") + strlen("listening on ");
+	/* The line may still be arriving: wait for its end. */
+	while ((eol = strchr(at, '\n')) == NULL) {
+		if (h_wait_output(p, "out", "\n", timeout_ms) < 0)
+			return -1;
+		at = strstr(p->outbuf, "listening on ") + strlen("listening on ");
+	}
+	n = (size_t)(eol - at);
+	if (n >= sizeof(p->addr))
+		return -1;
+	memcpy(p->addr, at, n);
+	p->addr[n] = '\0';
+	colon = strrchr(p->addr, ':');
+	if (colon == NULL || strlen(colon + 1) >= sizeof(p->port))
+		return -1;
+	strcpy(p->port, colon + 1);
+	return 0;
+}
+
+int h_feed(struct h_proc *p, const void *data, size_t len)
+{
+	const char *c = data;
+
+	if (data == NULL) {
+		if (p->in >= 0)
+			close(p->in);
+		p->in = -1;
+		return 0;
+	}
+	while (len > 0) {
+		ssize_t w = write(p->in, c, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		c += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Under valgrind --track-fds, count descriptors the program itself opened
+ * and left open at a normal exit (inherited ones are not its doing). */
+static int leaked_fds(const char *err)
+{
+	int n = 0;
+
+	for (const char *l = strstr(err, "Open "); l != NULL; l = strstr(l + 1, "Open ")) {
+		const char *next = strchr(l, '\n');
+		const char *after = next != NULL ? strchr(next + 1, '\n') : NULL;
+		const char *inh = next != NULL ? strstr(next + 1, "<inherited from parent>") : NULL;
+
+		/* The line after "Open ..." says whether it was inherited. */
+		if (inh == NULL || (after != NULL && inh > after))
+			n++;
+	}
+	return n;
+}
+
+static int decode_status(int st)
+{
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return -1;
+}
+
+int h_wait_exit(struct h_proc *p, int timeout_ms)
+{
+	long long deadline = h_now_ms() + scaled(timeout_ms);
+
+	if (p->status >= 0)
+		return decode_status(p->status);
+	for (;;) {
+		int st;
+		pid_t r = waitpid(p->pid, &st, WNOHANG);
+
+		if (r == p->pid) {
+			/* Collect what is still in the pipes. */
+			while (pump(p, 50) == 0 && h_now_ms() < deadline)
+				;
+			p->status = st;
+			if (p->in >= 0)
+				close(p->in);
+			if (p->out >= 0)
+				close(p->out);
+			if (p->err >= 0)
+				close(p->err);
+			p->in = p->out = p->err = -1;
+			if (under_valgrind() && WIFEXITED(st) && leaked_fds(p->errbuf) > 0)
+				return 99; /* as valgrind's --error-exitcode does */
+			return decode_status(st);
+		}
+		if (h_now_ms() >= deadline) {
+			kill(p->pid, SIGKILL);
+			waitpid(p->pid, &st, 0);
+			p->status = st;
+			if (p->in >= 0)
+				close(p->in);
+			if (p->out >= 0)
+				close(p->out);
+			if (p->err >= 0)
+				close(p->err);
+			p->in = p->out = p->err = -1;
+			return -1;
+		}
+		/* Drain output while waiting, so a chatty child never blocks. */
+		if (pump(p, 20) == 1) {
+			struct timespec ts = { 0, 5 * 1000000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+}
+
+int h_stop(struct h_proc *p, int sig, int timeout_ms)
+{
+	if (p->status < 0 && p->pid > 0)
+		kill(p->pid, sig);
+	return h_wait_exit(p, timeout_ms);
+}
+
+int h_run(struct h_proc *p, char *const argv[], const void *input,
+          size_t inlen, int timeout_ms)
+{
+	if (h_start(p, argv) < 0)
+		return -1;
+	if (input != NULL && inlen > 0)
+		h_feed(p, input, inlen);
+	h_feed(p, NULL, 0);
+	return h_wait_exit(p, timeout_ms);
+}
+
+int h_connect(const char *port, int timeout_ms)
+{
+	struct sockaddr_in sin;
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((unsigned short)atoi(port));
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	/* On Linux SO_SNDTIMEO also bounds a blocking connect(). */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+int h_poll_until(int (*pred)(void *), void *arg, int timeout_ms)
+{
+	long long deadline = h_now_ms() + scaled(timeout_ms);
+	long wait_us = 1000;
+
+	for (;;) {
+		if (pred(arg))
+			return 1;
+		if (h_now_ms() >= deadline)
+			return 0;
+		usleep((useconds_t)wait_us);
+		if (wait_us < 50000)
+			wait_us *= 2;
+	}
+}
+
+int h_count_fds(pid_t pid)
+{
+	char path[64];
+	DIR *d;
+	struct dirent *e;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+void h_random_bytes(void *buf, size_t len, unsigned seed)
+{
+	unsigned char *b = buf;
+	unsigned long long x = seed * 2654435761ull + 1;
+
+	for (size_t i = 0; i < len; i++) {
+		/* xorshift64: fast, reproducible, good enough for test data. */
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		b[i] = (unsigned char)(x >> 24);
+	}
+}

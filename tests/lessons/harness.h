@@ -1,0 +1,86 @@
+/* harness.h — start real lesson programs and tools, talk to them, and stop
+ * them, with a deadline on everything so a test fails instead of hanging.
+ *
+ * Programs are found under build/ (SOCKLAB_BUILD overrides the folder).
+ * With SOCKLAB_VALGRIND=1 every lesson program is run under valgrind,
+ * which fails the program (exit 99) on a leak, a memory error or an fd left
+ * open at exit.
+ */
+#ifndef SOCKLAB_HARNESS_H
+#define SOCKLAB_HARNESS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define H_PORTSTRLEN 8
+
+struct h_proc {
+	pid_t pid;
+	int in;              /* write end of the child's stdin, or -1 */
+	int out;             /* read end of the child's stdout */
+	int err;             /* read end of the child's stderr */
+	char port[H_PORTSTRLEN]; /* from "listening on ...:PORT" */
+	char addr[128];          /* the whole address after "listening on " */
+	char outbuf[65536];  /* stdout read so far (NUL-terminated) */
+	size_t outlen;
+	char errbuf[16384];  /* stderr read so far (NUL-terminated) */
+	size_t errlen;
+	int status;          /* wait status once reaped, else -1 */
+};
+
+/* Path of a built lesson program: h_lesson("02-tcp-echo", "server"). */
+const char *h_lesson(const char *lesson, const char *prog);
+
+/* Start argv[0] (a path or a name on PATH) with stdin/stdout/stderr piped.
+ * Lesson programs (paths under the build folder) run under valgrind when
+ * SOCKLAB_VALGRIND=1. Returns 0, or -1 with errno. */
+int h_start(struct h_proc *p, char *const argv[]);
+
+/* Wait until the program prints "listening on ADDR:PORT"; fills p->port and
+ * p->addr. Returns 0, or -1 if it exited or the deadline passed. */
+int h_wait_listening(struct h_proc *p, int timeout_ms);
+
+/* Read stdout/stderr until needle appears in stdout (stream "out") or in
+ * stderr ("err"), the program exits, or the deadline passes. Returns 0
+ * when found. */
+int h_wait_output(struct h_proc *p, const char *stream, const char *needle,
+                  int timeout_ms);
+
+/* Write to the child's stdin (all of it), or close it (EOF) with len 0
+ * and data NULL. Returns 0 or -1. */
+int h_feed(struct h_proc *p, const void *data, size_t len);
+
+/* Wait for the program to exit by itself, collecting its output. Returns
+ * its exit code (0..255), 128+signal if killed by one, or -1 on deadline
+ * (the program is then killed). */
+int h_wait_exit(struct h_proc *p, int timeout_ms);
+
+/* Send sig, then wait as h_wait_exit does; SIGKILL after the deadline. */
+int h_stop(struct h_proc *p, int sig, int timeout_ms);
+
+/* Run a program to completion with input on stdin; returns the exit code as
+ * h_wait_exit does, output in p. */
+int h_run(struct h_proc *p, char *const argv[], const void *input,
+          size_t inlen, int timeout_ms);
+
+/* A TCP connection to 127.0.0.1:port with a connect deadline, and blocking
+ * reads/writes bounded by SO_RCVTIMEO/SO_SNDTIMEO of timeout_ms. */
+int h_connect(const char *port, int timeout_ms);
+
+/* Poll until pred(arg) returns non-zero or the deadline passes; returns 1 if
+ * it came true. For conditions the kernel reports (ss output, /proc). */
+int h_poll_until(int (*pred)(void *), void *arg, int timeout_ms);
+
+/* Number of open fds of a process (from /proc/PID/fd), or -1. */
+int h_count_fds(pid_t pid);
+
+/* Fill buf with len pseudo-random bytes from a fixed seed (reproducible). */
+void h_random_bytes(void *buf, size_t len, unsigned seed);
+
+/* Milliseconds on the monotonic clock. */
+long long h_now_ms(void);
+
+/* True when a program is on PATH. */
+int h_have(const char *prog);
+
+#endif
