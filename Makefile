@@ -6,20 +6,23 @@
 #   make deps       install the Debian packages the build and tests need
 #   make slides     render slides/*.md to build/slides/*.html (needs npm)
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make memcheck   the lesson tests with every program under valgrind
 #   make SANITIZE=address,undefined test   (or SANITIZE=thread)
 
 CC       ?= cc
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -Wall -Wextra -Wshadow -Werror=implicit -pthread
-CPPFLAGS += -D_GNU_SOURCE -Ilib
-LDFLAGS  += -pthread
+# The project's own flags are added even when CFLAGS is given on the command
+# line (make CFLAGS="-O0 -g -Werror" keeps -std=c11 and the warnings).
+override CFLAGS   += -std=c11 -Wall -Wextra -Wshadow -Werror=implicit -pthread
+override CPPFLAGS += -D_GNU_SOURCE -Ilib
+override LDFLAGS  += -pthread
 PREFIX   ?= /usr/local
 B        := build
 .DEFAULT_GOAL := all
 
 ifdef SANITIZE
-CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDFLAGS += -fsanitize=$(SANITIZE)
+override CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+override LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
 PKG_CONFIG ?= pkg-config
@@ -93,14 +96,19 @@ $(B)/%.o: %.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 # ---- top-level targets ---------------------------------------------------------
-.PHONY: all run test check-slides deps slides install clean help
+.PHONY: all run test memcheck check-slides deps slides install clean help
 all: $(LIBSOCKLAB) $(LIBLESSON) $(LESSON_PROGS) $(UNIT_BINS) $(LTEST_BINS)
 
 run: $(B)/lessons/02-tcp-echo/server $(B)/lessons/02-tcp-echo/client
 	@mk/demo.sh $(B)/lessons/02-tcp-echo
 
 test: all
-	@mk/runtests.sh $(UNIT_BINS) $(LTEST_BINS) tests/slides/check_slides.py
+	@SOCKLAB_BUILD=$(B) mk/runtests.sh $(UNIT_BINS) $(LTEST_BINS) tests/slides/check_slides.py
+
+# The lesson tests again, every lesson program under valgrind: fails on a
+# leak, a memory error, or an fd left open at a normal exit.
+memcheck: all
+	@SOCKLAB_BUILD=$(B) SOCKLAB_VALGRIND=1 mk/runtests.sh $(LTEST_BINS)
 
 check-slides:
 	@python3 tests/slides/check_slides.py
@@ -124,6 +132,6 @@ clean:
 	rm -rf $(B)
 
 help:
-	@sed -n '2,10s/^# \{0,1\}//p' Makefile
+	@sed -n '2,11s/^# \{0,1\}//p' Makefile
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
