@@ -14,7 +14,7 @@ CFLAGS   ?= -O2 -g
 # The project's own flags are added even when CFLAGS is given on the command
 # line (make CFLAGS="-O0 -g -Werror" keeps -std=c11 and the warnings).
 override CFLAGS   += -std=c11 -Wall -Wextra -Wshadow -Werror=implicit -pthread
-override CPPFLAGS += -D_GNU_SOURCE -Ilib
+override CPPFLAGS += -D_GNU_SOURCE -Ilib -Ilib/lesson
 override LDFLAGS  += -pthread
 PREFIX   ?= /usr/local
 B        := build
@@ -58,6 +58,22 @@ $(LIBLESSON): $(LESSON_OBJ)
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^
 
+# The trace shim, preloaded into traced programs (LD_PRELOAD). Built without
+# sanitizers: a sanitizer runtime must come first in a program, and the
+# shim is loaded into programs that were not built with one.
+TRACE_SRC := $(wildcard lib/trace/*.c) lib/event.c lib/addr.c
+TRACE_OBJ := $(patsubst %.c,$(B)/pic/%.o,$(TRACE_SRC))
+SLTRACE   := $(B)/lib/libsltrace.so
+PIC_CFLAGS := $(filter-out -fsanitize=% -fno-sanitize-recover=%,$(CFLAGS)) -fPIC -fvisibility=hidden
+
+$(B)/pic/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(PIC_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(SLTRACE): $(TRACE_OBJ)
+	@mkdir -p $(@D)
+	$(CC) -shared -o $@ $^ -ldl -pthread
+
 # ---- lessons: every lessons/NN-topic/*.c is one program --------------------
 LESSON_PROG_SRC := $(wildcard lessons/[0-9]*/*.c)
 LESSON_PROGS    := $(LESSON_PROG_SRC:%.c=$(B)/%)
@@ -80,9 +96,9 @@ HARNESS_OBJ := $(B)/tests/lessons/harness.o
 # the calls it wraps in a line "// WRAP: send recv ..." near its top.
 wrap_flags = $(foreach f,$(shell sed -n 's|^// WRAP: *||p' $(1)),-Wl,--wrap=$(f))
 
-$(B)/tests/unit/%: tests/unit/%.c $(LIBSOCKLAB)
+$(B)/tests/unit/%: tests/unit/%.c $(LIBLESSON) $(LIBSOCKLAB)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CMOCKA_CFLAGS) $(CFLAGS) -MMD -MP -o $@ $< $(LIBSOCKLAB) $(LDFLAGS) $(call wrap_flags,$<) $(CMOCKA_LIBS)
+	$(CC) $(CPPFLAGS) $(CMOCKA_CFLAGS) $(CFLAGS) -MMD -MP -o $@ $< $(LIBLESSON) $(LIBSOCKLAB) $(LDFLAGS) $(call wrap_flags,$<) $(CMOCKA_LIBS)
 
 $(B)/tests/lessons/%.o: tests/lessons/%.c
 	@mkdir -p $(@D)
@@ -97,7 +113,7 @@ $(B)/%.o: %.c
 
 # ---- top-level targets ---------------------------------------------------------
 .PHONY: all run test memcheck check-slides deps slides install clean help
-all: $(LIBSOCKLAB) $(LIBLESSON) $(LESSON_PROGS) $(UNIT_BINS) $(LTEST_BINS)
+all: $(LIBSOCKLAB) $(LIBLESSON) $(if $(wildcard lib/trace/*.c),$(SLTRACE)) $(LESSON_PROGS) $(UNIT_BINS) $(LTEST_BINS)
 
 run: $(B)/lessons/02-tcp-echo/server $(B)/lessons/02-tcp-echo/client
 	@mk/demo.sh $(B)/lessons/02-tcp-echo
