@@ -91,6 +91,9 @@ UNIT_BINS  := $(UNIT_SRC:%.c=$(B)/%)
 LTEST_SRC  := $(wildcard tests/lessons/test_*.c)
 LTEST_BINS := $(LTEST_SRC:%.c=$(B)/%)
 HARNESS_OBJ := $(B)/tests/lessons/harness.o
+# Small programs the tests run (e.g. traced under the shim), built with -g.
+TPROG_SRC  := $(wildcard tests/progs/*.c)
+TPROG_BINS := $(TPROG_SRC:%.c=$(B)/%)
 
 # A unit test that mocks faults a real socket cannot make on demand names
 # the calls it wraps in a line "// WRAP: send recv ..." near its top.
@@ -99,6 +102,10 @@ wrap_flags = $(foreach f,$(shell sed -n 's|^// WRAP: *||p' $(1)),-Wl,--wrap=$(f)
 $(B)/tests/unit/%: tests/unit/%.c $(LIBLESSON) $(LIBSOCKLAB)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CMOCKA_CFLAGS) $(CFLAGS) -MMD -MP -o $@ $< $(LIBLESSON) $(LIBSOCKLAB) $(LDFLAGS) $(call wrap_flags,$<) $(CMOCKA_LIBS)
+
+$(B)/tests/progs/%: tests/progs/%.c $(LIBSOCKLAB)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -g -MMD -MP -o $@ $< $(LIBSOCKLAB) $(LDFLAGS)
 
 $(B)/tests/lessons/%.o: tests/lessons/%.c
 	@mkdir -p $(@D)
@@ -113,7 +120,7 @@ $(B)/%.o: %.c
 
 # ---- top-level targets ---------------------------------------------------------
 .PHONY: all run test memcheck check-slides deps slides install clean help
-all: $(LIBSOCKLAB) $(LIBLESSON) $(if $(wildcard lib/trace/*.c),$(SLTRACE)) $(LESSON_PROGS) $(UNIT_BINS) $(LTEST_BINS)
+all: $(LIBSOCKLAB) $(LIBLESSON) $(if $(wildcard lib/trace/*.c),$(SLTRACE)) $(LESSON_PROGS) $(TPROG_BINS) $(UNIT_BINS) $(LTEST_BINS)
 
 run: $(B)/lessons/02-tcp-echo/server $(B)/lessons/02-tcp-echo/client
 	@mk/demo.sh $(B)/lessons/02-tcp-echo
