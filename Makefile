@@ -64,7 +64,8 @@ $(LIBLESSON): $(LESSON_OBJ)
 TRACE_SRC := $(wildcard lib/trace/*.c) lib/event.c lib/addr.c
 TRACE_OBJ := $(patsubst %.c,$(B)/pic/%.o,$(TRACE_SRC))
 SLTRACE   := $(B)/lib/libsltrace.so
-PIC_CFLAGS := $(filter-out -fsanitize=% -fno-sanitize-recover=%,$(CFLAGS)) -fPIC -fvisibility=hidden
+NOSAN_CFLAGS := $(filter-out -fsanitize=% -fno-sanitize-recover=%,$(CFLAGS))
+PIC_CFLAGS := $(NOSAN_CFLAGS) -fPIC -fvisibility=hidden
 
 $(B)/pic/%.o: %.c
 	@mkdir -p $(@D)
@@ -91,7 +92,8 @@ UNIT_BINS  := $(UNIT_SRC:%.c=$(B)/%)
 LTEST_SRC  := $(wildcard tests/lessons/test_*.c)
 LTEST_BINS := $(LTEST_SRC:%.c=$(B)/%)
 HARNESS_OBJ := $(B)/tests/lessons/harness.o
-# Small programs the tests run (e.g. traced under the shim), built with -g.
+# Small programs the tests run (e.g. traced under the shim), built with -g
+# and without sanitizers, so the shim can be preloaded into them.
 TPROG_SRC  := $(wildcard tests/progs/*.c)
 TPROG_BINS := $(TPROG_SRC:%.c=$(B)/%)
 
@@ -103,9 +105,9 @@ $(B)/tests/unit/%: tests/unit/%.c $(LIBLESSON) $(LIBSOCKLAB)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CMOCKA_CFLAGS) $(CFLAGS) -MMD -MP -o $@ $< $(LIBLESSON) $(LIBSOCKLAB) $(LDFLAGS) $(call wrap_flags,$<) $(CMOCKA_LIBS)
 
-$(B)/tests/progs/%: tests/progs/%.c $(LIBSOCKLAB)
+$(B)/tests/progs/%: tests/progs/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -g -MMD -MP -o $@ $< $(LIBSOCKLAB) $(LDFLAGS)
+	$(CC) $(CPPFLAGS) $(NOSAN_CFLAGS) -g -MMD -MP -o $@ $< -pthread
 
 $(B)/tests/lessons/%.o: tests/lessons/%.c
 	@mkdir -p $(@D)
