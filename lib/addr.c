@@ -21,19 +21,37 @@ static int is_decimal(const char *s)
 	return 1;
 }
 
+/* How an error message names the host: as given, or what NULL stands for. */
+static const char *host_text(const char *host, int passive)
+{
+	if (host != NULL)
+		return host;
+	return passive ? "*" : "localhost";
+}
+
 struct addrinfo *sl_addr_resolve(const char *host, const char *service,
                                  int socktype, int passive,
                                  char err[SL_ERR_LEN])
 {
 	struct addrinfo hints, *list = NULL;
+	uint16_t port;
 	int rc;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = socktype;
 	hints.ai_flags = passive ? AI_PASSIVE : 0;
-	if (service != NULL && is_decimal(service))
+	if (service != NULL && is_decimal(service)) {
+		/* getaddrinfo() takes "70000" and quietly wraps it to 4464. */
+		if (sl_port_parse(service, &port) < 0) {
+			if (err != NULL)
+				snprintf(err, SL_ERR_LEN, "resolve %s port %s: port out of range (0-65535)",
+					 host_text(host, passive), service);
+			errno = EINVAL;
+			return NULL;
+		}
 		hints.ai_flags |= AI_NUMERICSERV;
+	}
 
 	rc = getaddrinfo(host, service, &hints, &list);
 	if (rc != 0) {
@@ -41,7 +59,7 @@ struct addrinfo *sl_addr_resolve(const char *host, const char *service,
 
 		if (err != NULL)
 			snprintf(err, SL_ERR_LEN, "resolve %s port %s: %s",
-				 host != NULL ? host : (passive ? "*" : "localhost"),
+				 host_text(host, passive),
 				 service != NULL ? service : "-",
 				 rc == EAI_SYSTEM ? strerror(saved) : gai_strerror(rc));
 		errno = rc == EAI_SYSTEM ? saved : EINVAL;
@@ -50,21 +68,29 @@ struct addrinfo *sl_addr_resolve(const char *host, const char *service,
 	return list;
 }
 
+/* The bytes of sun_path that len covers. A caller may pass the size of a
+ * larger buffer (a sockaddr_storage): never read past sun_path. */
+static size_t unix_path_bytes(const struct sockaddr_un *sun, socklen_t len)
+{
+	size_t n = len - offsetof(struct sockaddr_un, sun_path);
+
+	return n < sizeof(sun->sun_path) ? n : sizeof(sun->sun_path);
+}
+
 static char *format_unix(const struct sockaddr_un *sun, socklen_t len,
                          char *buf, size_t size)
 {
-	size_t off = offsetof(struct sockaddr_un, sun_path);
 	size_t plen;
 	int n;
 
-	if (len <= off)
+	if (len <= offsetof(struct sockaddr_un, sun_path))
 		n = snprintf(buf, size, "(unnamed)");
 	else if (sun->sun_path[0] == '\0') {
 		/* Abstract: the name is every byte after the NUL, not a C string. */
-		plen = len - off - 1;
+		plen = unix_path_bytes(sun, len) - 1;
 		n = snprintf(buf, size, "@%.*s", (int)plen, sun->sun_path + 1);
 	} else {
-		plen = strnlen(sun->sun_path, len - off);
+		plen = strnlen(sun->sun_path, unix_path_bytes(sun, len));
 		n = snprintf(buf, size, "%.*s", (int)plen, sun->sun_path);
 	}
 	if (n < 0 || (size_t)n >= size) {

@@ -30,7 +30,8 @@
  * for connect() (host NULL means loopback). Numeric ports never touch
  * /etc/services. Returns the list (free it with freeaddrinfo) or NULL with
  * errno set (EINVAL for a resolver failure) and err filled, e.g.
- * "resolve nosuch.invalid: Name or service not known". */
+ * "resolve nosuch.invalid port 80: Name or service not known". A numeric
+ * service outside 0..65535 fails with EINVAL (getaddrinfo would wrap it). */
 struct addrinfo *sl_addr_resolve(const char *host, const char *service,
                                  int socktype, int passive,
                                  char err[SL_ERR_LEN]);
