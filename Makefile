@@ -75,6 +75,21 @@ $(SLTRACE): $(TRACE_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -shared -o $@ $^ -ldl -pthread
 
+# ---- the visualizer: every tui/**/*.c is part of one program, socklab ------
+TUI_SRC := $(shell find tui -name '*.c' 2>/dev/null)
+TUI_OBJ := $(TUI_SRC:%.c=$(B)/%.o)
+SOCKLAB := $(B)/socklab
+NCURSES_CFLAGS := $(shell $(PKG_CONFIG) --cflags ncursesw 2>/dev/null)
+NCURSES_LIBS   := $(shell $(PKG_CONFIG) --libs ncursesw 2>/dev/null || echo -lncursesw)
+PCAP_LIBS      := $(shell $(PKG_CONFIG) --libs libpcap 2>/dev/null || echo -lpcap)
+
+$(B)/tui/%.o: tui/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itui $(NCURSES_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(SOCKLAB): $(TUI_OBJ) $(LIBSOCKLAB)
+	$(CC) -o $@ $(TUI_OBJ) $(LIBSOCKLAB) $(LDFLAGS) $(NCURSES_LIBS) $(PCAP_LIBS)
+
 # ---- lessons: every lessons/NN-topic/*.c is one program --------------------
 LESSON_PROG_SRC := $(wildcard lessons/[0-9]*/*.c)
 LESSON_PROGS    := $(LESSON_PROG_SRC:%.c=$(B)/%)
@@ -122,7 +137,7 @@ $(B)/%.o: %.c
 
 # ---- top-level targets ---------------------------------------------------------
 .PHONY: all run test memcheck check-slides deps slides install clean help
-all: $(LIBSOCKLAB) $(LIBLESSON) $(if $(wildcard lib/trace/*.c),$(SLTRACE)) $(LESSON_PROGS) $(TPROG_BINS) $(UNIT_BINS) $(LTEST_BINS)
+all: $(LIBSOCKLAB) $(LIBLESSON) $(if $(wildcard lib/trace/*.c),$(SLTRACE)) $(if $(TUI_SRC),$(SOCKLAB)) $(LESSON_PROGS) $(TPROG_BINS) $(UNIT_BINS) $(LTEST_BINS)
 
 run: $(B)/lessons/02-tcp-echo/server $(B)/lessons/02-tcp-echo/client
 	@mk/demo.sh $(B)/lessons/02-tcp-echo
