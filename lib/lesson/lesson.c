@@ -1,5 +1,6 @@
 /* lesson.c — die/warn/usage helpers and option checks for lesson programs. */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,15 @@ void usage_error(const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "Try '%s -h' for help.\n", program_invocation_short_name);
 	exit(EXIT_USAGE);
+}
+
+void bad_option(int c, char *const argv[])
+{
+	if (c == ':')
+		usage_error("option %s needs an argument", argv[optind - 1]);
+	if (optopt != 0)
+		usage_error("unknown option -%c", optopt);
+	usage_error("unknown option %s", argv[optind - 1]);
 }
 
 const char *opt_port(const char *arg)

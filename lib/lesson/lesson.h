@@ -5,6 +5,7 @@
  *                           and exits 1 (a trailing ':' appends strerror)
  *   warn("recv:")           the same, without exiting
  *   usage_error("bad -n")   prints the message and a hint, exits 2
+ *   bad_option(c, argv)     getopt's '?' or ':' in our words, exits 2
  *   opt_port(optarg)        a checked port string, or usage_error
  *
  * Every lesson program has the same common options, parsed with
@@ -37,6 +38,11 @@ noreturn void die(const char *fmt, ...)
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 noreturn void usage_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
+
+/* For getopt_long's '?' (unknown option) or ':' (missing argument: start
+ * the optstring with ':' and set opterr = 0). Prints "unknown option -x" or
+ * "option --port needs an argument" and the hint; exits 2. */
+noreturn void bad_option(int c, char *const argv[]);
 
 /* Check a -p argument: returns it when it is a port 0..65535, otherwise
  * exits 2 with "bad port 'x': expected a number from 0 to 65535". */

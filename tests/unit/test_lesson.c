@@ -2,6 +2,7 @@
  * and exit codes, option checks, and the "listening on" announcement.
  * Helpers that exit run in a forked child whose stderr is captured. */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -187,6 +188,42 @@ static void test_opt_number_checks_range(void **state)
 	assert_non_null(strstr(o.err, "bad count '11': expected a number from -5 to 10"));
 }
 
+/* Parse argv (NULL-terminated) with optstring ":p:" as a lesson does and
+ * hand whatever getopt rejects to bad_option(). */
+static void call_getopt(void *arg)
+{
+	char **argv = arg;
+	int argc = 0, c;
+
+	while (argv[argc] != NULL)
+		argc++;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt(argc, argv, ":p:")) != -1)
+		if (c != 'p')
+			bad_option(c, argv);
+	printf("parsed\n");
+}
+
+static void test_bad_option_names_the_option(void **state)
+{
+	char *unknown[] = { "prog", "-x", NULL };
+	char *missing[] = { "prog", "-p", NULL };
+	char *fine[] = { "prog", "-p", "7", NULL };
+	struct outcome o;
+
+	(void)state;
+	run_child(call_getopt, unknown, &o);
+	assert_int_equal(o.code, EXIT_USAGE);
+	assert_string_equal(o.err, "test_lesson: unknown option -x\nTry 'test_lesson -h' for help.\n");
+	run_child(call_getopt, missing, &o);
+	assert_int_equal(o.code, EXIT_USAGE);
+	assert_string_equal(o.err, "test_lesson: option -p needs an argument\nTry 'test_lesson -h' for help.\n");
+	run_child(call_getopt, fine, &o);
+	assert_int_equal(o.code, 0);
+	assert_string_equal(o.out, "parsed\n");
+}
+
 static void call_announce(void *arg)
 {
 	announce_listening(*(int *)arg);
@@ -233,6 +270,7 @@ int main(void)
 		cmocka_unit_test(test_opt_port_accepts_range),
 		cmocka_unit_test(test_opt_port_rejects_bad_ports),
 		cmocka_unit_test(test_opt_number_checks_range),
+		cmocka_unit_test(test_bad_option_names_the_option),
 		cmocka_unit_test(test_announce_listening_prints_bound_port),
 		cmocka_unit_test(test_announce_listening_dies_on_bad_fd),
 	};
