@@ -21,7 +21,7 @@ int sl_frame_encode(uint8_t hdr[SL_FRAME_HDR], size_t len);
  * event loop does. Returns the number of bytes the frame takes (header and
  * payload) and sets *payload and *plen; 0 when more bytes are needed; -1
  * with EMSGSIZE when the header announces more than max. Pure: reads only
- * buf[0..len). */
+ * buf[0..len). payload and plen must not be NULL. */
 ssize_t sl_frame_decode(const uint8_t *buf, size_t len, size_t max,
                         const uint8_t **payload, size_t *plen);
 
