@@ -7,6 +7,7 @@
 #   make slides     render slides/*.md to build/slides/*.html (needs npm)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make memcheck   the lesson tests with every program under valgrind
+#   make bench      the benchmarks (bench/run.sh): designs compared, shim cost
 #   make SANITIZE=address,undefined test   (or SANITIZE=thread)
 
 CC       ?= cc
@@ -101,6 +102,17 @@ $(B)/lessons/%: lessons/%.c $(LIBLESSON) $(LIBSOCKLAB)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -o $@ $< $(LIBLESSON) $(LIBSOCKLAB) $(LDFLAGS) $(LIBS_$*)
 
+# ---- benchmarks: every bench/*.c is one program ------------------------------
+BENCH_SRC  := $(wildcard bench/*.c)
+BENCH_BINS := $(BENCH_SRC:%.c=$(B)/%)
+# A benchmark program may add libraries in bench/bench.mk, e.g.
+#   LIBS_bench/loadgen := -lm
+-include bench/bench.mk
+
+$(B)/bench/%: bench/%.c $(LIBLESSON) $(LIBSOCKLAB)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -o $@ $< $(LIBLESSON) $(LIBSOCKLAB) $(LDFLAGS) $(LIBS_bench/$*)
+
 # ---- tests -----------------------------------------------------------------
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRC:%.c=$(B)/%)
@@ -136,8 +148,8 @@ $(B)/%.o: %.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 # ---- top-level targets ---------------------------------------------------------
-.PHONY: all run test memcheck check-slides deps slides install clean help
-all: $(LIBSOCKLAB) $(LIBLESSON) $(if $(wildcard lib/trace/*.c),$(SLTRACE)) $(if $(TUI_SRC),$(SOCKLAB)) $(LESSON_PROGS) $(TPROG_BINS) $(UNIT_BINS) $(LTEST_BINS)
+.PHONY: all run test memcheck bench check-slides deps slides install clean help
+all: $(LIBSOCKLAB) $(LIBLESSON) $(if $(wildcard lib/trace/*.c),$(SLTRACE)) $(if $(TUI_SRC),$(SOCKLAB)) $(LESSON_PROGS) $(BENCH_BINS) $(TPROG_BINS) $(UNIT_BINS) $(LTEST_BINS)
 
 run: $(B)/lessons/02-tcp-echo/server $(B)/lessons/02-tcp-echo/client
 	@mk/demo.sh $(B)/lessons/02-tcp-echo
@@ -152,6 +164,10 @@ memcheck: all
 
 check-slides:
 	@python3 tests/slides/check_slides.py
+
+# Speed and memory targets are measured here, never in timed unit tests.
+bench: all
+	@SOCKLAB_BUILD=$(B) bench/run.sh
 
 deps:
 	@mk/deps.sh
@@ -172,6 +188,6 @@ clean:
 	rm -rf $(B)
 
 help:
-	@sed -n '2,11s/^# \{0,1\}//p' Makefile
+	@sed -n '2,12s/^# \{0,1\}//p' Makefile
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
