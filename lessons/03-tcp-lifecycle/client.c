@@ -96,12 +96,6 @@ static void usage(void)
 	       DEFAULT_HOST);
 }
 
-/* getopt_long has already said what was wrong with the option. */
-static noreturn void bad_option(void)
-{
-	fprintf(stderr, "Try '%s -h' for help.\n", program_invocation_short_name);
-	exit(EXIT_USAGE);
-}
 
 static enum mode parse_mode(const char *arg)
 {
@@ -126,7 +120,8 @@ static void parse_options(int argc, char **argv, struct options *opt)
 	opt->port = NULL;
 	opt->mode = MODE_CLOSE_FIRST;
 	opt->step = 0;
-	while ((c = getopt_long(argc, argv, COMMON_SHORTOPTS "m:s", longopts, NULL)) != -1) {
+	opterr = 0; /* bad_option() says what is wrong, in our own words */
+	while ((c = getopt_long(argc, argv, ":" COMMON_SHORTOPTS "m:s", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			usage();
@@ -144,7 +139,7 @@ static void parse_options(int argc, char **argv, struct options *opt)
 			opt->step = 1;
 			break;
 		default:
-			bad_option();
+			bad_option(c, argv);
 		}
 	}
 	if (optind < argc)

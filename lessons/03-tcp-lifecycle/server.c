@@ -106,12 +106,6 @@ static void usage(void)
 	       DEFAULT_HOST);
 }
 
-/* getopt_long has already said what was wrong with the option. */
-static noreturn void bad_option(void)
-{
-	fprintf(stderr, "Try '%s -h' for help.\n", program_invocation_short_name);
-	exit(EXIT_USAGE);
-}
 
 static enum mode parse_mode(const char *arg)
 {
@@ -140,7 +134,8 @@ static void parse_options(int argc, char **argv, struct options *opt)
 	opt->backlog = 1;
 	opt->reuseaddr = 1;
 	opt->step = 0;
-	while ((c = getopt_long(argc, argv, COMMON_SHORTOPTS "m:s", longopts, NULL)) != -1) {
+	opterr = 0; /* bad_option() says what is wrong, in our own words */
+	while ((c = getopt_long(argc, argv, ":" COMMON_SHORTOPTS "m:s", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			usage();
@@ -164,7 +159,7 @@ static void parse_options(int argc, char **argv, struct options *opt)
 			opt->reuseaddr = 0;
 			break;
 		default:
-			bad_option();
+			bad_option(c, argv);
 		}
 	}
 	if (optind < argc)
