@@ -33,17 +33,16 @@ static const char *build_dir(void)
 	return b != NULL && *b != '\0' ? b : "build";
 }
 
-static int under_valgrind(void)
+int h_under_valgrind(void)
 {
 	const char *v = getenv("SOCKLAB_VALGRIND");
 
 	return v != NULL && strcmp(v, "1") == 0;
 }
 
-/* Deadlines stretch under valgrind, which runs programs ~20x slower. */
-static int scaled(int timeout_ms)
+int h_scaled(int timeout_ms)
 {
-	return under_valgrind() ? timeout_ms * 10 : timeout_ms;
+	return h_under_valgrind() ? timeout_ms * 10 : timeout_ms;
 }
 
 const char *h_lesson(const char *lesson, const char *prog)
@@ -78,6 +77,7 @@ int h_start(struct h_proc *p, char *const argv[])
 	char *vargv[64];
 	char *const *run = argv;
 
+	signal(SIGPIPE, SIG_IGN);
 	memset(p, 0, sizeof(*p));
 	p->status = -1;
 	p->pid = -1;
@@ -85,7 +85,7 @@ int h_start(struct h_proc *p, char *const argv[])
 		return -1;
 	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
 		return -1;
-	if (under_valgrind() && is_lesson_program(argv[0])) {
+	if (h_under_valgrind() && is_lesson_program(argv[0])) {
 		int i = 0, j = 0;
 
 		vargv[i++] = "valgrind";
@@ -167,7 +167,7 @@ static int pump(struct h_proc *p, int ms)
 int h_wait_output(struct h_proc *p, const char *stream, const char *needle,
                   int timeout_ms)
 {
-	long long deadline = h_now_ms() + scaled(timeout_ms);
+	long long deadline = h_now_ms() + h_scaled(timeout_ms);
 	const char *buf = strcmp(stream, "err") == 0 ? p->errbuf : p->outbuf;
 
 	for (;;) {
@@ -260,7 +260,7 @@ static int decode_status(int st)
 
 int h_wait_exit(struct h_proc *p, int timeout_ms)
 {
-	long long deadline = h_now_ms() + scaled(timeout_ms);
+	long long deadline = h_now_ms() + h_scaled(timeout_ms);
 
 	if (p->status >= 0)
 		return decode_status(p->status);
@@ -280,7 +280,7 @@ int h_wait_exit(struct h_proc *p, int timeout_ms)
 			if (p->err >= 0)
 				close(p->err);
 			p->in = p->out = p->err = -1;
-			if (under_valgrind() && WIFEXITED(st) && leaked_fds(p->errbuf) > 0)
+			if (h_under_valgrind() && WIFEXITED(st) && leaked_fds(p->errbuf) > 0)
 				return 99; /* as valgrind's --error-exitcode does */
 			return decode_status(st);
 		}
@@ -326,7 +326,8 @@ int h_run(struct h_proc *p, char *const argv[], const void *input,
 int h_connect(const char *port, int timeout_ms)
 {
 	struct sockaddr_in sin;
-	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	int ms = h_scaled(timeout_ms);
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
@@ -350,7 +351,7 @@ int h_connect(const char *port, int timeout_ms)
 
 int h_poll_until(int (*pred)(void *), void *arg, int timeout_ms)
 {
-	long long deadline = h_now_ms() + scaled(timeout_ms);
+	long long deadline = h_now_ms() + h_scaled(timeout_ms);
 	long wait_us = 1000;
 
 	for (;;) {

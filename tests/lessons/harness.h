@@ -32,6 +32,8 @@ struct h_proc {
 const char *h_lesson(const char *lesson, const char *prog);
 
 /* Start argv[0] (a path or a name on PATH) with stdin/stdout/stderr piped.
+ * The test process ignores SIGPIPE from then on: a child that exits while
+ * we write to its stdin must fail the write, not kill the test.
  * Lesson programs (paths under the build folder) run under valgrind when
  * SOCKLAB_VALGRIND=1. Returns 0, or -1 with errno. */
 int h_start(struct h_proc *p, char *const argv[]);
@@ -64,7 +66,8 @@ int h_run(struct h_proc *p, char *const argv[], const void *input,
           size_t inlen, int timeout_ms);
 
 /* A TCP connection to 127.0.0.1:port with a connect deadline, and blocking
- * reads/writes bounded by SO_RCVTIMEO/SO_SNDTIMEO of timeout_ms. */
+ * reads/writes bounded by SO_RCVTIMEO/SO_SNDTIMEO of timeout_ms (stretched
+ * under valgrind, as every harness deadline is). */
 int h_connect(const char *port, int timeout_ms);
 
 /* Poll until pred(arg) returns non-zero or the deadline passes; returns 1 if
@@ -76,6 +79,13 @@ int h_count_fds(pid_t pid);
 
 /* Fill buf with len pseudo-random bytes from a fixed seed (reproducible). */
 void h_random_bytes(void *buf, size_t len, unsigned seed);
+
+/* True when lesson programs run under valgrind (SOCKLAB_VALGRIND=1). */
+int h_under_valgrind(void);
+
+/* A deadline stretched for valgrind, which runs programs ~20x slower: the
+ * harness's own waits use it; tests' own waits should too. */
+int h_scaled(int timeout_ms);
 
 /* Milliseconds on the monotonic clock. */
 long long h_now_ms(void);

@@ -348,13 +348,13 @@ static void test_second_client_waits_for_the_first(void **state)
 	char buf[64] = "";
 	int first, second;
 
-	first = h_connect(srv->port, scaled(DEADLINE_MS));
+	first = h_connect(srv->port, DEADLINE_MS);
 	assert_true(first >= 0);
 	assert_int_equal(wait_count(srv, " connected\n", 1, DEADLINE_MS), 0);
 
 	/* The kernel completes the second handshake by itself (the backlog),
 	 * so connect() and send() succeed while the server is busy... */
-	second = h_connect(srv->port, scaled(DEADLINE_MS));
+	second = h_connect(srv->port, DEADLINE_MS);
 	assert_true(second >= 0);
 	assert_int_equal(send(second, "second\n", 7, 0), 7);
 	/* ...but no echo comes back within a short poll, */
@@ -498,7 +498,7 @@ static void test_server_exits_0_on_sigterm_during_a_client(void **state)
 	int fd;
 
 	(void)state;
-	fd = h_connect(srv->port, scaled(DEADLINE_MS));
+	fd = h_connect(srv->port, DEADLINE_MS);
 	assert_true(fd >= 0);
 	assert_int_equal(wait_count(srv, " connected\n", 1, DEADLINE_MS), 0);
 	/* The server is serving us (or about to): SIGTERM ends that too. */
