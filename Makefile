@@ -136,6 +136,9 @@ $(B)/tests/progs/%: tests/progs/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(NOSAN_CFLAGS) -g -MMD -MP -o $@ $< -pthread
 
+# The shim test preloads the shim into the helper programs.
+$(B)/tests/unit/test_shim: | $(SLTRACE) $(TPROG_BINS)
+
 $(B)/tests/lessons/%.o: tests/lessons/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests/lessons $(CMOCKA_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
@@ -180,6 +183,8 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/socklab $(DESTDIR)$(PREFIX)/libexec/socklab
 	install -m 644 $(LIBSOCKLAB) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 lib/*.h $(DESTDIR)$(PREFIX)/include/socklab/
+	install -d $(DESTDIR)$(PREFIX)/lib/socklab
+	install -m 755 $(SLTRACE) $(DESTDIR)$(PREFIX)/lib/socklab/
 	for p in $(LESSON_PROGS); do \
 		d=$(DESTDIR)$(PREFIX)/libexec/socklab/$$(basename $$(dirname $$p)); \
 		install -d $$d && install -m 755 $$p $$d/; \

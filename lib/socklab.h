@@ -10,5 +10,6 @@
 #include "net.h"
 #include "io.h"
 #include "frame.h"
+#include "event.h"
 
 #endif

@@ -1,0 +1,178 @@
+/* call.c — one traced call: the recursion guard, errno, the before and
+ * after events, and what they say about the socket and the caller. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <link.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "trace.h"
+
+/* Set while the shim works for this thread: a socket call made meanwhile
+ * (by a signal handler, say) goes straight to the real function. */
+static __thread int busy __attribute__((tls_model("initial-exec")));
+
+int sl_safe_copy(void *dst, const void *src, size_t n)
+{
+	struct iovec local = { dst, n };
+	struct iovec remote = { (void *)(uintptr_t)src, n };
+
+	if (src == NULL)
+		return -1;
+	/* The kernel copies from our own memory and says EFAULT where a plain
+	 * memcpy would crash the program on a bad pointer. Where a seccomp
+	 * filter forbids process_vm_readv, addresses are left out of the
+	 * events rather than read unchecked. */
+	if (process_vm_readv(sl_conn_pid(), &local, 1, &remote, 1, 0) != (ssize_t)n)
+		return -1;
+	return 0;
+}
+
+/* at = "OBJ+0xOFF": the object holding the call instruction (the byte
+ * before the return address) and its offset as addr2line wants it (the
+ * address minus the object's load bias: right for PIE, shared libraries and
+ * fixed-address programs alike). */
+static void locate(struct sl_event *ev, const void *caller)
+{
+	uintptr_t pc = (uintptr_t)caller - 1;
+	struct link_map *lm = NULL;
+	const char *obj;
+	Dl_info info;
+	int n;
+
+	if (caller == NULL ||
+	    dladdr1((void *)pc, &info, (void **)&lm, RTLD_DL_LINKMAP) == 0 ||
+	    lm == NULL)
+		return;
+	obj = lm->l_name;
+	/* The main program's link map has an empty name. */
+	if (obj == NULL || obj[0] == '\0')
+		obj = sl_conn_exe()[0] != '\0' ? sl_conn_exe() : info.dli_fname;
+	if (obj == NULL || obj[0] == '\0')
+		return;
+	n = snprintf(ev->at, sizeof(ev->at), "%s+0x%lx", obj,
+		     (unsigned long)(pc - (uintptr_t)lm->l_addr));
+	if (n > 0 && (size_t)n < sizeof(ev->at))
+		ev->has |= SL_EV_AT;
+	else
+		ev->at[0] = '\0';
+}
+
+/* sl_call_begin, once tracing is on. */
+int sl_call_start(struct sl_call *c, const char *name, const void *caller)
+{
+	if (busy)
+		return 0;
+	c->saved_errno = errno;
+	busy = 1;
+	if (sl_conn_get() < 0) {
+		busy = 0;
+		errno = c->saved_errno;
+		return 0;
+	}
+	memset(&c->ev, 0, sizeof(c->ev));
+	c->ev.ph = SL_PH_BEFORE;
+	c->ev.seq = sl_conn_next_seq();
+	c->ev.pid = sl_conn_pid();
+	c->ev.tid = sl_conn_tid();
+	snprintf(c->ev.call, sizeof(c->ev.call), "%s", name);
+	c->ev.has = SL_EV_SEQ | SL_EV_PID | SL_EV_TID | SL_EV_CALL;
+	locate(&c->ev, caller);
+	c->on = 1;
+	return 1;
+}
+
+void sl_call_before(struct sl_call *c)
+{
+	sl_conn_send_before(&c->ev);
+	c->ev.has &= ~(uint32_t)SL_EV_DROPPED;
+	busy = 0;
+	errno = c->saved_errno;
+}
+
+void sl_call_result(struct sl_call *c, long long ret)
+{
+	/* First: nothing may touch errno before it is saved. */
+	c->saved_errno = errno;
+	busy = 1;
+	c->ev.ph = SL_PH_AFTER;
+	/* After fork the child reports with its own ids. */
+	c->ev.pid = sl_conn_pid();
+	c->ev.tid = sl_conn_tid();
+	c->ev.ret = ret;
+	c->ev.has |= SL_EV_RET;
+	/* Only what is true after the call: close described the socket in
+	 * its before event. */
+	c->ev.has &= ~(uint32_t)(SL_EV_LOCAL | SL_EV_PEER | SL_EV_STATE);
+	if (ret < 0) {
+		c->ev.err = c->saved_errno;
+		c->ev.has |= SL_EV_ERR;
+	}
+}
+
+void sl_call_after(struct sl_call *c, int fd)
+{
+	if (fd >= 0)
+		sl_call_describe(&c->ev, fd);
+	sl_conn_send(&c->ev);
+	busy = 0;
+	errno = c->saved_errno;
+}
+
+void sl_call_end(struct sl_call *c, long long ret, int fd)
+{
+	sl_call_result(c, ret);
+	sl_call_after(c, fd);
+}
+
+void sl_call_describe(struct sl_event *ev, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int family = AF_UNSPEC;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+		family = ss.ss_family;
+		if (sl_addr_format((struct sockaddr *)&ss, len, ev->local,
+				   sizeof(ev->local)) != NULL)
+			ev->has |= SL_EV_LOCAL;
+	}
+	len = sizeof(ss);
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0 &&
+	    sl_addr_format((struct sockaddr *)&ss, len, ev->peer,
+			   sizeof(ev->peer)) != NULL)
+		ev->has |= SL_EV_PEER;
+	if (family == AF_INET || family == AF_INET6) {
+		struct tcp_info ti;
+
+		len = sizeof(ti);
+		/* Fails on UDP and raw sockets: then there is no state. */
+		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+		    len >= sizeof(ti.tcpi_state)) {
+			ev->state = ti.tcpi_state;
+			ev->has |= SL_EV_STATE;
+		}
+	}
+}
+
+void sl_call_addr(struct sl_event *ev, const struct sockaddr *sa, socklen_t len)
+{
+	struct sockaddr_storage ss;
+
+	if (sa == NULL || len == 0)
+		return;
+	if (len > sizeof(ss))
+		len = sizeof(ss);
+	if (sl_safe_copy(&ss, sa, len) < 0)
+		return;
+	if (sl_addr_format((struct sockaddr *)&ss, len, ev->addr,
+			   sizeof(ev->addr)) != NULL)
+		ev->has |= SL_EV_ADDR;
+}

@@ -1,0 +1,427 @@
+/* conn.c — the shim's connection to the visualizer.
+ *
+ * One SOCK_SEQPACKET connection per process to the path in SOCKLAB_TRACE
+ * ("@name" for the abstract namespace), opened on the first traced call,
+ * close-on-exec, moved to fd 900 or above so it stays out of the way of the
+ * program's own fds. A forked child closes its copy of the parent's
+ * connection and opens its own on its first traced call.
+ *
+ * Free-run: every send is MSG_DONTWAIT; an event the visualizer has no room
+ * for is counted, and the count travels in the next event that gets
+ * through ("dropped=N"). Step mode (SOCKLAB_STEP=1, or "v1 ctl=step" from
+ * the visualizer): before each call the shim sends the before event and
+ * waits for "go" (or "run"). Control messages are read only while holding
+ * step_lock, so exactly one thread at a time waits at the gate and a "go"
+ * always releases the call the visualizer last saw announced.
+ *
+ * When the visualizer goes away (EOF, a reset, any send error other than
+ * a full buffer) the process carries on untraced. The fd is then kept, not
+ * closed: another thread may be about to send on it, and a closed number
+ * could be reused by the program, which must never receive an event.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "trace.h"
+
+/* The shim's fd is moved to this number or above. */
+#define SHIM_FD_BASE 900
+
+enum { UNTRIED, UP, GONE };
+
+int sl_enabled = -1;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static struct sockaddr_un vis_addr;
+static socklen_t vis_len;
+
+/* Shared state; every access is atomic. */
+static int state = UNTRIED;
+static int conn_fd = -1;
+static int step_mode;
+static unsigned long long next_seq;
+static unsigned long long dropped;
+static int pid_cache;
+static __thread int tid_cache __attribute__((tls_model("initial-exec")));
+
+static pthread_mutex_t conn_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t step_lock = PTHREAD_MUTEX_INITIALIZER;
+static char exe[SL_EVENT_PATH_LEN];  /* written once, under conn_lock */
+
+#define LOAD(v) __atomic_load_n(&(v), __ATOMIC_ACQUIRE)
+#define STORE(v, x) __atomic_store_n(&(v), (x), __ATOMIC_RELEASE)
+
+/* ---- enabling, fork --------------------------------------------------------- */
+
+/* In the child of fork(): the connection belongs to the parent. Start
+ * afresh; the child connects on its own first traced call. The locks may
+ * have been held by threads that do not exist in the child. */
+static void child_after_fork(void)
+{
+	int fd = LOAD(conn_fd);
+
+	pthread_mutex_init(&conn_lock, NULL);
+	pthread_mutex_init(&step_lock, NULL);
+	if (fd >= 0)
+		REAL(close)(fd);
+	STORE(conn_fd, -1);
+	STORE(dropped, 0ULL);
+	STORE(pid_cache, (int)getpid());
+	tid_cache = 0;
+	STORE(state, UNTRIED);
+}
+
+static void init(void)
+{
+	const char *path = getenv("SOCKLAB_TRACE");
+	const char *step;
+	size_t n;
+	int saved = errno;
+
+	if (path == NULL || path[0] == '\0')
+		goto off;
+	n = strlen(path);
+	if (n >= sizeof(vis_addr.sun_path))
+		goto off;
+	vis_addr.sun_family = AF_UNIX;
+	memcpy(vis_addr.sun_path, path, n);
+	vis_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+	if (path[0] == '@') {
+		/* Abstract namespace: a leading NUL, and the name is exactly
+		 * the bytes after it (no terminating NUL). */
+		vis_addr.sun_path[0] = '\0';
+		vis_len--;
+	}
+	step = getenv("SOCKLAB_STEP");
+	STORE(step_mode, step != NULL && strcmp(step, "1") == 0);
+	STORE(pid_cache, (int)getpid());
+	/* Look up close now: the fork handler must not call dlsym, whose
+	 * lock another thread may have held at the moment of fork. */
+	(void)sl_real(R_close);
+	pthread_atfork(NULL, NULL, child_after_fork);
+	STORE(sl_enabled, 1);
+	errno = saved;
+	return;
+off:
+	STORE(sl_enabled, 0);
+	errno = saved;
+}
+
+int sl_trace_decide(void)
+{
+	pthread_once(&init_once, init);
+	return LOAD(sl_enabled);
+}
+
+/* Decide before main(), while the environment is not yet changing. */
+__attribute__((constructor)) static void at_load(void)
+{
+	(void)sl_trace_enabled();
+}
+
+unsigned long long sl_conn_next_seq(void)
+{
+	return __atomic_add_fetch(&next_seq, 1ULL, __ATOMIC_RELAXED);
+}
+
+int sl_conn_pid(void)
+{
+	return LOAD(pid_cache);
+}
+
+int sl_conn_tid(void)
+{
+	if (tid_cache == 0)
+		tid_cache = (int)gettid();
+	return tid_cache;
+}
+
+const char *sl_conn_exe(void)
+{
+	return exe;
+}
+
+static unsigned long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000000ULL +
+	       (unsigned long long)ts.tv_nsec;
+}
+
+/* ---- sending -------------------------------------------------------------- */
+
+/* The visualizer is gone (or the fd is no longer ours: not_ours). */
+static void lose(int fd, int not_ours)
+{
+	STORE(state, GONE);
+	if (not_ours)
+		__atomic_compare_exchange_n(&conn_fd, &fd, -1, 0,
+					    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+/* Wait until fd is ready for events (POLLIN or POLLOUT); a hang-up or an
+ * error also counts as ready, for the next call to report. */
+static int wait_ready(int fd, short events)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+
+	for (;;) {
+		int r = REAL(poll)(&p, 1, -1);
+
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+/* Send ev on fd. blocking: wait for room instead of dropping. */
+static void send_on(int fd, struct sl_event *ev, int blocking)
+{
+	char line[SL_EVENT_LINE_MAX];
+	unsigned long long lost = __atomic_exchange_n(&dropped, 0ULL, __ATOMIC_ACQ_REL);
+	int n;
+
+	if (lost != 0) {
+		ev->dropped = lost;
+		ev->has |= SL_EV_DROPPED;
+	}
+	ev->t = now_ns();
+	ev->has |= SL_EV_T;
+	n = sl_event_format(ev, line, sizeof(line));
+	if (n < 0)
+		goto drop;   /* cannot happen: SL_EVENT_LINE_MAX always fits */
+	for (;;) {
+		if (REAL(send)(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+			return;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == ENOBUFS) {
+			if (!blocking)
+				goto drop;
+			if (wait_ready(fd, POLLOUT) == 0)
+				continue;
+		}
+		lose(fd, errno == EBADF || errno == ENOTSOCK);
+		return;
+	}
+drop:
+	__atomic_add_fetch(&dropped, lost + 1, __ATOMIC_ACQ_REL);
+	ev->has &= ~(uint32_t)SL_EV_DROPPED;
+}
+
+static void send_hello(int fd)
+{
+	struct sl_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.ph = SL_PH_HELLO;
+	ev.pid = sl_conn_pid();
+	ev.tid = sl_conn_tid();
+	ev.ppid = (int32_t)getppid();
+	ev.step = LOAD(step_mode);
+	ev.has = SL_EV_PID | SL_EV_TID | SL_EV_PPID | SL_EV_STEP;
+	if (exe[0] != '\0') {
+		memcpy(ev.exe, exe, sizeof(ev.exe));
+		ev.has |= SL_EV_EXE;
+	}
+	send_on(fd, &ev, ev.step);
+}
+
+static int open_conn(void)
+{
+	int fd = REAL(socket)(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int high;
+
+	if (fd < 0)
+		return -1;
+	/* Non-blocking: a visualizer with a full backlog gives EAGAIN
+	 * instead of stopping the program. */
+	if (REAL(connect)(fd, (struct sockaddr *)&vis_addr, vis_len) < 0) {
+		REAL(close)(fd);
+		return -1;
+	}
+	high = fcntl(fd, F_DUPFD_CLOEXEC, SHIM_FD_BASE);
+	if (high >= 0) {
+		REAL(close)(fd);
+		fd = high;
+	}
+	return fd;
+}
+
+int sl_conn_get(void)
+{
+	int s = LOAD(state), fd;
+
+	if (s == UP)
+		return LOAD(conn_fd);
+	if (s == GONE)
+		return -1;
+	pthread_mutex_lock(&conn_lock);
+	if (LOAD(state) == UNTRIED) {
+		fd = open_conn();
+		if (fd < 0) {
+			STORE(state, GONE);
+		} else {
+			if (exe[0] == '\0') {
+				ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe));
+
+				/* A path too long for the field is left out, not cut. */
+				if (n < 0 || (size_t)n >= sizeof(exe))
+					n = 0;
+				exe[n] = '\0';
+			}
+			/* The hello goes first: nobody else sends until UP. */
+			STORE(conn_fd, fd);
+			send_hello(fd);
+			if (LOAD(state) == UNTRIED)
+				STORE(state, UP);
+		}
+	}
+	s = LOAD(state);
+	fd = LOAD(conn_fd);
+	pthread_mutex_unlock(&conn_lock);
+	return s == UP ? fd : -1;
+}
+
+int sl_conn_fd(void)
+{
+	return LOAD(conn_fd);
+}
+
+int sl_conn_owns(int fd)
+{
+	return fd >= 0 && fd == LOAD(conn_fd);
+}
+
+void sl_conn_evict(int fd)
+{
+	int high;
+
+	if (!sl_conn_owns(fd))
+		return;
+	pthread_mutex_lock(&conn_lock);
+	if (LOAD(conn_fd) == fd) {
+		high = fcntl(fd, F_DUPFD_CLOEXEC, SHIM_FD_BASE);
+		if (high >= 0 && LOAD(state) != GONE) {
+			STORE(conn_fd, high);
+		} else {
+			if (high >= 0)
+				REAL(close)(high);
+			STORE(state, GONE);
+			STORE(conn_fd, -1);
+		}
+	}
+	pthread_mutex_unlock(&conn_lock);
+}
+
+/* ---- the step gate ---------------------------------------------------------- */
+
+/* Read one control message: the SL_CTL_* value, 0 for nothing (or
+ * something unreadable, which is ignored), -1 when the visualizer is gone.
+ * Called with step_lock held. */
+static int read_ctl(int fd)
+{
+	char buf[256];
+	ssize_t r;
+
+	for (;;) {
+		r = REAL(recv)(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (r > 0) {
+			int ctl = sl_event_ctl_parse(buf, (size_t)r);
+
+			return ctl > 0 ? ctl : 0;
+		}
+		/* The visualizer never sends an empty message: 0 is EOF. */
+		if (r == 0) {
+			lose(fd, 0);
+			return -1;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN)
+			return 0;
+		lose(fd, errno == EBADF || errno == ENOTSOCK);
+		return -1;
+	}
+}
+
+/* Take every control message already waiting, without blocking. */
+static void drain_ctl(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	/* poll first: cheaper than a recv that fails, and most calls find
+	 * nothing waiting. */
+	while (REAL(poll)(&p, 1, 0) > 0) {
+		int ctl = read_ctl(fd);
+
+		if (ctl < 0)
+			return;
+		if (ctl == SL_CTL_STEP)
+			STORE(step_mode, 1);
+		else if (ctl == SL_CTL_RUN)
+			STORE(step_mode, 0);
+		else if (ctl == 0 && !(p.revents & POLLIN))
+			return;   /* a hang-up that recv did not report */
+		/* A stray "go" with no call waiting is ignored. */
+	}
+}
+
+/* Block until the visualizer releases the pending call. */
+static void wait_go(int fd)
+{
+	for (;;) {
+		int ctl;
+
+		if (wait_ready(fd, POLLIN) < 0) {
+			lose(fd, 0);
+			return;
+		}
+		ctl = read_ctl(fd);
+		if (ctl < 0 || ctl == SL_CTL_GO)
+			return;
+		if (ctl == SL_CTL_RUN) {
+			STORE(step_mode, 0);
+			return;
+		}
+	}
+}
+
+void sl_conn_send_before(struct sl_event *ev)
+{
+	int fd = sl_conn_get();
+
+	if (fd < 0)
+		return;
+	pthread_mutex_lock(&step_lock);
+	drain_ctl(fd);
+	if (LOAD(state) == UP) {
+		if (LOAD(step_mode)) {
+			send_on(fd, ev, 1);
+			if (LOAD(state) == UP)
+				wait_go(fd);
+		} else {
+			send_on(fd, ev, 0);
+		}
+	}
+	pthread_mutex_unlock(&step_lock);
+}
+
+void sl_conn_send(struct sl_event *ev)
+{
+	int fd = sl_conn_get();
+
+	if (fd >= 0)
+		send_on(fd, ev, LOAD(step_mode));
+}
