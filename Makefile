@@ -91,6 +91,18 @@ $(B)/tui/%.o: tui/%.c
 $(SOCKLAB): $(TUI_OBJ) $(LIBSOCKLAB)
 	$(CC) -o $@ $(TUI_OBJ) $(LIBSOCKLAB) $(LDFLAGS) $(NCURSES_LIBS) $(PCAP_LIBS)
 
+# ---- exercises: exercise/*.c is one program, socklab-exercise, which
+# `socklab exercise|check|progress` runs (git-style subcommand dispatch).
+EXERCISE_SRC := $(wildcard exercise/*.c)
+SOCKLAB_EXERCISE := $(B)/socklab-exercise
+
+$(B)/exercise/%.o: exercise/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(SOCKLAB_EXERCISE): $(EXERCISE_SRC:%.c=$(B)/%.o) $(LIBSOCKLAB)
+	$(CC) -o $@ $^ $(LDFLAGS)
+
 # ---- lessons: every lessons/NN-topic/*.c is one program --------------------
 LESSON_PROG_SRC := $(wildcard lessons/[0-9]*/*.c)
 LESSON_PROGS    := $(LESSON_PROG_SRC:%.c=$(B)/%)
@@ -153,13 +165,14 @@ $(B)/%.o: %.c
 # ---- top-level targets ---------------------------------------------------------
 .SECONDARY:
 .PHONY: all run test memcheck bench check-slides deps slides install clean help
-all: $(LIBSOCKLAB) $(LIBLESSON) $(if $(wildcard lib/trace/*.c),$(SLTRACE)) $(if $(TUI_SRC),$(SOCKLAB)) $(LESSON_PROGS) $(BENCH_BINS) $(TPROG_BINS) $(UNIT_BINS) $(LTEST_BINS)
+all: $(LIBSOCKLAB) $(LIBLESSON) $(if $(wildcard lib/trace/*.c),$(SLTRACE)) $(if $(TUI_SRC),$(SOCKLAB)) $(if $(EXERCISE_SRC),$(SOCKLAB_EXERCISE)) $(LESSON_PROGS) $(BENCH_BINS) $(TPROG_BINS) $(UNIT_BINS) $(LTEST_BINS)
 
 run: $(B)/lessons/02-tcp-echo/server $(B)/lessons/02-tcp-echo/client
 	@mk/demo.sh $(B)/lessons/02-tcp-echo
 
 test: all
-	@SOCKLAB_BUILD=$(B) mk/runtests.sh $(UNIT_BINS) $(LTEST_BINS) tests/slides/check_slides.py
+	@SOCKLAB_BUILD=$(B) mk/runtests.sh $(UNIT_BINS) $(LTEST_BINS) tests/slides/check_slides.py \
+		$(wildcard tests/tui/*.sh tests/tui/*.py tests/exercise/*.sh tests/exercise/*.py)
 
 # The lesson tests again, every lesson program under valgrind: fails on a
 # leak, a memory error, or an fd left open at a normal exit.
