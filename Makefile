@@ -172,7 +172,7 @@ run: $(B)/lessons/02-tcp-echo/server $(B)/lessons/02-tcp-echo/client
 
 test: all
 	@SOCKLAB_BUILD=$(B) mk/runtests.sh $(UNIT_BINS) $(LTEST_BINS) tests/slides/check_slides.py \
-		$(wildcard tests/tui/*.sh tests/tui/*.py tests/exercise/*.sh tests/exercise/*.py)
+		$(wildcard tests/tui/test_*.sh tests/tui/test_*.py tests/exercise/test_*.sh tests/exercise/test_*.py)
 
 # The lesson tests again, every lesson program under valgrind: fails on a
 # leak, a memory error, or an fd left open at a normal exit.
