@@ -8,6 +8,7 @@
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make memcheck   the lesson tests with every program under valgrind
 #   make bench      the benchmarks (bench/run.sh): designs compared, shim cost
+#   make fuzz       the fuzz targets under libFuzzer, FUZZ_TIME seconds each
 #   make SANITIZE=address,undefined test   (or SANITIZE=thread)
 
 CC       ?= cc
@@ -125,6 +126,47 @@ $(B)/bench/%: bench/%.c $(LIBLESSON) $(LIBSOCKLAB)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -o $@ $< $(LIBLESSON) $(LIBSOCKLAB) $(LDFLAGS) $(LIBS_bench/$*)
 
+# ---- fuzz targets ------------------------------------------------------------
+# tests/fuzz/fuzz_X.c fuzzes lib/X.c. Two builds of each:
+#  - build/tests/fuzz/fuzz_X-corpus: any compiler, no libFuzzer: linked with
+#    tests/fuzz/standalone.c, it runs every seed in tests/fuzz/corpus/X/,
+#    cut at every length and with single bytes changed. `make test` runs it.
+#  - build/tests/fuzz/fuzz_X: clang's libFuzzer with ASan and UBSan, built
+#    only where clang can link -fsanitize=fuzzer. `make test` runs it for
+#    FUZZ_RUNS inputs; `make fuzz FUZZ_TIME=600` for a real session. It adds
+#    what it finds to build/fuzz-corpus/X and only reads the seeds.
+FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_PLAIN  := $(FUZZ_SRC:%.c=$(B)/%-corpus)
+FUZZ_CC     ?= clang
+FUZZ_RUNS   ?= 20000
+FUZZ_TIME   ?= 60
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+HAVE_LIBFUZZER := $(shell printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' | \
+	$(FUZZ_CC) -fsanitize=fuzzer -x c - -o /dev/null >/dev/null 2>&1 && echo 1)
+FUZZ_BINS   := $(if $(HAVE_LIBFUZZER),$(FUZZ_SRC:%.c=$(B)/%))
+
+$(B)/tests/fuzz/fuzz_%-corpus: tests/fuzz/fuzz_%.c tests/fuzz/standalone.c $(LIBSOCKLAB)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -DSL_FUZZ_CORPUS='"tests/fuzz/corpus/$*"' $(CFLAGS) -MMD -MP -o $@ $< tests/fuzz/standalone.c $(LIBSOCKLAB) $(LDFLAGS)
+
+# The library source is compiled in, with the fuzzer's instrumentation.
+$(B)/tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c lib/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -Wall -Wextra $(FUZZ_CFLAGS) -o $@ $< lib/$*.c
+
+fuzz-smoke: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do \
+		x=$${f##*/fuzz_}; mkdir -p $(B)/fuzz-corpus/$$x && \
+		$$f -runs=$(FUZZ_RUNS) $(B)/fuzz-corpus/$$x tests/fuzz/corpus/$$x || exit 1; \
+	done
+
+fuzz: $(FUZZ_BINS)
+	@test -n "$(FUZZ_BINS)" || { echo "fuzz: $(FUZZ_CC) cannot link -fsanitize=fuzzer"; exit 1; }
+	@for f in $(FUZZ_BINS); do \
+		x=$${f##*/fuzz_}; mkdir -p $(B)/fuzz-corpus/$$x && \
+		$$f -max_total_time=$(FUZZ_TIME) $(B)/fuzz-corpus/$$x tests/fuzz/corpus/$$x || exit 1; \
+	done
+
 # ---- tests -----------------------------------------------------------------
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRC:%.c=$(B)/%)
@@ -164,14 +206,15 @@ $(B)/%.o: %.c
 
 # ---- top-level targets ---------------------------------------------------------
 .SECONDARY:
-.PHONY: all run test memcheck bench check-slides deps slides install clean help
-all: $(LIBSOCKLAB) $(LIBLESSON) $(if $(wildcard lib/trace/*.c),$(SLTRACE)) $(if $(TUI_SRC),$(SOCKLAB)) $(if $(EXERCISE_SRC),$(SOCKLAB_EXERCISE)) $(LESSON_PROGS) $(BENCH_BINS) $(TPROG_BINS) $(UNIT_BINS) $(LTEST_BINS)
+.PHONY: all run test memcheck bench fuzz fuzz-smoke check-slides deps slides install clean help
+all: $(LIBSOCKLAB) $(LIBLESSON) $(if $(wildcard lib/trace/*.c),$(SLTRACE)) $(if $(TUI_SRC),$(SOCKLAB)) $(if $(EXERCISE_SRC),$(SOCKLAB_EXERCISE)) $(LESSON_PROGS) $(BENCH_BINS) $(TPROG_BINS) $(UNIT_BINS) $(LTEST_BINS) $(FUZZ_PLAIN)
 
 run: $(B)/lessons/02-tcp-echo/server $(B)/lessons/02-tcp-echo/client
 	@mk/demo.sh $(B)/lessons/02-tcp-echo
 
 test: all
-	@SOCKLAB_BUILD=$(B) mk/runtests.sh $(UNIT_BINS) $(LTEST_BINS) tests/slides/check_slides.py \
+	$(if $(FUZZ_BINS),@$(MAKE) --no-print-directory fuzz-smoke)
+	@SOCKLAB_BUILD=$(B) mk/runtests.sh $(UNIT_BINS) $(LTEST_BINS) $(FUZZ_PLAIN) tests/slides/check_slides.py \
 		$(wildcard tests/tui/test_*.sh tests/tui/test_*.py tests/exercise/test_*.sh tests/exercise/test_*.py)
 
 # The lesson tests again, every lesson program under valgrind: fails on a
@@ -207,6 +250,6 @@ clean:
 	rm -rf $(B)
 
 help:
-	@sed -n '2,12s/^# \{0,1\}//p' Makefile
+	@sed -n '2,13s/^# \{0,1\}//p' Makefile
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

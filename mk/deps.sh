@@ -21,6 +21,8 @@ CMD_PKGS=(
   "pkg-config:pkg-config"
   "ss:iproute2"
   "valgrind:valgrind"
+  "ping:iputils-ping"
+  "tcpdump:tcpdump"
 )
 
 missing=()
@@ -32,6 +34,14 @@ for pair in "${CMD_PKGS[@]}"; do
   cmd=${pair%%:*} pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
 done
+
+# clang's libFuzzer and sanitizer runtimes (for `make fuzz` and the fuzz
+# smoke run in `make test`), when clang is there but cannot link them.
+if command -v clang >/dev/null 2>&1 &&
+   ! printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' |
+     clang -fsanitize=fuzzer -x c - -o /dev/null >/dev/null 2>&1; then
+  missing+=("libclang-rt-$(clang -dumpversion | cut -d. -f1)-dev")
+fi
 
 mode=${1:-install}
 case $mode in
