@@ -17,7 +17,7 @@ n=0
 for deck in slides/[0-9]*.md; do
   [ -e "$deck" ] || continue
   html="$out/$(basename "${deck%.md}").html"
-  slides/node_modules/.bin/marp --html --quiet "$deck" -o "$html"
+  slides/node_modules/.bin/marp --html "$deck" -o "$html"
   n=$((n + 1))
 done
 echo "slides: $n decks rendered to $out/"

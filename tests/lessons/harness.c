@@ -184,23 +184,35 @@ int h_wait_output(struct h_proc *p, const char *stream, const char *needle,
 
 int h_wait_listening(struct h_proc *p, int timeout_ms)
 {
+	long long deadline = h_now_ms() + h_scaled(timeout_ms);
 	const char *at, *eol, *colon;
 	size_t n;
 
-	if (h_wait_output(p, "out", "listening on ", timeout_ms) < 0)
-		return -1;
-	at = strstr(p->outbuf, "listening on ") + strlen("listening on ");
-	/* The line may still be arriving: wait for its end. */
-	while ((eol = strchr(at, '\n')) == NULL) {
-		if (h_wait_output(p, "out", "\n", timeout_ms) < 0)
+	/* Wait for the whole line: "listening on " and the newline after it. */
+	for (;;) {
+		at = strstr(p->outbuf, "listening on ");
+		eol = at != NULL ? strchr(at, '\n') : NULL;
+		if (eol != NULL)
+			break;
+		long long left = deadline - h_now_ms();
+		if (left <= 0)
 			return -1;
-		at = strstr(p->outbuf, "listening on ") + strlen("listening on ");
+		if (pump(p, (int)(left < 100 ? left : 100)) == 1) {
+			at = strstr(p->outbuf, "listening on ");
+			if (at == NULL || strchr(at, '\n') == NULL)
+				return -1; /* it exited without saying */
+		}
 	}
+	at += strlen("listening on ");
 	n = (size_t)(eol - at);
 	if (n >= sizeof(p->addr))
 		return -1;
 	memcpy(p->addr, at, n);
 	p->addr[n] = '\0';
+	p->port[0] = '\0';
+	/* A Unix socket's address is a path or an @name: it has no port. */
+	if (p->addr[0] == '/' || p->addr[0] == '@')
+		return 0;
 	colon = strrchr(p->addr, ':');
 	if (colon == NULL || strlen(colon + 1) >= sizeof(p->port))
 		return -1;

@@ -38,8 +38,9 @@ const char *h_lesson(const char *lesson, const char *prog);
  * SOCKLAB_VALGRIND=1. Returns 0, or -1 with errno. */
 int h_start(struct h_proc *p, char *const argv[]);
 
-/* Wait until the program prints "listening on ADDR:PORT"; fills p->port and
- * p->addr. Returns 0, or -1 if it exited or the deadline passed. */
+/* Wait until the program prints "listening on ADDR:PORT" (or a Unix path or
+ * @name, which has no port: p->port is then empty); fills p->addr and
+ * p->port. Returns 0, or -1 if it exited or the deadline passed. */
 int h_wait_listening(struct h_proc *p, int timeout_ms);
 
 /* Read stdout/stderr until needle appears in stdout (stream "out") or in
