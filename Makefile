@@ -1,7 +1,7 @@
 # socklab — one non-recursive Makefile for the library, lessons and tests.
 #
 #   make            build everything under build/
-#   make run        the lesson 02 demo (server and client on loopback)
+#   make run        the lesson menu (socklab, the visualizer)
 #   make test       install missing packages, build, run every test
 #   make deps       install the Debian packages the build and tests need
 #   make slides     render slides/*.md to build/slides/*.html (needs npm)
@@ -182,9 +182,15 @@ TPROG_BINS := $(TPROG_SRC:%.c=$(B)/%)
 # the calls it wraps in a line "// WRAP: send recv ..." near its top.
 wrap_flags = $(foreach f,$(shell sed -n 's|^// WRAP: *||p' $(1)),-Wl,--wrap=$(f))
 
+# A unit test of code outside the library (the visualizer's pure model)
+# compiles those sources in; it names them in a line
+# "// SOURCES: tui/model.c ..." near its top.
+sources_of = $(shell sed -n 's|^// SOURCES: *||p' $(1))
+$(foreach t,$(UNIT_SRC),$(eval $(t:%.c=$(B)/%): $(call sources_of,$(t))))
+
 $(B)/tests/unit/%: tests/unit/%.c $(LIBLESSON) $(LIBSOCKLAB)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CMOCKA_CFLAGS) $(CFLAGS) -MMD -MP -o $@ $< $(LIBLESSON) $(LIBSOCKLAB) $(LDFLAGS) $(call wrap_flags,$<) $(CMOCKA_LIBS)
+	$(CC) $(CPPFLAGS) -Itui $(CMOCKA_CFLAGS) $(CFLAGS) -MMD -MP -o $@ $< $(call sources_of,$<) $(LIBLESSON) $(LIBSOCKLAB) $(LDFLAGS) $(call wrap_flags,$<) $(CMOCKA_LIBS)
 
 $(B)/tests/progs/%: tests/progs/%.c
 	@mkdir -p $(@D)
@@ -209,8 +215,9 @@ $(B)/%.o: %.c
 .PHONY: all run test memcheck bench fuzz fuzz-smoke check-slides deps slides install clean help
 all: $(LIBSOCKLAB) $(LIBLESSON) $(if $(wildcard lib/trace/*.c),$(SLTRACE)) $(if $(TUI_SRC),$(SOCKLAB)) $(if $(EXERCISE_SRC),$(SOCKLAB_EXERCISE)) $(LESSON_PROGS) $(BENCH_BINS) $(TPROG_BINS) $(UNIT_BINS) $(LTEST_BINS) $(FUZZ_PLAIN)
 
-run: $(B)/lessons/02-tcp-echo/server $(B)/lessons/02-tcp-echo/client
-	@mk/demo.sh $(B)/lessons/02-tcp-echo
+# The lesson menu; the lesson programs and the shim are built first.
+run: $(SOCKLAB) $(SLTRACE) $(LESSON_PROGS) $(if $(EXERCISE_SRC),$(SOCKLAB_EXERCISE))
+	@$(SOCKLAB)
 
 test: all
 	$(if $(FUZZ_BINS),@$(MAKE) --no-print-directory fuzz-smoke)

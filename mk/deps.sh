@@ -23,6 +23,8 @@ CMD_PKGS=(
   "valgrind:valgrind"
   "ping:iputils-ping"
   "tcpdump:tcpdump"
+  "tmux:tmux"
+  "addr2line:binutils"
 )
 
 missing=()

@@ -1,0 +1,120 @@
+"""tuilib.py — what the screen tests share: find the programs, drive socklab
+in a private tmux server at 80x24, poll the screen until some text appears
+(with a deadline), and report each check. Not a test itself."""
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.environ.get("SOCKLAB_BUILD", os.path.join(ROOT, "build"))
+if not os.path.isabs(BUILD):
+    BUILD = os.path.join(ROOT, BUILD)
+SOCKLAB = os.path.join(BUILD, "socklab")
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+
+
+class Failed(Exception):
+    pass
+
+
+_failures = []
+
+
+def check(ok, what):
+    """Report one check; a failure is remembered and the test goes on."""
+    print(("ok   " if ok else "FAIL ") + what, flush=True)
+    if not ok:
+        _failures.append(what)
+    return ok
+
+
+def finish():
+    """Exit 0 when every check passed, else 1."""
+    if _failures:
+        print("%d check(s) failed" % len(_failures))
+        sys.exit(1)
+    print("all checks passed")
+    sys.exit(0)
+
+
+def need(path):
+    if not os.path.exists(path):
+        print("FAIL %s is not built (make)" % path)
+        sys.exit(1)
+
+
+class Tmux:
+    """A tmux server of our own (tmux -L socklab-test-PID), one window of
+    80x24 running cmd. Always use it in a with-block: the server is killed
+    at the end, whatever happens."""
+
+    count = 0
+
+    def __init__(self, cmd, width=80, height=24, env=None):
+        Tmux.count += 1
+        self.sock = "socklab-test-%d-%d" % (os.getpid(), Tmux.count)
+        self.cmd = cmd
+        self.width, self.height = width, height
+        self.env = env or {}
+
+    def _tmux(self, *args, check=True):
+        return subprocess.run(["tmux", "-L", self.sock] + list(args), check=check,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def __enter__(self):
+        env = " ".join("%s=%s" % (k, shlex.quote(v)) for k, v in self.env.items())
+        # The pane stays after the program ends, so its last screen can be read.
+        self._tmux("-f", "/dev/null", "new-session", "-d", "-x", str(self.width), "-y",
+                   str(self.height), "-s", "t", "env LANG=C.UTF-8 %s %s; "
+                   "echo; echo \"[exit $?]\"; sleep 600" % (env, self.cmd))
+        self.path = self._tmux("display-message", "-p", "#{socket_path}",
+                               check=False).stdout.strip()
+        return self
+
+    def __exit__(self, *exc):
+        self._tmux("kill-server", check=False)
+        # The server is gone; its socket file is left behind otherwise.
+        if self.path and os.path.basename(self.path) == self.sock:
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+        return False
+
+    def keys(self, *keys):
+        self._tmux("send-keys", "-t", "t", *keys)
+
+    def screen(self):
+        return self._tmux("capture-pane", "-p", "-t", "t").stdout
+
+    def wait_for(self, pattern, timeout=20.0, what=None):
+        """Poll the screen until the regex matches; returns the screen, or
+        None at the deadline."""
+        deadline = time.time() + timeout
+        rx = re.compile(pattern, re.M)
+        while True:
+            s = self.screen()
+            if rx.search(s):
+                return s
+            if time.time() > deadline:
+                print("---- screen when waiting for %r timed out:" % (what or pattern))
+                print(s)
+                return None
+            time.sleep(0.1)
+
+
+def run(cmd, timeout=60, **kw):
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          timeout=timeout, **kw)
+
+
+def can_setpriv():
+    """Root with setpriv: the unprivileged path can be tried as nobody."""
+    return os.geteuid() == 0 and subprocess.run(["which", "setpriv"],
+                                                stdout=subprocess.DEVNULL).returncode == 0
+
+
+AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]

@@ -1,0 +1,96 @@
+/* netns.c — unshare the network (and, unprivileged, the user) namespace
+ * and bring its lo up (see netns.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "netns.h"
+
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	size_t len = strlen(text);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, text, len);
+	if (close(fd) < 0 || n != (ssize_t)len)
+		return -1;
+	return 0;
+}
+
+/* Map our uid and gid to themselves in the new user namespace. setgroups
+ * must be denied before an unprivileged process may write gid_map. */
+static int map_ids(uid_t uid, gid_t gid, char *why, size_t size)
+{
+	char map[64];
+
+	if (write_file("/proc/self/setgroups", "deny") < 0 && errno != ENOENT) {
+		snprintf(why, size, "write /proc/self/setgroups: %s", strerror(errno));
+		return -1;
+	}
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)uid, (unsigned)uid);
+	if (write_file("/proc/self/uid_map", map) < 0) {
+		snprintf(why, size, "write /proc/self/uid_map: %s", strerror(errno));
+		return -1;
+	}
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)gid, (unsigned)gid);
+	if (write_file("/proc/self/gid_map", map) < 0) {
+		snprintf(why, size, "write /proc/self/gid_map: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int bring_lo_up(char *why, size_t size)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0) {
+		snprintf(why, size, "socket: %s", strerror(errno));
+		return -1;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
+		snprintf(why, size, "SIOCGIFFLAGS lo: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) {
+		snprintf(why, size, "SIOCSIFFLAGS lo: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int netns_enter(char *why, size_t size)
+{
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	int flags = uid == 0 ? CLONE_NEWNET : CLONE_NEWUSER | CLONE_NEWNET;
+
+	if (unshare(flags) < 0) {
+		int e = errno;
+
+		snprintf(why, size, "unshare(%s): %s%s",
+			 uid == 0 ? "CLONE_NEWNET" : "CLONE_NEWUSER|CLONE_NEWNET", strerror(e),
+			 e == EPERM || e == ENOSPC || e == EINVAL ?
+			 " (user namespaces disabled?)" : "");
+		return -1;
+	}
+	if (uid != 0 && map_ids(uid, gid, why, size) < 0)
+		return -2;
+	return bring_lo_up(why, size) < 0 ? -2 : 0;
+}
