@@ -221,7 +221,7 @@ run: $(SOCKLAB) $(SLTRACE) $(LESSON_PROGS) $(if $(EXERCISE_SRC),$(SOCKLAB_EXERCI
 
 test: all
 	$(if $(FUZZ_BINS),@$(MAKE) --no-print-directory fuzz-smoke)
-	@SOCKLAB_BUILD=$(B) mk/runtests.sh $(UNIT_BINS) $(LTEST_BINS) $(FUZZ_PLAIN) tests/slides/check_slides.py \
+	@SOCKLAB_BUILD=$(B) $(if $(SANITIZE),CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)") mk/runtests.sh $(UNIT_BINS) $(LTEST_BINS) $(FUZZ_PLAIN) tests/slides/check_slides.py \
 		$(wildcard tests/tui/test_*.sh tests/tui/test_*.py tests/exercise/test_*.sh tests/exercise/test_*.py)
 
 # The lesson tests again, every lesson program under valgrind: fails on a

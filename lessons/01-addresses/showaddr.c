@@ -315,6 +315,14 @@ static int show_name(const char *name, const struct options *opt, int show_port)
 	struct addrinfo hints, *res;
 	int rc;
 
+	/* EXERCISE 1: ask getaddrinfo() for the name, with hints for the options
+	 * HINT: zero the hints with memset(); set ai_family to opt->family,
+	 * ai_socktype to opt->socktype, ai_flags to AI_CANONNAME when there is
+	 * a name plus AI_PASSIVE when opt->passive; then
+	 * rc = getaddrinfo(name, opt->service, &hints, &res)
+	 * STUB: (void)hints;
+	 * STUB: res = NULL;
+	 * STUB: rc = EAI_FAIL; */
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = opt->family;
 	hints.ai_socktype = opt->socktype;
@@ -322,6 +330,7 @@ static int show_name(const char *name, const struct options *opt, int show_port)
 	hints.ai_flags = (name != NULL ? AI_CANONNAME : 0) |
 			 (opt->passive ? AI_PASSIVE : 0);
 	rc = getaddrinfo(name, opt->service, &hints, &res);
+	/* END EXERCISE 1 */
 	if (rc != 0) {
 		/* getaddrinfo reports through its return value, not errno,
 		 * except for EAI_SYSTEM. gai_strerror turns it into text. */
@@ -339,8 +348,13 @@ static int show_name(const char *name, const struct options *opt, int show_port)
 		printf("(no name)%s\n", opt->passive ? " with AI_PASSIVE" : "");
 	printf("  %-9s %-12s %-12s %-24s %s\n", "family", "socktype", "protocol",
 	       "address", "bind() here means");
+	/* EXERCISE 2: print every result in the list, not only the first
+	 * HINT: the results are a linked list: for (ai = res; ai != NULL;
+	 * ai = ai->ai_next) print_result(ai)
+	 * STUB: print_result(res); */
 	for (const struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next)
 		print_result(ai);
+	/* END EXERCISE 2 */
 	if (show_port && opt->service != NULL)
 		print_port(res, opt->service);
 	print_notes(name, res, opt->passive);

@@ -137,8 +137,13 @@ int main(int argc, char **argv)
 	if (fd < 0)
 		die("socket:");
 	if (opt.reuseaddr) {
+		/* EXERCISE 3: with -r, share the port with connections in TIME_WAIT
+		 * HINT: setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))
+		 * before bind(); die("setsockopt SO_REUSEADDR:") if it returns < 0
+		 * STUB: (void)one; */
 		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
 			die("setsockopt SO_REUSEADDR:");
+		/* END EXERCISE 3 */
 		printf("setsockopt(SO_REUSEADDR, 1): TIME_WAIT on this port will not stop bind()\n");
 	}
 	if (bind(fd, (struct sockaddr *)&addr, len) < 0)

@@ -193,6 +193,11 @@ static int open_listener(const struct options *opt)
 	fd = socket(addr.ss_family, SOCK_STREAM, 0);
 	if (fd < 0)
 		die("socket:");
+	/* EXERCISE 3: let a restarted server bind a port TIME_WAIT still holds
+	 * HINT: unless --no-reuseaddr (opt->reuseaddr is 0), setsockopt(fd,
+	 * SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) before bind();
+	 * die("setsockopt SO_REUSEADDR:") if it returns < 0
+	 * STUB: (void)one; */
 	/* Without SO_REUSEADDR, bind() fails with EADDRINUSE while an old
 	 * connection on this port is in TIME_WAIT. On Linux the TIME_WAIT
 	 * socket remembers this flag: a restarted server may reuse the port
@@ -200,6 +205,7 @@ static int open_listener(const struct options *opt)
 	if (opt->reuseaddr &&
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
 		die("setsockopt SO_REUSEADDR:");
+	/* END EXERCISE 3 */
 	if (addr.ss_family == AF_INET6 &&
 	    IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&addr)->sin6_addr)) {
 		int zero = 0;
@@ -340,12 +346,19 @@ static void close_connection(int conn, const char *what_happens)
 /* SO_LINGER on, 0 seconds: close() throws away unsent data and sends RST. */
 static void abort_connection(int conn)
 {
+	/* EXERCISE 2: abort the connection: close() must send RST, not FIN
+	 * HINT: before close(), setsockopt(conn, SOL_SOCKET, SO_LINGER, &lg,
+	 * sizeof(lg)) with struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	 * die("setsockopt SO_LINGER:") if it returns < 0
+	 * STUB: if (close(conn) < 0)
+	 * STUB: 	die("close:"); */
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
 	if (setsockopt(conn, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0)
 		die("setsockopt SO_LINGER:");
 	if (close(conn) < 0)
 		die("close:");
+	/* END EXERCISE 2 */
 	printf("close() with SO_LINGER {1, 0}: RST sent instead of FIN; "
 	       "the connection is gone at once, no TIME_WAIT\n");
 }

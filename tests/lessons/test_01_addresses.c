@@ -324,5 +324,6 @@ int main(void)
 		cmocka_unit_test(test_help_exits_0),
 	};
 
+	cmocka_set_test_filter(getenv("SOCKLAB_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -553,5 +553,6 @@ int main(void)
 
 	/* A child that dies while we write to its stdin must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
+	cmocka_set_test_filter(getenv("SOCKLAB_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

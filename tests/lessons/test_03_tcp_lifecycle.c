@@ -620,5 +620,6 @@ int main(void)
 		fprintf(stderr, "test_03_tcp_lifecycle: needs ss (iproute2)\n");
 		return 1;
 	}
+	cmocka_set_test_filter(getenv("SOCKLAB_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

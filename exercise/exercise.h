@@ -1,0 +1,287 @@
+/* exercise.h — socklab-exercise: classroom exercises made from the lessons.
+ *
+ * One source of truth. A lesson's own sources mark the lines a student is
+ * to write, with comments that read as ordinary comments:
+ *
+ *	EXERCISE 2: accept clients one after another      (the task)
+ *	HINT: accept() returns a new socket for each client
+ *	STUB: return EXIT_OK;          (optional: what keeps the copy compiling)
+ *	...the solution's lines...
+ *	END EXERCISE 2
+ *
+ * (each inside a C comment; lessons/02-tcp-echo/server.c shows the real
+ * form), and lessons/NN-topic/exercise.conf names the integration tests
+ * that check each step and says what a failing test means in a student's
+ * words. From these the tool writes a student's copy (work/NN-topic/),
+ * builds it, runs the same integration tests CI runs against the lesson,
+ * and grades folders of submissions.
+ *
+ * Every function here returns 0 (or a count) on success and -1 on failure
+ * with a message in a caller's char err[EX_ERRLEN]; only main.c and the
+ * command modules print.
+ */
+#ifndef SOCKLAB_EXERCISE_H
+#define SOCKLAB_EXERCISE_H
+
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+
+#define EX_ERRLEN 512
+#define EX_MAX_LESSONS 64
+#define EX_MAX_FILES 16     /* .c and .h files in one lesson */
+#define EX_MAX_REGIONS 16   /* marked regions in one file */
+#define EX_MAX_STEPS 8      /* steps in one lesson */
+#define EX_MAX_TESTS 12     /* tests that check one step */
+#define EX_MAX_EXPLAIN 64
+#define EX_NAMELEN 96
+
+/* Set by the SIGINT/SIGTERM handler: every wait loop looks at it, stops
+ * the programs it started, and returns. */
+extern volatile sig_atomic_t ex_stop;
+
+/* ---- where things are ------------------------------------------------- */
+
+struct ex_paths {
+	char home[PATH_MAX];   /* the socklab tree: lessons/, lib/, exercise/ */
+	char build[PATH_MAX];  /* its build folder: lib/, tests/lessons/ */
+	char work[PATH_MAX];   /* the student's copies: HOME/work */
+};
+
+/* home: SOCKLAB_HOME, or the folder above this executable's; build: the
+ * executable's folder when it holds lib/libsocklab.a, else HOME/build;
+ * work: SOCKLAB_WORK, or HOME/work. */
+int ex_paths_init(struct ex_paths *p, char *err);
+
+/* ---- a lesson and its exercises --------------------------------------- */
+
+struct ex_region {
+	int step;
+	int first;              /* line of the begin marker (1-based) */
+	int body;               /* first line after the begin marker's comment */
+	int last;               /* line of the end marker */
+	char indent[32];        /* the begin marker's leading white space */
+	char task[256];
+	char hint[1024];
+	char stub[1024];        /* replacement lines, each ending in '\n' */
+	int has_stub;
+};
+
+struct ex_file {
+	char name[EX_NAMELEN];  /* "server.c" */
+	char **lines;           /* without their '\n' */
+	int nlines;
+	int final_newline;      /* the file ends with '\n' */
+	struct ex_region regions[EX_MAX_REGIONS];
+	int nregions;
+};
+
+struct ex_step {
+	int number;
+	char title[160];
+	char tests[EX_MAX_TESTS][EX_NAMELEN];
+	int ntests;
+};
+
+struct ex_explain {
+	char test[EX_NAMELEN];
+	char text[512];
+};
+
+struct ex_lesson {
+	char dir[EX_NAMELEN];   /* "02-tcp-echo" */
+	char num[16];           /* "02" */
+	char path[PATH_MAX];    /* HOME/lessons/02-tcp-echo */
+	char title[256];        /* lesson.conf's title, or the folder name */
+	char testprog[EX_NAMELEN]; /* "test_02_tcp_echo" */
+	struct ex_file files[EX_MAX_FILES];
+	int nfiles;
+	struct ex_step steps[EX_MAX_STEPS];
+	int nsteps;
+	struct ex_explain explain[EX_MAX_EXPLAIN];
+	int nexplain;
+};
+
+/* The lesson folders under HOME/lessons whose sources carry exercise
+ * markers, sorted; names like "02-tcp-echo". Returns how many. */
+int ex_lessons_with_exercises(const struct ex_paths *p,
+                              char names[][EX_NAMELEN], int max, char *err);
+
+/* Resolve "2", "02" or "02-tcp-echo" to a lesson folder name. */
+int ex_lesson_find(const struct ex_paths *p, const char *arg,
+                   char dir[EX_NAMELEN], char *err);
+
+/* Read a lesson's sources, markers and exercise.conf, and check that they
+ * agree (every step has regions and tests, every test an explanation).
+ * Returns a lesson to free with ex_lesson_free, or NULL. */
+struct ex_lesson *ex_lesson_load(const struct ex_paths *p, const char *dir,
+                                 char *err);
+void ex_lesson_free(struct ex_lesson *l);
+
+const struct ex_step *ex_step_get(const struct ex_lesson *l, int number);
+const char *ex_explain_for(const struct ex_lesson *l, const char *test);
+/* Does this file of the lesson hold marked regions (so a copy must have
+ * it; a file without may be taken from the lesson itself)? */
+int ex_file_has_regions(const struct ex_file *f);
+
+/* ---- the student's copy ----------------------------------------------- */
+
+/* Write the lesson's .c and .h files to dest (created if needed), each
+ * region of a step above `solved` replaced by a comment with its task and
+ * hint and by its stub; regions of steps up to `solved` keep the solution
+ * (without the marker comments). */
+int ex_copy_write(const struct ex_lesson *l, int solved, const char *dest,
+                  char *err);
+
+/* ---- running programs ------------------------------------------------- */
+
+struct ex_proc {
+	int status;        /* wait status when the program ended by itself */
+	int ended;         /* it exited or was killed by a signal not ours */
+	int timed_out;     /* we stopped it at the deadline */
+	int flooded;       /* we stopped it: its output passed the limit */
+	int interrupted;   /* we stopped it: SIGINT or SIGTERM reached us */
+	char *out;         /* its stdout and stderr, NUL-terminated */
+	size_t outlen;
+	long long ms;      /* how long it ran */
+	int pid;           /* its process id (also its group's) */
+};
+
+/* Run argv[0] in its own process group, stdin from /dev/null, stdout and
+ * stderr captured together (up to cap bytes), in folder cwd, with env
+ * entries "NAME=VALUE" set and "NAME" removed. At the deadline, past the
+ * size limit, or when ex_stop is set, the whole process group is killed;
+ * when the program ends, whatever it left running in its group is killed
+ * too. Returns 0 (see r), or -1 when it could not be started. */
+int ex_proc_run(char *const argv[], char *const env[], const char *cwd,
+                long long timeout_ms, size_t cap, struct ex_proc *r, char *err);
+void ex_proc_free(struct ex_proc *r);
+long long ex_now_ms(void);
+
+/* ---- building and checking a copy ------------------------------------- */
+
+/* Compile every program of the lesson from src (a copy, or the lesson
+ * itself) into build/lessons/DIR/. A file the copy lacks is taken from the
+ * lesson when it has no regions. The compiler's messages go to *log
+ * (malloc'd; free it). Returns 0, 1 when a program did not compile (the
+ * compiler's words in *log), or -1 when it could not try (err). */
+int ex_build(const struct ex_paths *p, const struct ex_lesson *l,
+             const char *src, const char *build, char **log, char *err);
+
+enum ex_outcome {
+	EX_PASS,      /* the test passed */
+	EX_SKIP,      /* the test skipped itself (a tool it needs is missing) */
+	EX_FAIL,      /* an assertion failed */
+	EX_TIMEOUT,   /* it ran past the deadline */
+	EX_FLOOD,     /* its output passed the size limit */
+	EX_CRASH,     /* a student's program died of a signal like SIGSEGV */
+	EX_MISSING,   /* the test program has no such test (a wrong .conf) */
+	EX_BROKEN,    /* the test program could not run or died itself */
+	EX_BUILD,     /* the copy did not compile (no test ran) */
+	EX_STOPPED,   /* interrupted by SIGINT/SIGTERM */
+	EX_NOTRUN,    /* not checked: an earlier step failed */
+};
+
+struct ex_test_result {
+	enum ex_outcome outcome;
+	char test[EX_NAMELEN];
+	char crash[256];      /* "server: SIGSEGV", when one crashed */
+	char crash_prog[64];  /* "server" */
+	int crash_sig;
+	char details[1536];   /* what the test program said, trimmed */
+	long long ms;
+};
+
+struct ex_step_result {
+	enum ex_outcome outcome;   /* EX_PASS or the first failing test's */
+	struct ex_test_result failed; /* the first test that did not pass */
+	int ran;                   /* tests run */
+	int skipped;               /* of them, skipped */
+};
+
+struct ex_check_opts {
+	long long timeout_ms;      /* for one test */
+	size_t cap;                /* output limit for one test */
+	int keep_going;            /* check every step, not only up to the first failure */
+};
+
+/* Run one test of the lesson's test program against the programs in
+ * build/lessons/DIR/. */
+int ex_run_test(const struct ex_paths *p, const struct ex_lesson *l,
+                const char *build, const char *test,
+                const struct ex_check_opts *o, struct ex_test_result *r,
+                char *err);
+
+/* Check steps in order; results[i] for step i+1. Steps after the first
+ * failure are EX_NOTRUN unless keep_going. Returns the number of steps
+ * that passed, or -1 on an error (err). */
+int ex_check_steps(const struct ex_paths *p, const struct ex_lesson *l,
+                   const char *build, const struct ex_check_opts *o,
+                   void (*on_step)(const struct ex_lesson *, int,
+                                   const struct ex_step_result *, void *),
+                   void *arg, struct ex_step_result *results, char *err);
+
+/* Words for an outcome: "pass", "FAIL", "TIME", ... (short) */
+const char *ex_outcome_short(enum ex_outcome o);
+/* One line that says, in a student's words, why a step failed. */
+void ex_explain_failure(const struct ex_lesson *l,
+                        const struct ex_step_result *s,
+                        const struct ex_check_opts *o, char *out, size_t size);
+
+/* ---- commands (each returns the process exit status) ------------------ */
+
+struct ex_cmd_check {
+	const char *lesson;
+	const char *all_dir;     /* --all DIR */
+	int solution;            /* --solution */
+	int watch;               /* --watch */
+	int tap;                 /* --tap */
+	struct ex_check_opts o;
+};
+
+int ex_cmd_exercise(const struct ex_paths *p, const char *lesson, int force,
+                    int solved);
+int ex_cmd_check(const struct ex_paths *p, const struct ex_cmd_check *c);
+int ex_cmd_grade(const struct ex_paths *p, const struct ex_cmd_check *c);
+int ex_cmd_progress(const struct ex_paths *p);
+int ex_cmd_build(const struct ex_paths *p, const char *lesson, int print_dir);
+int ex_cmd_list(const struct ex_paths *p);
+int ex_cmd_lint(const struct ex_paths *p, const char *lesson);
+
+/* Check the student's copy once; used by check and by --watch. Returns
+ * the number of steps that passed, or -1. */
+int ex_check_copy(const struct ex_paths *p, const struct ex_lesson *l,
+                  const char *copy, const char *build,
+                  const struct ex_check_opts *o);
+/* Watch copy with inotify and check it again after every save. */
+int ex_watch(const struct ex_paths *p, const struct ex_lesson *l,
+             const char *copy, const char *build,
+             const struct ex_check_opts *o);
+
+/* ---- small helpers ---------------------------------------------------- */
+
+/* snprintf that says when it cut: 0, or -1 when out could not hold it. */
+int ex_fmt(char *out, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* A message into err (EX_ERRLEN bytes, cut if need be); returns -1. */
+int ex_err(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Copy src into dst (size bytes, always terminated); -1 when cut. */
+int ex_copy_str(char *dst, size_t size, const char *src);
+/* dst = a/b; -1 when it does not fit. */
+int ex_path(char *dst, size_t size, const char *a, const char *b);
+int ex_mkdirs(const char *path, char *err);
+/* A new private folder $TMPDIR/socklab-WHAT-random (default /tmp). */
+int ex_mkdtemp(char *out, size_t size, const char *what, char *err);
+/* Remove a folder and everything in it. */
+int ex_remove_tree(const char *path);
+int ex_is_dir(const char *path);
+int ex_is_file(const char *path);
+/* The whole file, NUL-terminated (malloc'd), or NULL with err. */
+char *ex_read_file(const char *path, size_t *len, char *err);
+/* Write data to path through a temporary file and rename. */
+int ex_write_file(const char *path, const char *data, size_t len, char *err);
+/* The signal's name ("SIGSEGV") and what it usually means. */
+const char *ex_signal_name(int sig);
+const char *ex_signal_meaning(int sig);
+
+#endif

@@ -1,0 +1,430 @@
+/* main.c — socklab-exercise: every lesson becomes an exercise.
+ *
+ * What it does: `socklab exercise 02` writes a student's copy of lesson 02
+ * to work/02-tcp-echo/ with the marked parts replaced by comments that say
+ * what to write; `socklab check 02` builds that copy and runs the lesson's
+ * own integration tests against it, step by step, and says what failed in
+ * a student's words; `socklab check --all DIR 02` grades a folder of
+ * submissions. `socklab` runs this program for the commands it does not
+ * know itself (git style): socklab check 02 = socklab-exercise check 02.
+ *
+ * Why: the loop students like (rustlings, ziglings) is an incomplete file,
+ * one command that checks it, a hint, progress, and the next one — and the
+ * checks are the very tests CI runs against the lessons, so they cannot
+ * drift from the solution.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exercise.h"
+
+#define DEFAULT_TIMEOUT_S 60
+#define DEFAULT_CAP (1024 * 1024)
+
+volatile sig_atomic_t ex_stop;
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: socklab exercise NN [--force]\n"
+		"       socklab check NN [--watch] [--keep-going] [--timeout SEC]\n"
+		"       socklab check --solution NN [--timeout SEC]\n"
+		"       socklab check --all DIR NN [--tap] [--timeout SEC]\n"
+		"       socklab progress\n"
+		"(or socklab-exercise COMMAND ...; also: list, lint [NN], build NN)\n"
+		"\n"
+		"Every lesson is an exercise: write the missing parts of its programs,\n"
+		"and the lesson's own tests check them, step by step.\n"
+		"\n"
+		"  exercise NN       write your copy of lesson NN to work/NN-topic/: each\n"
+		"                    part to write is a comment with the task and a hint\n"
+		"      --force       replace an existing copy (your changes are lost)\n"
+		"      --solved K    leave steps 1..K solved (a head start; for demos)\n"
+		"  check NN          build your copy and check it step by step; on\n"
+		"                    success, name the next exercise\n"
+		"      --watch       check again every time you save a file\n"
+		"      --keep-going  check every step, even after one fails\n"
+		"      --timeout SEC stop one test after SEC seconds (default %d)\n"
+		"      --solution    check the lesson itself instead (for CI)\n"
+		"      --all DIR     grade DIR: one folder per student, each holding\n"
+		"                    NN-topic/ (or work/NN-topic/, or the files)\n"
+		"      --tap         with --all: TAP on stdout (the table on stderr)\n"
+		"  progress          what is done and what comes next\n"
+		"  list              the lessons that have exercises, and their steps\n"
+		"  lint [NN]         check the exercise markers and exercise.conf files\n"
+		"  build NN          only build your copy (work/.build/lessons/NN-topic/);\n"
+		"      --print-dir   then print that folder (for socklab run NN --work)\n"
+		"\n"
+		"Environment: SOCKLAB_HOME (the socklab tree), SOCKLAB_WORK (instead of\n"
+		"work/), CC and CFLAGS (the compiler, as for make).\n"
+		"Exit status: 0 every step passes (or done), 1 a step fails or an error,\n"
+		"2 a bad command line, 130 interrupted.\n",
+		DEFAULT_TIMEOUT_S);
+}
+
+static void usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "socklab: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'socklab-exercise --help' for help.\n");
+	exit(2);
+}
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	ex_stop = 1;
+}
+
+static void install_stop_handlers(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a wait returns EINTR and looks at ex_stop. */
+	sa.sa_flags = 0;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static long number(const char *arg, const char *what, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || v < min || v > max) {
+		fprintf(stderr, "socklab: bad %s '%s': expected a number from %ld to %ld\n"
+			"Try 'socklab-exercise --help' for help.\n", what, arg, min, max);
+		exit(2);
+	}
+	return v;
+}
+
+enum {
+	OPT_FORCE = 256, OPT_SOLVED, OPT_WATCH, OPT_KEEP_GOING, OPT_TIMEOUT,
+	OPT_SOLUTION, OPT_ALL, OPT_TAP, OPT_PRINT_DIR,
+};
+
+static const struct option longopts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "solved", required_argument, NULL, OPT_SOLVED },
+	{ "watch", no_argument, NULL, OPT_WATCH },
+	{ "keep-going", no_argument, NULL, OPT_KEEP_GOING },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "solution", no_argument, NULL, OPT_SOLUTION },
+	{ "all", required_argument, NULL, OPT_ALL },
+	{ "tap", no_argument, NULL, OPT_TAP },
+	{ "print-dir", no_argument, NULL, OPT_PRINT_DIR },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct cmdline {
+	const char *cmd;
+	const char *lesson;
+	int force, solved, print_dir;
+	struct ex_cmd_check check;
+};
+
+/* Which options each command takes. */
+static int allowed(const char *cmd, int opt)
+{
+	switch (opt) {
+	case OPT_FORCE:
+	case OPT_SOLVED:
+		return strcmp(cmd, "exercise") == 0;
+	case OPT_WATCH:
+	case OPT_KEEP_GOING:
+	case OPT_TIMEOUT:
+	case OPT_SOLUTION:
+	case OPT_ALL:
+	case OPT_TAP:
+		return strcmp(cmd, "check") == 0;
+	case OPT_PRINT_DIR:
+		return strcmp(cmd, "build") == 0;
+	}
+	return 1;
+}
+
+static void parse(int argc, char **argv, struct cmdline *c)
+{
+	int opt;
+
+	memset(c, 0, sizeof(*c));
+	c->check.o.timeout_ms = DEFAULT_TIMEOUT_S * 1000LL;
+	c->check.o.cap = DEFAULT_CAP;
+	if (argc < 2)
+		usage_error("%s", "give a command: exercise, check, progress, list, lint or build");
+	c->cmd = argv[1];
+	if (strcmp(c->cmd, "-h") == 0 || strcmp(c->cmd, "--help") == 0 ||
+	    strcmp(c->cmd, "help") == 0) {
+		usage(stdout);
+		exit(0);
+	}
+	if (strcmp(c->cmd, "exercise") != 0 && strcmp(c->cmd, "check") != 0 &&
+	    strcmp(c->cmd, "progress") != 0 && strcmp(c->cmd, "list") != 0 &&
+	    strcmp(c->cmd, "lint") != 0 && strcmp(c->cmd, "build") != 0)
+		usage_error("unknown command '%s'", c->cmd);
+	/* getopt_long from argv[1]: the command is its "program name". */
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc - 1, argv + 1, ":h", longopts, NULL)) != -1) {
+		if (opt == '?')
+			usage_error("unknown option '%s'", (argv + 1)[optind - 1]);
+		if (opt == ':')
+			usage_error("option '%s' needs an argument", (argv + 1)[optind - 1]);
+		if (opt == 'h') {
+			usage(stdout);
+			exit(0);
+		}
+		if (!allowed(c->cmd, opt))
+			usage_error("that option does not go with '%s'", c->cmd);
+		switch (opt) {
+		case OPT_FORCE:
+			c->force = 1;
+			break;
+		case OPT_SOLVED:
+			c->solved = (int)number(optarg, "step count", 0, 99);
+			break;
+		case OPT_WATCH:
+			c->check.watch = 1;
+			break;
+		case OPT_KEEP_GOING:
+			c->check.o.keep_going = 1;
+			break;
+		case OPT_TIMEOUT:
+			c->check.o.timeout_ms = number(optarg, "timeout", 1, 3600) * 1000LL;
+			break;
+		case OPT_SOLUTION:
+			c->check.solution = 1;
+			break;
+		case OPT_ALL:
+			c->check.all_dir = optarg;
+			break;
+		case OPT_TAP:
+			c->check.tap = 1;
+			break;
+		case OPT_PRINT_DIR:
+			c->print_dir = 1;
+			break;
+		}
+	}
+	optind++; /* back to argv's numbering */
+	if (optind < argc)
+		c->lesson = argv[optind++];
+	if (optind < argc)
+		usage_error("unexpected argument '%s'", argv[optind]);
+	c->check.lesson = c->lesson;
+	if (c->lesson == NULL && (strcmp(c->cmd, "exercise") == 0 || strcmp(c->cmd, "check") == 0 ||
+				  strcmp(c->cmd, "build") == 0))
+		usage_error("%s: which lesson? Give its number, e.g. 02", c->cmd);
+	if (c->lesson != NULL && (strcmp(c->cmd, "progress") == 0 || strcmp(c->cmd, "list") == 0))
+		usage_error("unexpected argument '%s'", c->lesson);
+	if (c->check.watch && (c->check.all_dir != NULL || c->check.solution))
+		usage_error("%s", "--watch checks your own copy: not with --all or --solution");
+	if (c->check.all_dir != NULL && c->check.solution)
+		usage_error("%s", "--all and --solution exclude each other: choose one");
+	if (c->check.tap && c->check.all_dir == NULL)
+		usage_error("%s", "--tap goes with --all DIR");
+}
+
+int ex_cmd_list(const struct ex_paths *p)
+{
+	char names[EX_MAX_LESSONS][EX_NAMELEN], err[EX_ERRLEN];
+	int n = ex_lessons_with_exercises(p, names, EX_MAX_LESSONS, err), status = 0;
+
+	if (n < 0) {
+		fprintf(stderr, "socklab: %s\n", err);
+		return 1;
+	}
+	for (int i = 0; i < n; i++) {
+		struct ex_lesson *l = ex_lesson_load(p, names[i], err);
+
+		if (l == NULL) {
+			printf("%s  (broken: %s)\n", names[i], err);
+			status = 1;
+			continue;
+		}
+		printf("%s  %s\n", l->num, l->title);
+		for (int s = 0; s < l->nsteps; s++)
+			printf("    step %d  %s\n", l->steps[s].number, l->steps[s].title);
+		ex_lesson_free(l);
+	}
+	return status;
+}
+
+/* Is word in text as a whole word? */
+static int has_word(const char *text, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *at = strstr(text, word); at != NULL; at = strstr(at + 1, word)) {
+		int before = at > text && (at[-1] == '_' || (at[-1] >= 'A' && at[-1] <= 'Z') ||
+					   (at[-1] >= 'a' && at[-1] <= 'z') ||
+					   (at[-1] >= '0' && at[-1] <= '9'));
+		char c = at[n];
+		int after = c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			    (c >= '0' && c <= '9');
+
+		if (!before && !after)
+			return 1;
+	}
+	return 0;
+}
+
+static int lint_lesson(const struct ex_paths *p, const char *dir)
+{
+	static const char todo[] = "TO" "DO";
+	char err[EX_ERRLEN], path[PATH_MAX];
+	struct ex_lesson *l = ex_lesson_load(p, dir, err);
+	char *tests;
+	int bad = 0;
+
+	if (l == NULL) {
+		printf("%s: %s\n", dir, err);
+		return 1;
+	}
+	ex_fmt(path, sizeof(path), "%s/tests/lessons/%s.c", p->home, l->testprog);
+	tests = ex_read_file(path, NULL, err);
+	if (tests == NULL) {
+		printf("%s: exercise.conf: the tests come from %s: %s\n", dir, l->testprog, err);
+		bad = 1;
+	}
+	for (int s = 0; s < l->nsteps && tests != NULL; s++)
+		for (int t = 0; t < l->steps[s].ntests; t++) {
+			char def[EX_NAMELEN + 32];
+
+			ex_fmt(def, sizeof(def), "void %s(void **state)", l->steps[s].tests[t]);
+			if (strstr(tests, def) == NULL) {
+				printf("%s: exercise.conf: step %d names %s, which %s.c does "
+				       "not define\n", dir, l->steps[s].number,
+				       l->steps[s].tests[t], l->testprog);
+				bad = 1;
+			}
+		}
+	free(tests);
+	/* An explanation for a test no step runs is a leftover. */
+	for (int i = 0; i < l->nexplain; i++) {
+		int used = 0;
+
+		for (int s = 0; s < l->nsteps; s++)
+			for (int t = 0; t < l->steps[s].ntests; t++)
+				used |= strcmp(l->steps[s].tests[t], l->explain[i].test) == 0;
+		if (!used) {
+			printf("%s: exercise.conf: explain.%s, but no step runs that test\n",
+			       dir, l->explain[i].test);
+			bad = 1;
+		}
+	}
+	/* The word students search for lives only in their copies. */
+	for (int i = 0; i < l->nfiles; i++)
+		for (int k = 0; k < l->files[i].nlines; k++)
+			if (has_word(l->files[i].lines[k], todo)) {
+				printf("%s/%s:%d: '%s' belongs in the students' copies only\n",
+				       dir, l->files[i].name, k + 1, todo);
+				bad = 1;
+			}
+	ex_fmt(path, sizeof(path), "%s/exercise.conf", l->path);
+	tests = ex_read_file(path, NULL, err);
+	if (tests != NULL && has_word(tests, todo)) {
+		printf("%s/exercise.conf: '%s' belongs in the students' copies only\n", dir, todo);
+		bad = 1;
+	}
+	free(tests);
+	if (!bad)
+		printf("%s: %d steps, ok\n", dir, l->nsteps);
+	ex_lesson_free(l);
+	return bad;
+}
+
+int ex_cmd_lint(const struct ex_paths *p, const char *lesson)
+{
+	char names[EX_MAX_LESSONS][EX_NAMELEN], err[EX_ERRLEN];
+	int n, bad = 0;
+
+	if (lesson != NULL) {
+		if (ex_lesson_find(p, lesson, names[0], err) < 0) {
+			fprintf(stderr, "socklab: %s\n", err);
+			return 1;
+		}
+		n = 1;
+	} else {
+		n = ex_lessons_with_exercises(p, names, EX_MAX_LESSONS, err);
+		if (n < 0) {
+			fprintf(stderr, "socklab: %s\n", err);
+			return 1;
+		}
+	}
+	for (int i = 0; i < n; i++)
+		bad |= lint_lesson(p, names[i]);
+	return bad;
+}
+
+int ex_cmd_build(const struct ex_paths *p, const char *lesson, int print_dir)
+{
+	char dir[EX_NAMELEN], err[EX_ERRLEN], copy[PATH_MAX], build[PATH_MAX];
+	struct ex_lesson *l;
+	char *log = NULL;
+	int rc;
+
+	if (ex_lesson_find(p, lesson, dir, err) < 0 || (l = ex_lesson_load(p, dir, err)) == NULL) {
+		fprintf(stderr, "socklab: %s\n", err);
+		return 1;
+	}
+	ex_path(copy, sizeof(copy), p->work, dir);
+	ex_path(build, sizeof(build), p->work, ".build");
+	if (!ex_is_dir(copy)) {
+		fprintf(stderr, "socklab: no copy of lesson %s: start it with socklab "
+			"exercise %s\n", l->num, l->num);
+		ex_lesson_free(l);
+		return 1;
+	}
+	rc = ex_build(p, l, copy, build, &log, err);
+	if (log != NULL && log[0] != '\0')
+		fputs(log, stderr);
+	if (rc < 0)
+		fprintf(stderr, "socklab: %s\n", err);
+	else if (rc > 0)
+		fprintf(stderr, "socklab: your copy of lesson %s does not compile\n", l->num);
+	else if (print_dir)
+		printf("%s/lessons/%s\n", build, dir);
+	free(log);
+	ex_lesson_free(l);
+	return rc == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct ex_paths p;
+	struct cmdline c;
+	char err[EX_ERRLEN];
+
+	parse(argc, argv, &c);
+	/* Line by line, even into a pipe or a file: a watcher's reader (a
+	 * person, a test) sees each result as it comes. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	install_stop_handlers();
+	if (ex_paths_init(&p, err) < 0) {
+		fprintf(stderr, "socklab: %s\n", err);
+		return 1;
+	}
+	if (strcmp(c.cmd, "exercise") == 0)
+		return ex_cmd_exercise(&p, c.lesson, c.force, c.solved);
+	if (strcmp(c.cmd, "check") == 0)
+		return ex_cmd_check(&p, &c.check);
+	if (strcmp(c.cmd, "progress") == 0)
+		return ex_cmd_progress(&p);
+	if (strcmp(c.cmd, "list") == 0)
+		return ex_cmd_list(&p);
+	if (strcmp(c.cmd, "lint") == 0)
+		return ex_cmd_lint(&p, c.lesson);
+	return ex_cmd_build(&p, c.lesson, c.print_dir);
+}

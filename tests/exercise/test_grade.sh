@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# test_grade.sh — `socklab check --all DIR 02 --tap` grades a class.
+#
+# The class (lesson 02, three steps), one folder per student:
+#   alice  correct: the whole solution
+#   bob    incomplete: the copy as generated, nothing written
+#   carol  hangs: a server that never calls accept() and ignores SIGTERM
+#   dave   crashes: a NULL dereference as soon as a client is served
+#   erin   correct, but handed in server.c alone, not in a 02-tcp-echo/
+#          folder (client.c comes from the lesson)
+#   frank  does not compile
+#   gina   floods: prints for ever once it listens, and ignores SIGTERM
+# What it proves:
+#  - each is graded as it should be: alice and erin pass every step; bob
+#    fails step 1; carol is stopped by the deadline (TIME); dave passes
+#    step 1 and then crashes with SIGSEGV, which the notes name; frank does
+#    not build and the note quotes the compiler's error; gina passes no
+#    step;
+#  - the hanging and flooding students are cut off by the per-test deadline
+#    (--timeout 5): each takes at most steps x (deadline + slack), and the
+#    whole run ends well within its own deadline;
+#  - stdout is valid TAP: version, plan 1..21, 21 points numbered in
+#    order, 7 ok, 14 not ok each with a diagnostic line; and Perl's prove
+#    (a TAP parser no one here wrote) reads it without a parse error;
+#  - nothing a student's program started is left running.
+. "$(dirname "$0")/lib.bash"
+TIMEOUT=5       # per test, as an instructor would pass it
+RUN_DEADLINE=240
+class="$TMP/class"
+
+make_copy() {  # make_copy STUDENT SOLVED
+  SOCKLAB_WORK="$class/$1" "$EX" exercise 02 --solved "$2" >/dev/null || { echo "FAIL: exercise"; exit 1; }
+}
+make_copy alice 3
+make_copy bob 0
+make_copy carol 3
+make_copy dave 3
+make_copy frank 3
+make_copy gina 3
+mkdir -p "$class/erin"
+python3 tests/exercise/markers.py strip lessons/02-tcp-echo/server.c > "$class/erin/server.c"
+
+# edit STUDENT PYTHON: change the student's server.c with a Python snippet
+# working on s (the text).
+edit() {
+  python3 - "$class/$1/02-tcp-echo/server.c" "$2" <<'EOF'
+import sys
+path, code = sys.argv[1], sys.argv[2]
+s = open(path).read()
+exec(code)
+open(path, "w").write(s)
+EOF
+}
+# carol: serve_clients() waits for ever and never calls accept().
+edit carol '
+i = s.index("static int serve_clients(int listener, long max_clients)\n{")
+j = s.index("\n}\n", i)
+s = s[:i] + """static int serve_clients(int listener, long max_clients)
+{
+	(void)listener;
+	(void)max_clients;
+	(void)serve_client;
+	for (;;)
+		pause();""" + s[j:]'
+# dave: a NULL dereference at the top of serve_client().
+edit dave '
+a = "static void serve_client(int fd, const char *who)\n{\n"
+i = s.index(a) + len(a)
+s = s[:i] + "\tvolatile char *oops = NULL;\n\n\t*oops = 1;\n" + s[i:]'
+# frank: a missing semicolon.
+edit frank 's = s.replace("listener_fd = listener;", "listener_fd = listener", 1)'
+# gina: once listening, prints without end.
+edit gina '
+i = s.index("static int serve_clients(int listener, long max_clients)\n{")
+j = s.index("\n}\n", i)
+s = s[:i] + """static int serve_clients(int listener, long max_clients)
+{
+	(void)listener;
+	(void)max_clients;
+	(void)serve_client;
+	for (;;)
+		puts("flooding the output with this line, again and again");""" + s[j:]'
+
+t0=$(now_ms)
+mkdir -p "$TMP/tmpdir"
+TMPDIR="$TMP/tmpdir" timeout --kill-after=5 "$RUN_DEADLINE" "$EX" check --all "$class" 02 --tap --timeout "$TIMEOUT" \
+  >"$TMP/tap" 2>"$TMP/table"
+rc=$?
+ms=$(( $(now_ms) - t0 ))
+table=$(cat "$TMP/table")
+expect '[ $rc -eq 0 ]' "the grading run completes: exit $rc after $ms ms (deadline ${RUN_DEADLINE} s)" "$table"
+
+# row STUDENT: the student's line of the table.
+row() { printf '%s\n' "$table" | grep -E "^$1 " | tail -n 1; }
+cells() { row "$1" | awk '{ print $2, $3, $4, $5, $6 }'; }
+why() { printf '%s\n' "$table" | grep -E "^  $1(,|:) "; }
+
+expect '[ "$(cells alice)" = "ok pass pass pass 3/3" ]' "alice (correct) passes every step" "$(row alice)"
+expect '[ "$(cells erin)" = "ok pass pass pass 3/3" ]' "erin (server.c alone, no folder) passes every step" "$(row erin)"
+expect '[ "$(cells bob)" = "ok FAIL FAIL FAIL 0/3" ]' "bob (the stub) fails every step" "$(row bob)"
+expect '[[ "$(cells carol)" == "ok TIME "* ]] && [[ "$(cells carol)" == *" 0/3" ]]' \
+  "carol (hangs) is stopped by the deadline at step 1 and passes nothing" "$(row carol)"
+if [ "$SANITIZED" -eq 0 ]; then
+  expect '[ "$(cells dave)" = "ok pass CRASH CRASH 1/3" ] && why dave | grep -q "crashed with SIGSEGV"' \
+    "dave (NULL dereference) passes step 1, then crashes with SIGSEGV, and the note says so" \
+    "$(row dave)"$'\n'"$(why dave)"
+else
+  # The sanitizer reports the NULL store itself, before any signal.
+  expect '[[ "$(cells dave)" =~ ^ok\ pass\ (CRASH|FAIL)\ (CRASH|FAIL)\ 1/3$ ]]' \
+    "dave (NULL dereference) passes step 1, then fails (sanitizer build: no signal to name)" \
+    "$(row dave)"$'\n'"$(why dave)"
+fi
+expect '[ "$(cells frank)" = "FAIL - - - 0/3" ] && why frank | grep -q "does not compile: .*error:"' \
+  "frank does not compile, and the note quotes the compiler" "$(row frank)"$'\n'"$(why frank)"
+expect '[[ "$(cells gina)" == *" 0/3" ]] && ! row gina | grep -q pass' \
+  "gina (floods its output) passes no step" "$(row gina)"
+
+# The deadline, not the programs, decides how long a bad student takes.
+for s in carol gina; do
+  t=$(row "$s" | awk '{ print $NF }' | tr -d s)
+  expect "awk -v t=$t 'BEGIN { exit !(t <= 3 * ($TIMEOUT + 3)) }'" \
+    "$s is cut off by the per-test deadline: ${t} s for 3 steps of ${TIMEOUT} s" "$(row "$s")"
+done
+
+# ---- TAP ----
+tap=$(cat "$TMP/tap")
+plan=$(printf '%s\n' "$tap" | sed -n '2p')
+points=$(printf '%s\n' "$tap" | grep -Ec '^(ok|not ok) [0-9]+ - ')
+oks=$(printf '%s\n' "$tap" | grep -Ec '^ok [0-9]+ - ')
+notoks=$(printf '%s\n' "$tap" | grep -Ec '^not ok [0-9]+ - ')
+inorder=$(printf '%s\n' "$tap" | grep -E '^(ok|not ok) ' | sed -E 's/^(ok|not ok) ([0-9]+) .*/\2/' |
+  awk '$1 != NR { bad = 1 } END { print bad ? "no" : "yes" }')
+diag=$(printf '%s\n' "$tap" | awk '/^not ok / { want = 1; next } want { if ($0 !~ /^# /) miss++; want = 0 } END { print miss + 0 }')
+other=$(printf '%s\n' "$tap" | grep -Ev '^(TAP version 13|1\.\.[0-9]+|(ok|not ok) [0-9]+ - .*|# .*)$')
+expect '[ "$(printf "%s\n" "$tap" | head -n 1)" = "TAP version 13" ] && [ "$plan" = "1..21" ] && [ "$points" -eq 21 ] && [ "$inorder" = yes ]' \
+  "TAP: version line, plan 1..21, 21 points numbered in order" "$tap"
+expect '[ "$oks" -eq 7 ] && [ "$notoks" -eq 14 ] && [ "$diag" -eq 0 ] && [ -z "$other" ]' \
+  "TAP: 7 ok, 14 not ok, each failure followed by a diagnostic, no stray line" "$tap"
+expect 'printf "%s\n" "$tap" | grep -q "^ok 1 - alice: lesson 02 step 1: bind and listen$"' \
+  "TAP: a point names the student, the lesson, the step and its title"
+if command -v prove >/dev/null; then
+  pout=$(prove -e cat "$TMP/tap" 2>&1)
+  expect '! printf "%s" "$pout" | grep -qi "parse error" && printf "%s" "$pout" | grep -q "Failed 14/21 subtests"' \
+    "TAP: prove reads it without a parse error and counts 14 of 21 failed" "$pout"
+else
+  echo "skip: prove is not installed"
+fi
+
+left=$(pgrep -af "$class|socklab-grade-" | grep -v pgrep)
+expect '[ -z "$left" ]' "nothing a student's program started is still running" "$left"
+leftdirs=$(ls -A "$TMP/tmpdir")
+expect '[ -z "$leftdirs" ]' "the temporary build folders are removed" "$leftdirs"
+
+finish
