@@ -25,6 +25,7 @@ CMD_PKGS=(
   "tcpdump:tcpdump"
   "tmux:tmux"
   "addr2line:binutils"
+  "nft:nftables"
 )
 
 missing=()
@@ -34,7 +35,8 @@ for pair in "${PC_PKGS[@]}"; do
 done
 for pair in "${CMD_PKGS[@]}"; do
   cmd=${pair%%:*} pkg=${pair#*:}
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+  # nft and ss live in /usr/sbin, which an ordinary user's PATH may lack.
+  PATH=$PATH:/usr/sbin:/sbin command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
 done
 
 # clang's libFuzzer and sanitizer runtimes (for `make fuzz` and the fuzz
