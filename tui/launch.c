@@ -14,6 +14,22 @@
 #include "session.h"
 #include "text.h"
 
+/* A program built with -fsanitize=address refuses to start when another
+ * library is loaded before the sanitizer's runtime, as a preloaded shim
+ * is; this option tells it the order is fine (the shim allocates nothing
+ * the sanitizer tracks). */
+static void allow_preload_before_asan(void)
+{
+	const char *old = getenv("ASAN_OPTIONS");
+	char opts[1024];
+
+	if (old != NULL && old[0] != '\0')
+		snprintf(opts, sizeof(opts), "%s:verify_asan_link_order=0", old);
+	else
+		snprintf(opts, sizeof(opts), "verify_asan_link_order=0");
+	setenv("ASAN_OPTIONS", opts, 1);
+}
+
 /* In the child, between fork and exec: only async-signal-safe calls and
  * the environment (this process has a single thread). */
 static void exec_child(struct session *s, char *const argv[], int out, int err)
@@ -38,6 +54,7 @@ static void exec_child(struct session *s, char *const argv[], int out, int err)
 		else
 			snprintf(preload, sizeof(preload), "%s", s->paths->shim);
 		setenv("LD_PRELOAD", preload, 1);
+		allow_preload_before_asan();
 		setenv("SOCKLAB_TRACE", trace_address(s->trace), 1);
 		if (s->stepping)
 			setenv("SOCKLAB_STEP", "1", 1);
