@@ -15,6 +15,7 @@ static const char overview[] =
 	"commands:\n"
 	"  (none)                      the lesson menu\n"
 	"  run NN [SCENARIO]           run lesson NN, stopped before every socket call\n"
+	"  run NN --work               the same with your copy (socklab exercise NN)\n"
 	"  trace [--step] -- CMD ARGS  visualize any program (C, Python, nc, ...)\n"
 	"  watch PORT                  visualize whatever talks on PORT (no trace)\n"
 	"  replay FILE                 play a session recorded with --record\n"
@@ -37,6 +38,9 @@ static const char run_help[] =
 	"it runs on the host's lo and the segments are inferred from the calls.\n"
 	"\n"
 	"  SCENARIO           one of the lesson's scenarios (socklab list)\n"
+	"  --work             visualize your own attempt: build your copy of the\n"
+	"                     lesson (work/NN-topic/, from socklab exercise NN)\n"
+	"                     and run its programs instead of the lesson's\n"
 	"  --free             do not stop before calls (c does the same later)\n"
 	"  --no-netns         run on the host's loopback\n"
 	"  --record FILE      record the session for socklab replay\n"
@@ -119,7 +123,8 @@ static int number(const char *s, long min, long max, long *out)
 	return 0;
 }
 
-enum { O_FREE = 256, O_NO_NETNS, O_RECORD, O_PCAP, O_BATCH, O_TIMEOUT, O_SETTLE, O_STEP };
+enum { O_FREE = 256, O_NO_NETNS, O_RECORD, O_PCAP, O_BATCH, O_TIMEOUT, O_SETTLE, O_STEP,
+       O_WORK };
 
 /* Options common to the commands; which are allowed depends on cmd. */
 static int parse_options(int argc, char **argv, struct cmdline *c)
@@ -134,6 +139,7 @@ static int parse_options(int argc, char **argv, struct cmdline *c)
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "settle", required_argument, NULL, O_SETTLE },
 		{ "step", no_argument, NULL, O_STEP },
+		{ "work", no_argument, NULL, O_WORK },
 		{ NULL, 0, NULL, 0 },
 	};
 	enum command cmd = c->cmd;
@@ -159,6 +165,10 @@ static int parse_options(int argc, char **argv, struct cmdline *c)
 		case O_NO_NETNS:
 			ok = cmd == CMD_RUN;
 			c->opt.netns = 0;
+			break;
+		case O_WORK:
+			ok = cmd == CMD_RUN;
+			c->opt.work = 1;
 			break;
 		case O_STEP:
 			ok = cmd == CMD_TRACE;

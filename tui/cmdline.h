@@ -2,6 +2,7 @@
  *
  *   socklab                         the lesson menu
  *   socklab run NN [SCENARIO]       a lesson, stepped call by call
+ *   socklab run NN --work           the student's copy of it (work.h)
  *   socklab trace [--step] -- CMD   any program
  *   socklab watch PORT              whatever talks on a port (no trace)
  *   socklab replay FILE             a recorded session

@@ -116,6 +116,25 @@ int launch_child(struct session *s, char *const argv[], const char *name, int th
 	return 0;
 }
 
+/* The built program prog of the session's lesson: the lesson's own, or
+ * with --work the student's. Returns 0, or -1 with the reason said. */
+static int program_path(struct session *s, const char *prog, char *out, size_t size)
+{
+	int n;
+
+	if (s->opt.prog_dir == NULL) {
+		if (paths_program(s->paths, s->lesson->dirname, prog, out, size) == 0)
+			return 0;
+		session_say(s, "%s/%s is not built: run make", s->lesson->dirname, prog);
+		return -1;
+	}
+	n = snprintf(out, size, "%s/%s", s->opt.prog_dir, prog);
+	if (n >= 0 && (size_t)n < size && access(out, X_OK) == 0)
+		return 0;
+	session_say(s, "your copy has no program %s in %s", prog, s->opt.prog_dir);
+	return -1;
+}
+
 int launch_command(struct session *s, const char *cmd, int then)
 {
 	char buf[1024], path[PATH_MAX], *argv[64];
@@ -129,10 +148,8 @@ int launch_command(struct session *s, const char *cmd, int then)
 	}
 	base = argv[0];
 	if (s->lesson != NULL && lesson_has_program(s->lesson, argv[0])) {
-		if (paths_program(s->paths, s->lesson->dirname, argv[0], path, sizeof(path)) < 0) {
-			session_say(s, "%s/%s is not built: run make", s->lesson->dirname, argv[0]);
+		if (program_path(s, argv[0], path, sizeof(path)) < 0)
 			return -1;
-		}
 		argv[0] = path;
 	}
 	return launch_child(s, argv, base, then);
@@ -167,10 +184,35 @@ static int runs_over(const struct session *s)
 	return alive == 0 || (alive == 1 && first_alive && runs > 1);
 }
 
+/* The first program ended before it said where it listens: the later
+ * run lines need that address, so they never start; say so once and let
+ * the session end (a student's server that cannot listen, say). */
+static void first_gave_up(struct session *s)
+{
+	const struct child *k = &s->kids[0];
+	char status[32];
+
+	if (s->nkids == 0 || !k->exited || s->addr[0] != '\0' || s->next_run == 0 ||
+	    s->next_run >= s->scen->nrun)
+		return;
+	s->next_run = s->scen->nrun;
+	s->cut_short = 1;
+	if (k->code < 0)
+		snprintf(status, sizeof(status), "killed by signal %d", -k->code);
+	else
+		snprintf(status, sizeof(status), "exit status %d", k->code);
+	session_say(s, "%s ended (%s) before it said where it listens: nothing "
+		    "else was started%s%s", k->name, status,
+		    k->last_err[0] ? ": " : "", k->last_err);
+	if (s->opt.batch)
+		s->exit_code = 1;
+}
+
 void launch_next(struct session *s)
 {
 	if (s->opt.mode != SM_RUN || s->scen == NULL)
 		return;
+	first_gave_up(s);
 	/* The later run lines need the first program's address. */
 	if (s->next_run > 0 && s->next_run < s->scen->nrun && s->addr[0] != '\0') {
 		int first = s->nkids;

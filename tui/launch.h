@@ -16,7 +16,8 @@ struct session;
  * the session's message. */
 int launch_child(struct session *s, char *const argv[], const char *name, int then);
 /* Start one lesson.conf command line: {port} substituted, the lesson's
- * own programs found under build/. */
+ * own programs found under build/ (with --work: the student's, in the
+ * folder socklab-exercise built them in). */
 int launch_command(struct session *s, const char *cmd, int then);
 /* Start what is due: the run lines once the port is known, the then
  * lines once the runs have ended. */

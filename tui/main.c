@@ -16,6 +16,7 @@
 #include "paths.h"
 #include "session.h"
 #include "ui.h"
+#include "work.h"
 
 #define SOCKLAB_VERSION "0.5.0"
 
@@ -74,6 +75,33 @@ static int run_session(const struct paths *p, struct lesson *lesson,
 	}
 	session_free(s);
 	free(s);
+	return rc;
+}
+
+/* A lesson; with --work, the student's copy of it, built first (an error
+ * there starts nothing). */
+static int run_lesson(const struct paths *p, struct lesson *l, struct session_opts *o)
+{
+	struct work *w;
+	int rc;
+
+	if (!o->work)
+		return run_session(p, l, o);
+	if (!o->batch && need_terminal() != 0)
+		return 1;
+	w = malloc(sizeof(*w));
+	if (w == NULL) {
+		fprintf(stderr, "socklab: out of memory\n");
+		return 1;
+	}
+	rc = 1;
+	if (work_build(p, l, w) == 0) {
+		o->prog_dir = w->prog_dir;
+		o->src_dir = w->src_dir;
+		rc = run_session(p, l, o);
+		o->prog_dir = o->src_dir = NULL;
+	}
+	free(w);
 	return rc;
 }
 
@@ -158,7 +186,7 @@ int main(int argc, char **argv)
 				l->id, c.opt.scenario ? c.opt.scenario : "");
 			rc = 2;
 		} else {
-			rc = run_session(&p, l, &c.opt);
+			rc = run_lesson(&p, l, &c.opt);
 		}
 		break;
 	default:

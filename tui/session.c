@@ -114,6 +114,8 @@ static void make_title(struct session *s)
 		text_append(s->title, sizeof(s->title),
 			    s->scen != &s->lesson->main && s->scen->title[0] ?
 			    s->scen->title : s->lesson->title);
+		if (s->opt.work)
+			text_append(s->title, sizeof(s->title), " (your work)");
 		break;
 	case SM_TRACE:
 		for (int i = 0; s->opt.argv[i] != NULL; i++) {
@@ -207,6 +209,7 @@ int session_start(struct session *s)
 	if (s->opt.mode != SM_REPLAY)
 		s->model.t0 = s->started;
 	s->finished = 0;
+	s->cut_short = 0;
 	s->done_at = 0;
 	if (s->opt.mode == SM_RUN) {
 		s->next_run = 1;
@@ -594,7 +597,8 @@ static void check_end(struct session *s, mtime_t now)
 	if (!s->finished && launch_all_done(s)) {
 		s->finished = 1;
 		s->done_at = now;
-		if (!s->opt.batch)
+		/* Cut short: the reason stays on the status line. */
+		if (!s->opt.batch && !s->cut_short)
 			session_say(s, "every program has ended: r runs it again, q quits");
 	}
 	if (s->opt.batch && s->opt.mode == SM_REPLAY) {

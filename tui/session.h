@@ -35,6 +35,9 @@ struct session_opts {
 	int netns;                 /* run: try a private network namespace */
 	int timeout_s;             /* batch: give up after this long */
 	int settle_ms;             /* batch: wait this long after the end */
+	int work;                  /* run: the student's copy (--work, work.h) */
+	const char *prog_dir;      /* run --work: where its programs are built */
+	const char *src_dir;       /* run --work: its sources ("" unknown) */
 };
 
 #define KIDS_MAX 32
@@ -84,6 +87,7 @@ struct session {
 	int quit;
 	int exit_code;
 	int finished;              /* every program has ended */
+	int cut_short;             /* the first ended unannounced (launch.c) */
 	mtime_t done_at;
 	mtime_t started;
 	mtime_t batch_deadline;

@@ -301,7 +301,11 @@ int ui_session(struct session *s)
 	u->sel_sock = -1;
 	u->dirty = 1;
 	u->color = want_color();
-	srcloc_init(&u->loc, s->lesson != NULL ? s->lesson->dir : NULL);
+	/* A file not found where the debug info says: the one of that name
+	 * in the lesson, or in the student's copy (never the lesson's own
+	 * code for the student's). */
+	srcloc_init(&u->loc, s->opt.src_dir != NULL ? s->opt.src_dir :
+			     s->lesson != NULL ? s->lesson->dir : NULL);
 	fe = (struct frontend){ u, fe_fill, fe_ready, fe_deadline, fe_draw };
 	if (session_start(s) < 0)
 		session_say(s, "%s", s->message);

@@ -66,10 +66,11 @@ class Tmux:
 
     def __enter__(self):
         env = " ".join("%s=%s" % (k, shlex.quote(v)) for k, v in self.env.items())
-        # The pane stays after the program ends, so its last screen can be read.
+        # The pane stays after the program ends, so its last screen can be
+        # read; the exit status is kept before echo resets $?.
         self._tmux("-f", "/dev/null", "new-session", "-d", "-x", str(self.width), "-y",
                    str(self.height), "-s", "t", "env LANG=C.UTF-8 %s %s; "
-                   "echo; echo \"[exit $?]\"; sleep 600" % (env, self.cmd))
+                   "rc=$?; echo; echo \"[exit $rc]\"; sleep 600" % (env, self.cmd))
         self.path = self._tmux("display-message", "-p", "#{socket_path}",
                                check=False).stdout.strip()
         return self
