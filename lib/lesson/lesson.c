@@ -59,6 +59,10 @@ void bad_option(int c, char *const argv[])
 {
 	if (c == ':')
 		usage_error("option %s needs an argument", argv[optind - 1]);
+	/* "--flag=value" for a flag without argument: getopt_long sets optopt
+	 * to the flag's own short letter, which would read as unknown. */
+	if (optopt != 0 && strncmp(argv[optind - 1], "--", 2) == 0)
+		usage_error("option %s takes no argument", argv[optind - 1]);
 	if (optopt != 0)
 		usage_error("unknown option -%c", optopt);
 	usage_error("unknown option %s", argv[optind - 1]);

@@ -205,6 +205,40 @@ static void call_getopt(void *arg)
 	printf("parsed\n");
 }
 
+/* As call_getopt, with getopt_long and a long flag that takes no value. */
+static void call_getopt_long(void *arg)
+{
+	static const struct option longopts[] = {
+		{ "zombies", no_argument, NULL, 'z' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char **argv = arg;
+	int argc = 0, c;
+
+	while (argv[argc] != NULL)
+		argc++;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":z", longopts, NULL)) != -1)
+		if (c != 'z')
+			bad_option(c, argv);
+	printf("parsed\n");
+}
+
+static void test_bad_option_flag_given_a_value(void **state)
+{
+	char *valued[] = { "prog", "--zombies=yes", NULL };
+	char *plain[] = { "prog", "--zombies", NULL };
+	struct outcome o;
+
+	(void)state;
+	run_child(call_getopt_long, valued, &o);
+	assert_int_equal(o.code, EXIT_USAGE);
+	assert_string_equal(o.err, "test_lesson: option --zombies=yes takes no argument\nTry 'test_lesson -h' for help.\n");
+	run_child(call_getopt_long, plain, &o);
+	assert_int_equal(o.code, 0);
+}
+
 static void test_bad_option_names_the_option(void **state)
 {
 	char *unknown[] = { "prog", "-x", NULL };
@@ -271,6 +305,7 @@ int main(void)
 		cmocka_unit_test(test_opt_port_rejects_bad_ports),
 		cmocka_unit_test(test_opt_number_checks_range),
 		cmocka_unit_test(test_bad_option_names_the_option),
+		cmocka_unit_test(test_bad_option_flag_given_a_value),
 		cmocka_unit_test(test_announce_listening_prints_bound_port),
 		cmocka_unit_test(test_announce_listening_dies_on_bad_fd),
 	};

@@ -1,0 +1,1 @@
+../02-tcp-echo/client.c

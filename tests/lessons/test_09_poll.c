@@ -1,0 +1,238 @@
+/* test_09_poll.c — lesson 09, the poll() server, beyond what the shared
+ * suite (test_concurrency.c) checks for every design.
+ *
+ * What these tests prove:
+ *  - the pollfd array grows as clients come (8, 16, 32, 64 slots) and
+ *    every client is served across each growth;
+ *  - no ready slot is ever skipped: through bursts in which many clients
+ *    close at once while others send, every slot poll() reports ready is
+ *    handled in that same round — the server's count of ready slots
+ *    reported equals its count handled (a removal that moves a slot into
+ *    the place being scanned and steps past it would leave the moved slot
+ *    for the next round, and poll() would report it twice);
+ *  - SIGTERM or SIGINT the moment it listens ends it with exit 0 (the
+ *    self-pipe leaves no gap for a lost signal);
+ *  - the command line: -h exits 0, bad options exit 2.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define LESSON "09-poll"
+#define DEADLINE_MS 10000
+#define CLIENTS 60
+
+static int under_valgrind(void)
+{
+	const char *v = getenv("SOCKLAB_VALGRIND");
+
+	return v != NULL && strcmp(v, "1") == 0;
+}
+
+static int scaled(int ms)
+{
+	return under_valgrind() ? ms * 10 : ms;
+}
+
+static struct h_proc *start_server(void)
+{
+	struct h_proc *srv = calloc(1, sizeof(*srv));
+	char *argv[] = { (char *)h_lesson(LESSON, "server"), "-b", "127.0.0.1", "-p", "0", NULL };
+
+	assert_non_null(srv);
+	assert_int_equal(h_start(srv, argv), 0);
+	assert_int_equal(h_wait_listening(srv, DEADLINE_MS), 0);
+	return srv;
+}
+
+static size_t recv_n(struct h_proc *srv, int fd, char *buf, size_t len, int ms)
+{
+	long long deadline = h_now_ms() + scaled(ms);
+	size_t got = 0;
+
+	while (got < len) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+		int r = poll(&pfd, 1, 20);
+
+		if (r == 0) {
+			if (h_now_ms() >= deadline)
+				break;
+			h_wait_output(srv, "out", "\001never\001", 1);
+			continue;
+		}
+		if (r < 0)
+			break;
+		n = recv(fd, buf + got, len - got, 0);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	return got;
+}
+
+static void echo(struct h_proc *srv, int fd, const char *text)
+{
+	char back[128];
+	size_t len = strlen(text);
+
+	assert_int_equal(send(fd, text, len, MSG_NOSIGNAL), (ssize_t)len);
+	assert_int_equal(recv_n(srv, fd, back, len, DEADLINE_MS), len);
+	assert_memory_equal(back, text, len);
+}
+
+static void reset_close(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+static void test_the_array_grows(void **state)
+{
+	struct h_proc *srv = start_server();
+	int fds[CLIENTS];
+
+	(void)state;
+	for (int i = 0; i < CLIENTS; i++) {
+		char line[32];
+
+		fds[i] = h_connect(srv->port, scaled(DEADLINE_MS));
+		assert_true(fds[i] >= 0);
+		snprintf(line, sizeof(line), "client %d\n", i);
+		echo(srv, fds[i], line);
+	}
+	/* Two fixed slots and 60 clients: 8 -> 16 -> 32 -> 64. */
+	assert_int_equal(h_wait_output(srv, "out", "slots: 8 -> 16", DEADLINE_MS), 0);
+	assert_int_equal(h_wait_output(srv, "out", "slots: 16 -> 32", DEADLINE_MS), 0);
+	assert_int_equal(h_wait_output(srv, "out", "slots: 32 -> 64", DEADLINE_MS), 0);
+	assert_null(strstr(srv->outbuf, "64 -> 128"));
+	/* Everyone is still served after the moves. */
+	for (int i = 0; i < CLIENTS; i++) {
+		echo(srv, fds[i], "still here\n");
+		close(fds[i]);
+	}
+	assert_int_equal(h_stop(srv, SIGTERM, DEADLINE_MS), 0);
+	free(srv);
+}
+
+static void test_no_ready_slot_is_skipped(void **state)
+{
+	struct h_proc *srv = start_server();
+	unsigned long long reported = 0, handled = 0;
+	int fds[CLIENTS];
+	const char *at;
+
+	(void)state;
+	for (int i = 0; i < CLIENTS; i++) {
+		fds[i] = h_connect(srv->port, scaled(DEADLINE_MS));
+		assert_true(fds[i] >= 0);
+		echo(srv, fds[i], "hello\n");
+	}
+	for (int round = 0; round < 10; round++) {
+		/* In one burst: every third client leaves (the last one of the
+		 * array among them), the others send. */
+		for (int i = 0; i < CLIENTS; i++) {
+			if (i % 3 == round % 3 || i == CLIENTS - 1) {
+				if (i % 2 == 0)
+					reset_close(fds[i]);
+				else
+					close(fds[i]);
+				fds[i] = -1;
+			} else {
+				assert_int_equal(send(fds[i], "burst\n", 6, MSG_NOSIGNAL), 6);
+			}
+		}
+		for (int i = 0; i < CLIENTS; i++) {
+			char back[8];
+
+			if (fds[i] < 0)
+				continue;
+			assert_int_equal(recv_n(srv, fds[i], back, 6, DEADLINE_MS), 6);
+			assert_memory_equal(back, "burst\n", 6);
+		}
+		/* New clients take the free places (at the end of the array). */
+		for (int i = 0; i < CLIENTS; i++) {
+			if (fds[i] >= 0)
+				continue;
+			fds[i] = h_connect(srv->port, scaled(DEADLINE_MS));
+			assert_true(fds[i] >= 0);
+			echo(srv, fds[i], "new\n");
+		}
+	}
+	for (int i = 0; i < CLIENTS; i++)
+		close(fds[i]);
+
+	assert_int_equal(h_stop(srv, SIGTERM, DEADLINE_MS), 0);
+	at = strstr(srv->outbuf, "poll reported ");
+	assert_non_null(at);
+	assert_int_equal(sscanf(at, "poll reported %llu ready slots, %llu handled",
+				&reported, &handled), 2);
+	/* Not vacuous: every hello, burst and close above was an event. */
+	assert_true(reported >= (unsigned long long)CLIENTS * 10);
+	assert_int_equal(handled, reported);
+	free(srv);
+}
+
+static void test_stops_on_a_signal_wherever_it_lands(void **state)
+{
+	const int sigs[] = { SIGTERM, SIGINT };
+
+	(void)state;
+	for (int i = 0; i < 10; i++) {
+		struct h_proc *srv = start_server();
+
+		assert_int_equal(h_stop(srv, sigs[i % 2], DEADLINE_MS), 0);
+		assert_non_null(strstr(srv->outbuf, "stopping: signal received"));
+		free(srv);
+	}
+}
+
+static void test_help_and_bad_options(void **state)
+{
+	char *const bad[][3] = {
+		{ "-x", NULL, NULL },
+		{ "-p", NULL, NULL },
+		{ "-p", "-1", NULL },
+		{ "extra", NULL, NULL },
+	};
+	struct h_proc p;
+	char *help[] = { (char *)h_lesson(LESSON, "server"), "-h", NULL };
+
+	(void)state;
+	assert_int_equal(h_run(&p, help, NULL, 0, DEADLINE_MS), 0);
+	assert_true(strncmp(p.outbuf, "usage: server ", 14) == 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *argv[] = { (char *)h_lesson(LESSON, "server"), bad[i][0], bad[i][1], NULL };
+
+		assert_int_equal(h_run(&p, argv, NULL, 0, DEADLINE_MS), 2);
+		assert_non_null(strstr(p.errbuf, "-h' for help"));
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_the_array_grows),
+		cmocka_unit_test(test_no_ready_slot_is_skipped),
+		cmocka_unit_test(test_stops_on_a_signal_wherever_it_lands),
+		cmocka_unit_test(test_help_and_bad_options),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
