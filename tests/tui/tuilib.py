@@ -4,6 +4,7 @@ in a private tmux server at 80x24, poll the screen until some text appears
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -38,6 +39,15 @@ def finish():
         sys.exit(1)
     print("all checks passed")
     sys.exit(0)
+
+
+# A test stopped by a deadline (mk/runtests.sh sends SIGTERM) must still
+# unwind its with-blocks, so that no tmux server or program outlives it.
+def _stopped(signum, frame):
+    sys.exit(128 + signum)
+
+
+signal.signal(signal.SIGTERM, _stopped)
 
 
 def need(path):
