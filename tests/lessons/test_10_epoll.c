@@ -1,0 +1,435 @@
+/* test_10_epoll.c — lesson 10, the epoll echo server and the crowd client.
+ *
+ * What these tests prove (the echo itself under load, resets, idle and
+ * never-reading clients, fd exhaustion without spinning and SIGTERM with
+ * clients connected are the concurrency suite's, for both modes):
+ *  - level-triggered: a 10-byte message read 4 bytes at a time (-r 4)
+ *    takes three wake-ups, one recv() each, and never an EAGAIN;
+ *    edge-triggered (-e): one wake-up, three recv()s, then recv() says
+ *    EAGAIN — the drain the edge mode needs;
+ *  - EPOLLRDHUP: the client's FIN is reported with the data, and the
+ *    level-triggered server reads on to the end of file at once;
+ *  - the crowd: 200 clients connected at once are all answered by one
+ *    thread, in both modes; against lesson 02's iterative server the crowd
+ *    fails, naming the client that got no echo (so its check can fail);
+ *  - out of descriptors, the server says so once (not once per attempt),
+ *    and accepts again when a client leaves;
+ *  - SIGINT and SIGTERM, sent the moment it says "listening on", end it
+ *    with status 0: signals come through a signalfd, so none is lost;
+ *  - -h, and bad options exit 2 with a message.
+ * Servers run on 127.0.0.1, port 0; every wait has a deadline. Under
+ * SOCKLAB_VALGRIND=1 a leak or an fd left open fails the exit status.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define LESSON "10-epoll"
+#define DEADLINE_MS 10000
+#define QUIET_MS 300
+
+static int under_valgrind(void)
+{
+	const char *v = getenv("SOCKLAB_VALGRIND");
+
+	return v != NULL && strcmp(v, "1") == 0;
+}
+
+static int scaled(int ms)
+{
+	return under_valgrind() ? ms * 10 : ms;
+}
+
+/* ---- fixture: whatever a test started is stopped, even on failure --------- */
+
+struct fx {
+	struct h_proc srv, cl;
+	int fds[8];
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	for (int i = 0; i < 8; i++)
+		f->fds[i] = -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	if (f->cl.pid > 0 && f->cl.status < 0)
+		h_stop(&f->cl, SIGKILL, 2000);
+	if (f->srv.pid > 0 && f->srv.status < 0)
+		h_stop(&f->srv, SIGKILL, 2000);
+	for (int i = 0; i < 8; i++)
+		if (f->fds[i] >= 0)
+			close(f->fds[i]);
+	free(f);
+	return 0;
+}
+
+/* ---- helpers ----------------------------------------------------------------- */
+
+/* Start "server -b 127.0.0.1 -p 0 ARGS..." (NULL-terminated). */
+static void start_server(struct h_proc *srv, const char *a1, const char *a2,
+			 const char *a3, const char *a4)
+{
+	char *argv[] = { (char *)h_lesson(LESSON, "server"), "-b", "127.0.0.1", "-p", "0",
+			 (char *)a1, (char *)a2, (char *)a3, (char *)a4, NULL };
+
+	assert_int_equal(h_start(srv, argv), 0);
+	assert_int_equal(h_wait_listening(srv, DEADLINE_MS), 0);
+	assert_true(strncmp(srv->addr, "127.0.0.1:", 10) == 0);
+}
+
+static int count(const char *s, const char *needle)
+{
+	int n = 0;
+
+	for (const char *at = strstr(s, needle); at != NULL; at = strstr(at + 1, needle))
+		n++;
+	return n;
+}
+
+/* Read the server's output until needle has appeared n times. */
+static int wait_count(struct h_proc *p, const char *stream, const char *needle, int n,
+		      int timeout_ms)
+{
+	long long deadline = h_now_ms() + scaled(timeout_ms);
+	const char *buf = strcmp(stream, "err") == 0 ? p->errbuf : p->outbuf;
+
+	while (count(buf, needle) < n) {
+		if (h_now_ms() >= deadline)
+			return -1;
+		h_wait_output(p, stream, "\001never\001", 20);
+	}
+	return 0;
+}
+
+static ssize_t recv_n(int fd, char *buf, size_t len, int timeout_ms)
+{
+	long long deadline = h_now_ms() + scaled(timeout_ms);
+	size_t got = 0;
+
+	while (got < len) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		long long left = deadline - h_now_ms();
+		ssize_t n;
+
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+			break;
+		n = recv(fd, buf + got, len - got, 0);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+/* The lines of the -vv trace for one fd, from the first one on. */
+static const char *trace_of(const char *out, int fd, char *buf, size_t size)
+{
+	char prefix[16];
+	size_t used = 0;
+
+	snprintf(prefix, sizeof(prefix), "fd %d: ", fd);
+	buf[0] = '\0';
+	for (const char *line = out; *line != '\0';) {
+		const char *eol = strchr(line, '\n');
+		size_t n = eol != NULL ? (size_t)(eol - line) + 1 : strlen(line);
+
+		if (strncmp(line, prefix, strlen(prefix)) == 0 &&
+		    used + n - strlen(prefix) < size) {
+			memcpy(buf + used, line + strlen(prefix), n - strlen(prefix));
+			used += n - strlen(prefix);
+			buf[used] = '\0';
+		}
+		line += n;
+	}
+	return buf;
+}
+
+/* The fd number the server gave its first client ("... connected (fd N"). */
+static int first_client_fd(const char *out)
+{
+	const char *at = strstr(out, "connected (fd ");
+
+	return at != NULL ? atoi(at + strlen("connected (fd ")) : -1;
+}
+
+/* ---- level versus edge -------------------------------------------------------- */
+
+/* Send 10 bytes in one send() to a server reading 4 bytes at a time, get
+ * them back, and return the server's trace for that client. */
+static const char *ten_bytes_in_fours(struct fx *f, const char *mode, char *trace,
+				      size_t size)
+{
+	char back[16];
+	int fd;
+
+	start_server(&f->srv, "-r", "4", "-vv", mode);
+	fd = f->fds[0] = h_connect(f->srv.port, scaled(DEADLINE_MS));
+	assert_true(fd >= 0);
+	assert_int_equal(wait_count(&f->srv, "out", " connected (fd ", 1, DEADLINE_MS), 0);
+	assert_int_equal(send(fd, "0123456789", 10, 0), 10);
+	assert_int_equal(recv_n(fd, back, 10, DEADLINE_MS), 10);
+	assert_memory_equal(back, "0123456789", 10);
+	/* The server printed its trace before each send(): all of it is
+	 * there (or on its way) once the last byte is back. */
+	assert_int_equal(wait_count(&f->srv, "out", "recv 2 bytes", 1, DEADLINE_MS), 0);
+	if (mode != NULL && strcmp(mode, "-e") == 0)
+		assert_int_equal(wait_count(&f->srv, "out", "recv: EAGAIN", 1, DEADLINE_MS), 0);
+	return trace_of(f->srv.outbuf, first_client_fd(f->srv.outbuf), trace, size);
+}
+
+static void test_level_triggered_wakes_once_per_read(void **state)
+{
+	struct fx *f = *state;
+	char trace[4096];
+	const char *want =
+		"EPOLLIN\n" "recv 4 bytes\n" "send 4 of 4 bytes\n"
+		"EPOLLIN\n" "recv 4 bytes\n" "send 4 of 4 bytes\n"
+		"EPOLLIN\n" "recv 2 bytes\n" "send 2 of 2 bytes\n";
+
+	ten_bytes_in_fours(f, NULL, trace, sizeof(trace));
+	/* Three events, one recv() each; level-triggered never needs an
+	 * EAGAIN: epoll says again and again while bytes are left. */
+	assert_string_equal(trace, want);
+	assert_int_equal(h_stop(&f->srv, SIGTERM, DEADLINE_MS), 0);
+}
+
+static void test_edge_triggered_drains_to_eagain(void **state)
+{
+	struct fx *f = *state;
+	char trace[4096];
+	const char *want =
+		"EPOLLIN\n" "recv 4 bytes\n" "send 4 of 4 bytes\n"
+		"recv 4 bytes\n" "send 4 of 4 bytes\n"
+		"recv 2 bytes\n" "send 2 of 2 bytes\n"
+		"recv: EAGAIN (nothing more to read now)\n";
+
+	ten_bytes_in_fours(f, "-e", trace, sizeof(trace));
+	/* One event for the whole message, then reads until EAGAIN. */
+	assert_string_equal(trace, want);
+	assert_int_equal(h_stop(&f->srv, SIGTERM, DEADLINE_MS), 0);
+}
+
+static void test_rdhup_reads_to_the_end_at_once(void **state)
+{
+	struct fx *f = *state;
+	char back[16], trace[4096];
+	int fd;
+
+	start_server(&f->srv, "-r", "4", "-vv", NULL);
+	fd = f->fds[0] = h_connect(f->srv.port, scaled(DEADLINE_MS));
+	assert_true(fd >= 0);
+	assert_int_equal(wait_count(&f->srv, "out", " connected (fd ", 1, DEADLINE_MS), 0);
+	/* Data and FIN together: the first event says EPOLLRDHUP too. */
+	assert_int_equal(send(fd, "abcdef", 6, 0), 6);
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	assert_int_equal(recv_n(fd, back, 7, DEADLINE_MS), 6); /* 6, then EOF */
+	assert_memory_equal(back, "abcdef", 6);
+	assert_int_equal(wait_count(&f->srv, "out", " disconnected (6 bytes echoed)", 1,
+				    DEADLINE_MS), 0);
+	trace_of(f->srv.outbuf, first_client_fd(f->srv.outbuf), trace, sizeof(trace));
+	/* Whether the FIN came with the first wake-up or a later one, the
+	 * wake-up that reports it reads everything left and the EOF. */
+	assert_non_null(strstr(trace, "EPOLLIN|EPOLLRDHUP\n"));
+	assert_non_null(strstr(strstr(trace, "EPOLLIN|EPOLLRDHUP\n"), "recv: 0 (end of file)\n"));
+	assert_int_equal(count(strstr(trace, "EPOLLIN|EPOLLRDHUP\n"), "EPOLLIN"), 1);
+	assert_int_equal(h_stop(&f->srv, SIGTERM, DEADLINE_MS), 0);
+}
+
+/* ---- many clients at once --------------------------------------------------------- */
+
+static int run_crowd(struct h_proc *cl, const char *port, const char *clients,
+		     const char *timeout_ms)
+{
+	char *argv[] = { (char *)h_lesson(LESSON, "crowd"), "-p", (char *)port, "-c",
+			 (char *)clients, "-s", "100", "-t", (char *)timeout_ms, NULL };
+
+	return h_run(cl, argv, NULL, 0, 6 * DEADLINE_MS);
+}
+
+static void test_crowd_of_200_in_both_modes(void **state)
+{
+	struct fx *f = *state;
+	const char *modes[] = { NULL, "-e" };
+
+	for (int m = 0; m < 2; m++) {
+		memset(&f->srv, 0, sizeof(f->srv));
+		start_server(&f->srv, "-v", modes[m], NULL, NULL);
+		assert_int_equal(run_crowd(&f->cl, f->srv.port, "200", "10000"), 0);
+		assert_non_null(strstr(f->cl.outbuf, "200 clients connected at once\n"));
+		assert_non_null(strstr(f->cl.outbuf, "200 echoes back, every one correct\n"));
+		/* One process served all 200 while all were connected. */
+		assert_int_equal(wait_count(&f->srv, "out", ", 200 clients)", 1, DEADLINE_MS), 0);
+		assert_int_equal(wait_count(&f->srv, "out", " disconnected (100 bytes echoed",
+					    200, DEADLINE_MS), 0);
+		assert_int_equal(h_stop(&f->srv, SIGTERM, DEADLINE_MS), 0);
+	}
+}
+
+static void test_crowd_fails_against_an_iterative_server(void **state)
+{
+	struct fx *f = *state;
+	char *argv[] = { (char *)h_lesson("02-tcp-echo", "server"), "-b", "127.0.0.1",
+			 "-p", "0", NULL };
+
+	assert_int_equal(h_start(&f->srv, argv), 0);
+	assert_int_equal(h_wait_listening(&f->srv, DEADLINE_MS), 0);
+	/* Client 0 is served; client 1 waits behind it, and its echo never
+	 * comes while client 0 stays connected. */
+	assert_int_equal(run_crowd(&f->cl, f->srv.port, "3", "500"), 1);
+	assert_non_null(strstr(f->cl.errbuf, "client 1: no echo within 500 ms"));
+	assert_int_equal(h_stop(&f->srv, SIGTERM, DEADLINE_MS), 0);
+}
+
+/* ---- out of descriptors -------------------------------------------------------------- */
+
+/* The limit that leaves a process exactly room free descriptors: one more
+ * than the room-th free number (it may hold stray ones above it). */
+static int limit_leaving(pid_t pid, int room)
+{
+	char path[64];
+	int free_seen = 0;
+
+	for (int fd = 0; fd < 4096; fd++) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
+		if (access(path, F_OK) == 0)
+			continue;
+		if (++free_seen == room)
+			return fd + 1;
+	}
+	return -1;
+}
+
+static void test_emfile_said_once_then_accepting_again(void **state)
+{
+	struct fx *f = *state;
+	struct rlimit low;
+	char back[16];
+	int limit;
+
+	if (under_valgrind())
+		skip(); /* valgrind keeps descriptors of its own below the limit */
+	start_server(&f->srv, NULL, NULL, NULL, NULL);
+	/* Room for exactly two clients. */
+	limit = limit_leaving(f->srv.pid, 2);
+	assert_true(limit > 0);
+	low.rlim_cur = low.rlim_max = (rlim_t)limit;
+	assert_int_equal(prlimit(f->srv.pid, RLIMIT_NOFILE, &low, NULL), 0);
+	for (int i = 0; i < 6; i++) {
+		f->fds[i] = h_connect(f->srv.port, scaled(DEADLINE_MS));
+		assert_true(f->fds[i] >= 0);
+		assert_int_equal(send(f->fds[i], "x", 1, 0), 1);
+	}
+	/* The first two are served; the others wait in the backlog. */
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(recv_n(f->fds[i], back, 1, DEADLINE_MS), 1);
+	assert_int_equal(wait_count(&f->srv, "err", "Too many open files", 1, DEADLINE_MS), 0);
+	/* While clients wait, the server retries every 100 ms, and says so
+	 * only the first time. */
+	h_wait_output(&f->srv, "err", "\001never\001", scaled(600));
+	assert_int_equal(count(f->srv.errbuf, "Too many open files"), 1);
+	assert_int_equal(recv_n(f->fds[2], back, 1, QUIET_MS), 0);
+	/* One leaves: the next is accepted and served. */
+	close(f->fds[0]);
+	f->fds[0] = -1;
+	assert_int_equal(recv_n(f->fds[2], back, 1, DEADLINE_MS), 1);
+	assert_int_equal(back[0], 'x');
+	assert_int_equal(h_stop(&f->srv, SIGTERM, DEADLINE_MS), 0);
+}
+
+/* ---- stopping --------------------------------------------------------------------------- */
+
+static void test_signals_right_after_listening_stop_it(void **state)
+{
+	struct fx *f = *state;
+	const int sigs[] = { SIGTERM, SIGINT };
+
+	for (int i = 0; i < 10; i++) {
+		memset(&f->srv, 0, sizeof(f->srv));
+		start_server(&f->srv, i % 4 < 2 ? NULL : "-e", NULL, NULL, NULL);
+		assert_int_equal(h_stop(&f->srv, sigs[i % 2], DEADLINE_MS), 0);
+		assert_non_null(strstr(f->srv.outbuf, "stopping: signal received\n"));
+	}
+}
+
+/* ---- command line ------------------------------------------------------------------------- */
+
+static void test_help_and_bad_options(void **state)
+{
+	struct fx *f = *state;
+	const char *progs[] = { "server", "crowd" };
+	char *const bad[][4] = {
+		{ "server", "-r", "0", NULL },
+		{ "server", "-r", "65537", NULL },
+		{ "server", "-p", "70000", NULL },
+		{ "server", "-x", NULL, NULL },
+		{ "server", "extra", NULL, NULL },
+		{ "crowd", "-c", "5", NULL },          /* no -p */
+		{ "crowd", "-p", "0", NULL },
+		{ "crowd", "-p", "80", "-c" },         /* -c without its number */
+	};
+
+	for (size_t i = 0; i < 2; i++) {
+		char *argv[] = { (char *)h_lesson(LESSON, progs[i]), "-h", NULL };
+		char want[32];
+
+		snprintf(want, sizeof(want), "usage: %s ", progs[i]);
+		assert_int_equal(h_run(&f->cl, argv, NULL, 0, DEADLINE_MS), 0);
+		assert_true(strncmp(f->cl.outbuf, want, strlen(want)) == 0);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *argv[] = { (char *)h_lesson(LESSON, bad[i][0]), bad[i][1], bad[i][2],
+				 bad[i][3], NULL };
+
+		assert_int_equal(h_run(&f->cl, argv, NULL, 0, DEADLINE_MS), 2);
+		assert_non_null(strstr(f->cl.errbuf, "-h' for help"));
+		assert_string_equal(f->cl.outbuf, "");
+	}
+	{
+		char *argv[] = { (char *)h_lesson(LESSON, "server"), "-r", "0", NULL };
+
+		assert_int_equal(h_run(&f->cl, argv, NULL, 0, DEADLINE_MS), 2);
+		assert_non_null(strstr(f->cl.errbuf, "bad read size '0'"));
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_level_triggered_wakes_once_per_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_edge_triggered_drains_to_eagain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rdhup_reads_to_the_end_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crowd_of_200_in_both_modes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crowd_fails_against_an_iterative_server, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_emfile_said_once_then_accepting_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_signals_right_after_listening_stop_it, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_help_and_bad_options, setup, teardown),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

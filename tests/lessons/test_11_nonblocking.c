@@ -1,0 +1,566 @@
+/* test_11_nonblocking.c — lesson 11: non-blocking sockets, EAGAIN, output
+ * buffers, connect with a timeout, SO_RCVTIMEO versus poll().
+ *
+ * What these tests prove (the server under the usual echo load is the
+ * concurrency suite's):
+ *  - the lesson's point: with --blocking, one client that sends and never
+ *    reads freezes the server (a second client gets no echo at all) until
+ *    the first one reads; without it, the second client is served while
+ *    the first still does not read, and the server's closing line counts
+ *    the sends that took less than offered (short sends and EAGAINs:
+ *    more than zero);
+ *  - the client connects without blocking (EINPROGRESS, then SO_ERROR 0),
+ *    and sends and receives at once: 16 MiB come back byte for byte, where
+ *    lesson 02's send-then-read client deadlocks;
+ *  - connect with a timeout: against a listener whose backlog is full (so
+ *    the kernel drops our SYN) the client gives up after -t ms, not
+ *    before, and says so; against a closed port, "Connection refused";
+ *  - timeouts: SO_RCVTIMEO makes recv() fail with EAGAIN, a poll() timeout
+ *    returns 0, each after at least the time asked for (and well before
+ *    any deadline), against its own silent peer and against ours;
+ *  - out of descriptors, the reserve-fd trick turns waiting clients away
+ *    (they see their connection end) instead of spinning, says so once,
+ *    and serves again when a client leaves;
+ *  - -h, bad options (exit 2), SIGTERM right after "listening on".
+ * 127.0.0.1 and port 0 only; every wait has a deadline.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define LESSON "11-nonblocking"
+#define DEADLINE_MS 10000
+#define QUIET_MS 500
+#define BIG (16 * 1024 * 1024)
+#define PUSH_CAP (256u << 20)
+
+static int under_valgrind(void)
+{
+	const char *v = getenv("SOCKLAB_VALGRIND");
+
+	return v != NULL && strcmp(v, "1") == 0;
+}
+
+static int scaled(int ms)
+{
+	return under_valgrind() ? ms * 10 : ms;
+}
+
+struct fx {
+	struct h_proc srv, cl;
+	int fds[8];
+	int listener;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	for (int i = 0; i < 8; i++)
+		f->fds[i] = -1;
+	f->listener = -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	if (f->cl.pid > 0 && f->cl.status < 0)
+		h_stop(&f->cl, SIGKILL, 2000);
+	if (f->srv.pid > 0 && f->srv.status < 0)
+		h_stop(&f->srv, SIGKILL, 2000);
+	for (int i = 0; i < 8; i++)
+		if (f->fds[i] >= 0)
+			close(f->fds[i]);
+	if (f->listener >= 0)
+		close(f->listener);
+	free(f);
+	return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------------- */
+
+static void start_server(struct h_proc *srv, const char *extra)
+{
+	char *argv[] = { (char *)h_lesson(LESSON, "server"), "-b", "127.0.0.1", "-p", "0",
+			 (char *)extra, NULL };
+
+	assert_int_equal(h_start(srv, argv), 0);
+	assert_int_equal(h_wait_listening(srv, DEADLINE_MS), 0);
+}
+
+static int count(const char *s, const char *needle)
+{
+	int n = 0;
+
+	for (const char *at = strstr(s, needle); at != NULL; at = strstr(at + 1, needle))
+		n++;
+	return n;
+}
+
+static ssize_t recv_n(int fd, char *buf, size_t len, int timeout_ms)
+{
+	long long deadline = h_now_ms() + scaled(timeout_ms);
+	size_t got = 0;
+
+	while (got < len) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		long long left = deadline - h_now_ms();
+		ssize_t n;
+
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+			break;
+		n = recv(fd, buf + got, len - got, 0);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+/* A listener on 127.0.0.1:0 with the given backlog; its port in port. */
+static int listener_on_any_port(int backlog, char port[H_PORTSTRLEN])
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	if (backlog >= 0)
+		assert_int_equal(listen(fd, backlog), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	snprintf(port, H_PORTSTRLEN, "%u", ntohs(sin.sin_port));
+	return fd;
+}
+
+/* Send from a non-blocking socket, never reading, until the kernel has
+ * taken nothing for STALL ms (the server stopped reading us). Returns the
+ * number of bytes pushed. */
+static size_t push_until_stalled(int fd, int stall_ms)
+{
+	static char chunk[1 << 16];
+	size_t pushed = 0;
+
+	memset(chunk, 'p', sizeof(chunk));
+	assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
+	while (pushed < PUSH_CAP) {
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		ssize_t n = send(fd, chunk, sizeof(chunk), MSG_NOSIGNAL);
+
+		if (n > 0) {
+			pushed += (size_t)n;
+			continue;
+		}
+		assert_true(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+		if (poll(&pfd, 1, scaled(stall_ms)) == 0)
+			break; /* nobody takes our bytes any more */
+	}
+	return pushed;
+}
+
+/* Read and count bytes until want have come (or the deadline). */
+static size_t drain(int fd, size_t want, int timeout_ms)
+{
+	static char buf[1 << 16];
+	long long deadline = h_now_ms() + scaled(timeout_ms);
+	size_t got = 0;
+
+	while (got < want && h_now_ms() < deadline) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	return got;
+}
+
+/* ---- the lesson's point: blocking send() in an event loop --------------------------- */
+
+static void one_client_never_reads(struct fx *f, const char *mode)
+{
+	char back[8];
+	size_t pushed;
+	int served;
+
+	start_server(&f->srv, mode);
+	f->fds[0] = h_connect(f->srv.port, scaled(DEADLINE_MS));
+	assert_true(f->fds[0] >= 0);
+	pushed = push_until_stalled(f->fds[0], 500);
+	assert_true(pushed > 0);
+	assert_true(pushed < PUSH_CAP); /* the server stopped taking bytes */
+
+	f->fds[1] = h_connect(f->srv.port, scaled(DEADLINE_MS));
+	assert_true(f->fds[1] >= 0);
+	assert_int_equal(send(f->fds[1], "hi\n", 3, 0), 3);
+	served = recv_n(f->fds[1], back, 3, mode == NULL ? DEADLINE_MS : QUIET_MS) == 3;
+	if (mode == NULL) {
+		/* Non-blocking: served while the first client still sits. */
+		assert_true(served);
+		assert_memory_equal(back, "hi\n", 3);
+	} else {
+		/* --blocking: the server is stuck in send() to the first
+		 * client; the second gets nothing... */
+		assert_false(served);
+		/* ...until the first reads its echo, all of it. */
+		assert_int_equal(drain(f->fds[0], pushed, 6 * DEADLINE_MS), pushed);
+		assert_int_equal(recv_n(f->fds[1], back, 3, DEADLINE_MS), 3);
+		assert_memory_equal(back, "hi\n", 3);
+	}
+}
+
+static void test_blocking_server_freezes_for_one_client(void **state)
+{
+	struct fx *f = *state;
+
+	one_client_never_reads(f, "--blocking");
+	assert_int_equal(h_stop(&f->srv, SIGTERM, DEADLINE_MS), 0);
+}
+
+static void test_nonblocking_server_serves_the_others(void **state)
+{
+	struct fx *f = *state;
+	const char *line;
+	long long from_send = -1, short_sends = -1;
+
+	one_client_never_reads(f, NULL);
+	assert_int_equal(h_stop(&f->srv, SIGTERM, DEADLINE_MS), 0);
+	/* While the first client was not reading, send() took less than it
+	 * was offered (a short send) or nothing (EAGAIN): that is how the
+	 * server knew to keep the rest, and then to stop reading. */
+	line = strstr(f->srv.outbuf, "EAGAIN from recv: ");
+	assert_non_null(line);
+	assert_int_equal(sscanf(line, "EAGAIN from recv: %*d, from send: %lld; short sends: %lld",
+				&from_send, &short_sends), 2);
+	assert_true(from_send + short_sends > 0);
+}
+
+/* ---- the client ----------------------------------------------------------------------- */
+
+static void test_client_connects_without_blocking(void **state)
+{
+	struct fx *f = *state;
+	char *argv[] = { (char *)h_lesson(LESSON, "client"), "-v", "-p", NULL, "hello",
+			 "world", NULL };
+
+	start_server(&f->srv, NULL);
+	argv[3] = f->srv.port;
+	assert_int_equal(h_run(&f->cl, argv, NULL, 0, DEADLINE_MS), 0);
+	assert_string_equal(f->cl.outbuf, "hello world\n");
+	assert_true(strstr(f->cl.errbuf, ": EINPROGRESS (the SYN is out") != NULL ||
+		    strstr(f->cl.errbuf, ": done at once") != NULL);
+	assert_non_null(strstr(f->cl.errbuf, "SO_ERROR = 0 (connected)"));
+	assert_int_equal(h_stop(&f->srv, SIGTERM, DEADLINE_MS), 0);
+}
+
+/* Write in to the program's stdin while reading its stdout into out, both
+ * at once. Returns the bytes read before its stdout closed. */
+static ssize_t pipe_through(struct h_proc *p, const unsigned char *in, size_t inlen,
+			    unsigned char *out, size_t cap, int timeout_ms)
+{
+	long long deadline = h_now_ms() + scaled(timeout_ms);
+	size_t sent = 0, got = 0;
+
+	assert_int_equal(fcntl(p->in, F_SETFL, fcntl(p->in, F_GETFL) | O_NONBLOCK), 0);
+	while (p->out >= 0 && got < cap) {
+		struct pollfd pfd[2] = { { .fd = p->in, .events = POLLOUT },
+					 { .fd = p->out, .events = POLLIN } };
+		long long left = deadline - h_now_ms();
+
+		if (left <= 0 || poll(pfd, 2, (int)left) < 0)
+			return -1;
+		if (pfd[0].revents != 0) {
+			ssize_t n = write(p->in, in + sent, inlen - sent);
+
+			if (n > 0)
+				sent += (size_t)n;
+			if (sent == inlen)
+				h_feed(p, NULL, 0);
+		}
+		if (pfd[1].revents != 0) {
+			ssize_t n = read(p->out, out + got, cap - got);
+
+			if (n == 0) {
+				close(p->out);
+				p->out = -1;
+			}
+			if (n > 0)
+				got += (size_t)n;
+		}
+	}
+	return (ssize_t)got;
+}
+
+static void test_client_round_trips_16mib_without_deadlock(void **state)
+{
+	struct fx *f = *state;
+	unsigned char *in = malloc(BIG), *out = malloc(BIG + 1);
+	char *argv[] = { (char *)h_lesson(LESSON, "client"), "-p", NULL, NULL };
+
+	assert_non_null(in);
+	assert_non_null(out);
+	h_random_bytes(in, BIG, 11);
+	start_server(&f->srv, NULL);
+	argv[2] = f->srv.port;
+	assert_int_equal(h_start(&f->cl, argv), 0);
+	assert_int_equal(pipe_through(&f->cl, in, BIG, out, BIG + 1, 12 * DEADLINE_MS), BIG);
+	assert_int_equal(h_wait_exit(&f->cl, DEADLINE_MS), 0);
+	assert_memory_equal(out, in, BIG);
+	free(in);
+	free(out);
+	assert_int_equal(h_stop(&f->srv, SIGTERM, DEADLINE_MS), 0);
+}
+
+static void test_connect_timeout_on_a_full_backlog(void **state)
+{
+	struct fx *f = *state;
+	char port[H_PORTSTRLEN], want[96];
+	char *argv[] = { (char *)h_lesson(LESSON, "client"), "-t", "300", "-p", port, "x", NULL };
+	long long t0, took;
+
+	/* Backlog 0 and no accept(): one finished handshake fills the queue,
+	 * and the kernel drops the next SYN. */
+	f->listener = listener_on_any_port(0, port);
+	f->fds[0] = h_connect(port, scaled(DEADLINE_MS));
+	assert_true(f->fds[0] >= 0);
+	t0 = h_now_ms();
+	assert_int_equal(h_run(&f->cl, argv, NULL, 0, DEADLINE_MS), 1);
+	took = h_now_ms() - t0;
+	snprintf(want, sizeof(want), "connect 127.0.0.1:%s: timed out after 300 ms", port);
+	assert_non_null(strstr(f->cl.errbuf, want));
+	assert_true(took >= 300);       /* not before its time */
+	assert_string_equal(f->cl.outbuf, "");
+}
+
+static void test_connect_refused(void **state)
+{
+	struct fx *f = *state;
+	char port[H_PORTSTRLEN], want[96];
+	char *argv[] = { (char *)h_lesson(LESSON, "client"), "-p", port, "x", NULL };
+
+	f->listener = listener_on_any_port(-1, port); /* bound, not listening */
+	assert_int_equal(h_run(&f->cl, argv, NULL, 0, DEADLINE_MS), 1);
+	snprintf(want, sizeof(want), "connect 127.0.0.1:%s: Connection refused", port);
+	assert_non_null(strstr(f->cl.errbuf, want));
+}
+
+/* ---- SO_RCVTIMEO and poll() --------------------------------------------------------------- */
+
+/* "... after N ms" in the program's output, following label. */
+static long waited_ms(const char *out, const char *label)
+{
+	const char *at = strstr(out, label);
+	long v = -1;
+
+	if (at != NULL)
+		sscanf(at + strlen(label), "%ld", &v);
+	return v;
+}
+
+static void check_timeouts(struct fx *f, const char *port)
+{
+	char *argv[] = { (char *)h_lesson(LESSON, "timeouts"), "-t", "200",
+			 port != NULL ? "-p" : NULL, (char *)port, NULL };
+	long rcv, pol;
+
+	assert_int_equal(h_run(&f->cl, argv, NULL, 0, DEADLINE_MS), 0);
+	assert_non_null(strstr(f->cl.outbuf, "SO_RCVTIMEO set to 0.200000 s"));
+	rcv = waited_ms(f->cl.outbuf, "rcvtimeo: recv() failed after ");
+	pol = waited_ms(f->cl.outbuf, "poll: 0 ready after ");
+	assert_non_null(strstr(f->cl.outbuf, "ms: Resource temporarily unavailable (errno EAGAIN)"));
+	/* Neither can end early. SO_RCVTIMEO counts in scheduler ticks
+	 * (up to 10 ms on Linux), rounded up, and its wait may start up to
+	 * a tick late: allow one tick's rounding below. */
+	assert_true(rcv >= 190);
+	assert_true(pol >= 200);
+	assert_true(rcv < scaled(DEADLINE_MS) && pol < scaled(DEADLINE_MS));
+}
+
+static void test_rcvtimeo_and_poll_timeouts(void **state)
+{
+	struct fx *f = *state;
+
+	check_timeouts(f, NULL); /* its own silent listener */
+	assert_non_null(strstr(f->cl.outbuf, "a silent peer listens on 127.0.0.1:"));
+}
+
+static void test_timeouts_against_a_given_port(void **state)
+{
+	struct fx *f = *state;
+	char port[H_PORTSTRLEN];
+
+	f->listener = listener_on_any_port(4, port); /* never accepts, never sends */
+	check_timeouts(f, port);
+	assert_null(strstr(f->cl.outbuf, "a silent peer listens"));
+}
+
+static void test_timeouts_one_mode_at_a_time(void **state)
+{
+	struct fx *f = *state;
+	char *rcv[] = { (char *)h_lesson(LESSON, "timeouts"), "-m", "rcvtimeo", "-t", "50", NULL };
+	char *pol[] = { (char *)h_lesson(LESSON, "timeouts"), "-m", "poll", "-t", "50", NULL };
+
+	assert_int_equal(h_run(&f->cl, rcv, NULL, 0, DEADLINE_MS), 0);
+	assert_non_null(strstr(f->cl.outbuf, "rcvtimeo: recv() failed after "));
+	assert_null(strstr(f->cl.outbuf, "poll:"));
+	assert_int_equal(h_run(&f->cl, pol, NULL, 0, DEADLINE_MS), 0);
+	assert_non_null(strstr(f->cl.outbuf, "poll: 0 ready after "));
+	assert_null(strstr(f->cl.outbuf, "rcvtimeo:"));
+}
+
+/* ---- out of descriptors: the reserve fd ------------------------------------------------------ */
+
+static int limit_leaving(pid_t pid, int room)
+{
+	char path[64];
+	int free_seen = 0;
+
+	for (int fd = 0; fd < 4096; fd++) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
+		if (access(path, F_OK) == 0)
+			continue;
+		if (++free_seen == room)
+			return fd + 1;
+	}
+	return -1;
+}
+
+static void test_emfile_turns_clients_away(void **state)
+{
+	struct fx *f = *state;
+	struct rlimit low;
+	char back[8];
+	int limit, turned_away = 0;
+
+	if (under_valgrind())
+		skip(); /* valgrind's own descriptors change the count */
+	start_server(&f->srv, NULL);
+	limit = limit_leaving(f->srv.pid, 2);
+	assert_true(limit > 0);
+	low.rlim_cur = low.rlim_max = (rlim_t)limit;
+	assert_int_equal(prlimit(f->srv.pid, RLIMIT_NOFILE, &low, NULL), 0);
+	for (int i = 0; i < 6; i++) {
+		f->fds[i] = h_connect(f->srv.port, scaled(DEADLINE_MS));
+		assert_true(f->fds[i] >= 0);
+		assert_int_equal(send(f->fds[i], "x", 1, 0), 1);
+	}
+	/* Two fit and are served; the rest are accepted on the spare fd
+	 * and closed at once: their connection ends (EOF or reset). */
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(recv_n(f->fds[i], back, 1, DEADLINE_MS), 1);
+	for (int i = 2; i < 6; i++) {
+		struct pollfd pfd = { .fd = f->fds[i], .events = POLLIN };
+		ssize_t n;
+
+		assert_int_equal(poll(&pfd, 1, scaled(DEADLINE_MS)), 1);
+		n = recv(f->fds[i], back, sizeof(back), 0);
+		turned_away += n == 0 || (n < 0 && errno == ECONNRESET);
+	}
+	assert_int_equal(turned_away, 4);
+	assert_int_equal(h_wait_output(&f->srv, "err", "refusing clients", DEADLINE_MS), 0);
+	assert_int_equal(count(f->srv.errbuf, "accept: Too many open files: refusing clients"), 1);
+	/* One leaves: the next client is served. */
+	close(f->fds[0]);
+	f->fds[0] = -1;
+	f->fds[6] = h_connect(f->srv.port, scaled(DEADLINE_MS));
+	assert_true(f->fds[6] >= 0);
+	assert_int_equal(send(f->fds[6], "y", 1, 0), 1);
+	assert_int_equal(recv_n(f->fds[6], back, 1, DEADLINE_MS), 1);
+	assert_int_equal(back[0], 'y');
+	assert_int_equal(h_stop(&f->srv, SIGTERM, DEADLINE_MS), 0);
+}
+
+/* ---- stopping, command line ---------------------------------------------------------------------- */
+
+static void test_sigterm_right_after_listening(void **state)
+{
+	struct fx *f = *state;
+
+	for (int i = 0; i < 6; i++) {
+		memset(&f->srv, 0, sizeof(f->srv));
+		start_server(&f->srv, i % 2 ? "--blocking" : NULL);
+		assert_int_equal(h_stop(&f->srv, i % 3 ? SIGTERM : SIGINT, DEADLINE_MS), 0);
+		assert_non_null(strstr(f->srv.outbuf, "stopping: signal received\n"));
+		assert_non_null(strstr(f->srv.outbuf, "EAGAIN from recv: 0, from send: 0"));
+	}
+}
+
+static void test_help_and_bad_options(void **state)
+{
+	struct fx *f = *state;
+	const char *progs[] = { "server", "client", "timeouts" };
+	char *const bad[][4] = {
+		{ "server", "-p", "70000", NULL },
+		{ "server", "--blocking", "extra", NULL },
+		{ "client", "hello", NULL, NULL },        /* no -p */
+		{ "client", "-p", "80", "-t" },           /* -t without its number */
+		{ "client", "-t", "0", NULL },
+		{ "timeouts", "-m", "sometimes", NULL },
+		{ "timeouts", "-t", "60001", NULL },
+		{ "timeouts", "-p", "0", NULL },
+	};
+
+	for (size_t i = 0; i < 3; i++) {
+		char *argv[] = { (char *)h_lesson(LESSON, progs[i]), "-h", NULL };
+		char want[32];
+
+		snprintf(want, sizeof(want), "usage: %s ", progs[i]);
+		assert_int_equal(h_run(&f->cl, argv, NULL, 0, DEADLINE_MS), 0);
+		assert_true(strncmp(f->cl.outbuf, want, strlen(want)) == 0);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *argv[] = { (char *)h_lesson(LESSON, bad[i][0]), bad[i][1], bad[i][2],
+				 bad[i][3], NULL };
+
+		assert_int_equal(h_run(&f->cl, argv, NULL, 0, DEADLINE_MS), 2);
+		assert_non_null(strstr(f->cl.errbuf, "-h' for help"));
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_blocking_server_freezes_for_one_client, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nonblocking_server_serves_the_others, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_connects_without_blocking, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_round_trips_16mib_without_deadlock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connect_timeout_on_a_full_backlog, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connect_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rcvtimeo_and_poll_timeouts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timeouts_against_a_given_port, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timeouts_one_mode_at_a_time, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_emfile_turns_clients_away, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sigterm_right_after_listening, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_help_and_bad_options, setup, teardown),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
