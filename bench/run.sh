@@ -427,3 +427,10 @@ done
 [ -n "$redis_note" ] && echo "  note: $redis_note"
 echo
 echo "CSV: $CSV; took $(( $(date +%s) - start_time )) s"
+
+# The trace shim's cost: idle (SOCKLAB_TRACE unset) it must add under 2% to
+# a 100,000-round-trip ping-pong; traced and free-running, a program is
+# never blocked by a visualizer that does not read.
+echo
+echo "== the trace shim (bench/shim_bench.sh 100000, 3 runs each)"
+RUNS=3 SOCKLAB_BUILD=$B bench/shim_bench.sh 100000
