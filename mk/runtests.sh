@@ -3,21 +3,48 @@
 # summary line at the end: "tests: N passed, N failed".
 # cmocka programs count their own tests; any other program counts as one
 # test, passed when it exits 0. SOCKLAB_TEST_TIMEOUT (seconds, default 300)
-# bounds each program.
+# bounds each program. SOCKLAB_TEST_JOBS (default 3) programs run at once:
+# most tests wait on sockets and deadlines, not on the CPU. Each program's
+# output is shown whole, when it ends.
 set -u
 limit=${SOCKLAB_TEST_TIMEOUT:-300}
-passed=0 failed=0 failed_names=()
+jobs=${SOCKLAB_TEST_JOBS:-3}
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
 
-for t in "$@"; do
-  log=$(mktemp)
+# Run test number $1 ($2 is the program); its output and exit code go to
+# $dir/$1.log and $dir/$1.rc; one short line says it has ended.
+run_one() {
+  local n=$1 t=$2 cmd
   case $t in
     *.py) cmd=(python3 "$t") ;;
     *.sh) cmd=(bash "$t") ;;
     *) cmd=("$t") ;;
   esac
+  timeout --kill-after=5 "$limit" "${cmd[@]}" > "$dir/$n.log" 2>&1
+  local rc=$?
+  echo "$rc" > "$dir/$n.rc"
+  echo "   finished $t (exit $rc)"
+}
+
+tests=("$@")
+running=0
+for i in "${!tests[@]}"; do
+  if [ "$running" -ge "$jobs" ]; then
+    wait -n
+    running=$((running - 1))
+  fi
+  run_one "$i" "${tests[i]}" &
+  running=$((running + 1))
+done
+wait
+
+passed=0 failed=0 failed_names=()
+for i in "${!tests[@]}"; do
+  t=${tests[i]} log=$dir/$i.log
+  rc=$(cat "$dir/$i.rc" 2>/dev/null || echo 255)
   echo "== $t"
-  timeout --kill-after=5 "$limit" "${cmd[@]}" 2>&1 | tee "$log"
-  rc=${PIPESTATUS[0]}
+  cat "$log"
   p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\..*/\1/p' "$log" | tail -n 1)
   f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below.*/\1/p' "$log" | tail -n 1)
   if [ -n "$p" ] || [ -n "$f" ]; then
@@ -35,7 +62,6 @@ for t in "$@"; do
     failed=$((failed + 1)); failed_names+=("$t (exit $rc)")
   fi
   [ "$rc" -eq 124 ] && echo "!! $t timed out after ${limit}s"
-  rm -f "$log"
 done
 
 echo

@@ -244,18 +244,40 @@ int h_feed(struct h_proc *p, const void *data, size_t len)
 }
 
 /* Under valgrind --track-fds, count descriptors the program itself opened
- * and left open at a normal exit (inherited ones are not its doing). */
+ * and left open at a normal exit (inherited ones are not its doing). Each
+ * report line starts with "==PID==", and a forking server's children write
+ * theirs to the same stderr, so lines of several processes interleave:
+ * the line that says whether an fd was inherited is the next line of the
+ * same PID. */
 static int leaked_fds(const char *err)
 {
 	int n = 0;
 
-	for (const char *l = strstr(err, "Open "); l != NULL; l = strstr(l + 1, "Open ")) {
-		const char *next = strchr(l, '\n');
-		const char *after = next != NULL ? strchr(next + 1, '\n') : NULL;
-		const char *inh = next != NULL ? strstr(next + 1, "<inherited from parent>") : NULL;
+	for (const char *l = strstr(err, "== Open "); l != NULL; l = strstr(l + 1, "== Open ")) {
+		const char *start = l, *next;
+		char prefix[32];
+		size_t plen;
 
-		/* The line after "Open ..." says whether it was inherited. */
-		if (inh == NULL || (after != NULL && inh > after))
+		while (start > err && start[-1] != '\n')
+			start--;
+		plen = (size_t)(l + 3 - start); /* "==PID== " */
+		if (plen >= sizeof(prefix) || start[0] != '=')
+			continue;
+		memcpy(prefix, start, plen);
+		prefix[plen] = '\0';
+		/* Find the next line of the same process. */
+		next = strchr(l, '\n');
+		while (next != NULL && strncmp(next + 1, prefix, plen) != 0)
+			next = strchr(next + 1, '\n');
+		if (next == NULL) {
+			n++;
+			continue;
+		}
+		next++;
+		const char *eol = strchr(next, '\n');
+		const char *inh = strstr(next, "<inherited from parent>");
+
+		if (inh == NULL || (eol != NULL && inh > eol))
 			n++;
 	}
 	return n;
