@@ -225,9 +225,11 @@ test: all
 		$(wildcard tests/tui/test_*.sh tests/tui/test_*.py tests/exercise/test_*.sh tests/exercise/test_*.py)
 
 # The lesson tests again, every lesson program under valgrind: fails on a
-# leak, a memory error, or an fd left open at a normal exit.
+# leak, a memory error, or an fd left open at a normal exit. One test
+# program at a time: valgrind is slow, and the deadlines assume a machine
+# that is not also running other valgrind sessions.
 memcheck: all
-	@SOCKLAB_BUILD=$(B) SOCKLAB_VALGRIND=1 mk/runtests.sh $(LTEST_BINS)
+	@SOCKLAB_BUILD=$(B) SOCKLAB_VALGRIND=1 SOCKLAB_TEST_JOBS=1 mk/runtests.sh $(LTEST_BINS)
 
 check-slides:
 	@python3 tests/slides/check_slides.py
