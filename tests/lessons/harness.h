@@ -53,6 +53,20 @@ int h_wait_output(struct h_proc *p, const char *stream, const char *needle,
  * and data NULL. Returns 0 or -1. */
 int h_feed(struct h_proc *p, const void *data, size_t len);
 
+/* How many times needle occurs in s (overlapping occurrences count). */
+int h_count(const char *s, const char *needle);
+
+/* Read stdout/stderr until needle has appeared n times in stdout (stream
+ * "out") or in stderr ("err"), or the deadline passes. Returns 0 when it
+ * has, else -1 (at the deadline, even if the program exited before). */
+int h_wait_count(struct h_proc *p, const char *stream, const char *needle, int n,
+                 int timeout_ms);
+
+/* What the program itself wrote to stderr so far: valgrind's own lines
+ * ("==PID== ...") are left out. Written to buf (size bytes, NUL-terminated,
+ * cut if too small; sizeof(p->errbuf) always fits) and returns buf. */
+const char *h_own_stderr(const struct h_proc *p, char *buf, size_t size);
+
 /* Wait for the program to exit by itself, collecting its output. Returns
  * its exit code (0..255), 128+signal if killed by one, or -1 on deadline
  * (the program is then killed). */

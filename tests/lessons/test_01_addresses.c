@@ -85,31 +85,12 @@ static int resolve(const char *name, const char *service, int family,
 	return 0;
 }
 
-/* What the program itself wrote to stderr, without valgrind's lines. */
-static const char *own_stderr(const struct h_proc *p)
-{
-	static char buf[sizeof(p->errbuf)];
-	size_t len = 0;
-
-	for (const char *line = p->errbuf; *line != '\0';) {
-		const char *eol = strchr(line, '\n');
-		size_t n = eol != NULL ? (size_t)(eol - line) + 1 : strlen(line);
-
-		if (strncmp(line, "==", 2) != 0) {
-			memcpy(buf + len, line, n);
-			len += n;
-		}
-		line += n;
-	}
-	buf[len] = '\0';
-	return buf;
-}
-
 /* ---- results ------------------------------------------------------------ */
 
 static void test_localhost_lists_every_result(void **state)
 {
 	struct h_proc p;
+	char errs[sizeof(p.errbuf)];
 	int want;
 
 	(void)state;
@@ -120,7 +101,7 @@ static void test_localhost_lists_every_result(void **state)
 	assert_int_equal(count_rows(p.outbuf, NULL), want);
 	assert_true(count_rows(p.outbuf, "127.0.0.1:0 ") >= 1);
 	assert_true(count_rows(p.outbuf, "loopback: this host only") == want);
-	assert_string_equal(own_stderr(&p), "");
+	assert_string_equal(h_own_stderr(&p, errs, sizeof(errs)), "");
 }
 
 static void test_numeric_ipv4_gives_one_row_per_socket_type(void **state)
@@ -244,6 +225,7 @@ static void test_unresolvable_name_exits_1_with_resolver_message(void **state)
 	 * fails it without sending a query: the test stays off the network. */
 	const char *name = "no-such-host-0123456789abcdef0123456789abcdef0123456789abcdefghi.invalid";
 	struct h_proc p;
+	char errs[sizeof(p.errbuf)];
 	char want[256];
 	int n, rows, rc;
 
@@ -254,7 +236,7 @@ static void test_unresolvable_name_exits_1_with_resolver_message(void **state)
 	snprintf(want, sizeof(want), "showaddr: resolve %s: %s\n", name, gai_strerror(rc));
 	/* The good name after it is still shown; the status says one failed. */
 	assert_int_equal(showaddr(&p, name, "127.0.0.1", NULL, NULL, NULL, NULL), 1);
-	assert_string_equal(own_stderr(&p), want);
+	assert_string_equal(h_own_stderr(&p, errs, sizeof(errs)), want);
 	assert_int_equal(count_rows(p.outbuf, "127.0.0.1:0 "), rows);
 }
 
@@ -262,6 +244,7 @@ static void test_unknown_service_exits_1_with_resolver_message(void **state)
 {
 	const char *service = "no-such-service";
 	struct h_proc p;
+	char errs[sizeof(p.errbuf)];
 	char want[256];
 	int n, rc;
 
@@ -271,7 +254,7 @@ static void test_unknown_service_exits_1_with_resolver_message(void **state)
 	snprintf(want, sizeof(want), "showaddr: resolve 127.0.0.1 port %s: %s\n",
 		 service, gai_strerror(rc));
 	assert_int_equal(showaddr(&p, "-s", service, "127.0.0.1", NULL, NULL, NULL), 1);
-	assert_string_equal(own_stderr(&p), want);
+	assert_string_equal(h_own_stderr(&p, errs, sizeof(errs)), want);
 	assert_int_equal(count_rows(p.outbuf, NULL), 0);
 }
 
@@ -300,12 +283,13 @@ static void test_bad_usage_exits_2(void **state)
 static void test_help_exits_0(void **state)
 {
 	struct h_proc p;
+	char errs[sizeof(p.errbuf)];
 
 	(void)state;
 	assert_int_equal(showaddr(&p, "-h", NULL, NULL, NULL, NULL, NULL), 0);
 	assert_true(strncmp(p.outbuf, "usage: showaddr ", 16) == 0);
 	assert_non_null(strstr(p.outbuf, "--passive"));
-	assert_string_equal(own_stderr(&p), "");
+	assert_string_equal(h_own_stderr(&p, errs, sizeof(errs)), "");
 }
 
 int main(void)

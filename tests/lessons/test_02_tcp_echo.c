@@ -40,40 +40,6 @@
 #define QUIET_MS 300        /* "no reply within a short poll" */
 #define BIG (1024 * 1024)   /* 1 MiB */
 
-static int under_valgrind(void)
-{
-	const char *v = getenv("SOCKLAB_VALGRIND");
-
-	return v != NULL && strcmp(v, "1") == 0;
-}
-
-/* The harness stretches its own deadlines under valgrind; ours too. */
-static int scaled(int ms)
-{
-	return under_valgrind() ? ms * 10 : ms;
-}
-
-/* What the program itself wrote to stderr: valgrind's own lines
- * ("==PID== ...") are left out. */
-static const char *own_stderr(const struct h_proc *p)
-{
-	static char buf[sizeof(p->errbuf)];
-	size_t len = 0;
-
-	for (const char *line = p->errbuf; *line != '\0';) {
-		const char *eol = strchr(line, '\n');
-		size_t n = eol != NULL ? (size_t)(eol - line) + 1 : strlen(line);
-
-		if (strncmp(line, "==", 2) != 0) {
-			memcpy(buf + len, line, n);
-			len += n;
-		}
-		line += n;
-	}
-	buf[len] = '\0';
-	return buf;
-}
-
 /* ---- fixtures ------------------------------------------------------------ */
 
 /* Start "server -b 127.0.0.1 -p 0 [extra...]" and read its port. */
@@ -151,7 +117,7 @@ static void read_stderr(struct h_proc *p)
 static ssize_t pipe_through(struct h_proc *p, const void *in, size_t inlen,
 			    void *out, size_t cap, int timeout_ms)
 {
-	long long deadline = h_now_ms() + scaled(timeout_ms);
+	long long deadline = h_now_ms() + h_scaled(timeout_ms);
 	const unsigned char *src = in;
 	unsigned char *dst = out;
 	size_t sent = 0, got = 0;
@@ -218,34 +184,10 @@ static void check_big_round_trip(char *const argv[], unsigned seed)
 	free(out);
 }
 
-/* How many times needle occurs in s. */
-static int count(const char *s, const char *needle)
-{
-	int n = 0;
-
-	for (const char *at = strstr(s, needle); at != NULL; at = strstr(at + 1, needle))
-		n++;
-	return n;
-}
-
-/* Read the server's output until needle has appeared n times. */
-static int wait_count(struct h_proc *srv, const char *needle, int n, int timeout_ms)
-{
-	long long deadline = h_now_ms() + scaled(timeout_ms);
-
-	while (count(srv->outbuf, needle) < n) {
-		if (h_now_ms() >= deadline)
-			return -1;
-		/* Reads whatever the server printed (the needle never occurs). */
-		h_wait_output(srv, "out", "\n\n\n", 20);
-	}
-	return 0;
-}
-
 /* Receive until len bytes have come or the deadline passes. */
 static ssize_t recv_n(int fd, char *buf, size_t len, int timeout_ms)
 {
-	long long deadline = h_now_ms() + scaled(timeout_ms);
+	long long deadline = h_now_ms() + h_scaled(timeout_ms);
 	size_t got = 0;
 
 	while (got < len) {
@@ -269,14 +211,16 @@ static void test_client_echoes_words(void **state)
 {
 	struct h_proc *srv = *state;
 	struct h_proc cl;
+	char errs[sizeof(cl.errbuf)];
 
 	assert_int_equal(run_client(&cl, srv->port, "hello", "world"), 0);
 	/* The words joined by a space, a newline at the end, nothing more. */
 	assert_string_equal(cl.outbuf, "hello world\n");
-	assert_string_equal(own_stderr(&cl), "");
-	assert_int_equal(wait_count(srv, " disconnected (12 bytes echoed)", 1, DEADLINE_MS), 0);
-	assert_int_equal(count(srv->outbuf, "client 127.0.0.1:"), 2);
-	assert_int_equal(count(srv->outbuf, " connected\n"), 1);
+	assert_string_equal(h_own_stderr(&cl, errs, sizeof(errs)), "");
+	assert_int_equal(h_wait_count(srv, "out", " disconnected (12 bytes echoed)", 1,
+				      DEADLINE_MS), 0);
+	assert_int_equal(h_count(srv->outbuf, "client 127.0.0.1:"), 2);
+	assert_int_equal(h_count(srv->outbuf, " connected\n"), 1);
 }
 
 static void test_client_round_trips_1mib_binary(void **state)
@@ -285,8 +229,8 @@ static void test_client_round_trips_1mib_binary(void **state)
 	char *argv[] = { (char *)h_lesson(LESSON, "client"), "-p", srv->port, NULL };
 
 	check_big_round_trip(argv, 1);
-	assert_int_equal(wait_count(srv, " disconnected (1048576 bytes echoed)", 1,
-				    DEADLINE_MS), 0);
+	assert_int_equal(h_wait_count(srv, "out", " disconnected (1048576 bytes echoed)", 1,
+				      DEADLINE_MS), 0);
 }
 
 static void test_nc_round_trips_1mib_binary(void **state)
@@ -335,8 +279,8 @@ static void test_fifty_clients_in_a_row(void **state)
 		assert_int_equal(run_client(&cl, srv->port, word, NULL), 0);
 		assert_string_equal(cl.outbuf, want);
 	}
-	assert_int_equal(wait_count(srv, " disconnected (", 50, DEADLINE_MS), 0);
-	assert_int_equal(count(srv->outbuf, " connected\n"), 50);
+	assert_int_equal(h_wait_count(srv, "out", " disconnected (", 50, DEADLINE_MS), 0);
+	assert_int_equal(h_count(srv->outbuf, " connected\n"), 50);
 }
 
 /* ---- the iterative server's limit -------------------------------------------- */
@@ -350,7 +294,7 @@ static void test_second_client_waits_for_the_first(void **state)
 
 	first = h_connect(srv->port, DEADLINE_MS);
 	assert_true(first >= 0);
-	assert_int_equal(wait_count(srv, " connected\n", 1, DEADLINE_MS), 0);
+	assert_int_equal(h_wait_count(srv, "out", " connected\n", 1, DEADLINE_MS), 0);
 
 	/* The kernel completes the second handshake by itself (the backlog),
 	 * so connect() and send() succeed while the server is busy... */
@@ -362,7 +306,7 @@ static void test_second_client_waits_for_the_first(void **state)
 	assert_int_equal(poll(&pfd, 1, QUIET_MS), 0);
 	/* the server has seen only one client, */
 	h_wait_output(srv, "out", "\n\n\n", 50);
-	assert_int_equal(count(srv->outbuf, " connected\n"), 1);
+	assert_int_equal(h_count(srv->outbuf, " connected\n"), 1);
 	/* and it is busy with the first, which it still serves. */
 	assert_int_equal(send(first, "first\n", 6, 0), 6);
 	assert_int_equal(recv_n(first, buf, 6, DEADLINE_MS), 6);
@@ -376,7 +320,7 @@ static void test_second_client_waits_for_the_first(void **state)
 	assert_int_equal(shutdown(second, SHUT_WR), 0);
 	assert_int_equal(recv(second, buf, sizeof(buf), 0), 0); /* the server's EOF */
 	close(second);
-	assert_int_equal(wait_count(srv, " disconnected (", 2, DEADLINE_MS), 0);
+	assert_int_equal(h_wait_count(srv, "out", " disconnected (", 2, DEADLINE_MS), 0);
 }
 
 /* ---- command line -------------------------------------------------------------- */
@@ -430,6 +374,7 @@ static void test_help_exits_0_with_usage(void **state)
 	(void)state;
 	for (size_t i = 0; i < 2; i++) {
 		struct h_proc p;
+		char errs[sizeof(p.errbuf)];
 		char *argv[] = { (char *)h_lesson(LESSON, progs[i]), "-h", NULL };
 		char want[32];
 
@@ -437,7 +382,7 @@ static void test_help_exits_0_with_usage(void **state)
 		assert_int_equal(h_run(&p, argv, NULL, 0, DEADLINE_MS), 0);
 		assert_true(strncmp(p.outbuf, want, strlen(want)) == 0);
 		assert_non_null(strstr(p.outbuf, "-p, --port PORT"));
-		assert_string_equal(own_stderr(&p), "");
+		assert_string_equal(h_own_stderr(&p, errs, sizeof(errs)), "");
 	}
 }
 
@@ -500,13 +445,13 @@ static void test_server_exits_0_on_sigterm_during_a_client(void **state)
 	(void)state;
 	fd = h_connect(srv->port, DEADLINE_MS);
 	assert_true(fd >= 0);
-	assert_int_equal(wait_count(srv, " connected\n", 1, DEADLINE_MS), 0);
+	assert_int_equal(h_wait_count(srv, "out", " connected\n", 1, DEADLINE_MS), 0);
 	/* The server is serving us (or about to): SIGTERM ends that too. */
 	assert_int_equal(h_stop(srv, SIGTERM, DEADLINE_MS), 0);
 	assert_non_null(strstr(srv->outbuf, " disconnected (0 bytes echoed)"));
 	/* It closed our connection on its way out: a FIN, end of file. */
 	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
-	assert_int_equal(poll(&pfd, 1, scaled(DEADLINE_MS)), 1);
+	assert_int_equal(poll(&pfd, 1, h_scaled(DEADLINE_MS)), 1);
 	assert_int_equal(recv(fd, buf, sizeof(buf), 0), 0);
 	close(fd);
 	free(srv);
@@ -522,7 +467,7 @@ static void test_server_with_n_1_exits_after_one_client(void **state)
 	assert_string_equal(cl.outbuf, "only one\n");
 	/* No signal: it must leave by itself. */
 	assert_int_equal(h_wait_exit(srv, DEADLINE_MS), 0);
-	assert_int_equal(count(srv->outbuf, " disconnected ("), 1);
+	assert_int_equal(h_count(srv->outbuf, " disconnected ("), 1);
 	assert_null(strstr(srv->outbuf, "stopping"));
 	free(srv);
 }

@@ -79,17 +79,10 @@ static int teardown(void **state)
 	return 0;
 }
 
-static int under_valgrind(void)
-{
-	const char *v = getenv("SOCKLAB_VALGRIND");
-
-	return v != NULL && strcmp(v, "1") == 0;
-}
-
 /* Our own socket timeouts (the harness stretches only its deadlines). */
 static int io_timeout_ms(void)
 {
-	return under_valgrind() ? 50000 : 5000;
+	return h_under_valgrind() ? 50000 : 5000;
 }
 
 /* ---- test data ----------------------------------------------------------- */
@@ -792,7 +785,7 @@ static void test_options(void **state)
 		snprintf(want, sizeof(want), "usage: %s", prog);
 		assert_non_null(strstr(f->client.outbuf, want));
 		/* valgrind writes its fd report to stderr; otherwise none. */
-		if (!under_valgrind())
+		if (!h_under_valgrind())
 			assert_string_equal(f->client.errbuf, "");
 	}
 }

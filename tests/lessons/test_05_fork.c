@@ -37,18 +37,6 @@
 #define DEADLINE_MS 10000
 #define QUIET_MS 300
 
-static int under_valgrind(void)
-{
-	const char *v = getenv("SOCKLAB_VALGRIND");
-
-	return v != NULL && strcmp(v, "1") == 0;
-}
-
-static int scaled(int ms)
-{
-	return under_valgrind() ? ms * 10 : ms;
-}
-
 static struct h_proc *start_server(const char *extra)
 {
 	struct h_proc *srv = calloc(1, sizeof(*srv));
@@ -111,7 +99,7 @@ static int children(pid_t pid, int *zombies)
  * want_z are zombies. */
 static int wait_children(struct h_proc *srv, int want, int want_z)
 {
-	long long deadline = h_now_ms() + scaled(DEADLINE_MS);
+	long long deadline = h_now_ms() + h_scaled(DEADLINE_MS);
 
 	for (;;) {
 		int z, n = children(srv->pid, &z);
@@ -129,7 +117,7 @@ static int wait_children(struct h_proc *srv, int want, int want_z)
 
 static size_t recv_n(int fd, char *buf, size_t len, int ms)
 {
-	long long deadline = h_now_ms() + scaled(ms);
+	long long deadline = h_now_ms() + h_scaled(ms);
 	size_t got = 0;
 
 	while (got < len) {
@@ -160,7 +148,7 @@ static void echo(int fd, const char *text)
 /* One whole session: connect, echo, half-close, read the end of file. */
 static void session(const char *port, const char *text)
 {
-	int fd = h_connect(port, scaled(DEADLINE_MS));
+	int fd = h_connect(port, h_scaled(DEADLINE_MS));
 	char buf[8];
 
 	assert_true(fd >= 0);
@@ -197,8 +185,8 @@ static void test_a_process_per_client_reaped_after(void **state)
 	pid_t pa, pb;
 
 	(void)state;
-	a = h_connect(srv->port, scaled(DEADLINE_MS));
-	b = h_connect(srv->port, scaled(DEADLINE_MS));
+	a = h_connect(srv->port, h_scaled(DEADLINE_MS));
+	b = h_connect(srv->port, h_scaled(DEADLINE_MS));
 	assert_true(a >= 0 && b >= 0);
 	/* Both are served at once: the second does not wait for the first. */
 	echo(b, "second first\n");
@@ -252,7 +240,7 @@ static void test_no_child_outlives_the_server(void **state)
 	int fd;
 
 	(void)state;
-	fd = h_connect(srv->port, scaled(DEADLINE_MS));
+	fd = h_connect(srv->port, h_scaled(DEADLINE_MS));
 	assert_true(fd >= 0);
 	echo(fd, "served by a child\n");
 	child = serving_pid(srv, fd);
@@ -264,7 +252,7 @@ static void test_no_child_outlives_the_server(void **state)
 	 * closes our connection and exits. */
 	assert_int_equal(recv_n(fd, buf, sizeof(buf), DEADLINE_MS), 0);
 	close(fd);
-	for (long long deadline = h_now_ms() + scaled(DEADLINE_MS);
+	for (long long deadline = h_now_ms() + h_scaled(DEADLINE_MS);
 	     kill(child, 0) == 0 && h_now_ms() < deadline;)
 		usleep(10000);
 	/* Gone, or at worst a zombie its new parent has yet to reap. */

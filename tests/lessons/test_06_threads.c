@@ -32,18 +32,6 @@
 #define LESSON "06-threads"
 #define DEADLINE_MS 10000
 
-static int under_valgrind(void)
-{
-	const char *v = getenv("SOCKLAB_VALGRIND");
-
-	return v != NULL && strcmp(v, "1") == 0;
-}
-
-static int scaled(int ms)
-{
-	return under_valgrind() ? ms * 10 : ms;
-}
-
 static struct h_proc *start_server(const char *opt, const char *arg)
 {
 	struct h_proc *srv = calloc(1, sizeof(*srv));
@@ -84,7 +72,7 @@ static int threads_of(pid_t pid)
 
 static int wait_threads(struct h_proc *srv, int want)
 {
-	long long deadline = h_now_ms() + scaled(DEADLINE_MS);
+	long long deadline = h_now_ms() + h_scaled(DEADLINE_MS);
 
 	while (threads_of(srv->pid) != want) {
 		if (h_now_ms() >= deadline)
@@ -96,7 +84,7 @@ static int wait_threads(struct h_proc *srv, int want)
 
 static int stable_threads(struct h_proc *srv)
 {
-	long long deadline = h_now_ms() + scaled(DEADLINE_MS);
+	long long deadline = h_now_ms() + h_scaled(DEADLINE_MS);
 	int n = threads_of(srv->pid), same = 0;
 
 	while (same < 3 && h_now_ms() < deadline) {
@@ -112,7 +100,7 @@ static int stable_threads(struct h_proc *srv)
 
 static size_t recv_n(int fd, char *buf, size_t len, int ms)
 {
-	long long deadline = h_now_ms() + scaled(ms);
+	long long deadline = h_now_ms() + h_scaled(ms);
 	size_t got = 0;
 
 	while (got < len) {
@@ -156,7 +144,7 @@ static void test_a_thread_per_client(void **state)
 	/* One client first: the thread count at rest is then known (a
 	 * sanitizer runtime may keep a thread of its own). */
 	{
-		int fd = h_connect(srv->port, scaled(DEADLINE_MS));
+		int fd = h_connect(srv->port, h_scaled(DEADLINE_MS));
 
 		assert_true(fd >= 0);
 		echo(fd, "first\n");
@@ -167,7 +155,7 @@ static void test_a_thread_per_client(void **state)
 	 * three looks, 50 ms apart, agree. */
 	base = stable_threads(srv);
 	for (int i = 0; i < 5; i++) {
-		fds[i] = h_connect(srv->port, scaled(DEADLINE_MS));
+		fds[i] = h_connect(srv->port, h_scaled(DEADLINE_MS));
 		assert_true(fds[i] >= 0);
 		echo(fds[i], "here\n");
 	}
@@ -185,8 +173,8 @@ static void test_each_connection_has_its_own_reader(void **state)
 	int a, b;
 
 	(void)state;
-	a = h_connect(srv->port, scaled(DEADLINE_MS));
-	b = h_connect(srv->port, scaled(DEADLINE_MS));
+	a = h_connect(srv->port, h_scaled(DEADLINE_MS));
+	b = h_connect(srv->port, h_scaled(DEADLINE_MS));
 	assert_true(a >= 0 && b >= 0);
 	/* Half lines, interleaved, each arriving while the other client's
 	 * half line sits in its reader. */
@@ -214,8 +202,8 @@ static void test_a_too_long_line_ends_only_its_connection(void **state)
 	int other, longer;
 
 	(void)state;
-	other = h_connect(srv->port, scaled(DEADLINE_MS));
-	longer = h_connect(srv->port, scaled(DEADLINE_MS));
+	other = h_connect(srv->port, h_scaled(DEADLINE_MS));
+	longer = h_connect(srv->port, h_scaled(DEADLINE_MS));
 	assert_true(other >= 0 && longer >= 0);
 	echo(other, "fits in 16\n");
 	/* 40 bytes and no newline: more than the reader may hold. */

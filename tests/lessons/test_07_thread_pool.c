@@ -33,18 +33,6 @@
 #define DEADLINE_MS 10000
 #define QUIET_MS 300
 
-static int under_valgrind(void)
-{
-	const char *v = getenv("SOCKLAB_VALGRIND");
-
-	return v != NULL && strcmp(v, "1") == 0;
-}
-
-static int scaled(int ms)
-{
-	return under_valgrind() ? ms * 10 : ms;
-}
-
 static struct h_proc *start_server(const char *workers, const char *queue)
 {
 	struct h_proc *srv = calloc(1, sizeof(*srv));
@@ -106,7 +94,7 @@ static int accept_queue(const char *port)
 
 static int wait_accept_queue(struct h_proc *srv, int want)
 {
-	long long deadline = h_now_ms() + scaled(DEADLINE_MS);
+	long long deadline = h_now_ms() + h_scaled(DEADLINE_MS);
 
 	while (accept_queue(srv->port) != want) {
 		if (h_now_ms() >= deadline) {
@@ -120,7 +108,7 @@ static int wait_accept_queue(struct h_proc *srv, int want)
 
 static size_t recv_n(int fd, char *buf, size_t len, int ms)
 {
-	long long deadline = h_now_ms() + scaled(ms);
+	long long deadline = h_now_ms() + h_scaled(ms);
 	size_t got = 0;
 
 	while (got < len) {
@@ -159,7 +147,7 @@ static void test_threads_are_made_once(void **state)
 	 * (a sanitizer runtime may add one of its own). */
 	assert_true(before >= 5);
 	for (int i = 0; i < 20; i++) {
-		int fd = h_connect(srv->port, scaled(DEADLINE_MS));
+		int fd = h_connect(srv->port, h_scaled(DEADLINE_MS));
 
 		assert_true(fd >= 0);
 		echo(fd, "pooled\n");
@@ -178,17 +166,17 @@ static void test_full_queue_stops_accepting(void **state)
 
 	(void)state;
 	/* The one worker is busy with this client... */
-	busy = h_connect(srv->port, scaled(DEADLINE_MS));
+	busy = h_connect(srv->port, h_scaled(DEADLINE_MS));
 	assert_true(busy >= 0);
 	echo(busy, "busy\n");
 	/* ...this one fills the queue of one... */
-	queued = h_connect(srv->port, scaled(DEADLINE_MS));
+	queued = h_connect(srv->port, h_scaled(DEADLINE_MS));
 	assert_true(queued >= 0);
 	assert_int_equal(h_wait_output(srv, "out", "queue full", DEADLINE_MS), 0);
 	assert_true(wait_accept_queue(srv, 0));
 	/* ...so nobody accepts these two: the kernel holds them. */
 	for (int i = 0; i < 2; i++) {
-		waiting[i] = h_connect(srv->port, scaled(DEADLINE_MS));
+		waiting[i] = h_connect(srv->port, h_scaled(DEADLINE_MS));
 		assert_true(waiting[i] >= 0);
 		assert_int_equal(send(waiting[i], "waiting\n", 8, MSG_NOSIGNAL), 8);
 	}

@@ -37,18 +37,6 @@
 #define LESSON "08-select"
 #define DEADLINE_MS 10000
 
-static int under_valgrind(void)
-{
-	const char *v = getenv("SOCKLAB_VALGRIND");
-
-	return v != NULL && strcmp(v, "1") == 0;
-}
-
-static int scaled(int ms)
-{
-	return under_valgrind() ? ms * 10 : ms;
-}
-
 static struct h_proc *start_server(const char *opt, const char *arg)
 {
 	struct h_proc *srv = calloc(1, sizeof(*srv));
@@ -103,7 +91,7 @@ static int free_below(pid_t pid, int limit)
 /* Poll, reading the server's output meanwhile, until fd is readable. */
 static int wait_readable(struct h_proc *srv, int fd, int ms)
 {
-	long long deadline = h_now_ms() + scaled(ms);
+	long long deadline = h_now_ms() + h_scaled(ms);
 
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
@@ -151,7 +139,7 @@ static void test_max_fd_refuses_exactly_the_fds_beyond(void **state)
 	assert_true(room > 0);
 	/* One at a time, so the server's fds are handed out in order. */
 	for (int i = 0; i < 16; i++) {
-		fds[i] = h_connect(srv->port, scaled(DEADLINE_MS));
+		fds[i] = h_connect(srv->port, h_scaled(DEADLINE_MS));
 		assert_true(fds[i] >= 0);
 		if (served(srv, fds[i], "hello\n")) {
 			assert_int_equal(n_served, i); /* all served ones come first */
@@ -168,16 +156,16 @@ static void test_max_fd_refuses_exactly_the_fds_beyond(void **state)
 	/* A served client leaves: the next one takes its fd and is served. */
 	close(fds[0]);
 	h_wait_output(srv, "out", "\001never\001", 100);
-	again = h_connect(srv->port, scaled(DEADLINE_MS));
+	again = h_connect(srv->port, h_scaled(DEADLINE_MS));
 	assert_true(again >= 0);
-	for (long long deadline = h_now_ms() + scaled(DEADLINE_MS);
+	for (long long deadline = h_now_ms() + h_scaled(DEADLINE_MS);
 	     !served(srv, again, "again\n");) {
 		/* The server may see the new client before the old one's end
 		 * of file: then it was refused; try once the fd is free. */
 		close(again);
 		assert_true(h_now_ms() < deadline);
 		h_wait_output(srv, "out", "\001never\001", 50);
-		again = h_connect(srv->port, scaled(DEADLINE_MS));
+		again = h_connect(srv->port, h_scaled(DEADLINE_MS));
 		assert_true(again >= 0);
 	}
 	close(again);
@@ -215,7 +203,7 @@ static void test_fd_setsize_is_enforced(void **state)
 	fds = calloc((size_t)total, sizeof(*fds));
 	assert_non_null(fds);
 	for (int i = 0; i < total; i++) {
-		fds[i] = h_connect(srv->port, scaled(DEADLINE_MS));
+		fds[i] = h_connect(srv->port, h_scaled(DEADLINE_MS));
 		assert_true(fds[i] >= 0);
 		if (i % 64 == 0)
 			h_wait_output(srv, "out", "\001never\001", 1);

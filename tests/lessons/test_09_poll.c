@@ -35,18 +35,6 @@
 #define DEADLINE_MS 10000
 #define CLIENTS 60
 
-static int under_valgrind(void)
-{
-	const char *v = getenv("SOCKLAB_VALGRIND");
-
-	return v != NULL && strcmp(v, "1") == 0;
-}
-
-static int scaled(int ms)
-{
-	return under_valgrind() ? ms * 10 : ms;
-}
-
 static struct h_proc *start_server(void)
 {
 	struct h_proc *srv = calloc(1, sizeof(*srv));
@@ -60,7 +48,7 @@ static struct h_proc *start_server(void)
 
 static size_t recv_n(struct h_proc *srv, int fd, char *buf, size_t len, int ms)
 {
-	long long deadline = h_now_ms() + scaled(ms);
+	long long deadline = h_now_ms() + h_scaled(ms);
 	size_t got = 0;
 
 	while (got < len) {
@@ -111,7 +99,7 @@ static void test_the_array_grows(void **state)
 	for (int i = 0; i < CLIENTS; i++) {
 		char line[32];
 
-		fds[i] = h_connect(srv->port, scaled(DEADLINE_MS));
+		fds[i] = h_connect(srv->port, h_scaled(DEADLINE_MS));
 		assert_true(fds[i] >= 0);
 		snprintf(line, sizeof(line), "client %d\n", i);
 		echo(srv, fds[i], line);
@@ -139,7 +127,7 @@ static void test_no_ready_slot_is_skipped(void **state)
 
 	(void)state;
 	for (int i = 0; i < CLIENTS; i++) {
-		fds[i] = h_connect(srv->port, scaled(DEADLINE_MS));
+		fds[i] = h_connect(srv->port, h_scaled(DEADLINE_MS));
 		assert_true(fds[i] >= 0);
 		echo(srv, fds[i], "hello\n");
 	}
@@ -169,7 +157,7 @@ static void test_no_ready_slot_is_skipped(void **state)
 		for (int i = 0; i < CLIENTS; i++) {
 			if (fds[i] >= 0)
 				continue;
-			fds[i] = h_connect(srv->port, scaled(DEADLINE_MS));
+			fds[i] = h_connect(srv->port, h_scaled(DEADLINE_MS));
 			assert_true(fds[i] >= 0);
 			echo(srv, fds[i], "new\n");
 		}

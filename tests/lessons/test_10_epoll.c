@@ -42,18 +42,6 @@
 #define DEADLINE_MS 10000
 #define QUIET_MS 300
 
-static int under_valgrind(void)
-{
-	const char *v = getenv("SOCKLAB_VALGRIND");
-
-	return v != NULL && strcmp(v, "1") == 0;
-}
-
-static int scaled(int ms)
-{
-	return under_valgrind() ? ms * 10 : ms;
-}
-
 /* ---- fixture: whatever a test started is stopped, even on failure --------- */
 
 struct fx {
@@ -102,33 +90,9 @@ static void start_server(struct h_proc *srv, const char *a1, const char *a2,
 	assert_true(strncmp(srv->addr, "127.0.0.1:", 10) == 0);
 }
 
-static int count(const char *s, const char *needle)
-{
-	int n = 0;
-
-	for (const char *at = strstr(s, needle); at != NULL; at = strstr(at + 1, needle))
-		n++;
-	return n;
-}
-
-/* Read the server's output until needle has appeared n times. */
-static int wait_count(struct h_proc *p, const char *stream, const char *needle, int n,
-		      int timeout_ms)
-{
-	long long deadline = h_now_ms() + scaled(timeout_ms);
-	const char *buf = strcmp(stream, "err") == 0 ? p->errbuf : p->outbuf;
-
-	while (count(buf, needle) < n) {
-		if (h_now_ms() >= deadline)
-			return -1;
-		h_wait_output(p, stream, "\001never\001", 20);
-	}
-	return 0;
-}
-
 static ssize_t recv_n(int fd, char *buf, size_t len, int timeout_ms)
 {
-	long long deadline = h_now_ms() + scaled(timeout_ms);
+	long long deadline = h_now_ms() + h_scaled(timeout_ms);
 	size_t got = 0;
 
 	while (got < len) {
@@ -188,17 +152,17 @@ static const char *ten_bytes_in_fours(struct fx *f, const char *mode, char *trac
 	int fd;
 
 	start_server(&f->srv, "-r", "4", "-vv", mode);
-	fd = f->fds[0] = h_connect(f->srv.port, scaled(DEADLINE_MS));
+	fd = f->fds[0] = h_connect(f->srv.port, h_scaled(DEADLINE_MS));
 	assert_true(fd >= 0);
-	assert_int_equal(wait_count(&f->srv, "out", " connected (fd ", 1, DEADLINE_MS), 0);
+	assert_int_equal(h_wait_count(&f->srv, "out", " connected (fd ", 1, DEADLINE_MS), 0);
 	assert_int_equal(send(fd, "0123456789", 10, 0), 10);
 	assert_int_equal(recv_n(fd, back, 10, DEADLINE_MS), 10);
 	assert_memory_equal(back, "0123456789", 10);
 	/* The server printed its trace before each send(): all of it is
 	 * there (or on its way) once the last byte is back. */
-	assert_int_equal(wait_count(&f->srv, "out", "recv 2 bytes", 1, DEADLINE_MS), 0);
+	assert_int_equal(h_wait_count(&f->srv, "out", "recv 2 bytes", 1, DEADLINE_MS), 0);
 	if (mode != NULL && strcmp(mode, "-e") == 0)
-		assert_int_equal(wait_count(&f->srv, "out", "recv: EAGAIN", 1, DEADLINE_MS), 0);
+		assert_int_equal(h_wait_count(&f->srv, "out", "recv: EAGAIN", 1, DEADLINE_MS), 0);
 	return trace_of(f->srv.outbuf, first_client_fd(f->srv.outbuf), trace, size);
 }
 
@@ -241,22 +205,22 @@ static void test_rdhup_reads_to_the_end_at_once(void **state)
 	int fd;
 
 	start_server(&f->srv, "-r", "4", "-vv", NULL);
-	fd = f->fds[0] = h_connect(f->srv.port, scaled(DEADLINE_MS));
+	fd = f->fds[0] = h_connect(f->srv.port, h_scaled(DEADLINE_MS));
 	assert_true(fd >= 0);
-	assert_int_equal(wait_count(&f->srv, "out", " connected (fd ", 1, DEADLINE_MS), 0);
+	assert_int_equal(h_wait_count(&f->srv, "out", " connected (fd ", 1, DEADLINE_MS), 0);
 	/* Data and FIN together: the first event says EPOLLRDHUP too. */
 	assert_int_equal(send(fd, "abcdef", 6, 0), 6);
 	assert_int_equal(shutdown(fd, SHUT_WR), 0);
 	assert_int_equal(recv_n(fd, back, 7, DEADLINE_MS), 6); /* 6, then EOF */
 	assert_memory_equal(back, "abcdef", 6);
-	assert_int_equal(wait_count(&f->srv, "out", " disconnected (6 bytes echoed)", 1,
-				    DEADLINE_MS), 0);
+	assert_int_equal(h_wait_count(&f->srv, "out", " disconnected (6 bytes echoed)", 1,
+				      DEADLINE_MS), 0);
 	trace_of(f->srv.outbuf, first_client_fd(f->srv.outbuf), trace, sizeof(trace));
 	/* Whether the FIN came with the first wake-up or a later one, the
 	 * wake-up that reports it reads everything left and the EOF. */
 	assert_non_null(strstr(trace, "EPOLLIN|EPOLLRDHUP\n"));
 	assert_non_null(strstr(strstr(trace, "EPOLLIN|EPOLLRDHUP\n"), "recv: 0 (end of file)\n"));
-	assert_int_equal(count(strstr(trace, "EPOLLIN|EPOLLRDHUP\n"), "EPOLLIN"), 1);
+	assert_int_equal(h_count(strstr(trace, "EPOLLIN|EPOLLRDHUP\n"), "EPOLLIN"), 1);
 	assert_int_equal(h_stop(&f->srv, SIGTERM, DEADLINE_MS), 0);
 }
 
@@ -283,9 +247,10 @@ static void test_crowd_of_200_in_both_modes(void **state)
 		assert_non_null(strstr(f->cl.outbuf, "200 clients connected at once\n"));
 		assert_non_null(strstr(f->cl.outbuf, "200 echoes back, every one correct\n"));
 		/* One process served all 200 while all were connected. */
-		assert_int_equal(wait_count(&f->srv, "out", ", 200 clients)", 1, DEADLINE_MS), 0);
-		assert_int_equal(wait_count(&f->srv, "out", " disconnected (100 bytes echoed",
-					    200, DEADLINE_MS), 0);
+		assert_int_equal(h_wait_count(&f->srv, "out", ", 200 clients)", 1, DEADLINE_MS),
+				 0);
+		assert_int_equal(h_wait_count(&f->srv, "out", " disconnected (100 bytes echoed",
+					      200, DEADLINE_MS), 0);
 		assert_int_equal(h_stop(&f->srv, SIGTERM, DEADLINE_MS), 0);
 	}
 }
@@ -331,7 +296,7 @@ static void test_emfile_said_once_then_accepting_again(void **state)
 	char back[16];
 	int limit;
 
-	if (under_valgrind())
+	if (h_under_valgrind())
 		skip(); /* valgrind keeps descriptors of its own below the limit */
 	start_server(&f->srv, NULL, NULL, NULL, NULL);
 	/* Room for exactly two clients. */
@@ -340,18 +305,18 @@ static void test_emfile_said_once_then_accepting_again(void **state)
 	low.rlim_cur = low.rlim_max = (rlim_t)limit;
 	assert_int_equal(prlimit(f->srv.pid, RLIMIT_NOFILE, &low, NULL), 0);
 	for (int i = 0; i < 6; i++) {
-		f->fds[i] = h_connect(f->srv.port, scaled(DEADLINE_MS));
+		f->fds[i] = h_connect(f->srv.port, h_scaled(DEADLINE_MS));
 		assert_true(f->fds[i] >= 0);
 		assert_int_equal(send(f->fds[i], "x", 1, 0), 1);
 	}
 	/* The first two are served; the others wait in the backlog. */
 	for (int i = 0; i < 2; i++)
 		assert_int_equal(recv_n(f->fds[i], back, 1, DEADLINE_MS), 1);
-	assert_int_equal(wait_count(&f->srv, "err", "Too many open files", 1, DEADLINE_MS), 0);
+	assert_int_equal(h_wait_count(&f->srv, "err", "Too many open files", 1, DEADLINE_MS), 0);
 	/* While clients wait, the server retries every 100 ms, and says so
 	 * only the first time. */
-	h_wait_output(&f->srv, "err", "\001never\001", scaled(600));
-	assert_int_equal(count(f->srv.errbuf, "Too many open files"), 1);
+	h_wait_output(&f->srv, "err", "\001never\001", h_scaled(600));
+	assert_int_equal(h_count(f->srv.errbuf, "Too many open files"), 1);
 	assert_int_equal(recv_n(f->fds[2], back, 1, QUIET_MS), 0);
 	/* One leaves: the next is accepted and served. */
 	close(f->fds[0]);

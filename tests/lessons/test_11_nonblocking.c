@@ -51,18 +51,6 @@
 #define BIG (16 * 1024 * 1024)
 #define PUSH_CAP (256u << 20)
 
-static int under_valgrind(void)
-{
-	const char *v = getenv("SOCKLAB_VALGRIND");
-
-	return v != NULL && strcmp(v, "1") == 0;
-}
-
-static int scaled(int ms)
-{
-	return under_valgrind() ? ms * 10 : ms;
-}
-
 struct fx {
 	struct h_proc srv, cl;
 	int fds[8];
@@ -110,18 +98,9 @@ static void start_server(struct h_proc *srv, const char *extra)
 	assert_int_equal(h_wait_listening(srv, DEADLINE_MS), 0);
 }
 
-static int count(const char *s, const char *needle)
-{
-	int n = 0;
-
-	for (const char *at = strstr(s, needle); at != NULL; at = strstr(at + 1, needle))
-		n++;
-	return n;
-}
-
 static ssize_t recv_n(int fd, char *buf, size_t len, int timeout_ms)
 {
-	long long deadline = h_now_ms() + scaled(timeout_ms);
+	long long deadline = h_now_ms() + h_scaled(timeout_ms);
 	size_t got = 0;
 
 	while (got < len) {
@@ -175,7 +154,7 @@ static size_t push_until_stalled(int fd, int stall_ms)
 			continue;
 		}
 		assert_true(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
-		if (poll(&pfd, 1, scaled(stall_ms)) == 0)
+		if (poll(&pfd, 1, h_scaled(stall_ms)) == 0)
 			break; /* nobody takes our bytes any more */
 	}
 	return pushed;
@@ -185,7 +164,7 @@ static size_t push_until_stalled(int fd, int stall_ms)
 static size_t drain(int fd, size_t want, int timeout_ms)
 {
 	static char buf[1 << 16];
-	long long deadline = h_now_ms() + scaled(timeout_ms);
+	long long deadline = h_now_ms() + h_scaled(timeout_ms);
 	size_t got = 0;
 
 	while (got < want && h_now_ms() < deadline) {
@@ -211,13 +190,13 @@ static void one_client_never_reads(struct fx *f, const char *mode)
 	int served;
 
 	start_server(&f->srv, mode);
-	f->fds[0] = h_connect(f->srv.port, scaled(DEADLINE_MS));
+	f->fds[0] = h_connect(f->srv.port, h_scaled(DEADLINE_MS));
 	assert_true(f->fds[0] >= 0);
 	pushed = push_until_stalled(f->fds[0], 500);
 	assert_true(pushed > 0);
 	assert_true(pushed < PUSH_CAP); /* the server stopped taking bytes */
 
-	f->fds[1] = h_connect(f->srv.port, scaled(DEADLINE_MS));
+	f->fds[1] = h_connect(f->srv.port, h_scaled(DEADLINE_MS));
 	assert_true(f->fds[1] >= 0);
 	assert_int_equal(send(f->fds[1], "hi\n", 3, 0), 3);
 	served = recv_n(f->fds[1], back, 3, mode == NULL ? DEADLINE_MS : QUIET_MS) == 3;
@@ -285,7 +264,7 @@ static void test_client_connects_without_blocking(void **state)
 static ssize_t pipe_through(struct h_proc *p, const unsigned char *in, size_t inlen,
 			    unsigned char *out, size_t cap, int timeout_ms)
 {
-	long long deadline = h_now_ms() + scaled(timeout_ms);
+	long long deadline = h_now_ms() + h_scaled(timeout_ms);
 	size_t sent = 0, got = 0;
 
 	assert_int_equal(fcntl(p->in, F_SETFL, fcntl(p->in, F_GETFL) | O_NONBLOCK), 0);
@@ -348,7 +327,7 @@ static void test_connect_timeout_on_a_full_backlog(void **state)
 	/* Backlog 0 and no accept(): one finished handshake fills the queue,
 	 * and the kernel drops the next SYN. */
 	f->listener = listener_on_any_port(0, port);
-	f->fds[0] = h_connect(port, scaled(DEADLINE_MS));
+	f->fds[0] = h_connect(port, h_scaled(DEADLINE_MS));
 	assert_true(f->fds[0] >= 0);
 	t0 = h_now_ms();
 	assert_int_equal(h_run(&f->cl, argv, NULL, 0, DEADLINE_MS), 1);
@@ -400,7 +379,7 @@ static void check_timeouts(struct fx *f, const char *port)
 	 * a tick late: allow one tick's rounding below. */
 	assert_true(rcv >= 190);
 	assert_true(pol >= 200);
-	assert_true(rcv < scaled(DEADLINE_MS) && pol < scaled(DEADLINE_MS));
+	assert_true(rcv < h_scaled(DEADLINE_MS) && pol < h_scaled(DEADLINE_MS));
 }
 
 static void test_rcvtimeo_and_poll_timeouts(void **state)
@@ -459,7 +438,7 @@ static void test_emfile_turns_clients_away(void **state)
 	char back[8];
 	int limit, turned_away = 0;
 
-	if (under_valgrind())
+	if (h_under_valgrind())
 		skip(); /* valgrind's own descriptors change the count */
 	start_server(&f->srv, NULL);
 	limit = limit_leaving(f->srv.pid, 2);
@@ -467,7 +446,7 @@ static void test_emfile_turns_clients_away(void **state)
 	low.rlim_cur = low.rlim_max = (rlim_t)limit;
 	assert_int_equal(prlimit(f->srv.pid, RLIMIT_NOFILE, &low, NULL), 0);
 	for (int i = 0; i < 6; i++) {
-		f->fds[i] = h_connect(f->srv.port, scaled(DEADLINE_MS));
+		f->fds[i] = h_connect(f->srv.port, h_scaled(DEADLINE_MS));
 		assert_true(f->fds[i] >= 0);
 		assert_int_equal(send(f->fds[i], "x", 1, 0), 1);
 	}
@@ -479,17 +458,18 @@ static void test_emfile_turns_clients_away(void **state)
 		struct pollfd pfd = { .fd = f->fds[i], .events = POLLIN };
 		ssize_t n;
 
-		assert_int_equal(poll(&pfd, 1, scaled(DEADLINE_MS)), 1);
+		assert_int_equal(poll(&pfd, 1, h_scaled(DEADLINE_MS)), 1);
 		n = recv(f->fds[i], back, sizeof(back), 0);
 		turned_away += n == 0 || (n < 0 && errno == ECONNRESET);
 	}
 	assert_int_equal(turned_away, 4);
 	assert_int_equal(h_wait_output(&f->srv, "err", "refusing clients", DEADLINE_MS), 0);
-	assert_int_equal(count(f->srv.errbuf, "accept: Too many open files: refusing clients"), 1);
+	assert_int_equal(h_count(f->srv.errbuf, "accept: Too many open files: refusing clients"),
+			 1);
 	/* One leaves: the next client is served. */
 	close(f->fds[0]);
 	f->fds[0] = -1;
-	f->fds[6] = h_connect(f->srv.port, scaled(DEADLINE_MS));
+	f->fds[6] = h_connect(f->srv.port, h_scaled(DEADLINE_MS));
 	assert_true(f->fds[6] >= 0);
 	assert_int_equal(send(f->fds[6], "y", 1, 0), 1);
 	assert_int_equal(recv_n(f->fds[6], back, 1, DEADLINE_MS), 1);

@@ -52,18 +52,6 @@
 #define QUIET_MS 500
 #define PUSH_CAP (256u << 20)
 
-static int under_valgrind(void)
-{
-	const char *v = getenv("SOCKLAB_VALGRIND");
-
-	return v != NULL && strcmp(v, "1") == 0;
-}
-
-static int scaled(int ms)
-{
-	return under_valgrind() ? ms * 10 : ms;
-}
-
 struct fx {
 	struct h_proc srv, cl;
 	int fds[64];
@@ -111,7 +99,7 @@ static void start_server(struct h_proc *srv, const char *a1, const char *a2,
 
 static ssize_t recv_n(int fd, char *buf, size_t len, int timeout_ms)
 {
-	long long deadline = h_now_ms() + scaled(timeout_ms);
+	long long deadline = h_now_ms() + h_scaled(timeout_ms);
 	size_t got = 0;
 
 	while (got < len) {
@@ -145,7 +133,7 @@ static size_t push_until_stalled(int fd, int stall_ms)
 			continue;
 		}
 		assert_true(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
-		if (poll(&pfd, 1, scaled(stall_ms)) == 0)
+		if (poll(&pfd, 1, h_scaled(stall_ms)) == 0)
 			break;
 	}
 	return pushed;
@@ -154,7 +142,7 @@ static size_t push_until_stalled(int fd, int stall_ms)
 static size_t drain(int fd, size_t want, int timeout_ms)
 {
 	static char buf[1 << 16];
-	long long deadline = h_now_ms() + scaled(timeout_ms);
+	long long deadline = h_now_ms() + h_scaled(timeout_ms);
 	size_t got = 0;
 
 	while (got < want && h_now_ms() < deadline) {
@@ -233,7 +221,7 @@ static void test_many_clients_at_once(void **state)
 
 	start_server(&f->srv, "-vv", NULL, NULL, NULL, NULL);
 	for (int i = 0; i < n; i++) {
-		f->fds[i] = h_connect(f->srv.port, scaled(DEADLINE_MS));
+		f->fds[i] = h_connect(f->srv.port, h_scaled(DEADLINE_MS));
 		assert_true(f->fds[i] >= 0);
 	}
 	for (int i = 0; i < n; i++) {
@@ -266,12 +254,12 @@ static void test_one_buffer_held_makes_others_wait(void **state)
 	start_server(&f->srv, "--buffers", "1", "--buffer-size", "4096", "-v");
 	/* Client 0 sends and never reads: its echo fills its receive buffer
 	 * and our send buffer, and the send that holds the one buffer waits. */
-	f->fds[0] = h_connect(f->srv.port, scaled(DEADLINE_MS));
+	f->fds[0] = h_connect(f->srv.port, h_scaled(DEADLINE_MS));
 	assert_true(f->fds[0] >= 0);
 	pushed = push_until_stalled(f->fds[0], 500);
 	assert_true(pushed > 0 && pushed < PUSH_CAP);
 
-	f->fds[1] = h_connect(f->srv.port, scaled(DEADLINE_MS));
+	f->fds[1] = h_connect(f->srv.port, h_scaled(DEADLINE_MS));
 	assert_true(f->fds[1] >= 0);
 	assert_int_equal(send(f->fds[1], "hi\n", 3, 0), 3);
 	assert_int_equal(recv_n(f->fds[1], back, 3, QUIET_MS), 0);

@@ -49,18 +49,6 @@
 #define PUSH_CAP (256u << 20)
 #define BIG (1024 * 1024)
 
-static int under_valgrind(void)
-{
-	const char *v = getenv("SOCKLAB_VALGRIND");
-
-	return v != NULL && strcmp(v, "1") == 0;
-}
-
-static int scaled(int ms)
-{
-	return under_valgrind() ? ms * 10 : ms;
-}
-
 #define NFDS 32
 
 struct fx {
@@ -111,30 +99,9 @@ static int teardown(void **state)
 
 /* ---- helpers ------------------------------------------------------------------- */
 
-static int count(const char *s, const char *needle)
-{
-	int n = 0;
-
-	for (const char *at = strstr(s, needle); at != NULL; at = strstr(at + 1, needle))
-		n++;
-	return n;
-}
-
-static int wait_count(struct h_proc *p, const char *needle, int n, int timeout_ms)
-{
-	long long deadline = h_now_ms() + scaled(timeout_ms);
-
-	while (count(p->outbuf, needle) < n) {
-		if (h_now_ms() >= deadline)
-			return -1;
-		h_wait_output(p, "out", "\001never\001", 20);
-	}
-	return 0;
-}
-
 static ssize_t recv_n(int fd, char *buf, size_t len, int timeout_ms)
 {
-	long long deadline = h_now_ms() + scaled(timeout_ms);
+	long long deadline = h_now_ms() + h_scaled(timeout_ms);
 	size_t got = 0;
 
 	while (got < len) {
@@ -157,7 +124,7 @@ static void echo_once(const char *port, const char *line)
 {
 	char back[64];
 	size_t len = strlen(line);
-	int fd = h_connect(port, scaled(DEADLINE_MS));
+	int fd = h_connect(port, h_scaled(DEADLINE_MS));
 
 	assert_true(fd >= 0);
 	assert_int_equal(send(fd, line, len, 0), (ssize_t)len);
@@ -227,17 +194,17 @@ static void test_connections_spread_over_workers(void **state)
 		snprintf(line, sizeof(line), "client %d\n", i);
 		echo_once(f->srv.port, line);
 	}
-	assert_int_equal(wait_count(&f->srv, " disconnected (", 40, DEADLINE_MS), 0);
+	assert_int_equal(h_wait_count(&f->srv, "out", " disconnected (", 40, DEADLINE_MS), 0);
 	/* Both got some: the chance that a hash sends all 40 to one of two
 	 * is 2^-39. */
 	snprintf(want, sizeof(want), "worker 0 (pid %d): client ", (int)w0);
-	assert_true(count(f->srv.outbuf, want) > 0);
+	assert_true(h_count(f->srv.outbuf, want) > 0);
 	snprintf(want, sizeof(want), "worker 1 (pid %d): client ", (int)w1);
-	assert_true(count(f->srv.outbuf, want) > 0);
+	assert_true(h_count(f->srv.outbuf, want) > 0);
 
 	/* SIGUSR1: each worker reports; the counts add up to 40. */
 	assert_int_equal(kill(f->srv.pid, SIGUSR1), 0);
-	assert_int_equal(wait_count(&f->srv, " clients served, ", 2, DEADLINE_MS), 0);
+	assert_int_equal(h_wait_count(&f->srv, "out", " clients served, ", 2, DEADLINE_MS), 0);
 	for (int w = 0; w < 2; w++) {
 		const char *at;
 		long long served = -1;
@@ -265,7 +232,7 @@ static void test_killed_worker_is_replaced(void **state)
 	assert_int_equal(kill(old, SIGKILL), 0);
 	snprintf(want, sizeof(want), "worker 1 (pid %d) was killed by signal 9", (int)old);
 	assert_int_equal(h_wait_output(&f->srv, "out", want, DEADLINE_MS), 0);
-	assert_int_equal(wait_count(&f->srv, "worker 1: pid ", 2, DEADLINE_MS), 0);
+	assert_int_equal(h_wait_count(&f->srv, "out", "worker 1: pid ", 2, DEADLINE_MS), 0);
 	fresh = worker_pid(f->srv.outbuf, 1);
 	assert_true(fresh > 0 && fresh != old);
 	assert_true(gone(&old));
@@ -347,7 +314,7 @@ static int accept_on_backend(struct fx *f, int *fd)
 	struct pollfd pfd[2] = { { .fd = f->backend[0], .events = POLLIN },
 				 { .fd = f->backend[1], .events = POLLIN } };
 
-	if (poll(pfd, 2, scaled(DEADLINE_MS)) <= 0)
+	if (poll(pfd, 2, h_scaled(DEADLINE_MS)) <= 0)
 		return -1;
 	for (int i = 0; i < 2; i++) {
 		if (pfd[i].fd >= 0 && (pfd[i].revents & POLLIN)) {
@@ -366,7 +333,7 @@ static int one_client(struct fx *f, int *client, int *server_side, const char *l
 	size_t len = strlen(line);
 	int which;
 
-	*client = h_connect(f->lb.port, scaled(DEADLINE_MS));
+	*client = h_connect(f->lb.port, h_scaled(DEADLINE_MS));
 	assert_true(*client >= 0);
 	assert_int_equal(send(*client, line, len, 0), (ssize_t)len);
 	which = accept_on_backend(f, server_side);
@@ -408,7 +375,7 @@ static void test_balancer_alternates_backends(void **state)
 		struct pollfd pfd = { .fd = f->fds[0], .events = POLLIN };
 		char c;
 
-		assert_int_equal(poll(&pfd, 1, scaled(DEADLINE_MS)), 1);
+		assert_int_equal(poll(&pfd, 1, h_scaled(DEADLINE_MS)), 1);
 		assert_int_equal(recv(f->fds[0], &c, 1, 0), 0);
 	}
 	assert_int_equal(h_stop(&f->lb, SIGTERM, DEADLINE_MS), 0);
@@ -457,7 +424,7 @@ static void test_client_closed_when_its_backend_dies(void **state)
 		}
 		close(side);
 		pfd = (struct pollfd){ .fd = client, .events = POLLIN };
-		assert_int_equal(poll(&pfd, 1, scaled(DEADLINE_MS)), 1);
+		assert_int_equal(poll(&pfd, 1, h_scaled(DEADLINE_MS)), 1);
 		n = recv(client, &c, 1, 0);
 		assert_true(n == 0 || (n < 0 && errno == ECONNRESET));
 	}
@@ -476,10 +443,10 @@ static void test_client_closed_when_every_backend_is_down(void **state)
 	close(f->backend[0]);
 	close(f->backend[1]);
 	f->backend[0] = f->backend[1] = -1;
-	f->fds[0] = h_connect(f->lb.port, scaled(DEADLINE_MS));
+	f->fds[0] = h_connect(f->lb.port, h_scaled(DEADLINE_MS));
 	assert_true(f->fds[0] >= 0);
 	pfd = (struct pollfd){ .fd = f->fds[0], .events = POLLIN };
-	assert_int_equal(poll(&pfd, 1, scaled(DEADLINE_MS)), 1);
+	assert_int_equal(poll(&pfd, 1, h_scaled(DEADLINE_MS)), 1);
 	n = recv(f->fds[0], &c, 1, 0);
 	assert_true(n == 0 || (n < 0 && errno == ECONNRESET));
 	assert_int_equal(h_wait_output(&f->lb, "out", "no backend available", DEADLINE_MS), 0);
@@ -496,7 +463,7 @@ static void test_balancer_back_pressure(void **state)
 
 	open_backends(f);
 	start_balancer(f, f->bport[0], f->bport[1]);
-	client = f->fds[0] = h_connect(f->lb.port, scaled(DEADLINE_MS));
+	client = f->fds[0] = h_connect(f->lb.port, h_scaled(DEADLINE_MS));
 	assert_true(client >= 0);
 	which = accept_on_backend(f, &side);
 	assert_true(which >= 0);
@@ -516,13 +483,13 @@ static void test_balancer_back_pressure(void **state)
 			continue;
 		}
 		assert_true(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
-		if (poll(&pfd, 1, scaled(500)) == 0)
+		if (poll(&pfd, 1, h_scaled(500)) == 0)
 			break;
 	}
 	assert_true(pushed > 0 && pushed < PUSH_CAP);
 	/* Now the backend reads: every byte, in order. */
 	assert_int_equal(shutdown(client, SHUT_WR), 0);
-	deadline = h_now_ms() + scaled(6 * DEADLINE_MS);
+	deadline = h_now_ms() + h_scaled(6 * DEADLINE_MS);
 	while (got < pushed && h_now_ms() < deadline) {
 		struct pollfd pfd = { .fd = side, .events = POLLIN };
 		ssize_t n;
@@ -545,7 +512,7 @@ static void test_balancer_back_pressure(void **state)
 static ssize_t pipe_through(struct h_proc *p, const unsigned char *in, size_t inlen,
 			    unsigned char *out, size_t cap, int timeout_ms)
 {
-	long long deadline = h_now_ms() + scaled(timeout_ms);
+	long long deadline = h_now_ms() + h_scaled(timeout_ms);
 	size_t sent = 0, got = 0;
 
 	assert_int_equal(fcntl(p->in, F_SETFL, fcntl(p->in, F_GETFL) | O_NONBLOCK), 0);
@@ -601,7 +568,7 @@ static void test_1mib_through_the_balancer_to_echo_servers(void **state)
 	}
 	assert_int_equal(h_stop(&f->lb, SIGTERM, DEADLINE_MS), 0);
 	assert_non_null(strstr(f->lb.outbuf, ": 1 clients\n"));
-	assert_int_equal(count(f->lb.outbuf, ": 1 clients\n"), 2);
+	assert_int_equal(h_count(f->lb.outbuf, ": 1 clients\n"), 2);
 	free(in);
 	free(out);
 }

@@ -56,55 +56,12 @@
 #define DEADLINE_MS 20000 /* for anything that should take well under a second */
 #define NCLIENTS 20
 
-static int under_valgrind(void)
-{
-	const char *v = getenv("SOCKLAB_VALGRIND");
-
-	return v != NULL && strcmp(v, "1") == 0;
-}
-
-/* The harness stretches its deadlines under valgrind; ours too. */
-static int scaled(int ms)
-{
-	return under_valgrind() ? ms * 10 : ms;
-}
-
 /* A client timeout, as text for -t: long enough that a reply from a
  * server that is merely slow (valgrind, a loaded machine) is not taken
  * for a lost one, which would add retries and shift the counts. */
 static const char *reply_timeout(char buf[16], int ms)
 {
-	snprintf(buf, 16, "%d", scaled(ms));
-	return buf;
-}
-
-/* How often needle occurs in hay. */
-static int count(const char *hay, const char *needle)
-{
-	int n = 0;
-
-	for (const char *p = strstr(hay, needle); p != NULL; p = strstr(p + 1, needle))
-		n++;
-	return n;
-}
-
-/* What the program itself wrote to stderr, without valgrind's lines. */
-static const char *own_stderr(const struct h_proc *p)
-{
-	static char buf[sizeof(p->errbuf)];
-	size_t len = 0;
-
-	for (const char *line = p->errbuf; *line != '\0';) {
-		const char *eol = strchr(line, '\n');
-		size_t n = eol != NULL ? (size_t)(eol - line) + 1 : strlen(line);
-
-		if (strncmp(line, "==", 2) != 0) {
-			memcpy(buf + len, line, n);
-			len += n;
-		}
-		line += n;
-	}
-	buf[len] = '\0';
+	snprintf(buf, 16, "%d", h_scaled(ms));
 	return buf;
 }
 
@@ -213,7 +170,7 @@ static ssize_t recv_within(int fd, void *buf, size_t len, int ms)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
-	if (poll(&pfd, 1, scaled(ms)) != 1)
+	if (poll(&pfd, 1, h_scaled(ms)) != 1)
 		return -1;
 	return recv(fd, buf, len, MSG_DONTWAIT);
 }
@@ -268,7 +225,7 @@ static void test_twenty_sockets_each_get_only_their_own_replies(void **state)
 		char from[40];
 
 		snprintf(from, sizeof(from), " from 127.0.0.1:%d: ", local_port(fds[c]));
-		assert_int_equal(count(srv->outbuf, from), PER_SOCKET);
+		assert_int_equal(h_count(srv->outbuf, from), PER_SOCKET);
 		close(fds[c]);
 	}
 	expect_server_done(srv, "received 100 datagrams: echoed 100, dropped 0");
@@ -278,6 +235,7 @@ static void test_twenty_client_processes_at_once(void **state)
 {
 	struct h_proc *srv = start_server("-q", NULL, NULL);
 	struct h_proc *cl = calloc(NCLIENTS, sizeof(*cl));
+	char errs[sizeof(cl->errbuf)];
 	char tags[NCLIENTS][16], t[16];
 
 	(void)state;
@@ -301,7 +259,7 @@ static void test_twenty_client_processes_at_once(void **state)
 		 * (its tag is in each datagram), and nothing else came. */
 		assert_non_null(strstr(cl[c].outbuf,
 			"sent 20, answered 20, lost 0, duplicates 0, reordered 0, retries 0, not ours 0\n"));
-		assert_string_equal(own_stderr(&cl[c]), "");
+		assert_string_equal(h_own_stderr(&cl[c], errs, sizeof(errs)), "");
 	}
 	free(cl);
 	stop_server(srv, SIGTERM, "received 400 datagrams: echoed 400, dropped 0");
@@ -326,6 +284,7 @@ static void check_drop_5_without_retries(const char *window)
 {
 	struct h_proc *srv = start_server("--drop", "5", "-n30");
 	struct h_proc cl;
+	char errs[sizeof(cl.errbuf)];
 	char t[16];
 	const char *extra[] = { "-c", "30", "-r", "0", "-w", window, "-t",
 				reply_timeout(t, 400), NULL };
@@ -334,11 +293,11 @@ static void check_drop_5_without_retries(const char *window)
 	assert_non_null(strstr(cl.outbuf,
 		"sent 30, answered 24, lost 6 (5 10 15 20 25 30), duplicates 0, reordered 0, retries 0, not ours 0\n"));
 	assert_non_null(strstr(cl.outbuf, "seq 5: no reply after 1 try, giving up\n"));
-	assert_string_equal(own_stderr(&cl), "");
+	assert_string_equal(h_own_stderr(&cl, errs, sizeof(errs)), "");
 	/* The server agrees: it received 30, and dropped the same 6. */
 	assert_int_equal(h_wait_output(srv, "out", "received 30", DEADLINE_MS), 0);
 	assert_non_null(strstr(srv->outbuf, ": 64 bytes, dropped (--drop 5)\n"));
-	assert_int_equal(count(srv->outbuf, "dropped (--drop 5)"), 6);
+	assert_int_equal(h_count(srv->outbuf, "dropped (--drop 5)"), 6);
 	assert_non_null(strstr(srv->outbuf, "datagram 30 from 127.0.0.1:"));
 	expect_server_done(srv, "received 30 datagrams: echoed 24, dropped 6");
 }
@@ -371,7 +330,7 @@ static void test_drop_5_with_retries_all_get_through(void **state)
 	assert_non_null(strstr(cl.outbuf, "seq 5: no reply within "));
 	assert_non_null(strstr(cl.outbuf, "seq 17: no reply within "));
 	assert_non_null(strstr(cl.outbuf, ", sending it again (try 2 of 3)\n"));
-	assert_int_equal(count(cl.outbuf, "sending it again"), 4);
+	assert_int_equal(h_count(cl.outbuf, "sending it again"), 4);
 	stop_server(srv, SIGINT, "received 24 datagrams: echoed 20, dropped 4");
 }
 
@@ -397,7 +356,7 @@ static void test_drop_everything_gives_up_after_all_tries(void **state)
  * more, so scheduling jitter cannot change the story. */
 static void test_slow_server_duplicates_and_late_replies(void **state)
 {
-	int t_ms = under_valgrind() ? 1600 : 800;
+	int t_ms = h_under_valgrind() ? 1600 : 800;
 	char delay[16], t[16];
 	struct h_proc *srv;
 	struct h_proc cl;
@@ -441,7 +400,7 @@ static void test_client_rejects_corrupt_and_foreign_replies(void **state)
 		struct pollfd pfd = { .fd = srv, .events = POLLIN };
 		ssize_t n;
 
-		assert_int_equal(poll(&pfd, 1, scaled(DEADLINE_MS)), 1);
+		assert_int_equal(poll(&pfd, 1, h_scaled(DEADLINE_MS)), 1);
 		n = recvfrom(srv, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fromlen);
 		assert_int_equal(n, 64);
 		assert_int_equal(buf[3], i + 1); /* seq, big-endian: 1, 2, 3, 4 */
@@ -456,7 +415,7 @@ static void test_client_rejects_corrupt_and_foreign_replies(void **state)
 	close(srv);
 	close(stranger);
 	assert_int_equal(rc, 1);
-	assert_int_equal(count(cl.outbuf, "a datagram that is no reply of ours (64 bytes from 127.0.0.1:"), 2);
+	assert_int_equal(h_count(cl.outbuf, "a datagram that is no reply of ours (64 bytes from 127.0.0.1:"), 2);
 	assert_non_null(strstr(cl.outbuf,
 		"sent 4, answered 3, lost 1 (2), duplicates 0, reordered 0, retries 0, not ours 2\n"));
 }
@@ -485,7 +444,7 @@ static void test_client_reports_reordered_replies(void **state)
 	for (int i = 0; i < 3; i++) {
 		struct pollfd pfd = { .fd = srv, .events = POLLIN };
 
-		assert_int_equal(poll(&pfd, 1, scaled(DEADLINE_MS)), 1);
+		assert_int_equal(poll(&pfd, 1, h_scaled(DEADLINE_MS)), 1);
 		assert_int_equal(recvfrom(srv, got[i], sizeof(got[i]), 0,
 					  (struct sockaddr *)&from, &fromlen), 64);
 		assert_int_equal(got[i][3], i + 1);
@@ -529,13 +488,14 @@ static void test_unconnected_socket_just_times_out(void **state)
 {
 	struct h_proc *srv = start_server("-n", "3", NULL);
 	struct h_proc cl;
+	char errs[sizeof(cl.errbuf)];
 	const char *extra[] = { "-c", "6", "-r", "1", "-t", "150", NULL };
 
 	(void)state;
 	assert_int_equal(run_client(&cl, srv->port, extra), 1);
 	/* The same ICMP errors came back, but nobody told this socket. */
 	assert_null(strstr(cl.outbuf, "refused"));
-	assert_null(strstr(own_stderr(&cl), "refused"));
+	assert_null(strstr(h_own_stderr(&cl, errs, sizeof(errs)), "refused"));
 	assert_non_null(strstr(cl.outbuf, "seq 4: no reply after 2 tries, giving up\n"));
 	assert_non_null(strstr(cl.outbuf, "seq 6: no reply after 2 tries, giving up\n"));
 	assert_non_null(strstr(cl.outbuf, "sent 6, answered 3, lost 3 (4 5 6), "));
@@ -547,6 +507,7 @@ static void test_unconnected_socket_just_times_out(void **state)
 static void test_sizes_boundaries_limit_and_truncation(void **state)
 {
 	struct h_proc p;
+	char errs[sizeof(p.errbuf)];
 	char *argv[] = { (char *)h_lesson(LESSON, "sizes"), NULL };
 	const char *in_order[] = {
 		"recv() = 100 bytes of 'A'\n",
@@ -576,7 +537,7 @@ static void test_sizes_boundaries_limit_and_truncation(void **state)
 		at = found + strlen(in_order[i]);
 	}
 	assert_non_null(strstr(p.outbuf, "TCP for contrast: send() 100, 200, 300 bytes; one recv() = 600 bytes\n"));
-	assert_string_equal(own_stderr(&p), "");
+	assert_string_equal(h_own_stderr(&p, errs, sizeof(errs)), "");
 }
 
 static void test_sizes_extra_size_over_the_limit(void **state)
@@ -698,13 +659,14 @@ static void test_help_exits_0_with_usage(void **state)
 	(void)state;
 	for (size_t i = 0; i < 3; i++) {
 		struct h_proc p;
+		char errs[sizeof(p.errbuf)];
 		char *argv[] = { (char *)h_lesson(LESSON, progs[i]), "--help", NULL };
 		char want[32];
 
 		snprintf(want, sizeof(want), "usage: %s ", progs[i]);
 		assert_int_equal(h_run(&p, argv, NULL, 0, DEADLINE_MS), 0);
 		assert_true(strncmp(p.outbuf, want, strlen(want)) == 0);
-		assert_string_equal(own_stderr(&p), "");
+		assert_string_equal(h_own_stderr(&p, errs, sizeof(errs)), "");
 	}
 }
 

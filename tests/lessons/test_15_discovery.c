@@ -64,37 +64,6 @@ static struct {
 	char ip[256];        /* path of ip(8), or "" */
 } env;
 
-static int under_valgrind(void)
-{
-	const char *v = getenv("SOCKLAB_VALGRIND");
-
-	return v != NULL && strcmp(v, "1") == 0;
-}
-
-static int scaled(int ms)
-{
-	return under_valgrind() ? ms * 10 : ms;
-}
-
-static const char *own_stderr(const struct h_proc *p)
-{
-	static char buf[sizeof(p->errbuf)];
-	size_t len = 0;
-
-	for (const char *line = p->errbuf; *line != '\0';) {
-		const char *eol = strchr(line, '\n');
-		size_t n = eol != NULL ? (size_t)(eol - line) + 1 : strlen(line);
-
-		if (strncmp(line, "==", 2) != 0) {
-			memcpy(buf + len, line, n);
-			len += n;
-		}
-		line += n;
-	}
-	buf[len] = '\0';
-	return buf;
-}
-
 /* ---- the private namespace ------------------------------------------------- */
 
 static int write_file(const char *path, const char *text)
@@ -363,8 +332,8 @@ static int run_client(struct h_proc *cl, const char *name, int timeout_ms,
 			 "-P", env.aport, "-g", env.group, "-t", t,
 			 (char *)a1, (char *)a2, (char *)a3, NULL };
 
-	snprintf(t, sizeof(t), "%d", scaled(timeout_ms));
-	return h_run(cl, argv, NULL, 0, DEADLINE_MS + scaled(timeout_ms));
+	snprintf(t, sizeof(t), "%d", h_scaled(timeout_ms));
+	return h_run(cl, argv, NULL, 0, DEADLINE_MS + h_scaled(timeout_ms));
 }
 
 /* ---- discovery ---------------------------------------------------------------------- */
@@ -374,6 +343,7 @@ static void test_client_discovers_server_and_talks(void **state)
 	char name[32], heard[160], reply[96];
 	struct h_proc *srv;
 	struct h_proc cl;
+	char errs[sizeof(cl.errbuf)];
 	long long start;
 
 	(void)state;
@@ -382,7 +352,7 @@ static void test_client_discovers_server_and_talks(void **state)
 	start = h_now_ms();
 	assert_int_equal(run_client(&cl, name, 5000, "hi", "there", NULL), 0);
 	/* Within its deadline (the client's own -t, checked here too). */
-	assert_true(h_now_ms() - start < scaled(5000) + 2000);
+	assert_true(h_now_ms() - start < h_scaled(5000) + 2000);
 	/* The TCP port it heard is the one the server got from port 0. */
 	snprintf(heard, sizeof(heard), "heard \"socklab-discovery v1 name=%s tcp=%s addr=127.0.0.1\" from 127.0.0.1:",
 		 name, srv->port);
@@ -390,7 +360,7 @@ static void test_client_discovers_server_and_talks(void **state)
 	assert_non_null(strstr(cl.outbuf, "connecting to 127.0.0.1:"));
 	snprintf(reply, sizeof(reply), "hello from %s: you said \"hi there\"\n", name);
 	assert_non_null(strstr(cl.outbuf, reply));
-	assert_string_equal(own_stderr(&cl), "");
+	assert_string_equal(h_own_stderr(&cl, errs, sizeof(errs)), "");
 	/* The server served it, and exits after its one client (-n 1). */
 	assert_int_equal(h_wait_output(srv, "out", "said \"hi there\"\n", DEADLINE_MS), 0);
 	expect_exit_0(srv, 0);
@@ -408,7 +378,7 @@ static void test_client_picks_the_service_it_asked_for(void **state)
 	need_multicast();
 	unique_name(a, "alpha");
 	unique_name(b, "beta");
-	snprintf(t, sizeof(t), "%d", scaled(10000));
+	snprintf(t, sizeof(t), "%d", h_scaled(10000));
 	/* alpha first: the client hears it, and must let it pass. */
 	sa = start_server(a, NULL, NULL, NULL, NULL);
 	assert_int_equal(h_start(&cl, argv), 0);
@@ -419,7 +389,7 @@ static void test_client_picks_the_service_it_asked_for(void **state)
 	assert_non_null(strstr(cl.outbuf, ": not the service we want\n"));
 	/* Only now does beta start: the client connects to it. */
 	sb = start_server(b, NULL, NULL, NULL, NULL);
-	assert_int_equal(h_wait_exit(&cl, DEADLINE_MS + scaled(10000)), 0);
+	assert_int_equal(h_wait_exit(&cl, DEADLINE_MS + h_scaled(10000)), 0);
 	snprintf(want, sizeof(want), "connecting to 127.0.0.1:%s over TCP", sb->port);
 	assert_non_null(strstr(cl.outbuf, want));
 	snprintf(want, sizeof(want), "hello from %s: you said \"hello\"\n", b);
@@ -458,6 +428,7 @@ static void test_unknown_name_times_out_with_exit_1(void **state)
 	char name[32], heard[64];
 	struct h_proc *srv;
 	struct h_proc cl;
+	char errs[sizeof(cl.errbuf)];
 	long long start;
 
 	(void)state;
@@ -466,8 +437,9 @@ static void test_unknown_name_times_out_with_exit_1(void **state)
 	start = h_now_ms();
 	assert_int_equal(run_client(&cl, "nobody-announces-this", 1000, NULL, NULL, NULL), 1);
 	/* It waited for its whole deadline, and said so. */
-	assert_true(h_now_ms() - start >= scaled(1000));
-	assert_non_null(strstr(own_stderr(&cl), "no announcement of \"nobody-announces-this\" within "));
+	assert_true(h_now_ms() - start >= h_scaled(1000));
+	assert_non_null(strstr(h_own_stderr(&cl, errs, sizeof(errs)),
+			       "no announcement of \"nobody-announces-this\" within "));
 	/* It was listening in the right place: it heard the other one. */
 	snprintf(heard, sizeof(heard), "heard \"%s\" from 127.0.0.1:", name);
 	assert_non_null(strstr(cl.outbuf, heard));
@@ -515,14 +487,14 @@ static void test_membership_decides_who_hears(void **state)
 	 * (IP_MULTICAST_ALL is on by default). */
 	joined = track_fd(group_socket(env.aport, 1));
 	assert_true(joined >= 0);
-	assert_true(hears(joined, scaled(5000)));
-	assert_true(hears(quiet, scaled(5000)));
+	assert_true(hears(joined, h_scaled(5000)));
+	assert_true(hears(quiet, h_scaled(5000)));
 	/* With IP_MULTICAST_ALL off, a socket gets only the groups it has
 	 * joined itself: the quiet one goes quiet again. */
 	assert_int_equal(setsockopt(quiet, IPPROTO_IP, IP_MULTICAST_ALL, &off, sizeof(off)), 0);
 	drain(quiet);
 	drain(joined);
-	assert_true(hears(joined, scaled(5000)));
+	assert_true(hears(joined, h_scaled(5000)));
 	assert_false(hears(quiet, 600));
 	expect_exit_0(srv, 1);
 }
@@ -633,6 +605,7 @@ static void test_veth_broadcast_and_multicast_cross_the_link(void **state)
 	struct peer_ns b;
 	struct h_proc *srv;
 	struct h_proc cl;
+	char errs[sizeof(cl.errbuf)];
 	char name[32], want[96];
 
 	(void)state;
@@ -664,7 +637,8 @@ static void test_veth_broadcast_and_multicast_cross_the_link(void **state)
 	 * keeps the lesson's announcements off a real network. */
 	srv = start_server_in_b(&b, name, NULL, NULL);
 	assert_int_equal(run_client(&cl, name, 1500, "-i", "10.15.0.1", NULL), 1);
-	assert_non_null(strstr(own_stderr(&cl), "no announcement of \"veth-"));
+	assert_non_null(strstr(h_own_stderr(&cl, errs, sizeof(errs)),
+			       "no announcement of \"veth-"));
 	assert_null(strstr(cl.outbuf, "heard"));
 	expect_exit_0(srv, 1);
 
@@ -680,6 +654,7 @@ static void test_help_exits_0_with_usage(void **state)
 	(void)state;
 	for (size_t i = 0; i < 2; i++) {
 		struct h_proc p;
+		char errs[sizeof(p.errbuf)];
 		char *argv[] = { (char *)h_lesson(LESSON, progs[i]), "-h", NULL };
 		char want[32];
 
@@ -687,7 +662,7 @@ static void test_help_exits_0_with_usage(void **state)
 		assert_int_equal(h_run(&p, argv, NULL, 0, DEADLINE_MS), 0);
 		assert_true(strncmp(p.outbuf, want, strlen(want)) == 0);
 		assert_non_null(strstr(p.outbuf, "--announce-port PORT"));
-		assert_string_equal(own_stderr(&p), "");
+		assert_string_equal(h_own_stderr(&p, errs, sizeof(errs)), "");
 	}
 }
 

@@ -70,18 +70,6 @@ struct world {
 	struct h_proc p[NPROCS];     /* p[0] is usually the server */
 };
 
-static int under_valgrind(void)
-{
-	const char *v = getenv("SOCKLAB_VALGRIND");
-
-	return v != NULL && strcmp(v, "1") == 0;
-}
-
-static int scaled(int ms)
-{
-	return under_valgrind() ? ms * 10 : ms;
-}
-
 static int setup(void **state)
 {
 	struct world *w = calloc(1, sizeof(*w));
@@ -153,7 +141,7 @@ static int run(struct h_proc *p, const char *prog, const char *a1, const char *a
  * Unix socket does not have. */
 static void wait_listening(struct h_proc *p, char *addr, size_t size)
 {
-	long long deadline = h_now_ms() + scaled(T_MS);
+	long long deadline = h_now_ms() + h_scaled(T_MS);
 	const char *at, *eol;
 
 	if (h_wait_output(p, "out", "listening on ", T_MS) < 0)
@@ -216,7 +204,7 @@ static int count_entries(const char *dir)
 static int unix_connect(const char *name, int type)
 {
 	struct sockaddr_un sun;
-	struct timeval tv = { scaled(T_MS) / 1000, 0 };
+	struct timeval tv = { h_scaled(T_MS) / 1000, 0 };
 	socklen_t len;
 	size_t n = strlen(name);
 	int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
@@ -636,7 +624,7 @@ static void test_dgram_unbound_gets_no_reply(void **state)
 static void seqpacket_exchange(int fd, const size_t *sizes, unsigned char (*msgs)[MSG_MAX])
 {
 	static unsigned char in[MSG_MAX * 2];
-	long long deadline = h_now_ms() + scaled(T_MS);
+	long long deadline = h_now_ms() + h_scaled(T_MS);
 	int sent = 0, received = 0;
 
 	while (received < NMSG) {

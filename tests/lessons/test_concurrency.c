@@ -133,17 +133,10 @@
 
 /* ---- small helpers ------------------------------------------------------------ */
 
-static int under_valgrind(void)
-{
-	const char *v = getenv("SOCKLAB_VALGRIND");
-
-	return v != NULL && strcmp(v, "1") == 0;
-}
-
 /* Our deadlines stretch under valgrind as the harness's do. */
 static int ms(int t)
 {
-	return under_valgrind() ? t * 10 : t;
+	return h_under_valgrind() ? t * 10 : t;
 }
 
 static double suite_scale(void)
@@ -153,7 +146,7 @@ static double suite_scale(void)
 	double v;
 
 	if (s == NULL || *s == '\0')
-		return under_valgrind() ? 0.1 : 1.0;
+		return h_under_valgrind() ? 0.1 : 1.0;
 	v = strtod(s, &end);
 	if (*end != '\0' || !(v > 0) || v > 100) {
 		fprintf(stderr, "SOCKLAB_SUITE_SCALE='%s': expected a number above 0\n", s);
@@ -562,7 +555,7 @@ static void pump(struct ctx *c, int t)
 
 	/* The harness stretches its waits tenfold under valgrind; this one
 	 * is a pause, not a deadline. */
-	h_wait_output(c->srv, "out", NEVER, under_valgrind() ? (t + 9) / 10 : t);
+	h_wait_output(c->srv, "out", NEVER, h_under_valgrind() ? (t + 9) / 10 : t);
 	if (h_now_ms() < until) /* both pipes closed: the server is gone */
 		sleep_ms((int)(until - h_now_ms()));
 }
@@ -1351,7 +1344,7 @@ static void test_fd_exhaustion(void **state)
 	/* valgrind keeps descriptors of its own above the soft limit it saw
 	 * at start; lowered under it, valgrind itself aborts (an assertion in
 	 * its vgPlain_safe_fd) at the server's next fork() or open(). */
-	if (under_valgrind()) {
+	if (h_under_valgrind()) {
 		print_message("out of descriptors: not under valgrind (it needs "
 			      "descriptors above the limit; the other runs check this)\n");
 		skip();
