@@ -50,8 +50,8 @@ def keys():
         check(s is not None, "stepping goes on to a client once the server listens")
         who = status(t.screen())[0]
         t.keys("Tab")
-        time.sleep(0.5)
-        check(status(t.screen())[0] not in (None, who), "Tab selects another process")
+        s = t.wait_for(r"^ > (?!%s )\S+ " % re.escape(who or ""), timeout=5, what="another process")
+        check(who is not None and s is not None, "Tab selects another process")
         for key, title in [("2", r"^- ladder:"), ("3", r"^- sockets"), ("4", r"^- TCP states"),
                            ("5", r"^- source"), ("6", r"^- calls")]:
             t.keys(key)
@@ -66,19 +66,22 @@ def keys():
         # Up/Down need two sockets: step on until a connection is made.
         t.keys("1")
         check(step_until(t, r"ESTABLISHED") is not None, "stepping on makes a connection")
+        # Both ends established (the server's end comes from sock_diag a
+        # moment later): from then on the list of sockets stays put.
+        t.keys("3")
+        t.wait_for(r"ESTABLISHED(.|\n)*ESTABLISHED", what="both ends established")
         t.keys("4")
         t.keys("Down")
         s = t.wait_for(r"TCP states: #(\d+)", what="states title")
         first = re.search(r"TCP states: #(\d+)", s).group(1) if s else None
         t.keys("Down")
-        time.sleep(0.4)
-        m = re.search(r"TCP states: #(\d+)", t.screen())
-        check(first is not None and m is not None and m.group(1) != first,
+        s = t.wait_for(r"TCP states: #(?!%s\b)\d+" % first, timeout=5, what="another socket")
+        m = re.search(r"TCP states: #(\d+)", s or "")
+        check(first is not None and m is not None,
               "Down selects another socket (#%s -> #%s)" % (first, m.group(1) if m else "?"))
         t.keys("Up")
-        time.sleep(0.4)
-        m = re.search(r"TCP states: #(\d+)", t.screen())
-        check(m is not None and m.group(1) == first, "Up selects the previous one again")
+        s = t.wait_for(r"TCP states: #%s\b" % first, timeout=5, what="the first socket again")
+        check(first is not None and s is not None, "Up selects the previous one again")
         t.keys("6")
         t.wait_for(r"^- calls", what="calls")
         t.keys("PPage")
