@@ -5,7 +5,8 @@
 # test, passed when it exits 0. SOCKLAB_TEST_TIMEOUT (seconds, default 300)
 # bounds each program. SOCKLAB_TEST_JOBS (default 3) programs run at once:
 # most tests wait on sockets and deadlines, not on the CPU. Each program's
-# output is shown whole, when it ends.
+# output is shown whole, when it ends. An argument "PROG:ARG" runs PROG
+# with the one argument ARG (tests/exercise/test_steps.sh:05: one lesson).
 set -u
 limit=${SOCKLAB_TEST_TIMEOUT:-300}
 jobs=${SOCKLAB_TEST_JOBS:-3}
@@ -15,16 +16,18 @@ trap 'rm -rf "$dir"' EXIT
 # Run test number $1 ($2 is the program); its output and exit code go to
 # $dir/$1.log and $dir/$1.rc; one short line says it has ended.
 run_one() {
-  local n=$1 t=$2 cmd
+  local n=$1 t=${2%%:*} cmd arg=()
+  [ "$t" != "$2" ] && arg=("${2#*:}")
   case $t in
     *.py) cmd=(python3 "$t") ;;
     *.sh) cmd=(bash "$t") ;;
     *) cmd=("$t") ;;
   esac
+  cmd+=("${arg[@]}")
   timeout --kill-after=5 "$limit" "${cmd[@]}" > "$dir/$n.log" 2>&1
   local rc=$?
   echo "$rc" > "$dir/$n.rc"
-  echo "   finished $t (exit $rc)"
+  echo "   finished $2 (exit $rc)"
 }
 
 tests=("$@")

@@ -14,10 +14,13 @@
 #    it exits 1 until K = N, then 0;
 # and also that the full stub, checked with --keep-going, fails every step,
 # and that `check --solution NN` (the lesson sources) passes every step.
+#
+# Usage: test_steps.sh [NN...]  (no argument: every lesson with exercises;
+# make test runs it once per lesson, side by side)
 . "$(dirname "$0")/lib.bash"
 export CC=gcc
 
-for n in $(lessons_with_exercises); do
+for n in ${*:-$(lessons_with_exercises)}; do
   nsteps=$(steps_of "$n")
   dir=$(lesson_dir "$n")
   name=$(basename "$dir")
