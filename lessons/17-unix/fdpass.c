@@ -164,6 +164,18 @@ union fd_control {
  * after saying why. */
 static int send_fd(int conn, int fd)
 {
+	/* EXERCISE 3: pass fd to the other process: SCM_RIGHTS in sendmsg()
+	 * HINT: a struct msghdr with one iovec holding one byte of data (the tag:
+	 * a control message never travels alone on a stream) and msg_control =
+	 * a zeroed union fd_control; CMSG_FIRSTHDR(&msg) gets level SOL_SOCKET,
+	 * type SCM_RIGHTS, len CMSG_LEN(sizeof(int)); memcpy fd into
+	 * CMSG_DATA(); sendmsg(conn, &msg, MSG_NOSIGNAL), again on EINTR; on
+	 * failure warn("sendmsg SCM_RIGHTS:") and return -1, else 0
+	 * STUB: (void)conn;
+	 * STUB: (void)fd;
+	 * STUB: errno = ENOSYS;
+	 * STUB: warn("sendmsg SCM_RIGHTS:");
+	 * STUB: return -1; */
 	char tag = 'F';
 	struct iovec iov = { .iov_base = &tag, .iov_len = 1 };
 	union fd_control control;
@@ -190,6 +202,7 @@ static int send_fd(int conn, int fd)
 		return -1;
 	}
 	return 0;
+	/* END EXERCISE 3 */
 }
 
 /* Take one message from conn and the descriptor it carries. Returns the
@@ -199,6 +212,16 @@ static int send_fd(int conn, int fd)
  * fit and sets MSG_CTRUNC; we close the one we got, too). */
 static int receive_fd(int conn)
 {
+	/* EXERCISE 3: take the message and the descriptor it carries
+	 * HINT: recvmsg(conn, &msg, MSG_CMSG_CLOEXEC) into one byte, with
+	 * msg_control = a union fd_control; again on EINTR, -1 on error; walk
+	 * CMSG_FIRSTHDR/CMSG_NXTHDR for level SOL_SOCKET, type SCM_RIGHTS, len
+	 * CMSG_LEN(sizeof(int)) and memcpy the fd out of CMSG_DATA(); if
+	 * msg.msg_flags has MSG_CTRUNC, close what you got, errno EMSGSIZE,
+	 * return -1; no fd: errno ENODATA (recvmsg returned 0) or ENOMSG
+	 * STUB: (void)conn;
+	 * STUB: errno = ENOMSG;
+	 * STUB: return -1; */
 	char tag;
 	struct iovec iov = { .iov_base = &tag, .iov_len = 1 };
 	union fd_control control;
@@ -232,6 +255,7 @@ static int receive_fd(int conn)
 	if (fd < 0)
 		errno = n == 0 ? ENODATA : ENOMSG;
 	return fd;
+	/* END EXERCISE 3 */
 }
 
 /* ---- the receiver ----------------------------------------------------------------- */
@@ -330,11 +354,20 @@ static void print_sender(int conn)
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 
+	/* EXERCISE 3: ask the kernel who the sender is: SO_PEERCRED
+	 * HINT: getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len); on < 0
+	 * warn("getsockopt SO_PEERCRED:") and return; else print "sender
+	 * connected: pid P uid U" from cred.pid and cred.uid
+	 * STUB: (void)conn;
+	 * STUB: (void)cred;
+	 * STUB: (void)len;
+	 * STUB: printf("sender connected\n"); */
 	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
 		warn("getsockopt SO_PEERCRED:");
 		return;
 	}
 	printf("sender connected: pid %ld uid %ld\n", (long)cred.pid, (long)cred.uid);
+	/* END EXERCISE 3 */
 }
 
 /* Take one descriptor from a sender, use it, close it, and tell the

@@ -259,6 +259,16 @@ static void print_client(int fd, const struct sockaddr_un *peer, socklen_t peerl
 
 	if (sl_addr_format((const struct sockaddr *)peer, peerlen, who, sizeof(who)) == NULL)
 		snprintf(who, sizeof(who), "(unknown)");
+	/* EXERCISE 3: ask the kernel who the client is: SO_PEERCRED
+	 * HINT: getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) fills
+	 * cred.pid, cred.uid and cred.gid, as they were at connect(); if it
+	 * returns < 0, warn("getsockopt SO_PEERCRED:") and print the line
+	 * below without them; else print "client connected: pid P uid U gid G
+	 * (SO_PEERCRED), address WHO (addrlen N)" (cast each to long for %ld)
+	 * STUB: (void)fd;
+	 * STUB: (void)cred;
+	 * STUB: (void)credlen;
+	 * STUB: printf("client connected: address %s (addrlen %u)\n", who, (unsigned)peerlen); */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) < 0) {
 		warn("getsockopt SO_PEERCRED:");
 		printf("client connected: address %s (addrlen %u)\n", who, (unsigned)peerlen);
@@ -266,6 +276,7 @@ static void print_client(int fd, const struct sockaddr_un *peer, socklen_t peerl
 	}
 	printf("client connected: pid %ld uid %ld gid %ld (SO_PEERCRED), address %s (addrlen %u)\n",
 	       (long)cred.pid, (long)cred.uid, (long)cred.gid, who, (unsigned)peerlen);
+	/* END EXERCISE 3 */
 }
 
 /* Send all len bytes. MSG_DONTWAIT with a wait for POLLOUT in between,

@@ -271,10 +271,16 @@ static const unsigned char *pattern_at(const struct config *cfg, uint64_t off)
 
 static long long now_ns(void)
 {
+	/* EXERCISE 3: read a clock that only moves forward, in nanoseconds
+	 * HINT: clock_gettime(CLOCK_MONOTONIC, &ts) into a struct timespec (the
+	 * wall clock, CLOCK_REALTIME, can be set or jump while we measure);
+	 * return tv_sec * 1000000000LL + tv_nsec, as a long long
+	 * STUB: return 0; */
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	/* END EXERCISE 3 */
 }
 
 /* Set when a phase overruns PHASE_LIMIT_S. The SIGALRM handler is
@@ -436,6 +442,18 @@ static int set_pipe_size(int fd, long size)
  * trip needs one for each direction. */
 static int open_pipes(struct channel *ch, long pipe_size)
 {
+	/* EXERCISE 1: two pipes, one for each direction
+	 * HINT: pipe(down) for parent to child, pipe(up) for child to parent
+	 * (fd[0] reads, fd[1] writes); on failure warn("pipe:"), close what
+	 * you opened, return -1; the parent writes down[1] and reads up[0],
+	 * the child reads down[0] and writes up[1]; then set_pipe_size() on
+	 * each writing end (on failure close all four, return -1); return 0
+	 * STUB: (void)ch;
+	 * STUB: (void)pipe_size;
+	 * STUB: (void)set_pipe_size;
+	 * STUB: errno = ENOSYS;
+	 * STUB: warn("pipe:");
+	 * STUB: return -1; */
 	int down[2], up[2];
 
 	if (pipe(down) < 0) {
@@ -458,11 +476,22 @@ static int open_pipes(struct channel *ch, long pipe_size)
 		return -1;
 	}
 	return 0;
+	/* END EXERCISE 1 */
 }
 
 /* One socketpair: both ends read and write. */
 static int open_socketpair(struct channel *ch, long pipe_size)
 {
+	/* EXERCISE 1: one socketpair, one channel for both directions
+	 * HINT: socketpair(AF_UNIX, SOCK_STREAM, 0, sv) (on failure
+	 * warn("socketpair:"), return -1); the parent reads and writes sv[0],
+	 * the child sv[1]: the same fd for both directions; return 0
+	 * (pipe_size is for pipes only)
+	 * STUB: (void)ch;
+	 * STUB: (void)pipe_size;
+	 * STUB: errno = ENOSYS;
+	 * STUB: warn("socketpair:");
+	 * STUB: return -1; */
 	int sv[2];
 
 	(void)pipe_size; /* pipes only */
@@ -473,6 +502,7 @@ static int open_socketpair(struct channel *ch, long pipe_size)
 	ch->parent_rd = ch->parent_wr = sv[0];
 	ch->child_rd = ch->child_wr = sv[1];
 	return 0;
+	/* END EXERCISE 1 */
 }
 
 /* listen on addr, connect a second socket to it, accept: two connected
@@ -482,6 +512,21 @@ static int open_socketpair(struct channel *ch, long pipe_size)
 static int connect_through(int family, const struct sockaddr *addr, socklen_t len,
                            struct channel *ch)
 {
+	/* EXERCISE 2: a connected pair of stream sockets through an address
+	 * HINT: a listener: socket(family, SOCK_STREAM, 0), bind() to addr,
+	 * listen(listener, 1); getsockname() says the address it really got
+	 * (TCP's port 0 became a real port); a second socket connect()s there
+	 * (it does not wait for accept(): the kernel queues the connection);
+	 * accept() gives the other end; close the listener either way. The
+	 * accepted socket is the parent's (parent_rd = parent_wr), the
+	 * connected one the child's; on failure warn(), close, return -1
+	 * STUB: (void)family;
+	 * STUB: (void)addr;
+	 * STUB: (void)len;
+	 * STUB: (void)ch;
+	 * STUB: errno = ENOSYS;
+	 * STUB: warn("connect_through:");
+	 * STUB: return -1; */
 	struct sockaddr_storage bound;
 	socklen_t boundlen = sizeof(bound);
 	int listener, client = -1, server = -1;
@@ -526,6 +571,7 @@ out:
 	ch->parent_rd = ch->parent_wr = server;
 	ch->child_rd = ch->child_wr = client;
 	return 0;
+	/* END EXERCISE 2 */
 }
 
 /* A Unix stream socket through a path in a private directory. Once
@@ -801,6 +847,15 @@ static int compare_ll(const void *a, const void *b)
 /* Mean, median and 99th percentile of n round-trip times (ns), in us. */
 static void summarize(long long *rtt, long n, struct result *res)
 {
+	/* EXERCISE 3: the mean, the median and the 99th percentile, in us
+	 * HINT: nothing to do when n == 0; mean_us = the sum of the n times
+	 * (in a long double) / n / 1000 (ns to us); a percentile is a place in
+	 * the sorted times: qsort() rtt with compare_ll, then p50_us =
+	 * rtt[(n - 1) * 50 / 100] / 1000.0, p99_us the same with 99
+	 * STUB: (void)rtt;
+	 * STUB: (void)n;
+	 * STUB: (void)res;
+	 * STUB: (void)compare_ll; */
 	long double sum = 0;
 
 	if (n == 0)
@@ -811,6 +866,7 @@ static void summarize(long long *rtt, long n, struct result *res)
 	res->mean_us = (double)(sum / n / 1000.0L);
 	res->p50_us = rtt[(n - 1) * 50 / 100] / 1000.0;
 	res->p99_us = rtt[(n - 1) * 99 / 100] / 1000.0;
+	/* END EXERCISE 3 */
 }
 
 /* Time each round trip: write size bytes, read them back. */

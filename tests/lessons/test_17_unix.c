@@ -1017,5 +1017,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_interop_socat_and_python, setup, teardown),
 	};
 
+	cmocka_set_test_filter(getenv("SOCKLAB_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

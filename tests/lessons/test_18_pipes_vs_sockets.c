@@ -1,6 +1,10 @@
 /* test_18_pipes_vs_sockets.c — lesson 18's ipcbench, run as a real process.
  *
  * What these tests prove:
+ *  - the channels, two at a time: two pipes and a socketpair, then a Unix
+ *    socket and TCP connected before fork(), each carry every ping back
+ *    and every byte of the bulk data (a short run, "ok" on both rows, no
+ *    other row, exit 0); the Unix socket's path is gone afterwards;
  *  - "ipcbench --quick" finishes by itself within a deadline and exits 0;
  *    its table has one row for each of pipe, socketpair, unix, tcp and udp,
  *    each with positive mean, p50, p99 and MiB/s, p50 <= p99, and "ok" in
@@ -20,9 +24,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -61,6 +67,106 @@ static int run_bench(struct h_proc *p, const char *a1, const char *a2, const cha
 			 (char *)a8, NULL };
 
 	return h_run(p, argv, NULL, 0, T_RUN);
+}
+
+/* A short run of the transports in list (two of them, first and second):
+ * exit 0, both rows checked "ok" with no loss column, no other row. The
+ * times are not looked at: these tests are about the channels. */
+static void expect_channels_ok(const char *list, const char *first, const char *second)
+{
+	static const char *const names[] = { "pipe", "socketpair", "unix", "tcp", "udp" };
+	static struct h_proc p;
+	int rc = run_bench(&p, "-t", list, "-n", "200", "-V", "4", NULL, NULL);
+
+	if (rc != 0)
+		fail_msg("ipcbench -t %s: exit %d\nstdout:\n%s\nstderr:\n%s", list, rc,
+			 p.outbuf, p.errbuf);
+	assert_non_null(strstr(p.outbuf, "200 round trips of 64 bytes (after 20 untimed), 4 MiB"));
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct row r;
+
+		if (strcmp(names[i], first) != 0 && strcmp(names[i], second) != 0) {
+			assert_false(find_row(p.outbuf, names[i], &r));
+			continue;
+		}
+		if (!find_row(p.outbuf, names[i], &r))
+			fail_msg("no row for %s in:\n%s", names[i], p.outbuf);
+		assert_string_equal(r.check, "ok");
+		assert_string_equal(r.lost, "-");
+	}
+	assert_null(strstr(p.errbuf, "data check failed"));
+}
+
+/* Two pipes (a pipe is one-way) and one socketpair (two-way). */
+static void test_pipe_and_socketpair(void **state)
+{
+	(void)state;
+	expect_channels_ok("pipe,socketpair", "pipe", "socketpair");
+}
+
+/* Number of entries in a directory, or -1. */
+static int count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* A scratch directory for $XDG_RUNTIME_DIR, removed by the teardown
+ * even when the test fails (ipcbench's own directories in it too). */
+static char scratch[] = "/tmp/socklab-t18-XXXXXX";
+
+static int make_scratch(void **state)
+{
+	(void)state;
+	memcpy(scratch + sizeof(scratch) - 7, "XXXXXX", 6);
+	if (mkdtemp(scratch) == NULL)
+		return -1;
+	setenv("XDG_RUNTIME_DIR", scratch, 1);
+	return 0;
+}
+
+static int remove_scratch(void **state)
+{
+	DIR *d = opendir(scratch);
+	struct dirent *e;
+
+	(void)state;
+	unsetenv("XDG_RUNTIME_DIR");
+	/* Only a failed run leaves anything: an empty ipcbench-XXXXXX
+	 * directory, or one holding the socket file "s". */
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		char path[sizeof(scratch) + 300];
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/s", scratch, e->d_name);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/%s", scratch, e->d_name);
+		rmdir(path);
+	}
+	if (d != NULL)
+		closedir(d);
+	return rmdir(scratch);
+}
+
+/* A Unix socket through a path and TCP on 127.0.0.1, both connected in
+ * one process before fork(). The Unix socket's directory goes under
+ * $XDG_RUNTIME_DIR (the scratch directory), which must be empty
+ * afterwards: once connected, the path is not needed. */
+static void test_unix_and_tcp(void **state)
+{
+	(void)state;
+	expect_channels_ok("unix,tcp", "unix", "tcp");
+	assert_int_equal(count_entries(scratch), 0);
 }
 
 static void test_quick_run_fills_the_table(void **state)
@@ -190,10 +296,13 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_help_and_bad_options),
+		cmocka_unit_test(test_pipe_and_socketpair),
+		cmocka_unit_test_setup_teardown(test_unix_and_tcp, make_scratch, remove_scratch),
 		cmocka_unit_test(test_quick_run_fills_the_table),
 		cmocka_unit_test(test_options_reach_the_run),
 		cmocka_unit_test(test_corruption_is_caught),
 	};
 
+	cmocka_set_test_filter(getenv("SOCKLAB_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
