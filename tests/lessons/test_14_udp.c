@@ -756,5 +756,6 @@ int main(void)
 		cmocka_unit_test(test_server_stops_on_an_early_signal),
 	};
 
+	cmocka_set_test_filter(getenv("SOCKLAB_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -731,5 +731,6 @@ int main(void)
 		cmocka_unit_test_teardown(test_server_stops_on_sigterm_and_sigint, cleanup),
 	};
 
+	cmocka_set_test_filter(getenv("SOCKLAB_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, group_setup, NULL);
 }

@@ -756,5 +756,6 @@ int main(void)
 		cmocka_unit_test(test_sniff_usage),
 	};
 
+	cmocka_set_test_filter(getenv("SOCKLAB_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
