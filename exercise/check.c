@@ -287,6 +287,7 @@ int ex_check_steps(const struct ex_paths *p, const struct ex_lesson *l,
 			}
 			if (tr.outcome == EX_SKIP) {
 				res->skipped++;
+				res->failed = tr; /* what it said, should all skip */
 				continue;
 			}
 			if (tr.outcome != EX_PASS) {
@@ -295,6 +296,10 @@ int ex_check_steps(const struct ex_paths *p, const struct ex_lesson *l,
 				break;
 			}
 		}
+		/* Every test skipped itself (no root, a missing tool): nothing
+		 * was checked, so the step is not done. */
+		if (res->outcome == EX_PASS && res->ran > 0 && res->skipped == res->ran)
+			res->outcome = EX_SKIP;
 		if (res->outcome == EX_PASS)
 			passed++;
 		else
@@ -424,6 +429,20 @@ static void find_todo(const struct ex_lesson *l, const char *copy, int step,
 	}
 }
 
+/* A test's own lines, indented under a label. */
+static void print_details(const char *label, const char *details)
+{
+	if (details[0] == '\0')
+		return;
+	printf("      %s:\n", label);
+	for (const char *d = details; *d != '\0'; ) {
+		size_t n = strcspn(d, "\n");
+
+		printf("        %.*s\n", (int)n, d);
+		d += n + (d[n] == '\n');
+	}
+}
+
 struct report {
 	const char *copy;
 	const struct ex_check_opts *o;
@@ -454,20 +473,22 @@ static void print_step(const struct ex_lesson *l, int i, const struct ex_step_re
 			printf("passed\n");
 		return;
 	}
+	if (res->outcome == EX_SKIP) {
+		printf("NOT CHECKED\n");
+		print_wrapped("      ", "every test of this step skipped itself here: they "
+			      "need something this machine or account lacks (root, "
+			      "CAP_NET_RAW, a tool). The step does not count as done; "
+			      "check it where the tests can run (as root, or with "
+			      "sudo).");
+		print_details("what the test said", res->failed.details);
+		return;
+	}
 	printf("%s\n", res->outcome == EX_TIMEOUT ? "STOPPED (too slow)" :
 		       res->outcome == EX_CRASH ? "CRASHED" : "FAILED");
 	ex_explain_failure(l, res, rep->o, why, sizeof(why));
 	printf("      %s:\n", res->failed.test);
 	print_wrapped("      ", why);
-	if (res->failed.details[0] != '\0') {
-		printf("      what the test saw:\n");
-		for (const char *d = res->failed.details; *d != '\0'; ) {
-			size_t n = strcspn(d, "\n");
-
-			printf("        %.*s\n", (int)n, d);
-			d += n + (d[n] == '\n');
-		}
-	}
+	print_details("what the test saw", res->failed.details);
 	find_todo(l, rep->copy, s->number, where, sizeof(where));
 	/* Every region of the step has a hint; say each once. */
 	for (int f = 0; f < l->nfiles; f++)
