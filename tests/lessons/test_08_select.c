@@ -2,6 +2,12 @@
  * suite (test_concurrency.c) checks for every design.
  *
  * What these tests prove:
+ *  - one thread serves several clients side by side: three connected at
+ *    once are each echoed, in any order, while the others stay connected;
+ *  - a client that sends and never reads is held to its one buffer: the
+ *    server stops reading from it (it cannot push 64 MiB), does not spin
+ *    while it waits, serves the others meanwhile, and gives that client
+ *    every byte back, in order, once it reads;
  *  - FD_SETSIZE is enforced for real: with the server allowed more than
  *    FD_SETSIZE descriptors and more than FD_SETSIZE clients connected,
  *    every client whose fd fits is served, each one that does not is
@@ -9,6 +15,9 @@
  *    and the server goes on serving;
  *  - --max-fd N moves that limit: exactly the clients whose fd is below N
  *    are served, and a refused client's place is taken by the next;
+ *  - out of descriptors, each client waiting in the backlog is turned
+ *    away (accepted into the spare descriptor and closed at once), the
+ *    server does not spin, and once a client leaves the next is served;
  *  - SIGTERM or SIGINT the moment it listens, wherever it lands, ends the
  *    server with exit 0 (the handler's shutdown() of the listener leaves
  *    no gap for a lost signal);
@@ -36,6 +45,11 @@
 
 #define LESSON "08-select"
 #define DEADLINE_MS 10000
+#define NEVER "\001never\001"
+#define PUSH_CAP (64u << 20) /* a server that reads without limit takes it all */
+#define STALL_MS 500         /* the pusher stops after this long stuck */
+#define CPU_WINDOW_MS 500    /* the server's CPU time over this window... */
+#define CPU_MAX_SHARE 5      /* ...must stay under 1/5 of it: no spinning */
 
 static struct h_proc *start_server(const char *opt, const char *arg)
 {
@@ -128,6 +142,204 @@ static int served(struct h_proc *srv, int fd, const char *text)
 	assert_memory_equal(back, text, len);
 	return 1;
 }
+
+/* ---- several clients, one thread ---------------------------------------------------- */
+
+/* served(), for a client that must be served: says which one was not,
+ * and what the server said on stderr. */
+static void assert_echoed(struct h_proc *srv, int fd, const char *text, int client)
+{
+	char err[512];
+
+	if (served(srv, fd, text))
+		return;
+	h_wait_output(srv, "err", NEVER, 100);
+	fail_msg("client %d sent \"%.*s\" and got no echo: the server closed its connection; "
+		 "its stderr: %s", client, (int)strcspn(text, "\n"), text,
+		 h_own_stderr(srv, err, sizeof(err)));
+}
+
+static void test_clients_are_served_side_by_side(void **state)
+{
+	struct h_proc *srv = start_server(NULL, NULL);
+	const char *words[] = { "first\n", "second\n", "third\n" };
+	int fds[3];
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		fds[i] = h_connect(srv->port, h_scaled(DEADLINE_MS));
+		assert_true(fds[i] >= 0);
+	}
+	/* The last to come is served first: no one waits for anyone. */
+	for (int i = 2; i >= 0; i--)
+		assert_echoed(srv, fds[i], words[i], i + 1);
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < 3; i++)
+			assert_echoed(srv, fds[i], words[(i + round) % 3], i + 1);
+	/* One leaves; the two others are still served. */
+	close(fds[1]);
+	assert_echoed(srv, fds[2], "still\n", 3);
+	assert_echoed(srv, fds[0], "here\n", 1);
+	close(fds[0]);
+	close(fds[2]);
+	assert_int_equal(h_wait_count(srv, "out", " disconnected (", 3, DEADLINE_MS), 0);
+	assert_int_equal(h_count(srv->outbuf, " connected\n"), 3);
+	stop_server(srv);
+}
+
+/* ---- a client that never reads ----------------------------------------------------------- */
+
+/* Byte off of the stream the pusher sends: a pattern with a period (251)
+ * that no buffer size divides, so a lost or repeated block shows. */
+static unsigned char pattern_byte(size_t off)
+{
+	return (unsigned char)('a' + off % 251 % 26);
+}
+
+/* A connection with small fixed buffers on our side (no autotuning), so
+ * what a stalled server holds stays far below PUSH_CAP. */
+static int small_buffered_connect(struct h_proc *srv)
+{
+	int fd = h_connect(srv->port, h_scaled(DEADLINE_MS));
+	int size = 64 * 1024;
+
+	assert_true(fd >= 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)), 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)), 0);
+	return fd;
+}
+
+/* Send the pattern without ever reading, until the server stops taking
+ * it (no progress for STALL_MS) or PUSH_CAP is reached; returns the bytes
+ * sent. The server's output is read meanwhile, so it never blocks on it. */
+static size_t push_without_reading(struct h_proc *srv, int fd)
+{
+	static unsigned char chunk[65536];
+	long long last_progress = h_now_ms();
+	size_t total = 0;
+
+	while (total < PUSH_CAP && h_now_ms() - last_progress < h_scaled(STALL_MS)) {
+		size_t len = PUSH_CAP - total < sizeof(chunk) ? PUSH_CAP - total : sizeof(chunk);
+		ssize_t n;
+
+		for (size_t i = 0; i < len; i++)
+			chunk[i] = pattern_byte(total + i);
+		n = send(fd, chunk, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			total += (size_t)n;
+			last_progress = h_now_ms();
+		} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+			if (poll(&pfd, 1, 20) == 0)
+				h_wait_output(srv, "out", NEVER, 1);
+		} else {
+			fail_msg("the pushing client's send: %s", n == 0 ? "returned 0" : strerror(errno));
+		}
+	}
+	return total;
+}
+
+/* Half-close, then read: every pushed byte must come back, in order, and
+ * then the server's end of file. */
+static void assert_pushed_back(struct h_proc *srv, int fd, size_t total)
+{
+	static unsigned char buf[65536];
+	long long deadline = h_now_ms() + h_scaled(DEADLINE_MS);
+	size_t got = 0;
+
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	while (got < total && h_now_ms() < deadline) {
+		size_t want = total - got < sizeof(buf) ? total - got : sizeof(buf);
+		ssize_t n;
+
+		if (!wait_readable(srv, fd, 200))
+			continue;
+		n = recv(fd, buf, want, 0);
+		if (n <= 0)
+			break;
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] != pattern_byte(got + (size_t)i))
+				fail_msg("the client that did not read got byte %zu wrong",
+					 got + (size_t)i);
+		got += (size_t)n;
+	}
+	if (got != total)
+		fail_msg("the client that did not read pushed %zu bytes and got %zu back",
+			 total, got);
+	assert_true(wait_readable(srv, fd, DEADLINE_MS));
+	assert_int_equal(recv(fd, buf, 1, 0), 0); /* then the server's FIN */
+}
+
+/* utime + stime of a process, in ms. */
+static long long cpu_ms(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long long ut, st;
+	const char *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* The fields start after the command name's last ')'. */
+	p = strrchr(buf, ')');
+	assert_non_null(p);
+	assert_int_equal(sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+				&ut, &st), 2);
+	return (long long)((ut + st) * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
+/* While nothing can move, the server must sleep: its CPU time over
+ * CPU_WINDOW_MS (its output read meanwhile) stays low. */
+static void assert_not_spinning(struct h_proc *srv, const char *what)
+{
+	long long t0 = cpu_ms(srv->pid), used;
+
+	h_wait_output(srv, "out", NEVER, CPU_WINDOW_MS);
+	used = cpu_ms(srv->pid) - t0;
+	if (used * CPU_MAX_SHARE >= h_scaled(CPU_WINDOW_MS))
+		fail_msg("%s, the server used %lld ms of CPU in %d ms: it spins instead of "
+			 "sleeping in select()", what, used, h_scaled(CPU_WINDOW_MS));
+}
+
+static void test_a_client_that_never_reads_blocks_no_one(void **state)
+{
+	struct h_proc *srv = start_server(NULL, NULL);
+	int other, stalled;
+	size_t pushed;
+
+	(void)state;
+	other = h_connect(srv->port, h_scaled(DEADLINE_MS));
+	assert_true(other >= 0);
+	assert_int_equal(served(srv, other, "before\n"), 1);
+
+	/* Its echo fills our receive buffer, then the server's send buffer,
+	 * then its buffer in the server: from then on the server must stop
+	 * reading from it. */
+	stalled = small_buffered_connect(srv);
+	pushed = push_without_reading(srv, stalled);
+	if (pushed >= PUSH_CAP)
+		fail_msg("a client that never reads pushed %u MiB and the server took it all: "
+			 "it reads on with no room to keep the echo", PUSH_CAP >> 20);
+	assert_not_spinning(srv, "while a client that never reads waits");
+
+	/* The others are served meanwhile, at once. */
+	assert_int_equal(served(srv, other, "meanwhile\n"), 1);
+
+	/* It reads now: everything comes back, nothing lost, in order. */
+	assert_pushed_back(srv, stalled, pushed);
+	close(stalled);
+	assert_int_equal(served(srv, other, "after\n"), 1);
+	close(other);
+	stop_server(srv);
+}
+
+/* ---- FD_SETSIZE ------------------------------------------------------------------------ */
 
 static void test_max_fd_refuses_exactly_the_fds_beyond(void **state)
 {
@@ -225,6 +437,79 @@ static void test_fd_setsize_is_enforced(void **state)
 	stop_server(srv);
 }
 
+/* ---- out of descriptors -------------------------------------------------------------------- */
+
+/* The limit that leaves a process exactly room free descriptors: one more
+ * than the room-th free number (it may hold stray ones above it). */
+static int limit_leaving(pid_t pid, int room)
+{
+	char path[64];
+	int free_seen = 0;
+
+	for (int fd = 0; fd < 4096; fd++) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
+		if (access(path, F_OK) == 0)
+			continue;
+		if (++free_seen == room)
+			return fd + 1;
+	}
+	return -1;
+}
+
+static void test_out_of_descriptors_turns_clients_away(void **state)
+{
+	struct h_proc *srv;
+	struct rlimit low;
+	int fds[5], again, limit;
+	char byte;
+
+	(void)state;
+	if (h_under_valgrind())
+		skip(); /* valgrind keeps descriptors of its own below the limit */
+	srv = start_server(NULL, NULL);
+	/* Room for exactly two clients. */
+	limit = limit_leaving(srv->pid, 2);
+	assert_true(limit > 0);
+	low.rlim_cur = low.rlim_max = (rlim_t)limit;
+	assert_int_equal(prlimit(srv->pid, RLIMIT_NOFILE, &low, NULL), 0);
+	for (int i = 0; i < 2; i++) {
+		fds[i] = h_connect(srv->port, h_scaled(DEADLINE_MS));
+		assert_true(fds[i] >= 0);
+		assert_int_equal(served(srv, fds[i], "kept\n"), 1);
+	}
+	/* Three more: accept() fails with EMFILE for each, and each must be
+	 * turned away, not left in the backlog with the listener readable. */
+	for (int i = 2; i < 5; i++) {
+		fds[i] = h_connect(srv->port, h_scaled(DEADLINE_MS));
+		assert_true(fds[i] >= 0);
+	}
+	assert_not_spinning(srv, "out of descriptors, with clients waiting");
+	for (int i = 2; i < 5; i++) {
+		ssize_t n;
+
+		if (!wait_readable(srv, fds[i], DEADLINE_MS))
+			fail_msg("out of descriptors, waiting client %d was neither served nor "
+				 "turned away", i - 1);
+		n = recv(fds[i], &byte, 1, 0);
+		assert_true(n == 0 || (n < 0 && errno == ECONNRESET));
+		close(fds[i]);
+	}
+	assert_int_equal(h_wait_count(srv, "out", "out of descriptors: turned a client away", 3,
+				      DEADLINE_MS), 0);
+	/* The two it kept are still served. */
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(served(srv, fds[i], "still kept\n"), 1);
+	/* One leaves: its number is free, and the next client gets it. */
+	close(fds[0]);
+	assert_int_equal(h_wait_count(srv, "out", " disconnected (", 1, DEADLINE_MS), 0);
+	again = h_connect(srv->port, h_scaled(DEADLINE_MS));
+	assert_true(again >= 0);
+	assert_int_equal(served(srv, again, "in its place\n"), 1);
+	close(again);
+	close(fds[1]);
+	stop_server(srv);
+}
+
 /* The signal is sent the moment the server has said "listening on", so it
  * lands anywhere in the loop; a signal that slipped in between the flag
  * test and the wait would leave the server waiting (the deadline fails). */
@@ -268,12 +553,16 @@ static void test_help_and_bad_options(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_clients_are_served_side_by_side),
+		cmocka_unit_test(test_a_client_that_never_reads_blocks_no_one),
 		cmocka_unit_test(test_max_fd_refuses_exactly_the_fds_beyond),
 		cmocka_unit_test(test_fd_setsize_is_enforced),
+		cmocka_unit_test(test_out_of_descriptors_turns_clients_away),
 		cmocka_unit_test(test_stops_on_a_signal_wherever_it_lands),
 		cmocka_unit_test(test_help_and_bad_options),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
+	cmocka_set_test_filter(getenv("SOCKLAB_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,8 +2,17 @@
  * suite (test_concurrency.c) checks for every design.
  *
  * What these tests prove:
+ *  - one thread serves several clients side by side: three connected at
+ *    once are each echoed, in any order, while the others stay connected;
+ *  - a client that sends and never reads is held to its one buffer: the
+ *    server stops asking poll() for its input (it cannot push 64 MiB),
+ *    does not spin while it waits, serves the others meanwhile, and gives
+ *    that client every byte back, in order, once it reads;
  *  - the pollfd array grows as clients come (8, 16, 32, 64 slots) and
  *    every client is served across each growth;
+ *  - closed slots are removed: with three clients staying and fifty more
+ *    coming and going one after another, the array never grows past its
+ *    first 8 slots;
  *  - no ready slot is ever skipped: through bursts in which many clients
  *    close at once while others send, every slot poll() reports ready is
  *    handled in that same round — the server's count of ready slots
@@ -34,6 +43,11 @@
 #define LESSON "09-poll"
 #define DEADLINE_MS 10000
 #define CLIENTS 60
+#define NEVER "\001never\001"
+#define PUSH_CAP (64u << 20) /* a server that reads without limit takes it all */
+#define STALL_MS 500         /* the pusher stops after this long stuck */
+#define CPU_WINDOW_MS 500    /* the server's CPU time over this window... */
+#define CPU_MAX_SHARE 5      /* ...must stay under 1/5 of it: no spinning */
 
 static struct h_proc *start_server(void)
 {
@@ -90,6 +104,198 @@ static void reset_close(int fd)
 	close(fd);
 }
 
+/* echo(), with a failure that says which client got nothing back, and
+ * what the server said on stderr. */
+static void assert_echoed(struct h_proc *srv, int fd, const char *text, int client)
+{
+	char back[128], err[512];
+	size_t len = strlen(text);
+
+	assert_int_equal(send(fd, text, len, MSG_NOSIGNAL), (ssize_t)len);
+	if (recv_n(srv, fd, back, len, DEADLINE_MS) == len && memcmp(back, text, len) == 0)
+		return;
+	h_wait_output(srv, "err", NEVER, 100);
+	fail_msg("client %d sent \"%.*s\" and did not get it back; the server's stderr: %s",
+		 client, (int)strcspn(text, "\n"), text, h_own_stderr(srv, err, sizeof(err)));
+}
+
+/* ---- several clients, one thread ------------------------------------------------------ */
+
+static void test_clients_are_served_side_by_side(void **state)
+{
+	struct h_proc *srv = start_server();
+	const char *words[] = { "first\n", "second\n", "third\n" };
+	int fds[3];
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		fds[i] = h_connect(srv->port, h_scaled(DEADLINE_MS));
+		assert_true(fds[i] >= 0);
+	}
+	/* The last to come is served first: no one waits for anyone. */
+	for (int i = 2; i >= 0; i--)
+		assert_echoed(srv, fds[i], words[i], i + 1);
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < 3; i++)
+			assert_echoed(srv, fds[i], words[(i + round) % 3], i + 1);
+	/* One leaves; the two others are still served. */
+	close(fds[1]);
+	assert_echoed(srv, fds[2], "still\n", 3);
+	assert_echoed(srv, fds[0], "here\n", 1);
+	close(fds[0]);
+	close(fds[2]);
+	assert_int_equal(h_wait_count(srv, "out", " disconnected (", 3, DEADLINE_MS), 0);
+	assert_int_equal(h_count(srv->outbuf, " connected\n"), 3);
+	assert_int_equal(h_stop(srv, SIGTERM, DEADLINE_MS), 0);
+	free(srv);
+}
+
+/* ---- a client that never reads ----------------------------------------------------------- */
+
+/* Byte off of the stream the pusher sends: a pattern with a period (251)
+ * that no buffer size divides, so a lost or repeated block shows. */
+static unsigned char pattern_byte(size_t off)
+{
+	return (unsigned char)('a' + off % 251 % 26);
+}
+
+/* A connection with small fixed buffers on our side (no autotuning), so
+ * what a stalled server holds stays far below PUSH_CAP. */
+static int small_buffered_connect(struct h_proc *srv)
+{
+	int fd = h_connect(srv->port, h_scaled(DEADLINE_MS));
+	int size = 64 * 1024;
+
+	assert_true(fd >= 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)), 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)), 0);
+	return fd;
+}
+
+/* Send the pattern without ever reading, until the server stops taking
+ * it (no progress for STALL_MS) or PUSH_CAP is reached; returns the bytes
+ * sent. The server's output is read meanwhile, so it never blocks on it. */
+static size_t push_without_reading(struct h_proc *srv, int fd)
+{
+	static unsigned char chunk[65536];
+	long long last_progress = h_now_ms();
+	size_t total = 0;
+
+	while (total < PUSH_CAP && h_now_ms() - last_progress < h_scaled(STALL_MS)) {
+		size_t len = PUSH_CAP - total < sizeof(chunk) ? PUSH_CAP - total : sizeof(chunk);
+		ssize_t n;
+
+		for (size_t i = 0; i < len; i++)
+			chunk[i] = pattern_byte(total + i);
+		n = send(fd, chunk, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			total += (size_t)n;
+			last_progress = h_now_ms();
+		} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+			if (poll(&pfd, 1, 20) == 0)
+				h_wait_output(srv, "out", NEVER, 1);
+		} else {
+			fail_msg("the pushing client's send: %s", n == 0 ? "returned 0" : strerror(errno));
+		}
+	}
+	return total;
+}
+
+/* Half-close, then read: every pushed byte must come back, in order, and
+ * then the server's end of file. */
+static void assert_pushed_back(struct h_proc *srv, int fd, size_t total)
+{
+	static char buf[65536];
+	size_t got = 0;
+	char byte;
+
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	while (got < total) {
+		size_t want = total - got < sizeof(buf) ? total - got : sizeof(buf);
+		size_t n = recv_n(srv, fd, buf, want, DEADLINE_MS);
+
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)buf[i] != pattern_byte(got + i))
+				fail_msg("the client that did not read got byte %zu wrong", got + i);
+		got += n;
+		if (n < want)
+			break; /* end of file, a reset, or nothing for DEADLINE_MS */
+	}
+	if (got != total)
+		fail_msg("the client that did not read pushed %zu bytes and got %zu back",
+			 total, got);
+	assert_int_equal(recv_n(srv, fd, &byte, 1, DEADLINE_MS), 0); /* then the server's FIN */
+}
+
+/* utime + stime of a process, in ms. */
+static long long cpu_ms(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long long ut, st;
+	const char *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* The fields start after the command name's last ')'. */
+	p = strrchr(buf, ')');
+	assert_non_null(p);
+	assert_int_equal(sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+				&ut, &st), 2);
+	return (long long)((ut + st) * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
+static void test_a_client_that_never_reads_blocks_no_one(void **state)
+{
+	struct h_proc *srv = start_server();
+	int other, stalled;
+	long long t0, used;
+	size_t pushed;
+
+	(void)state;
+	other = h_connect(srv->port, h_scaled(DEADLINE_MS));
+	assert_true(other >= 0);
+	assert_echoed(srv, other, "before\n", 1);
+
+	/* Its echo fills our receive buffer, then the server's send buffer,
+	 * then its buffer in the server: from then on the server must stop
+	 * reading from it. */
+	stalled = small_buffered_connect(srv);
+	pushed = push_without_reading(srv, stalled);
+	if (pushed >= PUSH_CAP)
+		fail_msg("a client that never reads pushed %u MiB and the server took it all: "
+			 "it reads on with no room to keep the echo", PUSH_CAP >> 20);
+
+	/* While nothing can move, the server must sleep in poll(). */
+	t0 = cpu_ms(srv->pid);
+	h_wait_output(srv, "out", NEVER, CPU_WINDOW_MS);
+	used = cpu_ms(srv->pid) - t0;
+	if (used * CPU_MAX_SHARE >= h_scaled(CPU_WINDOW_MS))
+		fail_msg("while a client that never reads waits, the server used %lld ms of CPU "
+			 "in %d ms: it spins instead of sleeping in poll()", used,
+			 h_scaled(CPU_WINDOW_MS));
+
+	/* The others are served meanwhile, at once. */
+	assert_echoed(srv, other, "meanwhile\n", 1);
+
+	/* It reads now: everything comes back, nothing lost, in order. */
+	assert_pushed_back(srv, stalled, pushed);
+	close(stalled);
+	assert_echoed(srv, other, "after\n", 1);
+	close(other);
+	assert_int_equal(h_stop(srv, SIGTERM, DEADLINE_MS), 0);
+	free(srv);
+}
+
+/* ---- the array ------------------------------------------------------------------------ */
+
 static void test_the_array_grows(void **state)
 {
 	struct h_proc *srv = start_server();
@@ -102,7 +308,7 @@ static void test_the_array_grows(void **state)
 		fds[i] = h_connect(srv->port, h_scaled(DEADLINE_MS));
 		assert_true(fds[i] >= 0);
 		snprintf(line, sizeof(line), "client %d\n", i);
-		echo(srv, fds[i], line);
+		assert_echoed(srv, fds[i], line, i + 1);
 	}
 	/* Two fixed slots and 60 clients: 8 -> 16 -> 32 -> 64. */
 	assert_int_equal(h_wait_output(srv, "out", "slots: 8 -> 16", DEADLINE_MS), 0);
@@ -113,6 +319,40 @@ static void test_the_array_grows(void **state)
 	for (int i = 0; i < CLIENTS; i++) {
 		echo(srv, fds[i], "still here\n");
 		close(fds[i]);
+	}
+	assert_int_equal(h_stop(srv, SIGTERM, DEADLINE_MS), 0);
+	free(srv);
+}
+
+static void test_closed_slots_are_reused(void **state)
+{
+	struct h_proc *srv = start_server();
+	int held[3];
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		held[i] = h_connect(srv->port, h_scaled(DEADLINE_MS));
+		assert_true(held[i] >= 0);
+		echo(srv, held[i], "staying\n");
+	}
+	/* One at a time, each gone (the server said so) before the next:
+	 * at most 2 + 3 + 1 slots are ever in use, and 8 are there. */
+	for (int i = 0; i < 50; i++) {
+		int fd = h_connect(srv->port, h_scaled(DEADLINE_MS));
+
+		assert_true(fd >= 0);
+		echo(srv, fd, "passing\n");
+		close(fd);
+		assert_int_equal(h_wait_count(srv, "out", " disconnected (", i + 1, DEADLINE_MS), 0);
+		if (strstr(srv->outbuf, "slots: ") != NULL)
+			fail_msg("with 3 clients staying, %d more came and went one at a time, and the "
+				 "array grew (\"%.*s\"): closed slots are not removed", i + 1,
+				 (int)strcspn(strstr(srv->outbuf, "slots: "), "\n"),
+				 strstr(srv->outbuf, "slots: "));
+	}
+	for (int i = 0; i < 3; i++) {
+		echo(srv, held[i], "still here\n");
+		close(held[i]);
 	}
 	assert_int_equal(h_stop(srv, SIGTERM, DEADLINE_MS), 0);
 	free(srv);
@@ -215,12 +455,16 @@ static void test_help_and_bad_options(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_clients_are_served_side_by_side),
+		cmocka_unit_test(test_a_client_that_never_reads_blocks_no_one),
 		cmocka_unit_test(test_the_array_grows),
+		cmocka_unit_test(test_closed_slots_are_reused),
 		cmocka_unit_test(test_no_ready_slot_is_skipped),
 		cmocka_unit_test(test_stops_on_a_signal_wherever_it_lands),
 		cmocka_unit_test(test_help_and_bad_options),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
+	cmocka_set_test_filter(getenv("SOCKLAB_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
