@@ -4,11 +4,16 @@
  * What these tests prove:
  *  - one thread per connected client: the server's thread count rises by
  *    one per client and falls back when they leave;
+ *  - a line is sent back only once it is whole (its '\n' has come), and
+ *    the thread counts the lines and bytes it echoed;
  *  - every connection has its own line reader: two clients whose half
  *    lines interleave each get exactly their own line back (a reader with
  *    static state would splice one client's bytes into the other's line);
  *  - a line longer than -l ends that connection, with a message naming
  *    the limit, and only that one;
+ *  - SIGTERM ends every client thread before the server exits: each one
+ *    sees its connection shut down and says "disconnected" before the
+ *    main thread's last line, and every client reads end of file;
  *  - the command line: -h exits 0, bad options exit 2.
  */
 #include <stdarg.h>
@@ -31,6 +36,26 @@
 
 #define LESSON "06-threads"
 #define DEADLINE_MS 10000
+#define QUIET_MS 300
+
+/* The server of the test that is running, until the test stops it. A test
+ * that fails leaves it running: the teardown kills it, before this program
+ * exits and closes the pipes the server writes its lines to (a write to a
+ * pipe nobody reads would kill it with SIGPIPE, and a check would report
+ * that as a crash of the student's server). */
+static struct h_proc *running;
+
+static int kill_leftovers(void **state)
+{
+	(void)state;
+	if (running != NULL) {
+		if (running->status < 0)
+			h_stop(running, SIGKILL, DEADLINE_MS);
+		free(running);
+		running = NULL;
+	}
+	return 0;
+}
 
 static struct h_proc *start_server(const char *opt, const char *arg)
 {
@@ -40,6 +65,7 @@ static struct h_proc *start_server(const char *opt, const char *arg)
 
 	assert_non_null(srv);
 	assert_int_equal(h_start(srv, argv), 0);
+	running = srv;
 	assert_int_equal(h_wait_listening(srv, DEADLINE_MS), 0);
 	return srv;
 }
@@ -52,6 +78,7 @@ static void stop_server(struct h_proc *srv)
 		fprintf(stderr, "server exit %d; its stderr:\n%s\n", rc, srv->errbuf);
 	assert_int_equal(rc, 0);
 	free(srv);
+	running = NULL;
 }
 
 static int threads_of(pid_t pid)
@@ -166,6 +193,29 @@ static void test_a_thread_per_client(void **state)
 	stop_server(srv);
 }
 
+static void test_a_line_comes_back_only_when_whole(void **state)
+{
+	struct h_proc *srv = start_server(NULL, NULL);
+	struct pollfd pfd;
+	char back[32];
+	int fd;
+
+	(void)state;
+	fd = h_connect(srv->port, h_scaled(DEADLINE_MS));
+	assert_true(fd >= 0);
+	send_text(fd, "half a ");
+	/* No '\n' yet: the line is not whole, nothing may come back. */
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	assert_int_equal(poll(&pfd, 1, QUIET_MS), 0);
+	send_text(fd, "line\nand a second\n");
+	assert_int_equal(recv_n(fd, back, 25, DEADLINE_MS), 25);
+	assert_memory_equal(back, "half a line\nand a second\n", 25);
+	close(fd);
+	assert_int_equal(h_wait_output(srv, "out", "disconnected (2 lines, 25 bytes echoed)",
+				       DEADLINE_MS), 0);
+	stop_server(srv);
+}
+
 static void test_each_connection_has_its_own_reader(void **state)
 {
 	struct h_proc *srv = start_server(NULL, NULL);
@@ -216,6 +266,41 @@ static void test_a_too_long_line_ends_only_its_connection(void **state)
 	stop_server(srv);
 }
 
+static void test_sigterm_ends_every_client_thread_first(void **state)
+{
+	struct h_proc *srv = start_server(NULL, NULL);
+	const char *last;
+	int fds[3], rc;
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		fds[i] = h_connect(srv->port, h_scaled(DEADLINE_MS));
+		assert_true(fds[i] >= 0);
+		echo(fds[i], "still connected\n");
+	}
+	/* Three threads wait in recv() for their clients' next lines. */
+	rc = h_stop(srv, SIGTERM, DEADLINE_MS);
+	if (rc != 0)
+		fprintf(stderr, "server exit %d; its stderr:\n%s\n", rc, srv->errbuf);
+	assert_int_equal(rc, 0);
+	/* Each thread said goodbye, and all of them before the main thread's
+	 * last line: it waited for them. */
+	last = strstr(srv->outbuf, "stopping: signal received");
+	assert_non_null(last);
+	assert_int_equal(h_count(srv->outbuf, " disconnected (1 line, 16 bytes echoed)"), 3);
+	assert_null(strstr(last, " disconnected ("));
+	for (int i = 0; i < 3; i++) {
+		char c;
+		struct pollfd pfd = { .fd = fds[i], .events = POLLIN };
+
+		assert_int_equal(poll(&pfd, 1, h_scaled(DEADLINE_MS)), 1);
+		assert_int_equal(recv(fds[i], &c, 1, 0), 0);
+		close(fds[i]);
+	}
+	free(srv);
+	running = NULL;
+}
+
 static void test_help_and_bad_options(void **state)
 {
 	char *const bad[][3] = {
@@ -242,12 +327,15 @@ static void test_help_and_bad_options(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_a_thread_per_client),
-		cmocka_unit_test(test_each_connection_has_its_own_reader),
-		cmocka_unit_test(test_a_too_long_line_ends_only_its_connection),
-		cmocka_unit_test(test_help_and_bad_options),
+		cmocka_unit_test_teardown(test_a_thread_per_client, kill_leftovers),
+		cmocka_unit_test_teardown(test_a_line_comes_back_only_when_whole, kill_leftovers),
+		cmocka_unit_test_teardown(test_each_connection_has_its_own_reader, kill_leftovers),
+		cmocka_unit_test_teardown(test_a_too_long_line_ends_only_its_connection, kill_leftovers),
+		cmocka_unit_test_teardown(test_sigterm_ends_every_client_thread_first, kill_leftovers),
+		cmocka_unit_test_teardown(test_help_and_bad_options, kill_leftovers),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
+	cmocka_set_test_filter(getenv("SOCKLAB_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,10 @@
  *    stops calling accept(), says so, and further clients wait in the
  *    kernel's accept queue (the listener's Recv-Q in /proc/net/tcp grows);
  *    when a worker is free again, they are accepted and served in order;
+ *  - SIGTERM stops every thread, busy or waiting: each worker finishes
+ *    its client (it says "disconnected") before the server's last line,
+ *    connections still queued are closed unserved, and every client reads
+ *    end of file;
  *  - the command line: -h exits 0, bad options exit 2.
  */
 #include <stdarg.h>
@@ -33,6 +37,25 @@
 #define DEADLINE_MS 10000
 #define QUIET_MS 300
 
+/* The server of the test that is running, until the test stops it. A test
+ * that fails leaves it running: the teardown kills it, before this program
+ * exits and closes the pipes the server writes its lines to (a write to a
+ * pipe nobody reads would kill it with SIGPIPE, and a check would report
+ * that as a crash of the student's server). */
+static struct h_proc *running;
+
+static int kill_leftovers(void **state)
+{
+	(void)state;
+	if (running != NULL) {
+		if (running->status < 0)
+			h_stop(running, SIGKILL, DEADLINE_MS);
+		free(running);
+		running = NULL;
+	}
+	return 0;
+}
+
 static struct h_proc *start_server(const char *workers, const char *queue)
 {
 	struct h_proc *srv = calloc(1, sizeof(*srv));
@@ -41,6 +64,7 @@ static struct h_proc *start_server(const char *workers, const char *queue)
 
 	assert_non_null(srv);
 	assert_int_equal(h_start(srv, argv), 0);
+	running = srv;
 	assert_int_equal(h_wait_listening(srv, DEADLINE_MS), 0);
 	return srv;
 }
@@ -53,6 +77,7 @@ static void stop_server(struct h_proc *srv)
 		fprintf(stderr, "server exit %d; its stderr:\n%s\n", rc, srv->errbuf);
 	assert_int_equal(rc, 0);
 	free(srv);
+	running = NULL;
 }
 
 static int threads_of(pid_t pid)
@@ -202,6 +227,47 @@ static void test_full_queue_stops_accepting(void **state)
 	stop_server(srv);
 }
 
+static void test_sigterm_stops_busy_and_idle_threads(void **state)
+{
+	struct h_proc *srv = start_server("2", "2");
+	const char *last;
+	int fds[3], rc;
+
+	(void)state;
+	/* Both workers busy with a client each... */
+	for (int i = 0; i < 2; i++) {
+		fds[i] = h_connect(srv->port, h_scaled(DEADLINE_MS));
+		assert_true(fds[i] >= 0);
+		echo(fds[i], "busy\n");
+	}
+	/* ...and a third client accepted into the queue (it sends nothing:
+	 * closed with unread bytes, its socket would reset, not end). */
+	fds[2] = h_connect(srv->port, h_scaled(DEADLINE_MS));
+	assert_true(fds[2] >= 0);
+	assert_int_equal(h_wait_count(srv, "out", " in the queue", 3, DEADLINE_MS), 0);
+
+	rc = h_stop(srv, SIGTERM, DEADLINE_MS);
+	if (rc != 0)
+		fprintf(stderr, "server exit %d; its stderr:\n%s\n", rc, srv->errbuf);
+	assert_int_equal(rc, 0);
+	/* Each worker left its client's recv() and said so, before the main
+	 * thread's last line: it joined them. */
+	last = strstr(srv->outbuf, "stopping: signal received");
+	assert_non_null(last);
+	assert_int_equal(h_count(srv->outbuf, " disconnected (5 bytes echoed)"), 2);
+	assert_null(strstr(last, " disconnected ("));
+	for (int i = 0; i < 3; i++) {
+		struct pollfd pfd = { .fd = fds[i], .events = POLLIN };
+		char c;
+
+		assert_int_equal(poll(&pfd, 1, h_scaled(DEADLINE_MS)), 1);
+		assert_int_equal(recv(fds[i], &c, 1, 0), 0);
+		close(fds[i]);
+	}
+	free(srv);
+	running = NULL;
+}
+
 static void test_help_and_bad_options(void **state)
 {
 	char *const bad[][3] = {
@@ -229,11 +295,13 @@ static void test_help_and_bad_options(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_threads_are_made_once),
-		cmocka_unit_test(test_full_queue_stops_accepting),
-		cmocka_unit_test(test_help_and_bad_options),
+		cmocka_unit_test_teardown(test_threads_are_made_once, kill_leftovers),
+		cmocka_unit_test_teardown(test_full_queue_stops_accepting, kill_leftovers),
+		cmocka_unit_test_teardown(test_sigterm_stops_busy_and_idle_threads, kill_leftovers),
+		cmocka_unit_test_teardown(test_help_and_bad_options, kill_leftovers),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
+	cmocka_set_test_filter(getenv("SOCKLAB_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
