@@ -143,11 +143,18 @@ static void parse_options(int argc, char **argv, struct options *opt)
  * would clear any other flag that was set). */
 static int set_nonblocking(int fd)
 {
+	/* EXERCISE 1: put fd into non-blocking mode, keeping its other flags
+	 * HINT: flags = fcntl(fd, F_GETFL) reads the file status flags (< 0:
+	 * return -1); then fcntl(fd, F_SETFL, flags | O_NONBLOCK) writes them
+	 * back with O_NONBLOCK added: return what that returns (0 or -1)
+	 * STUB: (void)fd;
+	 * STUB: return 0; */
 	int flags = fcntl(fd, F_GETFL);
 
 	if (flags < 0)
 		return -1;
 	return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+	/* END EXERCISE 1 */
 }
 
 /* ---- signals: a flag and a self-pipe ------------------------------------------- */
@@ -376,6 +383,19 @@ static int read_and_echo(struct server *s, size_t i)
 	c->echoed += n;
 	if (s->blocking)
 		return send_blocking(fd, s->buf, (size_t)n);
+	/* EXERCISE 2: echo without waiting: send what the kernel takes now,
+	 * and keep the rest in the client's output buffer
+	 * HINT: only while nothing is pending (pending(c) == 0; else the bytes
+	 * would overtake older ones): sent = send(fd, s->buf, n, MSG_NOSIGNAL).
+	 * EAGAIN or EWOULDBLOCK: count s->eagain_send++, sent = 0; EINTR:
+	 * sent = 0; another error: return -1. Fewer than n bytes taken: count
+	 * s->short_sends++. Then buffer_output(c, s->buf + sent, n - sent)
+	 * what is left (it fails: return -1), and return 0
+	 * STUB: (void)sent;
+	 * STUB: (void)buffer_output;
+	 * STUB: if (send(fd, s->buf, (size_t)n, MSG_NOSIGNAL) != n)
+	 * STUB: 	return -1;
+	 * STUB: return 0; */
 	if (pending(c) == 0) {
 		sent = send(fd, s->buf, (size_t)n, MSG_NOSIGNAL);
 		if (sent < 0) {
@@ -396,6 +416,7 @@ static int read_and_echo(struct server *s, size_t i)
 	if (sent < n && buffer_output(c, s->buf + sent, (size_t)(n - sent)) < 0)
 		return -1;
 	return 0;
+	/* END EXERCISE 2 */
 }
 
 static void serve_client(struct server *s, size_t i)
@@ -421,6 +442,13 @@ static void serve_client(struct server *s, size_t i)
 		close_client(s, i, NULL);
 		return;
 	}
+	/* EXERCISE 2: ask poll() for what this client needs next
+	 * HINT: start from events = 0; POLLIN while the client may still
+	 * send (!c->peer_done) and its output buffer has room (pending(c) <
+	 * OUT_CAP): a client that does not read is not read from; POLLOUT
+	 * only while output waits (pending(c) > 0), or poll() would return
+	 * at once, every time
+	 * STUB: s->pfd[i].events = c->peer_done ? 0 : POLLIN; */
 	/* Read while there is room to echo; ask for POLLOUT only while
 	 * output waits, or poll() would return at once, every time. */
 	s->pfd[i].events = 0;
@@ -428,6 +456,7 @@ static void serve_client(struct server *s, size_t i)
 		s->pfd[i].events |= POLLIN;
 	if (pending(c) > 0)
 		s->pfd[i].events |= POLLOUT;
+	/* END EXERCISE 2 */
 }
 
 /* ---- accepting, and EMFILE ----------------------------------------------------------- */

@@ -158,6 +158,19 @@ static void wait_with_rcvtimeo(int fd, long ms)
 	double start;
 	ssize_t n;
 
+	/* EXERCISE 4: give the socket a receive timeout, then wait in recv()
+	 * HINT: setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) (< 0:
+	 * die("setsockopt SO_RCVTIMEO:")); read it back into got with
+	 * getsockopt() (what the kernel keeps); print "rcvtimeo: SO_RCVTIMEO
+	 * set to %ld.%06ld s; calling recv()" with got's two fields; then
+	 * start = now_ms() and an ordinary blocking n = recv(fd, &byte, 1, 0):
+	 * it gives up after tv with EAGAIN
+	 * STUB: (void)tv;
+	 * STUB: (void)got;
+	 * STUB: (void)len;
+	 * STUB: printf("rcvtimeo: no SO_RCVTIMEO yet: recv() with MSG_DONTWAIT\n");
+	 * STUB: start = now_ms();
+	 * STUB: n = recv(fd, &byte, 1, MSG_DONTWAIT); */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
 		die("setsockopt SO_RCVTIMEO:");
 	if (getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &got, &len) < 0)
@@ -166,6 +179,7 @@ static void wait_with_rcvtimeo(int fd, long ms)
 	       (long)got.tv_sec, (long)got.tv_usec);
 	start = now_ms();
 	n = recv(fd, &byte, 1, 0);
+	/* END EXERCISE 4 */
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		printf("rcvtimeo: recv() failed after %.0f ms: %s (errno EAGAIN)\n",
 		       now_ms() - start, strerror(errno));
@@ -188,9 +202,14 @@ static void wait_with_poll(int fd, long ms)
 
 	printf("poll: calling poll() with a %ld ms timeout\n", ms);
 	start = now_ms();
+	/* EXERCISE 4: wait at most ms milliseconds for the socket to be readable
+	 * HINT: n = poll(&pfd, 1, (int)ms): 0 means the time ran out, the
+	 * socket is left as it was; call it again while it fails with EINTR
+	 * STUB: n = poll(&pfd, 1, 0); */
 	do
 		n = poll(&pfd, 1, (int)ms);
 	while (n < 0 && errno == EINTR);
+	/* END EXERCISE 4 */
 	if (n < 0)
 		die("poll:");
 	if (n == 0)

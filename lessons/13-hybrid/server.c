@@ -134,9 +134,17 @@ static int bind_reuseport(const struct sockaddr *addr, socklen_t len)
 
 	if (fd < 0)
 		return -1;
+	/* EXERCISE 1: let every socket of the group bind the same port
+	 * HINT: before bind(), setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+	 * sizeof(one)) on each socket (the parent's and every worker's):
+	 * the kernel then keeps them as a group and spreads connections
+	 * over the listeners; SO_REUSEADDR as usual; either fails: goto fail
+	 * STUB: if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+	 * STUB: 	goto fail; */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
 		goto fail;
+	/* END EXERCISE 1 */
 	if (addr->sa_family == AF_INET6 &&
 	    IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)addr)->sin6_addr) &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0)
@@ -494,6 +502,19 @@ struct supervisor {
  * when it could not start (it has said why on stderr). */
 static pid_t start_worker(struct supervisor *sv, int id)
 {
+	/* EXERCISE 1: fork worker id, and wait until it listens
+	 * HINT: parent = getpid() (for the child's check); pipe2(ready,
+	 * O_CLOEXEC); fflush(stdout); pid = fork(). In the child (pid 0):
+	 * close what it does not need (ready[0], sv->port_fd, sv->sigfd) and
+	 * call worker_main(id, sv->opt.verbose, &sv->addr, sv->addrlen,
+	 * ready[1], parent), which never returns. In the parent: close
+	 * ready[1], read one byte from ready[0] (again on EINTR), close it;
+	 * no byte (the worker died first): return -1. Else sv->pid[id] =
+	 * pid, with -v print "worker ID: pid PID", return pid
+	 * STUB: (void)sv;
+	 * STUB: (void)worker_main;
+	 * STUB: warn("worker %d: start_worker() is not written yet", id);
+	 * STUB: return -1; */
 	pid_t parent = getpid();
 	int ready[2];
 	char byte;
@@ -525,6 +546,7 @@ static pid_t start_worker(struct supervisor *sv, int id)
 	if (sv->opt.verbose)
 		printf("worker %d: pid %d\n", id, (int)pid);
 	return pid;
+	/* END EXERCISE 1 */
 }
 
 static void describe_status(int status, char *buf, size_t size)
@@ -545,6 +567,19 @@ static int reap_workers(struct supervisor *sv)
 	int status, running = 0;
 	pid_t pid;
 
+	/* EXERCISE 2: collect every dead worker, and start a new one in its
+	 * place
+	 * HINT: loop while waitpid(-1, &status, WNOHANG) returns a pid > 0
+	 * (one SIGCHLD may stand for several deaths; WNOHANG: never block).
+	 * Find the slot i with sv->pid[i] == pid, set it to 0, and
+	 * describe_status() into a buffer. When sv->stopping, only say it
+	 * (with -v); else print "worker I (pid PID) HOW; starting a new one"
+	 * and start_worker(sv, i) (it fails: die())
+	 * STUB: (void)describe_status;
+	 * STUB: pid = wait(&status);
+	 * STUB: for (int i = 0; i < sv->opt.workers; i++)
+	 * STUB: 	if (pid > 0 && sv->pid[i] == pid)
+	 * STUB: 		sv->pid[i] = 0; */
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (int i = 0; i < sv->opt.workers; i++) {
 			char how[96];
@@ -564,6 +599,7 @@ static int reap_workers(struct supervisor *sv)
 			break;
 		}
 	}
+	/* END EXERCISE 2 */
 	for (int i = 0; i < sv->opt.workers; i++)
 		running += sv->pid[i] != 0;
 	return running;

@@ -9,6 +9,10 @@
  *    the first still does not read, and the server's closing line counts
  *    the sends that took less than offered (short sends and EAGAINs:
  *    more than zero);
+ *  - the server's sockets, the listener and each client's, are in
+ *    non-blocking mode (the O_NONBLOCK flag in /proc/PID/fdinfo);
+ *  - a client that stops reading for a while loses nothing: what send()
+ *    did not take waits in the server's buffer and arrives in order;
  *  - the client connects without blocking (EINPROGRESS, then SO_ERROR 0),
  *    and sends and receives at once: 16 MiB come back byte for byte, where
  *    lesson 02's send-then-read client deadlocks;
@@ -239,6 +243,136 @@ static void test_nonblocking_server_serves_the_others(void **state)
 	assert_int_equal(sscanf(line, "EAGAIN from recv: %*d, from send: %lld; short sends: %lld",
 				&from_send, &short_sends), 2);
 	assert_true(from_send + short_sends > 0);
+}
+
+/* What O_NONBLOCK is about: every socket the server polls (the listener
+ * and each client's) is in non-blocking mode. The kernel shows a file's
+ * status flags in /proc/PID/fdinfo/FD, in octal. */
+static int server_sockets(pid_t pid, int *fds, int max)
+{
+	char path[64], target[64];
+	int n = 0;
+
+	for (int fd = 0; fd < 256 && n < max; fd++) {
+		ssize_t len;
+
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
+		len = readlink(path, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = '\0';
+		if (strncmp(target, "socket:", 7) == 0)
+			fds[n++] = fd;
+	}
+	return n;
+}
+
+static long file_flags(pid_t pid, int fd)
+{
+	char path[64], line[128];
+	long flags = -1;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)pid, fd);
+	fp = fopen(path, "r");
+	if (fp == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (sscanf(line, "flags: %lo", &flags) == 1)
+			break;
+	fclose(fp);
+	return flags;
+}
+
+static void expect_nonblocking(pid_t pid, int want, const char *which)
+{
+	int fds[8], n = server_sockets(pid, fds, 8);
+
+	if (n != want)
+		fail_msg("the server has %d sockets open, not %d (%s)", n, want, which);
+	for (int i = 0; i < n; i++) {
+		long flags = file_flags(pid, fds[i]);
+
+		assert_true(flags >= 0);
+		if (!(flags & O_NONBLOCK))
+			fail_msg("a socket of the server (%s) is blocking: fd %d, flags 0%lo", which,
+				 fds[i], flags);
+	}
+}
+
+static void test_server_sockets_are_nonblocking(void **state)
+{
+	struct fx *f = *state;
+	char back[2];
+
+	/* The listener is made non-blocking before "listening on". */
+	start_server(&f->srv, NULL);
+	expect_nonblocking(f->srv.pid, 1, "the listener");
+	/* A client's socket: once its echo is back, the server has long
+	 * set the socket up. */
+	f->fds[0] = h_connect(f->srv.port, h_scaled(DEADLINE_MS));
+	assert_true(f->fds[0] >= 0);
+	assert_int_equal(send(f->fds[0], "x", 1, 0), 1);
+	assert_int_equal(recv_n(f->fds[0], back, 1, DEADLINE_MS), 1);
+	expect_nonblocking(f->srv.pid, 2, "the listener and a client's");
+	assert_int_equal(h_stop(&f->srv, SIGTERM, DEADLINE_MS), 0);
+}
+
+/* A client that sends a lot and reads nothing for a while, then reads:
+ * what send() could not take waited in the server's output buffer and
+ * arrives whole and in order; meanwhile the server stopped reading that
+ * client instead of buffering without end. */
+static void test_slow_reader_gets_every_byte_in_order(void **state)
+{
+	struct fx *f = *state;
+	static char chunk[1 << 16], buf[1 << 16];
+	size_t pushed = 0, got = 0;
+	int fd;
+
+	start_server(&f->srv, NULL);
+	fd = f->fds[0] = h_connect(f->srv.port, h_scaled(DEADLINE_MS));
+	assert_true(fd >= 0);
+	for (size_t i = 0; i < sizeof(chunk); i++)
+		chunk[i] = (char)(i % 251);
+	assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
+	while (pushed < PUSH_CAP) {
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		ssize_t n = send(fd, chunk + pushed % 251, sizeof(chunk) - 251, MSG_NOSIGNAL);
+
+		if (n > 0) {
+			pushed += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			fail_msg("after %zu bytes the server dropped the client: send: %s",
+				 pushed, strerror(errno));
+		if (poll(&pfd, 1, h_scaled(500)) == 0)
+			break; /* the server stopped reading us */
+	}
+	assert_true(pushed > 0 && pushed < PUSH_CAP);
+	/* Read it all back: the server sends the rest as room appears, then
+	 * sees our FIN and closes. A wait of DEADLINE_MS with no byte ends it. */
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pfd, 1, h_scaled(DEADLINE_MS)) <= 0)
+			fail_msg("the echo stopped after %zu of %zu bytes", got, pushed);
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n == 0)
+			break;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			continue;
+		if (n < 0)
+			fail_msg("recv after %zu of %zu bytes: %s", got, pushed, strerror(errno));
+		for (ssize_t k = 0; k < n; k++)
+			if ((unsigned char)buf[k] != (unsigned char)((got + (size_t)k) % 251))
+				fail_msg("byte %zu of the echo differs", got + (size_t)k);
+		got += (size_t)n;
+	}
+	assert_int_equal(got, pushed);
+	assert_int_equal(h_stop(&f->srv, SIGTERM, DEADLINE_MS), 0);
 }
 
 /* ---- the client ----------------------------------------------------------------------- */
@@ -529,6 +663,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_blocking_server_freezes_for_one_client, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nonblocking_server_serves_the_others, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_sockets_are_nonblocking, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slow_reader_gets_every_byte_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_connects_without_blocking, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_round_trips_16mib_without_deadlock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connect_timeout_on_a_full_backlog, setup, teardown),
@@ -542,5 +678,6 @@ int main(void)
 	};
 
 	signal(SIGPIPE, SIG_IGN);
+	cmocka_set_test_filter(getenv("SOCKLAB_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

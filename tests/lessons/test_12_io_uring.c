@@ -7,6 +7,8 @@
  *    order, then recv until 0; against a closed port connect fails with
  *    ECONNREFUSED and the two linked SQEs after it are canceled
  *    (ECANCELED), never run;
+ *  - the server's completion loop: multishot accept adds each client,
+ *    the signalfd read stops it, and its clients' connections end;
  *  - the server echoes to many clients at once, and with -vv reports each
  *    completion with the buffer the kernel picked;
  *  - the provided-buffer pool: with one buffer, held by a send to a
@@ -213,6 +215,32 @@ static void test_client_refused_cancels_the_links(void **state)
 }
 
 /* ---- the server ------------------------------------------------------------------------- */
+
+/* The completion loop: accept completions add clients, the signalfd
+ * read's completion stops the server, which then lets every client go. */
+static void test_server_accepts_clients_and_stops(void **state)
+{
+	struct fx *f = *state;
+	const int n = 3;
+
+	start_server(&f->srv, "-v", NULL, NULL, NULL, NULL);
+	for (int i = 0; i < n; i++) {
+		f->fds[i] = h_connect(f->srv.port, h_scaled(DEADLINE_MS));
+		assert_true(f->fds[i] >= 0);
+	}
+	if (h_wait_output(&f->srv, "out", ", 3 clients)", DEADLINE_MS) != 0)
+		fail_msg("the server did not say \"connected (fd N, 3 clients)\"; it said:\n%s%s",
+			 f->srv.outbuf, f->srv.errbuf);
+	assert_int_equal(h_stop(&f->srv, SIGTERM, DEADLINE_MS), 0);
+	assert_non_null(strstr(f->srv.outbuf, "stopping: signal received\n"));
+	assert_int_equal(h_count(f->srv.outbuf, "(0 bytes echoed, server stopping)"), n);
+	/* The server closed them: each sees the end of its connection. */
+	for (int i = 0; i < n; i++) {
+		char c;
+
+		assert_int_equal(recv_n(f->fds[i], &c, 1, DEADLINE_MS), 0);
+	}
+}
 
 static void test_many_clients_at_once(void **state)
 {
@@ -424,6 +452,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_client_links_connect_send_shutdown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_refused_cancels_the_links, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_accepts_clients_and_stops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_clients_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_buffer_held_makes_others_wait, setup, teardown),
 		cmocka_unit_test(test_unavailable_under_seccomp_eperm),
@@ -434,5 +463,6 @@ int main(void)
 	};
 
 	signal(SIGPIPE, SIG_IGN);
+	cmocka_set_test_filter(getenv("SOCKLAB_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
