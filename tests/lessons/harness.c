@@ -71,6 +71,50 @@ static int is_lesson_program(const char *path)
 	return strncmp(path, build_dir(), n) == 0 && strncmp(path + n, "/lessons/", 9) == 0;
 }
 
+/* Every program h_start() launched that is not reaped yet. When a test
+ * fails, cmocka goes on to the next test, and at the end the test program
+ * exits: the programs a failed test left running are killed first, at
+ * exit, before their output pipes close under them (a program writing to
+ * a closed pipe would die of SIGPIPE, and that would read as a crash). */
+#define H_MAX_STARTED 1024
+static pid_t started[H_MAX_STARTED];
+
+static void kill_leftovers(void)
+{
+	for (int i = 0; i < H_MAX_STARTED; i++) {
+		int st;
+
+		/* Only a child of ours that still runs: never a reused pid. */
+		if (started[i] > 0 && waitpid(started[i], &st, WNOHANG) == 0) {
+			kill(started[i], SIGKILL);
+			waitpid(started[i], &st, 0);
+		}
+		started[i] = 0;
+	}
+}
+
+static void remember_started(pid_t pid)
+{
+	static int registered;
+
+	if (!registered) {
+		atexit(kill_leftovers);
+		registered = 1;
+	}
+	for (int i = 0; i < H_MAX_STARTED; i++)
+		if (started[i] <= 0) {
+			started[i] = pid;
+			return;
+		}
+}
+
+static void forget_started(pid_t pid)
+{
+	for (int i = 0; i < H_MAX_STARTED; i++)
+		if (started[i] == pid)
+			started[i] = 0;
+}
+
 int h_start(struct h_proc *p, char *const argv[])
 {
 	int in[2], out[2], err[2];
@@ -116,6 +160,7 @@ int h_start(struct h_proc *p, char *const argv[])
 		fprintf(stderr, "exec %s: %s\n", run[0], strerror(errno));
 		_exit(127);
 	}
+	remember_started(p->pid);
 	close(in[0]);
 	close(out[1]);
 	close(err[1]);
@@ -351,6 +396,7 @@ int h_wait_exit(struct h_proc *p, int timeout_ms)
 		pid_t r = waitpid(p->pid, &st, WNOHANG);
 
 		if (r == p->pid) {
+			forget_started(p->pid);
 			/* Collect what is still in the pipes. */
 			while (pump(p, 50) == 0 && h_now_ms() < deadline)
 				;
@@ -369,6 +415,7 @@ int h_wait_exit(struct h_proc *p, int timeout_ms)
 		if (h_now_ms() >= deadline) {
 			kill(p->pid, SIGKILL);
 			waitpid(p->pid, &st, 0);
+			forget_started(p->pid);
 			p->status = st;
 			if (p->in >= 0)
 				close(p->in);
@@ -477,4 +524,193 @@ void h_random_bytes(void *buf, size_t len, unsigned seed)
 		x ^= x << 17;
 		b[i] = (unsigned char)(x >> 24);
 	}
+}
+
+/* ---- several clients at once, a client that never reads, the server's
+ * CPU and fd limits ---- */
+
+int h_three_side_by_side(struct h_proc *srv, h_echo_check_fn echoed, int fds[3], int timeout_ms)
+{
+	static const char *const words[] = { "first\n", "second\n", "third\n" };
+
+	for (int i = 0; i < 3; i++)
+		fds[i] = -1;
+	for (int i = 0; i < 3; i++) {
+		fds[i] = h_connect(srv->port, timeout_ms);
+		if (fds[i] < 0)
+			return -1;
+	}
+	/* The last to come is served first: no one waits for anyone. */
+	for (int i = 2; i >= 0; i--)
+		echoed(srv, fds[i], words[i], i + 1);
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < 3; i++)
+			echoed(srv, fds[i], words[(i + round) % 3], i + 1);
+	/* One leaves; the two others are still served. */
+	close(fds[1]);
+	fds[1] = -1;
+	echoed(srv, fds[2], "still\n", 3);
+	echoed(srv, fds[0], "here\n", 1);
+	for (int i = 0; i < 3; i += 2) {
+		close(fds[i]);
+		fds[i] = -1;
+	}
+	return h_wait_count(srv, "out", " disconnected (", 3, timeout_ms);
+}
+
+void h_idle_read_output(void *proc, int ms)
+{
+	h_wait_output(proc, "out", "\001never\001", ms);
+}
+
+unsigned char h_pattern_byte(size_t off)
+{
+	return (unsigned char)(off % 251 == 250 ? '\n' : 'a' + off % 251 % 26);
+}
+
+size_t h_push_pattern(int fd, size_t cap, int stall_ms, int limit_ms,
+                      h_idle_fn idle, void *arg)
+{
+	static unsigned char chunk[65536];
+	long long last_progress = h_now_ms(), end = h_now_ms() + limit_ms;
+	size_t total = 0;
+
+	while (total < cap && h_now_ms() - last_progress < stall_ms && h_now_ms() < end) {
+		size_t len = cap - total < sizeof(chunk) ? cap - total : sizeof(chunk);
+		ssize_t n;
+
+		for (size_t i = 0; i < len; i++)
+			chunk[i] = h_pattern_byte(total + i);
+		n = send(fd, chunk, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			total += (size_t)n;
+			last_progress = h_now_ms();
+		} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+			if (poll(&pfd, 1, 20) == 0 && idle != NULL)
+				idle(arg, 1);
+		} else {
+			if (n == 0)
+				errno = EIO;
+			return (size_t)-1;
+		}
+	}
+	return total;
+}
+
+const char *h_pattern_back(int fd, size_t total, int timeout_ms, h_idle_fn idle, void *arg)
+{
+	static unsigned char buf[65536];
+	static char why[200];
+	long long deadline = h_now_ms() + timeout_ms;
+	size_t got = 0;
+
+	if (shutdown(fd, SHUT_WR) < 0) {
+		snprintf(why, sizeof(why), "shutdown: %s", strerror(errno));
+		return why;
+	}
+	/* Up to total bytes, then one more read: it must see end of file. */
+	for (;;) {
+		size_t want = total - got < sizeof(buf) ? total - got : sizeof(buf);
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (h_now_ms() >= deadline) {
+			snprintf(why, sizeof(why), "pushed %zu bytes and got %zu back%s", total,
+				 got, got == total ? ", but no end of file" : "");
+			return why;
+		}
+		if (poll(&pfd, 1, 20) <= 0) {
+			if (idle != NULL)
+				idle(arg, 1);
+			continue;
+		}
+		n = recv(fd, buf, want > 0 ? want : 1, 0);
+		if (n < 0) {
+			snprintf(why, sizeof(why), "pushed %zu bytes, got %zu back, then: %s",
+				 total, got, strerror(errno));
+			return why;
+		}
+		if (n == 0) {
+			if (got == total)
+				return NULL;
+			snprintf(why, sizeof(why), "pushed %zu bytes and got %zu back", total, got);
+			return why;
+		}
+		if (got == total) {
+			snprintf(why, sizeof(why), "more bytes came back than the %zu sent", total);
+			return why;
+		}
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] != h_pattern_byte(got + (size_t)i)) {
+				snprintf(why, sizeof(why), "byte %zu came back wrong", got + (size_t)i);
+				return why;
+			}
+		got += (size_t)n;
+	}
+}
+
+int h_connect_small_buffers(const char *port, int size, int timeout_ms)
+{
+	int fd = h_connect(port, timeout_ms);
+
+	if (fd >= 0 && (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)) < 0 ||
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)) < 0)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+long long h_cpu_ms(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long long ut, st;
+	const char *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* The fields start after the command name's last ')'. */
+	p = strrchr(buf, ')');
+	if (p == NULL ||
+	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return -1;
+	return (long long)((ut + st) * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
+long long h_cpu_used_over(pid_t pid, int window_ms, h_idle_fn idle, void *arg)
+{
+	long long t0 = h_cpu_ms(pid), end = h_now_ms() + window_ms, t1;
+
+	while (h_now_ms() < end) {
+		if (idle != NULL)
+			idle(arg, (int)(end - h_now_ms()));
+		else
+			poll(NULL, 0, (int)(end - h_now_ms()));
+	}
+	t1 = h_cpu_ms(pid);
+	return t0 < 0 || t1 < 0 ? -1 : t1 - t0;
+}
+
+int h_fd_limit_leaving(pid_t pid, int room)
+{
+	char path[64];
+	int free_seen = 0;
+
+	for (int fd = 0; fd < 4096; fd++) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
+		if (access(path, F_OK) == 0)
+			continue;
+		if (++free_seen == room)
+			return fd + 1;
+	}
+	return -1;
 }

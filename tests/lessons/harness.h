@@ -108,4 +108,60 @@ long long h_now_ms(void);
 /* True when a program is on PATH. */
 int h_have(const char *prog);
 
+/* ---- several clients at once, a client that never reads, the server's
+ * CPU and fd limits ---- */
+
+/* Fails the test unless text sent on fd comes back (client: 1, 2, 3 for
+ * the message). */
+typedef void (*h_echo_check_fn)(struct h_proc *srv, int fd, const char *text, int client);
+
+/* Three clients of an event-driven server, served side by side: the last
+ * to connect is answered first, they take turns, one leaves and the two
+ * others are still served; the server then says " disconnected (" three
+ * times. fds[3] gets the sockets (each -1 again once closed, so a
+ * fixture may close what a failed check left). Returns 0, or -1 when a
+ * client could not connect or the three disconnections were not said in
+ * time. */
+int h_three_side_by_side(struct h_proc *srv, h_echo_check_fn echoed, int fds[3], int timeout_ms);
+
+/* Called while a test waits on its own sockets (e.g. to read a server's
+ * output so it never blocks on a full pipe); ms: at most this long. */
+typedef void (*h_idle_fn)(void *arg, int ms);
+
+/* An h_idle_fn that reads the h_proc *arg's stdout and stderr. */
+void h_idle_read_output(void *proc, int ms);
+
+/* Byte off of the test stream: a pattern with a period (251) that no
+ * buffer size divides, so a lost or repeated block shows; each period
+ * ends in '\n', so a line-based server gets lines it can hold. */
+unsigned char h_pattern_byte(size_t off);
+
+/* Send the pattern on fd (non-blocking sends) and never read, until
+ * nothing more is taken for stall_ms, or cap bytes are sent, or limit_ms
+ * passes; idle(arg) runs while fd is full. Returns the bytes sent, or
+ * (size_t)-1 when send() failed (errno says why). */
+size_t h_push_pattern(int fd, size_t cap, int stall_ms, int limit_ms,
+                      h_idle_fn idle, void *arg);
+
+/* Half-close fd, then read back: total bytes of the pattern, in order,
+ * then end of file, within timeout_ms; idle(arg) runs between reads.
+ * Returns NULL, or what went wrong (a static string). */
+const char *h_pattern_back(int fd, size_t total, int timeout_ms, h_idle_fn idle, void *arg);
+
+/* A connection to 127.0.0.1:port with fixed SO_SNDBUF and SO_RCVBUF of
+ * size bytes (no autotuning), or -1. */
+int h_connect_small_buffers(const char *port, int size, int timeout_ms);
+
+/* CPU time (user + system) of a process so far, in ms, or -1. */
+long long h_cpu_ms(pid_t pid);
+
+/* The CPU ms pid uses over the next window_ms (idle(arg) runs
+ * meanwhile), or -1: a server with nothing to do must use next to none. */
+long long h_cpu_used_over(pid_t pid, int window_ms, h_idle_fn idle, void *arg);
+
+/* The RLIMIT_NOFILE that leaves a process exactly room free descriptors:
+ * one more than its room-th free number (it may hold stray ones above
+ * it); -1 when none is found below 4096. */
+int h_fd_limit_leaving(pid_t pid, int room);
+
 #endif

@@ -124,27 +124,10 @@ static void assert_echoed(struct h_proc *srv, int fd, const char *text, int clie
 static void test_clients_are_served_side_by_side(void **state)
 {
 	struct h_proc *srv = start_server();
-	const char *words[] = { "first\n", "second\n", "third\n" };
 	int fds[3];
 
 	(void)state;
-	for (int i = 0; i < 3; i++) {
-		fds[i] = h_connect(srv->port, h_scaled(DEADLINE_MS));
-		assert_true(fds[i] >= 0);
-	}
-	/* The last to come is served first: no one waits for anyone. */
-	for (int i = 2; i >= 0; i--)
-		assert_echoed(srv, fds[i], words[i], i + 1);
-	for (int round = 0; round < 3; round++)
-		for (int i = 0; i < 3; i++)
-			assert_echoed(srv, fds[i], words[(i + round) % 3], i + 1);
-	/* One leaves; the two others are still served. */
-	close(fds[1]);
-	assert_echoed(srv, fds[2], "still\n", 3);
-	assert_echoed(srv, fds[0], "here\n", 1);
-	close(fds[0]);
-	close(fds[2]);
-	assert_int_equal(h_wait_count(srv, "out", " disconnected (", 3, DEADLINE_MS), 0);
+	assert_int_equal(h_three_side_by_side(srv, assert_echoed, fds, h_scaled(DEADLINE_MS)), 0);
 	assert_int_equal(h_count(srv->outbuf, " connected\n"), 3);
 	assert_int_equal(h_stop(srv, SIGTERM, DEADLINE_MS), 0);
 	free(srv);
@@ -152,111 +135,12 @@ static void test_clients_are_served_side_by_side(void **state)
 
 /* ---- a client that never reads ----------------------------------------------------------- */
 
-/* Byte off of the stream the pusher sends: a pattern with a period (251)
- * that no buffer size divides, so a lost or repeated block shows. */
-static unsigned char pattern_byte(size_t off)
-{
-	return (unsigned char)('a' + off % 251 % 26);
-}
-
-/* A connection with small fixed buffers on our side (no autotuning), so
- * what a stalled server holds stays far below PUSH_CAP. */
-static int small_buffered_connect(struct h_proc *srv)
-{
-	int fd = h_connect(srv->port, h_scaled(DEADLINE_MS));
-	int size = 64 * 1024;
-
-	assert_true(fd >= 0);
-	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)), 0);
-	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)), 0);
-	return fd;
-}
-
-/* Send the pattern without ever reading, until the server stops taking
- * it (no progress for STALL_MS) or PUSH_CAP is reached; returns the bytes
- * sent. The server's output is read meanwhile, so it never blocks on it. */
-static size_t push_without_reading(struct h_proc *srv, int fd)
-{
-	static unsigned char chunk[65536];
-	long long last_progress = h_now_ms();
-	size_t total = 0;
-
-	while (total < PUSH_CAP && h_now_ms() - last_progress < h_scaled(STALL_MS)) {
-		size_t len = PUSH_CAP - total < sizeof(chunk) ? PUSH_CAP - total : sizeof(chunk);
-		ssize_t n;
-
-		for (size_t i = 0; i < len; i++)
-			chunk[i] = pattern_byte(total + i);
-		n = send(fd, chunk, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n > 0) {
-			total += (size_t)n;
-			last_progress = h_now_ms();
-		} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-
-			if (poll(&pfd, 1, 20) == 0)
-				h_wait_output(srv, "out", NEVER, 1);
-		} else {
-			fail_msg("the pushing client's send: %s", n == 0 ? "returned 0" : strerror(errno));
-		}
-	}
-	return total;
-}
-
-/* Half-close, then read: every pushed byte must come back, in order, and
- * then the server's end of file. */
-static void assert_pushed_back(struct h_proc *srv, int fd, size_t total)
-{
-	static char buf[65536];
-	size_t got = 0;
-	char byte;
-
-	assert_int_equal(shutdown(fd, SHUT_WR), 0);
-	while (got < total) {
-		size_t want = total - got < sizeof(buf) ? total - got : sizeof(buf);
-		size_t n = recv_n(srv, fd, buf, want, DEADLINE_MS);
-
-		for (size_t i = 0; i < n; i++)
-			if ((unsigned char)buf[i] != pattern_byte(got + i))
-				fail_msg("the client that did not read got byte %zu wrong", got + i);
-		got += n;
-		if (n < want)
-			break; /* end of file, a reset, or nothing for DEADLINE_MS */
-	}
-	if (got != total)
-		fail_msg("the client that did not read pushed %zu bytes and got %zu back",
-			 total, got);
-	assert_int_equal(recv_n(srv, fd, &byte, 1, DEADLINE_MS), 0); /* then the server's FIN */
-}
-
-/* utime + stime of a process, in ms. */
-static long long cpu_ms(pid_t pid)
-{
-	char path[64], buf[1024];
-	unsigned long long ut, st;
-	const char *p;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* The fields start after the command name's last ')'. */
-	p = strrchr(buf, ')');
-	assert_non_null(p);
-	assert_int_equal(sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-				&ut, &st), 2);
-	return (long long)((ut + st) * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK));
-}
-
 static void test_a_client_that_never_reads_blocks_no_one(void **state)
 {
 	struct h_proc *srv = start_server();
 	int other, stalled;
-	long long t0, used;
+	const char *why;
+	long long used;
 	size_t pushed;
 
 	(void)state;
@@ -267,16 +151,19 @@ static void test_a_client_that_never_reads_blocks_no_one(void **state)
 	/* Its echo fills our receive buffer, then the server's send buffer,
 	 * then its buffer in the server: from then on the server must stop
 	 * reading from it. */
-	stalled = small_buffered_connect(srv);
-	pushed = push_without_reading(srv, stalled);
+	stalled = h_connect_small_buffers(srv->port, 64 * 1024, h_scaled(DEADLINE_MS));
+	assert_true(stalled >= 0);
+	pushed = h_push_pattern(stalled, PUSH_CAP, h_scaled(STALL_MS), h_scaled(4 * DEADLINE_MS),
+				h_idle_read_output, srv);
+	if (pushed == (size_t)-1)
+		fail_msg("the pushing client's send: %s", strerror(errno));
 	if (pushed >= PUSH_CAP)
 		fail_msg("a client that never reads pushed %u MiB and the server took it all: "
 			 "it reads on with no room to keep the echo", PUSH_CAP >> 20);
 
 	/* While nothing can move, the server must sleep in poll(). */
-	t0 = cpu_ms(srv->pid);
-	h_wait_output(srv, "out", NEVER, CPU_WINDOW_MS);
-	used = cpu_ms(srv->pid) - t0;
+	used = h_cpu_used_over(srv->pid, h_scaled(CPU_WINDOW_MS), h_idle_read_output, srv);
+	assert_true(used >= 0);
 	if (used * CPU_MAX_SHARE >= h_scaled(CPU_WINDOW_MS))
 		fail_msg("while a client that never reads waits, the server used %lld ms of CPU "
 			 "in %d ms: it spins instead of sleeping in poll()", used,
@@ -286,7 +173,9 @@ static void test_a_client_that_never_reads_blocks_no_one(void **state)
 	assert_echoed(srv, other, "meanwhile\n", 1);
 
 	/* It reads now: everything comes back, nothing lost, in order. */
-	assert_pushed_back(srv, stalled, pushed);
+	why = h_pattern_back(stalled, pushed, h_scaled(DEADLINE_MS), h_idle_read_output, srv);
+	if (why != NULL)
+		fail_msg("the client that did not read: %s", why);
 	close(stalled);
 	assert_echoed(srv, other, "after\n", 1);
 	close(other);

@@ -159,37 +159,13 @@ static int first_client_fd(const char *out)
 	return at != NULL ? atoi(at + strlen("connected (fd ")) : -1;
 }
 
-/* utime + stime of a process, in ms. */
-static long long cpu_ms(pid_t pid)
-{
-	char path[64], buf[1024];
-	unsigned long long ut, st;
-	const char *p;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* The fields start after the command name's last ')'. */
-	p = strrchr(buf, ')');
-	assert_non_null(p);
-	assert_int_equal(sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-				&ut, &st), 2);
-	return (long long)((ut + st) * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK));
-}
-
 /* While nothing can move, the server must sleep in epoll_wait(): its CPU
  * time over CPU_WINDOW_MS (its output read meanwhile) stays low. */
 static void assert_not_spinning(struct h_proc *srv, const char *what)
 {
-	long long t0 = cpu_ms(srv->pid), used;
+	long long used = h_cpu_used_over(srv->pid, h_scaled(CPU_WINDOW_MS), h_idle_read_output, srv);
 
-	h_wait_output(srv, "out", NEVER, CPU_WINDOW_MS);
-	used = cpu_ms(srv->pid) - t0;
+	assert_true(used >= 0);
 	if (used * CPU_MAX_SHARE >= h_scaled(CPU_WINDOW_MS))
 		fail_msg("%s, the server used %lld ms of CPU in %d ms: it spins instead of "
 			 "sleeping in epoll_wait()", what, used, h_scaled(CPU_WINDOW_MS));
@@ -215,104 +191,20 @@ static void assert_echoed(struct h_proc *srv, int fd, const char *text, int clie
 static void test_clients_are_served_side_by_side(void **state)
 {
 	struct fx *f = *state;
-	const char *words[] = { "first\n", "second\n", "third\n" };
 
 	start_server(&f->srv, "-v", NULL, NULL, NULL);
-	for (int i = 0; i < 3; i++) {
-		f->fds[i] = h_connect(f->srv.port, h_scaled(DEADLINE_MS));
-		assert_true(f->fds[i] >= 0);
-	}
-	/* The last to come is served first: no one waits for anyone. */
-	for (int i = 2; i >= 0; i--)
-		assert_echoed(&f->srv, f->fds[i], words[i], i + 1);
-	for (int round = 0; round < 3; round++)
-		for (int i = 0; i < 3; i++)
-			assert_echoed(&f->srv, f->fds[i], words[(i + round) % 3], i + 1);
-	/* One leaves; the two others are still served. */
-	close(f->fds[1]);
-	f->fds[1] = -1;
-	assert_echoed(&f->srv, f->fds[2], "still\n", 3);
-	assert_echoed(&f->srv, f->fds[0], "here\n", 1);
-	for (int i = 0; i < 3; i += 2) {
-		close(f->fds[i]);
-		f->fds[i] = -1;
-	}
-	assert_int_equal(h_wait_count(&f->srv, "out", " disconnected (", 3, DEADLINE_MS), 0);
+	assert_int_equal(h_three_side_by_side(&f->srv, assert_echoed, f->fds, h_scaled(DEADLINE_MS)), 0);
 	assert_int_equal(h_count(f->srv.outbuf, " connected (fd "), 3);
 	assert_int_equal(h_stop(&f->srv, SIGTERM, DEADLINE_MS), 0);
 }
 
 /* ---- a client that never reads ---------------------------------------------------- */
 
-/* Byte off of the stream the pusher sends: a pattern with a period (251)
- * that no buffer size divides, so a lost or repeated block shows. */
-static unsigned char pattern_byte(size_t off)
-{
-	return (unsigned char)('a' + off % 251 % 26);
-}
-
-/* Send the pattern without ever reading, until the server stops taking
- * it (no progress for STALL_MS) or PUSH_CAP is reached; returns the bytes
- * sent. The server's output is read meanwhile, so it never blocks on it. */
-static size_t push_without_reading(struct h_proc *srv, int fd)
-{
-	static unsigned char chunk[65536];
-	long long last_progress = h_now_ms();
-	size_t total = 0;
-
-	while (total < PUSH_CAP && h_now_ms() - last_progress < h_scaled(STALL_MS)) {
-		size_t len = PUSH_CAP - total < sizeof(chunk) ? PUSH_CAP - total : sizeof(chunk);
-		ssize_t n;
-
-		for (size_t i = 0; i < len; i++)
-			chunk[i] = pattern_byte(total + i);
-		n = send(fd, chunk, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n > 0) {
-			total += (size_t)n;
-			last_progress = h_now_ms();
-		} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-
-			if (poll(&pfd, 1, 20) == 0)
-				h_wait_output(srv, "out", NEVER, 1);
-		} else {
-			fail_msg("the pushing client's send: %s", n == 0 ? "returned 0" : strerror(errno));
-		}
-	}
-	return total;
-}
-
-/* Half-close, then read: every pushed byte must come back, in order, and
- * then the server's end of file. */
-static void assert_pushed_back(int fd, size_t total)
-{
-	static char buf[65536];
-	size_t got = 0;
-	char byte;
-
-	assert_int_equal(shutdown(fd, SHUT_WR), 0);
-	while (got < total) {
-		size_t want = total - got < sizeof(buf) ? total - got : sizeof(buf);
-		ssize_t n = recv_n(fd, buf, want, DEADLINE_MS);
-
-		for (ssize_t i = 0; i < n; i++)
-			if ((unsigned char)buf[i] != pattern_byte(got + (size_t)i))
-				fail_msg("the client that did not read got byte %zu wrong",
-					 got + (size_t)i);
-		got += (size_t)n;
-		if ((size_t)n < want)
-			break; /* end of file, a reset, or nothing for DEADLINE_MS */
-	}
-	if (got != total)
-		fail_msg("the client that did not read pushed %zu bytes and got %zu back",
-			 total, got);
-	assert_int_equal(recv_n(fd, &byte, 1, DEADLINE_MS), 0); /* then the server's FIN */
-}
-
 static void test_a_client_that_never_reads_blocks_no_one(void **state)
 {
 	struct fx *f = *state;
-	int size = 64 * 1024, other, stalled;
+	int other, stalled;
+	const char *why;
 	size_t pushed;
 
 	start_server(&f->srv, NULL, NULL, NULL, NULL);
@@ -324,11 +216,12 @@ static void test_a_client_that_never_reads_blocks_no_one(void **state)
 	 * server holds stays far below PUSH_CAP. Its echo fills our receive
 	 * buffer, then the server's send buffer, then its output buffer: from
 	 * then on the server must stop reading from it. */
-	stalled = f->fds[1] = h_connect(f->srv.port, h_scaled(DEADLINE_MS));
+	stalled = f->fds[1] = h_connect_small_buffers(f->srv.port, 64 * 1024, h_scaled(DEADLINE_MS));
 	assert_true(stalled >= 0);
-	assert_int_equal(setsockopt(stalled, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)), 0);
-	assert_int_equal(setsockopt(stalled, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)), 0);
-	pushed = push_without_reading(&f->srv, stalled);
+	pushed = h_push_pattern(stalled, PUSH_CAP, h_scaled(STALL_MS), h_scaled(4 * DEADLINE_MS),
+				h_idle_read_output, &f->srv);
+	if (pushed == (size_t)-1)
+		fail_msg("the pushing client's send: %s", strerror(errno));
 	if (pushed >= PUSH_CAP)
 		fail_msg("a client that never reads pushed %u MiB and the server took it all: "
 			 "it reads on with no room to keep the echo", PUSH_CAP >> 20);
@@ -338,7 +231,9 @@ static void test_a_client_that_never_reads_blocks_no_one(void **state)
 	assert_echoed(&f->srv, other, "meanwhile\n", 1);
 
 	/* It reads now: everything comes back, nothing lost, in order. */
-	assert_pushed_back(stalled, pushed);
+	why = h_pattern_back(stalled, pushed, h_scaled(DEADLINE_MS), h_idle_read_output, &f->srv);
+	if (why != NULL)
+		fail_msg("the client that did not read: %s", why);
 	assert_echoed(&f->srv, other, "after\n", 1);
 	assert_int_equal(h_stop(&f->srv, SIGTERM, DEADLINE_MS), 0);
 }
@@ -476,23 +371,6 @@ static void test_crowd_fails_against_an_iterative_server(void **state)
 
 /* ---- out of descriptors -------------------------------------------------------------- */
 
-/* The limit that leaves a process exactly room free descriptors: one more
- * than the room-th free number (it may hold stray ones above it). */
-static int limit_leaving(pid_t pid, int room)
-{
-	char path[64];
-	int free_seen = 0;
-
-	for (int fd = 0; fd < 4096; fd++) {
-		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
-		if (access(path, F_OK) == 0)
-			continue;
-		if (++free_seen == room)
-			return fd + 1;
-	}
-	return -1;
-}
-
 static void test_emfile_said_once_then_accepting_again(void **state)
 {
 	struct fx *f = *state;
@@ -504,7 +382,7 @@ static void test_emfile_said_once_then_accepting_again(void **state)
 		skip(); /* valgrind keeps descriptors of its own below the limit */
 	start_server(&f->srv, NULL, NULL, NULL, NULL);
 	/* Room for exactly two clients. */
-	limit = limit_leaving(f->srv.pid, 2);
+	limit = h_fd_limit_leaving(f->srv.pid, 2);
 	assert_true(limit > 0);
 	low.rlim_cur = low.rlim_max = (rlim_t)limit;
 	assert_int_equal(prlimit(f->srv.pid, RLIMIT_NOFILE, &low, NULL), 0);

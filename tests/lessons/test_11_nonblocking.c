@@ -548,23 +548,6 @@ static void test_timeouts_one_mode_at_a_time(void **state)
 	assert_null(strstr(f->cl.outbuf, "rcvtimeo:"));
 }
 
-/* ---- out of descriptors: the reserve fd ------------------------------------------------------ */
-
-static int limit_leaving(pid_t pid, int room)
-{
-	char path[64];
-	int free_seen = 0;
-
-	for (int fd = 0; fd < 4096; fd++) {
-		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
-		if (access(path, F_OK) == 0)
-			continue;
-		if (++free_seen == room)
-			return fd + 1;
-	}
-	return -1;
-}
-
 static void test_emfile_turns_clients_away(void **state)
 {
 	struct fx *f = *state;
@@ -575,7 +558,7 @@ static void test_emfile_turns_clients_away(void **state)
 	if (h_under_valgrind())
 		skip(); /* valgrind's own descriptors change the count */
 	start_server(&f->srv, NULL);
-	limit = limit_leaving(f->srv.pid, 2);
+	limit = h_fd_limit_leaving(f->srv.pid, 2);
 	assert_true(limit > 0);
 	low.rlim_cur = low.rlim_max = (rlim_t)limit;
 	assert_int_equal(prlimit(f->srv.pid, RLIMIT_NOFILE, &low, NULL), 0);

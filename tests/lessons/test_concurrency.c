@@ -179,13 +179,6 @@ static unsigned long long next_random(unsigned long long *x)
 	return *x;
 }
 
-/* The bytes the "pusher" sends: a fixed function of the offset, with a
- * '\n' every 251 bytes (a line-based server gets lines it can hold). */
-static unsigned char pattern_byte(size_t off)
-{
-	return (unsigned char)(off % 251 == 250 ? '\n' : 'a' + off % 251 % 26);
-}
-
 /* ---- what /proc says about the server ---------------------------------------------- */
 
 struct pstat {
@@ -560,6 +553,12 @@ static void pump(struct ctx *c, int t)
 		sleep_ms((int)(until - h_now_ms()));
 }
 
+/* pump() for the harness's waits (h_push_pattern, h_pattern_back). */
+static void pump_idle(void *c, int t)
+{
+	pump(c, t);
+}
+
 static void snapshot_own_fds(struct ctx *c)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -768,67 +767,6 @@ static void reset_close(int fd)
 
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(fd);
-}
-
-/* Send the pattern without ever reading, until the server stops taking
- * it (no progress for STALL_MS) or PUSH_CAP is reached. Returns the
- * bytes sent. */
-static size_t push_without_reading(struct ctx *c, int fd)
-{
-	static unsigned char chunk[65536];
-	long long deadline = h_now_ms() + ms(4 * DEADLINE_MS);
-	long long last_progress = h_now_ms();
-	size_t total = 0;
-
-	while (total < PUSH_CAP && h_now_ms() - last_progress < STALL_MS &&
-	       h_now_ms() < deadline) {
-		size_t len = PUSH_CAP - total < sizeof(chunk) ? PUSH_CAP - total : sizeof(chunk);
-		ssize_t n;
-
-		for (size_t i = 0; i < len; i++)
-			chunk[i] = pattern_byte(total + i);
-		n = send(fd, chunk, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n > 0) {
-			total += (size_t)n;
-			last_progress = h_now_ms();
-		} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-
-			if (poll(&pfd, 1, 20) == 0)
-				pump(c, 1);
-		} else {
-			fail_msg("%s: the pushing client's send: %s", c->d->label,
-				 n == 0 ? "returned 0" : strerror(errno));
-		}
-	}
-	return total;
-}
-
-/* Now read: every pushed byte must come back, in order, and then the
- * server's end of file. The half-close first: a line-based server holds
- * a last partial line until it knows no more is coming. */
-static void assert_pushed_back(struct ctx *c, int fd, size_t total)
-{
-	static unsigned char buf[65536];
-	long long deadline = h_now_ms() + ms(4 * DEADLINE_MS);
-	size_t got = 0;
-
-	assert_int_equal(shutdown(fd, SHUT_WR), 0);
-	while (got < total && h_now_ms() < deadline) {
-		size_t want = total - got < sizeof(buf) ? total - got : sizeof(buf);
-		size_t n = recv_for(c, fd, buf, want, 200);
-
-		for (size_t i = 0; i < n; i++)
-			if (buf[i] != pattern_byte(got + i))
-				fail_msg("%s: the client that did not read got byte %zu wrong",
-					 c->d->label, got + i);
-		got += n;
-	}
-	if (got != total)
-		fail_msg("%s: the client that did not read pushed %zu bytes and got %zu back",
-			 c->d->label, total, got);
-	if (recv_for(c, fd, buf, 1, ms(DEADLINE_MS)) != 0)
-		fail_msg("%s: more bytes came back than the client sent", c->d->label);
 }
 
 /* ---- fixtures ------------------------------------------------------------------------- */
@@ -1157,6 +1095,7 @@ static void test_idle_and_stalled_clients(void **state)
 	int nidle = d->limit > 0 ? d->limit - 1 : IDLE;
 	int *idle = calloc((size_t)nidle + 1, sizeof(*idle));
 	int partial = -1, stalled, probe = -1;
+	const char *why;
 	size_t pushed;
 	char buf[64];
 
@@ -1175,7 +1114,9 @@ static void test_idle_and_stalled_clients(void **state)
 	 * our bytes. A server that kept reading and buffering would take
 	 * all of PUSH_CAP. */
 	stalled = connect_server(c);
-	pushed = push_without_reading(c, stalled);
+	pushed = h_push_pattern(stalled, PUSH_CAP, STALL_MS, ms(4 * DEADLINE_MS), pump_idle, c);
+	if (pushed == (size_t)-1)
+		fail_msg("%s: the pushing client's send: %s", d->label, strerror(errno));
 	if (pushed >= PUSH_CAP)
 		fail_msg("%s: a client that never reads pushed %u MiB and the server took "
 			 "it all: its memory grows without bound", d->label, PUSH_CAP >> 20);
@@ -1198,7 +1139,11 @@ static void test_idle_and_stalled_clients(void **state)
 	}
 
 	/* The client that never read reads now: every byte, in order. */
-	assert_pushed_back(c, stalled, pushed);
+	/* (The half-close first: a line-based server holds a last partial
+	 * line until it knows no more is coming.) */
+	why = h_pattern_back(stalled, pushed, ms(4 * DEADLINE_MS), pump_idle, c);
+	if (why != NULL)
+		fail_msg("%s: the client that did not read: %s", d->label, why);
 	close(stalled);
 
 	if (d->limit > 0) {
@@ -1236,7 +1181,7 @@ static void test_resets(void **state)
 	static char big[256 * 1024];
 
 	for (size_t i = 0; i < sizeof(big); i++)
-		big[i] = (char)pattern_byte(i);
+		big[i] = (char)h_pattern_byte(i);
 	for (int i = 0; i < n; i++) {
 		int fd = connect_server(c);
 
