@@ -24,7 +24,10 @@
  * as needed. With one connection there is nothing to multiplex: once
  * connected, the socket turns blocking and the loop is plain send() and
  * recv(), as in bench/pingpong, so the generator's own epoll_wait() per
- * message is not counted against the server at one connection. -m redis sends "PING\r\n" and expects "+PONG\r\n".
+ * message is not counted against the server at one connection. -i adds
+ * connections that never send, as a server with many quiet clients has;
+ * any byte or close on one of them ends the run. -m redis sends
+ * "PING\r\n" and expects "+PONG\r\n".
  *
  * The last line of the report is "result key=value ...", for scripts.
  */
@@ -141,6 +144,7 @@ enum mode { MODE_ECHO, MODE_REDIS };
 struct options {
 	const char *port;
 	long conns;
+	long idle;      /* more connections that never send (-i) */
 	long size;
 	double duration;   /* seconds measured; 0 = until count */
 	long long count;   /* messages measured; 0 = until duration */
@@ -152,13 +156,15 @@ struct options {
 
 static void usage(void)
 {
-	printf("usage: loadgen -p PORT [-c CONNS] [-s BYTES] [-d SECONDS] [-n COUNT]\n"
+	printf("usage: loadgen -p PORT [-c CONNS] [-i IDLE] [-s BYTES] [-d SECONDS] [-n COUNT]\n"
 	       "               [-w SECONDS] [-m echo|redis] [-x COMMAND]\n"
 	       "A closed-loop load generator: CONNS connections to 127.0.0.1:PORT, one\n"
 	       "message outstanding on each, every reply checked byte for byte.\n"
 	       "\n"
 	       "  -p, --port PORT         the server's port (required)\n"
 	       "  -c, --connections N     connections (1 to %d, default 1)\n"
+	       "  -i, --idle N            also N connections that never send (default 0),\n"
+	       "                          as a server with many quiet clients has\n"
 	       "  -s, --size BYTES        echo message size (1 to %d, default 64)\n"
 	       "  -d, --duration SECONDS  how long to measure (default 2; 0 with -n)\n"
 	       "  -n, --count N           stop after N measured messages (default 0: no limit)\n"
@@ -189,6 +195,7 @@ static void parse_options(int argc, char **argv, struct options *opt)
 		{ "help", no_argument, NULL, 'h' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "connections", required_argument, NULL, 'c' },
+		{ "idle", required_argument, NULL, 'i' },
 		{ "size", required_argument, NULL, 's' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "count", required_argument, NULL, 'n' },
@@ -201,10 +208,10 @@ static void parse_options(int argc, char **argv, struct options *opt)
 	int c;
 
 	opterr = 0;
-	*opt = (struct options){ .port = NULL, .conns = 1, .size = 64, .duration = 2,
+	*opt = (struct options){ .port = NULL, .conns = 1, .idle = 0, .size = 64, .duration = 2,
 				 .count = 0, .warmup = 0.5, .connect_timeout = 30,
 				 .mode = MODE_ECHO, .hook = NULL };
-	while ((c = getopt_long(argc, argv, ":hp:c:s:d:n:w:T:m:x:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hp:c:i:s:d:n:w:T:m:x:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			usage();
@@ -214,6 +221,9 @@ static void parse_options(int argc, char **argv, struct options *opt)
 			break;
 		case 'c':
 			opt->conns = opt_number(optarg, "connection count", 1, MAX_CONNS);
+			break;
+		case 'i':
+			opt->idle = opt_number(optarg, "idle connection count", 0, MAX_CONNS);
 			break;
 		case 's':
 			opt->size = opt_number(optarg, "size", 1, MAX_SIZE);
@@ -253,6 +263,9 @@ static void parse_options(int argc, char **argv, struct options *opt)
 		usage_error("bad port '0': a server's port is 1 to 65535");
 	if (opt->duration == 0 && opt->count == 0)
 		usage_error("give a duration (-d) or a count (-n)");
+	if (opt->conns + opt->idle > MAX_CONNS)
+		usage_error("%ld connections and %ld idle ones: at most %d in all",
+			    opt->conns, opt->idle, MAX_CONNS);
 }
 
 /* ---- the generator ----------------------------------------------------------------- */
@@ -504,7 +517,13 @@ static void on_connected(struct gen *g, long i)
 	c->connected = 1;
 	g->connected++;
 	g->inflight_connects--;
-	if (g->opt->conns == 1)
+	if (i >= g->opt->conns) {
+		/* An idle connection: it never sends, and hears nothing
+		 * unless the server closes it (which ends the run). */
+		set_events(g, i, EPOLLIN | EPOLLRDHUP);
+		return;
+	}
+	if (g->opt->conns == 1 && g->opt->idle == 0)
 		go_blocking(g, i);
 	start_message(g, i);
 }
@@ -537,6 +556,10 @@ static void handle_events(struct gen *g, int timeout_ms)
 			on_connected(g, i);
 			continue;
 		}
+		if (i >= g->opt->conns)
+			die("idle connection %ld: the server %s", i - g->opt->conns,
+			    ev[k].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)
+			    ? "closed it" : "sent bytes nobody asked for");
 		if (ev[k].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
 			on_readable(g, i);
 		if ((ev[k].events & EPOLLOUT) && c->sent < g->msg_len)
@@ -548,12 +571,14 @@ static void connect_all(struct gen *g)
 {
 	long long deadline = now_ns() + (long long)(g->opt->connect_timeout * 1e9);
 
-	while (g->connected < g->opt->conns) {
-		while (g->opened < g->opt->conns && g->inflight_connects < CONNECT_WINDOW)
+	long total = g->opt->conns + g->opt->idle;
+
+	while (g->connected < total) {
+		while (g->opened < total && g->inflight_connects < CONNECT_WINDOW)
 			open_next(g);
 		if (now_ns() > deadline)
 			die("only %ld of %ld connections established after %g s",
-			    g->connected, g->opt->conns, g->opt->connect_timeout);
+			    g->connected, total, g->opt->connect_timeout);
 		handle_events(g, 100);
 	}
 }
@@ -639,8 +664,9 @@ static void report(const struct gen *g, double cpu)
 		most = r > most ? r : most;
 		starved += r == 0;
 	}
-	printf("loadgen: %ld connection%s to 127.0.0.1:%s, %s, %.1f s warm-up, %.2f s measured\n",
+	printf("loadgen: %ld connection%s to 127.0.0.1:%s%s, %s, %.1f s warm-up, %.2f s measured\n",
 	       opt->conns, opt->conns == 1 ? "" : "s", opt->port,
+	       opt->idle > 0 ? " (and idle ones)" : "",
 	       opt->mode == MODE_REDIS ? "redis PING" : "echo", opt->warmup, secs);
 	if (opt->mode == MODE_ECHO)
 		printf("message    %zu bytes, every reply checked byte for byte\n", g->msg_len);
@@ -659,10 +685,10 @@ static void report(const struct gen *g, double cpu)
 	printf("\n");
 	printf("cpu        loadgen used %.2f s of CPU in %.2f s (%.0f%% of one CPU)\n",
 	       cpu, secs, secs > 0 ? 100 * cpu / secs : 0);
-	printf("result mode=%s conns=%ld size=%zu msgs=%llu secs=%.3f rate=%.0f "
+	printf("result mode=%s conns=%ld idle=%ld size=%zu msgs=%llu secs=%.3f rate=%.0f "
 	       "p50_us=%.1f p99_us=%.1f max_us=%.1f min_conn=%llu max_conn=%llu "
 	       "starved=%ld cpu_s=%.3f\n",
-	       opt->mode == MODE_REDIS ? "redis" : "echo", opt->conns, g->msg_len,
+	       opt->mode == MODE_REDIS ? "redis" : "echo", opt->conns, opt->idle, g->msg_len,
 	       (unsigned long long)g->measured, secs, rate,
 	       g->measured ? (double)hist_quantile(&g->hist, 0.50) / 1e3 : 0,
 	       g->measured ? (double)hist_quantile(&g->hist, 0.99) / 1e3 : 0,
@@ -681,7 +707,7 @@ static void setup(struct gen *g, const struct options *opt)
 	g->server.sin_family = AF_INET;
 	g->server.sin_port = htons((uint16_t)atoi(opt->port));
 	g->server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	g->c = calloc((size_t)opt->conns, sizeof(*g->c));
+	g->c = calloc((size_t)(opt->conns + opt->idle), sizeof(*g->c));
 	if (g->c == NULL)
 		die("calloc:");
 	if (opt->mode == MODE_REDIS) {
@@ -725,7 +751,7 @@ int main(int argc, char **argv)
 
 	parse_options(argc, argv, &opt);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	raise_fd_limit(opt.conns);
+	raise_fd_limit(opt.conns + opt.idle);
 	setup(&g, &opt);
 	connect_all(&g);
 	run(&g, &cpu);

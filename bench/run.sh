@@ -149,6 +149,17 @@ done
 
 # Which designs get the 10,000-connection point: the event-driven ones.
 is_big() { case $1 in 10-epoll|12-io-uring|13-hybrid) return 0 ;; esac; return 1; }
+# The "idle" point: 10 busy connections beside BIG idle ones (a server with
+# many quiet clients). poll() scans every descriptor on every call, epoll
+# and io_uring hear only from the ready ones: the point where they part.
+# Threads and processes would need BIG of them; select stops at FD_SETSIZE.
+is_idle_design() { is_big "$1" && return 0; case $1 in 09-poll|11-nonblocking) return 0 ;; esac; return 1; }
+IDLE_BUSY=10
+# point_conns N / point_args N: loadgen's -c, and its other options, for a
+# point ("idle" is IDLE_BUSY connections plus BIG idle ones).
+point_conns() { if [ "$1" = idle ]; then echo "$IDLE_BUSY"; else echo "$1"; fi; }
+point_args() { [ "$1" = idle ] && echo "-i $BIG"; }
+point_name() { if [ "$1" = idle ]; then echo "$IDLE_BUSY + $BIG idle"; else echo "$1 conns"; fi; }
 
 # ---- one measurement --------------------------------------------------------------
 field() { sed -n "s/.* $1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
@@ -244,16 +255,19 @@ pingpong() {
 }
 
 all_counts=("${COUNTS[@]}")
-[ "$BIG" -gt 0 ] && all_counts+=("$BIG")
+[ "$BIG" -gt 0 ] && all_counts+=("$BIG" idle)
 for n in "${all_counts[@]}"; do
-  echo "== $n connection$([ "$n" = 1 ] || echo s)"
+  if [ "$n" = idle ]; then echo "== $IDLE_BUSY busy connections beside $BIG idle ones"
+  else echo "== $n connection$([ "$n" = 1 ] || echo s)"; fi
   for i in "${!labels[@]}"; do
     label=${labels[$i]}
     if [ "$n" = "$BIG" ] && ! is_big "$label"; then continue; fi
-    if [ "${limits[$i]}" -gt 0 ] && [ "$n" -gt "${limits[$i]}" ]; then continue; fi
+    if [ "$n" = idle ] && ! is_idle_design "$label"; then continue; fi
+    if [ "${limits[$i]}" -gt 0 ] && [ "$(point_conns "$n")" -gt "${limits[$i]}" ]; then continue; fi
     [ "$label,$n" = 10-epoll,1 ] && pingpong
     start_server "$label" "${cmds[$i]}" || { results[$label,$n]=ERR; continue; }
-    measure "$label,$n" "$server_pid" "$server_port" "$n" -s "$SIZE"
+    # shellcheck disable=SC2046
+    measure "$label,$n" "$server_pid" "$server_port" "$(point_conns "$n")" -s "$SIZE" $(point_args "$n")
     stop_server
     [ "$label,$n" = 10-epoll,1 ] && pingpong
   done
@@ -288,7 +302,8 @@ if command -v redis-server >/dev/null; then
   done
   echo "== reference: redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p') (pid $redis_pid), loadgen -m redis"
   for n in "${all_counts[@]}"; do
-    measure "redis,$n" "$redis_pid" "$rport" "$n" -m redis
+    # shellcheck disable=SC2046
+    measure "redis,$n" "$redis_pid" "$rport" "$(point_conns "$n")" -m redis $(point_args "$n")
   done
   measure "redis,50" "$redis_pid" "$rport" 50 -m redis
   loadgen_redis50=$(get redis,50 1)
@@ -312,7 +327,7 @@ rows=("${labels[@]}")
 echo
 echo "Messages per second (ratio to 10-epoll at the same count), ${SIZE}-byte messages, one CPU"
 printf '%-16s' design
-for n in "${all_counts[@]}"; do printf ' %18s' "$n conns"; done
+for n in "${all_counts[@]}"; do printf ' %18s' "$(point_name "$n")"; done
 echo
 for label in "${rows[@]}"; do
   printf '%-16s' "$label"
@@ -339,8 +354,8 @@ for label in "${rows[@]}"; do
     v=${results[$label,$n]:-}
     [ -n "$v" ] && [ "$v" != ERR ] || continue
     read -r rate p50 p99 mn mx starved lgcpu srv rss <<<"$v"
-    printf '%-16s %6s conns  server %4s%% CPU %8.1f MiB  loadgen %5s s  p50 %8s us  p99 %9s us  fair %s..%s%s\n' \
-      "$label" "$n" "$srv" "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$lgcpu" "$p50" "$p99" "$mn" "$mx" \
+    printf '%-16s %12s  server %4s%% CPU %8.1f MiB  loadgen %5s s  p50 %8s us  p99 %9s us  fair %s..%s%s\n' \
+      "$label" "$(point_name "$n")" "$srv" "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$lgcpu" "$p50" "$p99" "$mn" "$mx" \
       "$([ "$starved" -gt 0 ] && echo " ($starved starved)")"
   done
 done
@@ -354,7 +369,8 @@ for n in "${all_counts[@]}"; do
     [ -n "$r" ] && [ "$r" -gt "$max" ] && max=$r
   done
   [ "$max" -gt 0 ] || continue
-  echo "$n connection$([ "$n" = 1 ] || echo s):"
+  if [ "$n" = idle ]; then echo "$IDLE_BUSY busy connections beside $BIG idle ones:"
+  else echo "$n connection$([ "$n" = 1 ] || echo s):"; fi
   for label in "${rows[@]}"; do
     r=$(get "$label,$n" 1); r=${r%.*}
     [ -n "$r" ] || continue
@@ -368,7 +384,9 @@ done
   for key in "${!results[@]}"; do
     v=${results[$key]}
     [ "$v" = ERR ] && v="failed"
-    echo "${key%,*},${key#*,},$(tr ' ' ',' <<<"$v")"
+    n=${key#*,}
+    [ "$n" = idle ] && n="$IDLE_BUSY+${BIG}idle"
+    echo "${key%,*},$n,$(tr ' ' ',' <<<"$v")"
   done | sort -t, -k1,1 -k2,2n
   echo "pingpong,1,${pingpong_rate:-failed}"
   [ -n "$redis_bench_rate" ] && echo "redis-benchmark,50,$redis_bench_rate"
@@ -424,6 +442,10 @@ for d in 10-epoll 12-io-uring; do
     printf '  %-62s MISS  %s starved, RSS %s MiB\n' "$d holds $BIG connections, all answered, RSS < 32 MiB" "$starved" "$mib"
   fi
 done
+if [ -n "$(get 10-epoll,idle 1)" ] && [ -n "$(get 09-poll,idle 1)" ]; then
+  printf '  %-62s %s\n' "with $BIG idle connections beside $IDLE_BUSY busy ones" \
+    "note  epoll/poll $(ratio "$(get 10-epoll,idle 1)" "$(get 09-poll,idle 1)")"
+fi
 [ -n "$redis_note" ] && echo "  note: $redis_note"
 echo
 echo "CSV: $CSV; took $(( $(date +%s) - start_time )) s"

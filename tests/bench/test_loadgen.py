@@ -11,7 +11,9 @@ one known way, loadgen must:
     reply together whole;
   - exit 1 naming the byte, when one reply byte differs;
   - exit 1 when the server closes a connection in the middle of a run;
-  - in redis mode, accept "+PONG\\r\\n" for "PING\\r\\n".
+  - in redis mode, accept "+PONG\\r\\n" for "PING\\r\\n";
+  - hold -i idle connections beside the busy ones, and exit 1 when the
+    server closes one of them.
 Every run is bounded by -n and by a timeout here."""
 import os
 import re
@@ -19,6 +21,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 BUILD = os.environ.get("SOCKLAB_BUILD", "build")
 LOADGEN = os.path.join(BUILD, "bench", "loadgen")
@@ -173,6 +176,16 @@ def main():
         check(rc == 0 and result(out).get("msgs") == "300",
               "echo, 5000-byte messages: every reply put together and checked", out)
 
+        before = len(s.conns)
+        rc, out = loadgen(s.port, "-c", "2", "-i", "50", "-n", "1000")
+        r = result(out)
+        deadline = time.time() + 10
+        while len(s.conns) - before < 52 and time.time() < deadline:
+            time.sleep(0.05)  # the accepting thread may lag behind the kernel
+        check(rc == 0 and r.get("msgs") == "1000" and r.get("idle") == "50" and
+              len(s.conns) - before == 52, "echo, 2 busy and 50 idle connections: all 52 "
+              "made, 1000 messages on the busy ones (%d accepted)" % (len(s.conns) - before), out)
+
     with Server(trickle) as s:
         for conns in (1, 4):
             rc, out = loadgen(s.port, "-c", str(conns), "-n", "200")
@@ -195,6 +208,20 @@ def main():
             check(rc == 1 and re.search(r"connection \d+: (the server closed it|recv) after 50 replies", out),
                   "the server closes mid-run, %d connection%s: exit 1, after 50 replies"
                   % (conns, "" if conns == 1 else "s"), out)
+
+    first = []
+
+    def only_first(c):
+        """Echo on the first connection; close every later one at once."""
+        if first:
+            return
+        first.append(c)
+        echo(c)
+
+    with Server(only_first) as s:
+        rc, out = loadgen(s.port, "-c", "1", "-i", "3", "-d", "10")
+        check(rc == 1 and re.search(r"idle connection \d: the server closed it", out),
+              "the server closes an idle connection: exit 1, says so", out)
 
     with Server(pong) as s:
         rc, out = loadgen(s.port, "-c", "2", "-n", "1000", "-m", "redis")
