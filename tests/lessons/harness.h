@@ -109,7 +109,11 @@ long long h_now_ms(void);
 int h_have(const char *prog);
 
 /* ---- several clients at once, a client that never reads, the server's
- * CPU and fd limits ---- */
+ * CPU and fd limits ----
+ * h_three_side_by_side and h_connect_small_buffers stretch their timeout
+ * for valgrind themselves, as h_connect does; h_push_pattern,
+ * h_pattern_back and h_cpu_used_over take their times as given (pass
+ * h_scaled(...) where valgrind should get longer). */
 
 /* Fails the test unless text sent on fd comes back (client: 1, 2, 3 for
  * the message). */
@@ -128,7 +132,8 @@ int h_three_side_by_side(struct h_proc *srv, h_echo_check_fn echoed, int fds[3],
  * output so it never blocks on a full pipe); ms: at most this long. */
 typedef void (*h_idle_fn)(void *arg, int ms);
 
-/* An h_idle_fn that reads the h_proc *arg's stdout and stderr. */
+/* An h_idle_fn that reads the h_proc *arg's stdout and stderr for up to
+ * ms (as given: not stretched for valgrind). */
 void h_idle_read_output(void *proc, int ms);
 
 /* Byte off of the test stream: a pattern with a period (251) that no

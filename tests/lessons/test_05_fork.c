@@ -205,7 +205,7 @@ static int read_eof(int fd, int ms)
 /* One whole session: connect, echo, half-close, read the end of file. */
 static void session(const char *port, const char *text)
 {
-	int fd = h_connect(port, h_scaled(DEADLINE_MS));
+	int fd = h_connect(port, DEADLINE_MS);
 
 	assert_true(fd >= 0);
 	echo(fd, text);
@@ -314,8 +314,8 @@ static void test_a_process_per_client_reaped_after(void **state)
 	pid_t pa, pb;
 
 	(void)state;
-	a = h_connect(srv->port, h_scaled(DEADLINE_MS));
-	b = h_connect(srv->port, h_scaled(DEADLINE_MS));
+	a = h_connect(srv->port, DEADLINE_MS);
+	b = h_connect(srv->port, DEADLINE_MS);
 	assert_true(a >= 0 && b >= 0);
 	/* Both are served at once: the second does not wait for the first. */
 	echo(b, "second first\n");
@@ -349,7 +349,7 @@ static void test_each_process_keeps_only_the_socket_it_needs(void **state)
 	for (int i = 0; i < 2; i++) {
 		unsigned long conn;
 
-		fds[i] = h_connect(srv->port, h_scaled(DEADLINE_MS));
+		fds[i] = h_connect(srv->port, DEADLINE_MS);
 		assert_true(fds[i] >= 0);
 		/* The second is served while the first is still connected. */
 		echo(fds[i], i == 0 ? "first\n" : "second, the first still here\n");
@@ -390,7 +390,7 @@ static void test_children_exiting_together_are_all_reaped(void **state)
 
 	(void)state;
 	for (int i = 0; i < 20; i++) {
-		fds[i] = h_connect(srv->port, h_scaled(DEADLINE_MS));
+		fds[i] = h_connect(srv->port, DEADLINE_MS);
 		assert_true(fds[i] >= 0);
 		echo(fds[i], "leaving soon\n");
 	}
@@ -437,7 +437,7 @@ static void test_no_child_outlives_the_server(void **state)
 	int fd;
 
 	(void)state;
-	fd = h_connect(srv->port, h_scaled(DEADLINE_MS));
+	fd = h_connect(srv->port, DEADLINE_MS);
 	assert_true(fd >= 0);
 	echo(fd, "served by a child\n");
 	child = serving_pid(srv, fd);

@@ -171,7 +171,7 @@ static void test_a_thread_per_client(void **state)
 	/* One client first: the thread count at rest is then known (a
 	 * sanitizer runtime may keep a thread of its own). */
 	{
-		int fd = h_connect(srv->port, h_scaled(DEADLINE_MS));
+		int fd = h_connect(srv->port, DEADLINE_MS);
 
 		assert_true(fd >= 0);
 		echo(fd, "first\n");
@@ -182,7 +182,7 @@ static void test_a_thread_per_client(void **state)
 	 * three looks, 50 ms apart, agree. */
 	base = stable_threads(srv);
 	for (int i = 0; i < 5; i++) {
-		fds[i] = h_connect(srv->port, h_scaled(DEADLINE_MS));
+		fds[i] = h_connect(srv->port, DEADLINE_MS);
 		assert_true(fds[i] >= 0);
 		echo(fds[i], "here\n");
 	}
@@ -201,7 +201,7 @@ static void test_a_line_comes_back_only_when_whole(void **state)
 	int fd;
 
 	(void)state;
-	fd = h_connect(srv->port, h_scaled(DEADLINE_MS));
+	fd = h_connect(srv->port, DEADLINE_MS);
 	assert_true(fd >= 0);
 	send_text(fd, "half a ");
 	/* No '\n' yet: the line is not whole, nothing may come back. */
@@ -223,8 +223,8 @@ static void test_each_connection_has_its_own_reader(void **state)
 	int a, b;
 
 	(void)state;
-	a = h_connect(srv->port, h_scaled(DEADLINE_MS));
-	b = h_connect(srv->port, h_scaled(DEADLINE_MS));
+	a = h_connect(srv->port, DEADLINE_MS);
+	b = h_connect(srv->port, DEADLINE_MS);
 	assert_true(a >= 0 && b >= 0);
 	/* Half lines, interleaved, each arriving while the other client's
 	 * half line sits in its reader. */
@@ -252,8 +252,8 @@ static void test_a_too_long_line_ends_only_its_connection(void **state)
 	int other, longer;
 
 	(void)state;
-	other = h_connect(srv->port, h_scaled(DEADLINE_MS));
-	longer = h_connect(srv->port, h_scaled(DEADLINE_MS));
+	other = h_connect(srv->port, DEADLINE_MS);
+	longer = h_connect(srv->port, DEADLINE_MS);
 	assert_true(other >= 0 && longer >= 0);
 	echo(other, "fits in 16\n");
 	/* 40 bytes and no newline: more than the reader may hold. */
@@ -274,7 +274,7 @@ static void test_sigterm_ends_every_client_thread_first(void **state)
 
 	(void)state;
 	for (int i = 0; i < 3; i++) {
-		fds[i] = h_connect(srv->port, h_scaled(DEADLINE_MS));
+		fds[i] = h_connect(srv->port, DEADLINE_MS);
 		assert_true(fds[i] >= 0);
 		echo(fds[i], "still connected\n");
 	}

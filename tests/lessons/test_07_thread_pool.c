@@ -172,7 +172,7 @@ static void test_threads_are_made_once(void **state)
 	 * (a sanitizer runtime may add one of its own). */
 	assert_true(before >= 5);
 	for (int i = 0; i < 20; i++) {
-		int fd = h_connect(srv->port, h_scaled(DEADLINE_MS));
+		int fd = h_connect(srv->port, DEADLINE_MS);
 
 		assert_true(fd >= 0);
 		echo(fd, "pooled\n");
@@ -191,17 +191,17 @@ static void test_full_queue_stops_accepting(void **state)
 
 	(void)state;
 	/* The one worker is busy with this client... */
-	busy = h_connect(srv->port, h_scaled(DEADLINE_MS));
+	busy = h_connect(srv->port, DEADLINE_MS);
 	assert_true(busy >= 0);
 	echo(busy, "busy\n");
 	/* ...this one fills the queue of one... */
-	queued = h_connect(srv->port, h_scaled(DEADLINE_MS));
+	queued = h_connect(srv->port, DEADLINE_MS);
 	assert_true(queued >= 0);
 	assert_int_equal(h_wait_output(srv, "out", "queue full", DEADLINE_MS), 0);
 	assert_true(wait_accept_queue(srv, 0));
 	/* ...so nobody accepts these two: the kernel holds them. */
 	for (int i = 0; i < 2; i++) {
-		waiting[i] = h_connect(srv->port, h_scaled(DEADLINE_MS));
+		waiting[i] = h_connect(srv->port, DEADLINE_MS);
 		assert_true(waiting[i] >= 0);
 		assert_int_equal(send(waiting[i], "waiting\n", 8, MSG_NOSIGNAL), 8);
 	}
@@ -236,13 +236,13 @@ static void test_sigterm_stops_busy_and_idle_threads(void **state)
 	(void)state;
 	/* Both workers busy with a client each... */
 	for (int i = 0; i < 2; i++) {
-		fds[i] = h_connect(srv->port, h_scaled(DEADLINE_MS));
+		fds[i] = h_connect(srv->port, DEADLINE_MS);
 		assert_true(fds[i] >= 0);
 		echo(fds[i], "busy\n");
 	}
 	/* ...and a third client accepted into the queue (it sends nothing:
 	 * closed with unread bytes, its socket would reset, not end). */
-	fds[2] = h_connect(srv->port, h_scaled(DEADLINE_MS));
+	fds[2] = h_connect(srv->port, DEADLINE_MS);
 	assert_true(fds[2] >= 0);
 	assert_int_equal(h_wait_count(srv, "out", " in the queue", 3, DEADLINE_MS), 0);
 

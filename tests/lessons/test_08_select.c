@@ -165,7 +165,7 @@ static void test_clients_are_served_side_by_side(void **state)
 	int fds[3];
 
 	(void)state;
-	assert_int_equal(h_three_side_by_side(srv, assert_echoed, fds, h_scaled(DEADLINE_MS)), 0);
+	assert_int_equal(h_three_side_by_side(srv, assert_echoed, fds, DEADLINE_MS), 0);
 	assert_int_equal(h_count(srv->outbuf, " connected\n"), 3);
 	stop_server(srv);
 }
@@ -192,14 +192,14 @@ static void test_a_client_that_never_reads_blocks_no_one(void **state)
 	size_t pushed;
 
 	(void)state;
-	other = h_connect(srv->port, h_scaled(DEADLINE_MS));
+	other = h_connect(srv->port, DEADLINE_MS);
 	assert_true(other >= 0);
 	assert_int_equal(served(srv, other, "before\n"), 1);
 
 	/* Its echo fills our receive buffer, then the server's send buffer,
 	 * then its buffer in the server: from then on the server must stop
 	 * reading from it. */
-	stalled = h_connect_small_buffers(srv->port, 64 * 1024, h_scaled(DEADLINE_MS));
+	stalled = h_connect_small_buffers(srv->port, 64 * 1024, DEADLINE_MS);
 	assert_true(stalled >= 0);
 	pushed = h_push_pattern(stalled, PUSH_CAP, h_scaled(STALL_MS), h_scaled(4 * DEADLINE_MS),
 				h_idle_read_output, srv);
@@ -235,7 +235,7 @@ static void test_max_fd_refuses_exactly_the_fds_beyond(void **state)
 	assert_true(room > 0);
 	/* One at a time, so the server's fds are handed out in order. */
 	for (int i = 0; i < 16; i++) {
-		fds[i] = h_connect(srv->port, h_scaled(DEADLINE_MS));
+		fds[i] = h_connect(srv->port, DEADLINE_MS);
 		assert_true(fds[i] >= 0);
 		if (served(srv, fds[i], "hello\n")) {
 			assert_int_equal(n_served, i); /* all served ones come first */
@@ -252,7 +252,7 @@ static void test_max_fd_refuses_exactly_the_fds_beyond(void **state)
 	/* A served client leaves: the next one takes its fd and is served. */
 	close(fds[0]);
 	h_wait_output(srv, "out", "\001never\001", 100);
-	again = h_connect(srv->port, h_scaled(DEADLINE_MS));
+	again = h_connect(srv->port, DEADLINE_MS);
 	assert_true(again >= 0);
 	for (long long deadline = h_now_ms() + h_scaled(DEADLINE_MS);
 	     !served(srv, again, "again\n");) {
@@ -261,7 +261,7 @@ static void test_max_fd_refuses_exactly_the_fds_beyond(void **state)
 		close(again);
 		assert_true(h_now_ms() < deadline);
 		h_wait_output(srv, "out", "\001never\001", 50);
-		again = h_connect(srv->port, h_scaled(DEADLINE_MS));
+		again = h_connect(srv->port, DEADLINE_MS);
 		assert_true(again >= 0);
 	}
 	close(again);
@@ -299,7 +299,7 @@ static void test_fd_setsize_is_enforced(void **state)
 	fds = calloc((size_t)total, sizeof(*fds));
 	assert_non_null(fds);
 	for (int i = 0; i < total; i++) {
-		fds[i] = h_connect(srv->port, h_scaled(DEADLINE_MS));
+		fds[i] = h_connect(srv->port, DEADLINE_MS);
 		assert_true(fds[i] >= 0);
 		if (i % 64 == 0)
 			h_wait_output(srv, "out", "\001never\001", 1);
@@ -340,14 +340,14 @@ static void test_out_of_descriptors_turns_clients_away(void **state)
 	low.rlim_cur = low.rlim_max = (rlim_t)limit;
 	assert_int_equal(prlimit(srv->pid, RLIMIT_NOFILE, &low, NULL), 0);
 	for (int i = 0; i < 2; i++) {
-		fds[i] = h_connect(srv->port, h_scaled(DEADLINE_MS));
+		fds[i] = h_connect(srv->port, DEADLINE_MS);
 		assert_true(fds[i] >= 0);
 		assert_int_equal(served(srv, fds[i], "kept\n"), 1);
 	}
 	/* Three more: accept() fails with EMFILE for each, and each must be
 	 * turned away, not left in the backlog with the listener readable. */
 	for (int i = 2; i < 5; i++) {
-		fds[i] = h_connect(srv->port, h_scaled(DEADLINE_MS));
+		fds[i] = h_connect(srv->port, DEADLINE_MS);
 		assert_true(fds[i] >= 0);
 	}
 	assert_not_spinning(srv, "out of descriptors, with clients waiting");
@@ -369,7 +369,7 @@ static void test_out_of_descriptors_turns_clients_away(void **state)
 	/* One leaves: its number is free, and the next client gets it. */
 	close(fds[0]);
 	assert_int_equal(h_wait_count(srv, "out", " disconnected (", 1, DEADLINE_MS), 0);
-	again = h_connect(srv->port, h_scaled(DEADLINE_MS));
+	again = h_connect(srv->port, DEADLINE_MS);
 	assert_true(again >= 0);
 	assert_int_equal(served(srv, again, "in its place\n"), 1);
 	close(again);

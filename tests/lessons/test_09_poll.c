@@ -127,7 +127,7 @@ static void test_clients_are_served_side_by_side(void **state)
 	int fds[3];
 
 	(void)state;
-	assert_int_equal(h_three_side_by_side(srv, assert_echoed, fds, h_scaled(DEADLINE_MS)), 0);
+	assert_int_equal(h_three_side_by_side(srv, assert_echoed, fds, DEADLINE_MS), 0);
 	assert_int_equal(h_count(srv->outbuf, " connected\n"), 3);
 	assert_int_equal(h_stop(srv, SIGTERM, DEADLINE_MS), 0);
 	free(srv);
@@ -144,14 +144,14 @@ static void test_a_client_that_never_reads_blocks_no_one(void **state)
 	size_t pushed;
 
 	(void)state;
-	other = h_connect(srv->port, h_scaled(DEADLINE_MS));
+	other = h_connect(srv->port, DEADLINE_MS);
 	assert_true(other >= 0);
 	assert_echoed(srv, other, "before\n", 1);
 
 	/* Its echo fills our receive buffer, then the server's send buffer,
 	 * then its buffer in the server: from then on the server must stop
 	 * reading from it. */
-	stalled = h_connect_small_buffers(srv->port, 64 * 1024, h_scaled(DEADLINE_MS));
+	stalled = h_connect_small_buffers(srv->port, 64 * 1024, DEADLINE_MS);
 	assert_true(stalled >= 0);
 	pushed = h_push_pattern(stalled, PUSH_CAP, h_scaled(STALL_MS), h_scaled(4 * DEADLINE_MS),
 				h_idle_read_output, srv);
@@ -194,7 +194,7 @@ static void test_the_array_grows(void **state)
 	for (int i = 0; i < CLIENTS; i++) {
 		char line[32];
 
-		fds[i] = h_connect(srv->port, h_scaled(DEADLINE_MS));
+		fds[i] = h_connect(srv->port, DEADLINE_MS);
 		assert_true(fds[i] >= 0);
 		snprintf(line, sizeof(line), "client %d\n", i);
 		assert_echoed(srv, fds[i], line, i + 1);
@@ -220,14 +220,14 @@ static void test_closed_slots_are_reused(void **state)
 
 	(void)state;
 	for (int i = 0; i < 3; i++) {
-		held[i] = h_connect(srv->port, h_scaled(DEADLINE_MS));
+		held[i] = h_connect(srv->port, DEADLINE_MS);
 		assert_true(held[i] >= 0);
 		echo(srv, held[i], "staying\n");
 	}
 	/* One at a time, each gone (the server said so) before the next:
 	 * at most 2 + 3 + 1 slots are ever in use, and 8 are there. */
 	for (int i = 0; i < 50; i++) {
-		int fd = h_connect(srv->port, h_scaled(DEADLINE_MS));
+		int fd = h_connect(srv->port, DEADLINE_MS);
 
 		assert_true(fd >= 0);
 		echo(srv, fd, "passing\n");
@@ -256,7 +256,7 @@ static void test_no_ready_slot_is_skipped(void **state)
 
 	(void)state;
 	for (int i = 0; i < CLIENTS; i++) {
-		fds[i] = h_connect(srv->port, h_scaled(DEADLINE_MS));
+		fds[i] = h_connect(srv->port, DEADLINE_MS);
 		assert_true(fds[i] >= 0);
 		echo(srv, fds[i], "hello\n");
 	}
@@ -286,7 +286,7 @@ static void test_no_ready_slot_is_skipped(void **state)
 		for (int i = 0; i < CLIENTS; i++) {
 			if (fds[i] >= 0)
 				continue;
-			fds[i] = h_connect(srv->port, h_scaled(DEADLINE_MS));
+			fds[i] = h_connect(srv->port, DEADLINE_MS);
 			assert_true(fds[i] >= 0);
 			echo(srv, fds[i], "new\n");
 		}

@@ -193,7 +193,7 @@ static void test_clients_are_served_side_by_side(void **state)
 	struct fx *f = *state;
 
 	start_server(&f->srv, "-v", NULL, NULL, NULL);
-	assert_int_equal(h_three_side_by_side(&f->srv, assert_echoed, f->fds, h_scaled(DEADLINE_MS)), 0);
+	assert_int_equal(h_three_side_by_side(&f->srv, assert_echoed, f->fds, DEADLINE_MS), 0);
 	assert_int_equal(h_count(f->srv.outbuf, " connected (fd "), 3);
 	assert_int_equal(h_stop(&f->srv, SIGTERM, DEADLINE_MS), 0);
 }
@@ -208,7 +208,7 @@ static void test_a_client_that_never_reads_blocks_no_one(void **state)
 	size_t pushed;
 
 	start_server(&f->srv, NULL, NULL, NULL, NULL);
-	other = f->fds[0] = h_connect(f->srv.port, h_scaled(DEADLINE_MS));
+	other = f->fds[0] = h_connect(f->srv.port, DEADLINE_MS);
 	assert_true(other >= 0);
 	assert_echoed(&f->srv, other, "before\n", 1);
 
@@ -216,7 +216,7 @@ static void test_a_client_that_never_reads_blocks_no_one(void **state)
 	 * server holds stays far below PUSH_CAP. Its echo fills our receive
 	 * buffer, then the server's send buffer, then its output buffer: from
 	 * then on the server must stop reading from it. */
-	stalled = f->fds[1] = h_connect_small_buffers(f->srv.port, 64 * 1024, h_scaled(DEADLINE_MS));
+	stalled = f->fds[1] = h_connect_small_buffers(f->srv.port, 64 * 1024, DEADLINE_MS);
 	assert_true(stalled >= 0);
 	pushed = h_push_pattern(stalled, PUSH_CAP, h_scaled(STALL_MS), h_scaled(4 * DEADLINE_MS),
 				h_idle_read_output, &f->srv);
@@ -249,7 +249,7 @@ static const char *ten_bytes_in_fours(struct fx *f, const char *mode, char *trac
 	int fd;
 
 	start_server(&f->srv, "-r", "4", "-vv", mode);
-	fd = f->fds[0] = h_connect(f->srv.port, h_scaled(DEADLINE_MS));
+	fd = f->fds[0] = h_connect(f->srv.port, DEADLINE_MS);
 	assert_true(fd >= 0);
 	assert_int_equal(h_wait_count(&f->srv, "out", " connected (fd ", 1, DEADLINE_MS), 0);
 	assert_int_equal(send(fd, "0123456789", 10, 0), 10);
@@ -302,7 +302,7 @@ static void test_rdhup_reads_to_the_end_at_once(void **state)
 	int fd;
 
 	start_server(&f->srv, "-r", "4", "-vv", NULL);
-	fd = f->fds[0] = h_connect(f->srv.port, h_scaled(DEADLINE_MS));
+	fd = f->fds[0] = h_connect(f->srv.port, DEADLINE_MS);
 	assert_true(fd >= 0);
 	assert_int_equal(h_wait_count(&f->srv, "out", " connected (fd ", 1, DEADLINE_MS), 0);
 	/* Data and FIN together: the first event says EPOLLRDHUP too. */
@@ -387,7 +387,7 @@ static void test_emfile_said_once_then_accepting_again(void **state)
 	low.rlim_cur = low.rlim_max = (rlim_t)limit;
 	assert_int_equal(prlimit(f->srv.pid, RLIMIT_NOFILE, &low, NULL), 0);
 	for (int i = 0; i < 6; i++) {
-		f->fds[i] = h_connect(f->srv.port, h_scaled(DEADLINE_MS));
+		f->fds[i] = h_connect(f->srv.port, DEADLINE_MS);
 		assert_true(f->fds[i] >= 0);
 		assert_int_equal(send(f->fds[i], "x", 1, 0), 1);
 	}

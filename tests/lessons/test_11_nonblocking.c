@@ -194,13 +194,13 @@ static void one_client_never_reads(struct fx *f, const char *mode)
 	int served;
 
 	start_server(&f->srv, mode);
-	f->fds[0] = h_connect(f->srv.port, h_scaled(DEADLINE_MS));
+	f->fds[0] = h_connect(f->srv.port, DEADLINE_MS);
 	assert_true(f->fds[0] >= 0);
 	pushed = push_until_stalled(f->fds[0], 500);
 	assert_true(pushed > 0);
 	assert_true(pushed < PUSH_CAP); /* the server stopped taking bytes */
 
-	f->fds[1] = h_connect(f->srv.port, h_scaled(DEADLINE_MS));
+	f->fds[1] = h_connect(f->srv.port, DEADLINE_MS);
 	assert_true(f->fds[1] >= 0);
 	assert_int_equal(send(f->fds[1], "hi\n", 3, 0), 3);
 	served = recv_n(f->fds[1], back, 3, mode == NULL ? DEADLINE_MS : QUIET_MS) == 3;
@@ -310,7 +310,7 @@ static void test_server_sockets_are_nonblocking(void **state)
 	expect_nonblocking(f->srv.pid, 1, "the listener");
 	/* A client's socket: once its echo is back, the server has long
 	 * set the socket up. */
-	f->fds[0] = h_connect(f->srv.port, h_scaled(DEADLINE_MS));
+	f->fds[0] = h_connect(f->srv.port, DEADLINE_MS);
 	assert_true(f->fds[0] >= 0);
 	assert_int_equal(send(f->fds[0], "x", 1, 0), 1);
 	assert_int_equal(recv_n(f->fds[0], back, 1, DEADLINE_MS), 1);
@@ -330,7 +330,7 @@ static void test_slow_reader_gets_every_byte_in_order(void **state)
 	int fd;
 
 	start_server(&f->srv, NULL);
-	fd = f->fds[0] = h_connect(f->srv.port, h_scaled(DEADLINE_MS));
+	fd = f->fds[0] = h_connect(f->srv.port, DEADLINE_MS);
 	assert_true(fd >= 0);
 	for (size_t i = 0; i < sizeof(chunk); i++)
 		chunk[i] = (char)(i % 251);
@@ -461,7 +461,7 @@ static void test_connect_timeout_on_a_full_backlog(void **state)
 	/* Backlog 0 and no accept(): one finished handshake fills the queue,
 	 * and the kernel drops the next SYN. */
 	f->listener = listener_on_any_port(0, port);
-	f->fds[0] = h_connect(port, h_scaled(DEADLINE_MS));
+	f->fds[0] = h_connect(port, DEADLINE_MS);
 	assert_true(f->fds[0] >= 0);
 	t0 = h_now_ms();
 	assert_int_equal(h_run(&f->cl, argv, NULL, 0, DEADLINE_MS), 1);
@@ -563,7 +563,7 @@ static void test_emfile_turns_clients_away(void **state)
 	low.rlim_cur = low.rlim_max = (rlim_t)limit;
 	assert_int_equal(prlimit(f->srv.pid, RLIMIT_NOFILE, &low, NULL), 0);
 	for (int i = 0; i < 6; i++) {
-		f->fds[i] = h_connect(f->srv.port, h_scaled(DEADLINE_MS));
+		f->fds[i] = h_connect(f->srv.port, DEADLINE_MS);
 		assert_true(f->fds[i] >= 0);
 		assert_int_equal(send(f->fds[i], "x", 1, 0), 1);
 	}
@@ -586,7 +586,7 @@ static void test_emfile_turns_clients_away(void **state)
 	/* One leaves: the next client is served. */
 	close(f->fds[0]);
 	f->fds[0] = -1;
-	f->fds[6] = h_connect(f->srv.port, h_scaled(DEADLINE_MS));
+	f->fds[6] = h_connect(f->srv.port, DEADLINE_MS);
 	assert_true(f->fds[6] >= 0);
 	assert_int_equal(send(f->fds[6], "y", 1, 0), 1);
 	assert_int_equal(recv_n(f->fds[6], back, 1, DEADLINE_MS), 1);

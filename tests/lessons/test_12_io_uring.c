@@ -225,7 +225,7 @@ static void test_server_accepts_clients_and_stops(void **state)
 
 	start_server(&f->srv, "-v", NULL, NULL, NULL, NULL);
 	for (int i = 0; i < n; i++) {
-		f->fds[i] = h_connect(f->srv.port, h_scaled(DEADLINE_MS));
+		f->fds[i] = h_connect(f->srv.port, DEADLINE_MS);
 		assert_true(f->fds[i] >= 0);
 	}
 	if (h_wait_output(&f->srv, "out", ", 3 clients)", DEADLINE_MS) != 0)
@@ -249,7 +249,7 @@ static void test_many_clients_at_once(void **state)
 
 	start_server(&f->srv, "-vv", NULL, NULL, NULL, NULL);
 	for (int i = 0; i < n; i++) {
-		f->fds[i] = h_connect(f->srv.port, h_scaled(DEADLINE_MS));
+		f->fds[i] = h_connect(f->srv.port, DEADLINE_MS);
 		assert_true(f->fds[i] >= 0);
 	}
 	for (int i = 0; i < n; i++) {
@@ -282,12 +282,12 @@ static void test_one_buffer_held_makes_others_wait(void **state)
 	start_server(&f->srv, "--buffers", "1", "--buffer-size", "4096", "-v");
 	/* Client 0 sends and never reads: its echo fills its receive buffer
 	 * and our send buffer, and the send that holds the one buffer waits. */
-	f->fds[0] = h_connect(f->srv.port, h_scaled(DEADLINE_MS));
+	f->fds[0] = h_connect(f->srv.port, DEADLINE_MS);
 	assert_true(f->fds[0] >= 0);
 	pushed = push_until_stalled(f->fds[0], 500);
 	assert_true(pushed > 0 && pushed < PUSH_CAP);
 
-	f->fds[1] = h_connect(f->srv.port, h_scaled(DEADLINE_MS));
+	f->fds[1] = h_connect(f->srv.port, DEADLINE_MS);
 	assert_true(f->fds[1] >= 0);
 	assert_int_equal(send(f->fds[1], "hi\n", 3, 0), 3);
 	assert_int_equal(recv_n(f->fds[1], back, 3, QUIET_MS), 0);

@@ -126,7 +126,7 @@ static void echo_once(const char *port, const char *line)
 {
 	char back[64];
 	size_t len = strlen(line);
-	int fd = h_connect(port, h_scaled(DEADLINE_MS));
+	int fd = h_connect(port, DEADLINE_MS);
 
 	assert_true(fd >= 0);
 	assert_int_equal(send(fd, line, len, 0), (ssize_t)len);
@@ -458,7 +458,7 @@ static int one_client(struct fx *f, int *client, int *server_side, const char *l
 	size_t len = strlen(line);
 	int which;
 
-	*client = h_connect(f->lb.port, h_scaled(DEADLINE_MS));
+	*client = h_connect(f->lb.port, DEADLINE_MS);
 	assert_true(*client >= 0);
 	assert_int_equal(send(*client, line, len, 0), (ssize_t)len);
 	which = accept_on_backend(f, server_side);
@@ -569,7 +569,7 @@ static void test_client_closed_when_every_backend_is_down(void **state)
 	close(f->backend[0]);
 	close(f->backend[1]);
 	f->backend[0] = f->backend[1] = -1;
-	f->fds[0] = h_connect(f->lb.port, h_scaled(DEADLINE_MS));
+	f->fds[0] = h_connect(f->lb.port, DEADLINE_MS);
 	assert_true(f->fds[0] >= 0);
 	pfd = (struct pollfd){ .fd = f->fds[0], .events = POLLIN };
 	assert_int_equal(poll(&pfd, 1, h_scaled(DEADLINE_MS)), 1);
@@ -589,7 +589,7 @@ static void test_balancer_back_pressure(void **state)
 
 	open_backends(f);
 	start_balancer(f, f->bport[0], f->bport[1]);
-	client = f->fds[0] = h_connect(f->lb.port, h_scaled(DEADLINE_MS));
+	client = f->fds[0] = h_connect(f->lb.port, DEADLINE_MS);
 	assert_true(client >= 0);
 	which = accept_on_backend(f, &side);
 	assert_true(which >= 0);
