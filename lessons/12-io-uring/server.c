@@ -16,6 +16,11 @@
  *    buffers, and it picks one only when data arrives. Ten thousand idle
  *    clients hold no buffer at all (a plain recv SQE would need a buffer
  *    of its own for every client, waiting or not);
+ *  - when every buffer is out, a recv fails with ENOBUFS and the client
+ *    waits in line: a buffer that comes back goes to the first in line
+ *    (a recv into that very buffer), not to whichever client's data
+ *    happens to arrive first; one in line with nothing to read waits
+ *    for data with a poll, holding no buffer;
  *  - per client, one operation in flight at a time: recv, then send of
  *    what came (again if partial), then recv. A client that never reads
  *    keeps its one send pending in the kernel and is not read from: that
@@ -34,6 +39,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <liburing.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -57,12 +63,13 @@
 /* What a CQE belongs to: its user_data is a pointer with the operation in
  * the low bits (our structs are at least 8-byte aligned, so those bits
  * are free), or just the operation for the server's own requests. */
-enum op { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_SIGNAL, OP_TIMEOUT, OP_CANCEL };
+enum op { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_POLL, OP_SIGNAL, OP_TIMEOUT, OP_CANCEL };
 #define OP_MASK 7u
 
 struct conn {
 	int fd;
 	int bid;               /* buffer being sent back, or -1 */
+	int lent;              /* buffer handed to it from the line, or -1 */
 	unsigned sent, len;    /* progress through that buffer */
 	long long echoed;
 	struct conn *prev, *next;
@@ -77,7 +84,8 @@ struct server {
 	struct __kernel_timespec pause;      /* ACCEPT_PAUSE_MS */
 	int accept_armed, accept_paused, emfile_said, timeout_armed;
 	struct conn *clients;
-	struct conn *starved, *starved_tail; /* recv got ENOBUFS */
+	struct conn *starved, *starved_tail; /* the line: recv got ENOBUFS */
+	struct conn *kicked;                 /* taken from the line to try the ring */
 	long nclients;
 	/* the provided buffers */
 	struct io_uring_buf_ring *br;
@@ -216,6 +224,26 @@ static void arm_recv(struct server *s, struct conn *c)
 	io_uring_sqe_set_data64(sqe, tag(c, OP_RECV));
 }
 
+/* Receive into buffer bid, given to this client alone (it waited in
+ * line for a buffer: see release_buffer()). */
+static void arm_recv_into(struct server *s, struct conn *c, int bid)
+{
+	struct io_uring_sqe *sqe = get_sqe(s);
+
+	c->lent = bid;
+	io_uring_prep_recv(sqe, c->fd, s->pool + (size_t)bid * s->bufsize, s->bufsize, 0);
+	io_uring_sqe_set_data64(sqe, tag(c, OP_RECV));
+}
+
+/* Wait, holding no buffer, until c has something to read. */
+static void arm_poll(struct server *s, struct conn *c)
+{
+	struct io_uring_sqe *sqe = get_sqe(s);
+
+	io_uring_prep_poll_add(sqe, c->fd, POLLIN);
+	io_uring_sqe_set_data64(sqe, tag(c, OP_POLL));
+}
+
 static void arm_send(struct server *s, struct conn *c)
 {
 	struct io_uring_sqe *sqe = get_sqe(s);
@@ -257,6 +285,77 @@ static void return_buffer(struct server *s, int bid)
 			      (unsigned short)bid, mask, 0);
 	io_uring_buf_ring_advance(s->br, 1);
 	s->free_bufs++;
+}
+
+/* ---- the line: clients whose recv found no buffer (ENOBUFS) ---- */
+
+static void line_append(struct server *s, struct conn *c)
+{
+	c->next_starved = NULL;
+	if (s->starved_tail != NULL)
+		s->starved_tail->next_starved = c;
+	else
+		s->starved = c;
+	s->starved_tail = c;
+}
+
+static void line_push_front(struct server *s, struct conn *c)
+{
+	c->next_starved = s->starved;
+	s->starved = c;
+	if (s->starved_tail == NULL)
+		s->starved_tail = c;
+}
+
+/* The first in line that has something to read (or an end of file, or
+ * an error: a recv settles those too), or NULL. A client in line with
+ * nothing to read (its recv was tried while every buffer was out) leaves
+ * the line and waits for data with a poll, holding no buffer. */
+static struct conn *line_next_ready(struct server *s)
+{
+	struct conn *c;
+
+	while ((c = s->starved) != NULL) {
+		char byte;
+
+		s->starved = c->next_starved;
+		if (s->starved == NULL)
+			s->starved_tail = NULL;
+		c->next_starved = NULL;
+		if (recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) >= 0 ||
+		    (errno != EAGAIN && errno != EWOULDBLOCK))
+			return c;
+		arm_poll(s, c);
+	}
+	return NULL;
+}
+
+/* Buffers the ring holds while clients wait in line (a buffer came back
+ * when the line was empty, before a recv failed): let the first one in
+ * line try the ring, one at a time. */
+static void kick_line(struct server *s)
+{
+	if (s->kicked != NULL || s->free_bufs == 0)
+		return;
+	s->kicked = line_next_ready(s);
+	if (s->kicked != NULL)
+		arm_recv(s, s->kicked);
+}
+
+/* Buffer bid is ours again (its echo went out, or its client left). When
+ * clients wait in line for a buffer, the first in line with data gets it,
+ * for a recv into that very buffer. Put back in the ring, it would go to
+ * whichever client's data arrived first: the clients that never had to
+ * queue would take every buffer, and the ones in line could wait for
+ * ever. */
+static void release_buffer(struct server *s, int bid)
+{
+	struct conn *c = line_next_ready(s);
+
+	if (c == NULL)
+		return_buffer(s, bid);
+	else
+		arm_recv_into(s, c, bid);
 }
 
 static void setup_buffers(struct server *s, unsigned nbufs, unsigned bufsize)
@@ -315,6 +414,7 @@ static void add_client(struct server *s, int fd)
 	}
 	c->fd = fd;
 	c->bid = -1;
+	c->lent = -1;
 	c->next = s->clients;
 	if (s->clients != NULL)
 		s->clients->prev = c;
@@ -329,23 +429,6 @@ static void add_client(struct server *s, int fd)
 	arm_recv(s, c);
 }
 
-/* Clients that found no free buffer (ENOBUFS) wait in line. After each
- * batch of completions, lend each free buffer to the next one in line.
- * Not "one per returned buffer": a client in line may turn out to have
- * only an end of file to read, and then uses no buffer at all. */
-static void wake_starved(struct server *s)
-{
-	for (unsigned n = 0; n < s->free_bufs && s->starved != NULL; n++) {
-		struct conn *c = s->starved;
-
-		s->starved = c->next_starved;
-		if (s->starved == NULL)
-			s->starved_tail = NULL;
-		c->next_starved = NULL;
-		arm_recv(s, c);
-	}
-}
-
 /* Only called when none of c's operations is in flight: each client has
  * at most one, and we are handling its completion. */
 static void close_client(struct server *s, struct conn *c, const char *why)
@@ -358,7 +441,7 @@ static void close_client(struct server *s, struct conn *c, const char *why)
 		       why != NULL ? ", " : "", why != NULL ? why : "");
 	}
 	if (c->bid >= 0)
-		return_buffer(s, c->bid);
+		release_buffer(s, c->bid);
 	close(c->fd);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -377,22 +460,22 @@ static void close_client(struct server *s, struct conn *c, const char *why)
 
 static void on_recv(struct server *s, struct conn *c, int res, unsigned flags)
 {
+	int kicked = c == s->kicked;
+
+	if (kicked)
+		s->kicked = NULL;
 	if (res == -ENOBUFS) {
-		/* Every buffer was out, being sent back to some client, when
-		 * data came for c. If one has come back since (its send
-		 * completion may have been handled before this CQE), try
-		 * again now; otherwise wait in line for the next one. */
+		/* Every buffer was out when the kernel came to pick one for c
+		 * (whether or not c had sent anything yet): c waits in line,
+		 * and a buffer that comes back goes to the first in line. A
+		 * client taken from the line to try the ring keeps its
+		 * place. */
 		if (s->verbose >= 1)
 			printf("fd %d: recv: ENOBUFS (all %u buffers in use)\n", c->fd, s->nbufs);
-		if (s->free_bufs > 0) {
-			arm_recv(s, c);
-			return;
-		}
-		if (s->starved_tail != NULL)
-			s->starved_tail->next_starved = c;
+		if (kicked)
+			line_push_front(s, c);
 		else
-			s->starved = c;
-		s->starved_tail = c;
+			line_append(s, c);
 		return;
 	}
 	if (res <= 0) {
@@ -428,6 +511,39 @@ static void on_recv(struct server *s, struct conn *c, int res, unsigned flags)
 	/* END EXERCISE 2 */
 }
 
+/* A recv into a buffer handed over from the line (release_buffer())
+ * completed: the buffer is this client's, as one the kernel picked is. */
+static void on_recv_into(struct server *s, struct conn *c, int res)
+{
+	int bid = c->lent;
+
+	c->lent = -1;
+	if (res <= 0) {
+		release_buffer(s, bid);
+		close_client(s, c, res == 0 ? NULL : strerror(-res));
+		return;
+	}
+	c->bid = bid;
+	c->sent = 0;
+	c->len = (unsigned)res;
+	c->echoed += res;
+	if (s->verbose >= 2)
+		printf("fd %d: recv completed: %d bytes in buffer %d, handed over from the line\n",
+		       c->fd, res, bid);
+	arm_send(s, c);
+}
+
+/* c, which found no buffer and had nothing to read, has data (or an end
+ * of file) now: back in line. */
+static void on_poll(struct server *s, struct conn *c, int res)
+{
+	if (res < 0) {
+		close_client(s, c, strerror(-res));
+		return;
+	}
+	line_append(s, c);
+}
+
 static void on_send(struct server *s, struct conn *c, int res)
 {
 	/* EXERCISE 2: a send completed: send the rest, or give the buffer
@@ -435,7 +551,7 @@ static void on_send(struct server *s, struct conn *c, int res)
 	 * HINT: res < 0: close_client(s, c, strerror(-res)). Else res more
 	 * bytes went: c->sent += res (-vv: "fd FD: send completed: ..."); if
 	 * c->sent < c->len, arm_send() again for the rest (a short send).
-	 * All sent: return_buffer(s, c->bid), c->bid = -1, and arm_recv():
+	 * All sent: release_buffer(s, c->bid), c->bid = -1, and arm_recv():
 	 * one operation in flight per client, so one that does not read
 	 * is not read from
 	 * STUB: (void)res;
@@ -451,7 +567,7 @@ static void on_send(struct server *s, struct conn *c, int res)
 		arm_send(s, c); /* a short send: the rest */
 		return;
 	}
-	return_buffer(s, c->bid);
+	release_buffer(s, c->bid);
 	c->bid = -1;
 	arm_recv(s, c);
 	/* END EXERCISE 2 */
@@ -509,7 +625,13 @@ static void handle(struct server *s, struct io_uring_cqe *cqe)
 		on_accept(s, cqe->res, cqe->flags);
 		break;
 	case OP_RECV:
-		on_recv(s, c, cqe->res, cqe->flags);
+		if (c->lent >= 0)
+			on_recv_into(s, c, cqe->res);
+		else
+			on_recv(s, c, cqe->res, cqe->flags);
+		break;
+	case OP_POLL:
+		on_poll(s, c, cqe->res);
 		break;
 	case OP_SEND:
 		on_send(s, c, cqe->res);
@@ -683,7 +805,7 @@ static void run(struct server *s)
 		}
 		io_uring_cq_advance(&s->ring, seen);
 		/* END EXERCISE 1 */
-		wake_starved(s);
+		kick_line(s);
 	}
 }
 

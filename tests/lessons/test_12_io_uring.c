@@ -301,6 +301,48 @@ static void test_one_buffer_held_makes_others_wait(void **state)
 	assert_int_equal(h_stop(&f->srv, SIGTERM, DEADLINE_MS), 0);
 }
 
+/* Twenty clients, two buffers: each round every client sends a line and
+ * then each must get its echo, so a client that never gets a buffer
+ * shows as a round that never ends. A buffer that comes back goes to the
+ * first client in line; a server that instead let every client in line
+ * retry at once would retry ~20 times per message (each retry an ENOBUFS
+ * line with -v), and one that put the buffer back in the ring could leave
+ * a client waiting for ever. */
+static void test_buffers_go_to_the_line_in_turn(void **state)
+{
+	enum { CLIENTS = 20, ROUNDS = 20 };
+	struct fx *f = *state;
+	char line[32], back[32];
+	int enobufs;
+
+	start_server(&f->srv, "--buffers", "2", "-v", NULL, NULL);
+	for (int i = 0; i < CLIENTS; i++) {
+		f->fds[i] = h_connect(f->srv.port, DEADLINE_MS);
+		assert_true(f->fds[i] >= 0);
+	}
+	for (int r = 0; r < ROUNDS; r++) {
+		for (int i = 0; i < CLIENTS; i++) {
+			int n = snprintf(line, sizeof(line), "round %02d client %02d\n", r, i);
+
+			assert_int_equal(send(f->fds[i], line, (size_t)n, 0), n);
+		}
+		for (int i = 0; i < CLIENTS; i++) {
+			int n = snprintf(line, sizeof(line), "round %02d client %02d\n", r, i);
+
+			if (recv_n(f->fds[i], back, (size_t)n, DEADLINE_MS) != n ||
+			    memcmp(back, line, (size_t)n) != 0)
+				fail_msg("round %d: client %d got no echo in %d ms: it waits for a "
+					 "buffer that never comes", r, i, h_scaled(DEADLINE_MS));
+		}
+	}
+	assert_int_equal(h_stop(&f->srv, SIGTERM, DEADLINE_MS), 0);
+	enobufs = h_count(f->srv.outbuf, "recv: ENOBUFS");
+	if (enobufs > 2 * CLIENTS * ROUNDS)
+		fail_msg("%d ENOBUFS for %d messages: clients in line retry all at once "
+			 "instead of taking the returned buffers in turn", enobufs,
+			 CLIENTS * ROUNDS);
+}
+
 /* ---- io_uring unavailable ------------------------------------------------------------------- */
 
 /* Run the server in a child whose io_uring_setup() fails with err: a
@@ -455,6 +497,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_server_accepts_clients_and_stops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_clients_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_buffer_held_makes_others_wait, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_buffers_go_to_the_line_in_turn, setup, teardown),
 		cmocka_unit_test(test_unavailable_under_seccomp_eperm),
 		cmocka_unit_test(test_unavailable_under_seccomp_enosys),
 		cmocka_unit_test_setup_teardown(test_unavailable_with_too_many_entries, setup, teardown),
