@@ -13,8 +13,8 @@
 # CPU BENCH_CPU (default 0) with taskset, so the figures compare designs on
 # one CPU. A design is every lessons/NN-topic/lesson.conf with an
 # "echo-server = PROG ARGS" line (its echo-server-limit, when given, caps
-# the counts: a pool of 4 cannot answer a fifth client), plus lesson 02's
-# iterative server at 1 connection. Absent lessons are skipped, and said so.
+# the counts: a pool of 4 cannot answer a fifth client, lesson 02's
+# iterative server a second one). Absent lessons are skipped, and said so.
 #
 # References: bench/pingpong (a blocking client and server, the limit of one
 # connection here), and redis-server (installed with apt-get when missing
@@ -123,9 +123,6 @@ add_design() {
   labels+=("$1"); cmds+=("$2"); limits+=("$3")
 }
 
-if [ -x "$B/lessons/02-tcp-echo/server" ]; then
-  add_design 02-iterative "$B/lessons/02-tcp-echo/server" 1
-fi
 for conf in lessons/[0-9]*/lesson.conf; do
   dir=$(basename "$(dirname "$conf")")
   line=$(sed -n 's/^echo-server[ \t]*=[ \t]*//p' "$conf" | head -n 1)
