@@ -24,10 +24,11 @@ run_one() {
     *) cmd=("$t") ;;
   esac
   cmd+=("${arg[@]}")
+  local t0=$SECONDS
   timeout --kill-after=5 "$limit" "${cmd[@]}" > "$dir/$n.log" 2>&1
   local rc=$?
   echo "$rc" > "$dir/$n.rc"
-  echo "   finished $2 (exit $rc)"
+  echo "   finished $2 (exit $rc, $((SECONDS - t0)) s)"
 }
 
 tests=("$@")
