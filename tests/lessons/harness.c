@@ -717,3 +717,70 @@ int h_fd_limit_leaving(pid_t pid, int room)
 	}
 	return -1;
 }
+
+/* ---- reading and writing with deadlines ---- */
+
+ssize_t h_recv_n(int fd, void *buf, size_t len, int timeout_ms)
+{
+	long long deadline = h_now_ms() + h_scaled(timeout_ms);
+	size_t got = 0;
+
+	while (got < len) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		long long left = deadline - h_now_ms();
+		ssize_t n;
+
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+			break;
+		n = recv(fd, (char *)buf + got, len - got, 0);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+size_t h_push_until_stalled(int fd, size_t cap, int stall_ms)
+{
+	static char chunk[1 << 16];
+	int flags = fcntl(fd, F_GETFL);
+	size_t pushed = 0;
+
+	memset(chunk, 'p', sizeof(chunk));
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		return (size_t)-1;
+	while (pushed < cap) {
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		ssize_t n = send(fd, chunk, sizeof(chunk), MSG_NOSIGNAL);
+
+		if (n > 0) {
+			pushed += (size_t)n;
+			continue;
+		}
+		if (!(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)))
+			return (size_t)-1;
+		if (poll(&pfd, 1, h_scaled(stall_ms)) == 0)
+			break; /* nobody takes our bytes any more */
+	}
+	return pushed;
+}
+
+size_t h_drain(int fd, size_t want, int timeout_ms)
+{
+	static char buf[1 << 16];
+	long long deadline = h_now_ms() + h_scaled(timeout_ms);
+	size_t got = 0;
+
+	while (got < want && h_now_ms() < deadline) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	return got;
+}

@@ -108,6 +108,20 @@ long long h_now_ms(void);
 /* True when a program is on PATH. */
 int h_have(const char *prog);
 
+/* Read len bytes from fd, or fewer if it ends, fails or is silent until
+ * timeout_ms (stretched for valgrind) passes; returns the count read. */
+ssize_t h_recv_n(int fd, void *buf, size_t len, int timeout_ms);
+
+/* Make fd non-blocking and send filler on it without reading, until
+ * nothing is taken for stall_ms (stretched for valgrind) or cap bytes
+ * are sent. Returns the bytes sent, or (size_t)-1 when fcntl() or send()
+ * failed otherwise. */
+size_t h_push_until_stalled(int fd, size_t cap, int stall_ms);
+
+/* Read and count bytes from fd until want have come, it ends or fails, or
+ * timeout_ms (stretched for valgrind) passes; returns the count. */
+size_t h_drain(int fd, size_t want, int timeout_ms);
+
 /* ---- several clients at once, a client that never reads, the server's
  * CPU and fd limits ----
  * h_three_side_by_side and h_connect_small_buffers stretch their timeout

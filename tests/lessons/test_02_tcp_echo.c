@@ -184,27 +184,6 @@ static void check_big_round_trip(char *const argv[], unsigned seed)
 	free(out);
 }
 
-/* Receive until len bytes have come or the deadline passes. */
-static ssize_t recv_n(int fd, char *buf, size_t len, int timeout_ms)
-{
-	long long deadline = h_now_ms() + h_scaled(timeout_ms);
-	size_t got = 0;
-
-	while (got < len) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		long long left = deadline - h_now_ms();
-		ssize_t n;
-
-		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
-			break;
-		n = recv(fd, buf + got, len - got, 0);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
-
 /* ---- echo ------------------------------------------------------------------ */
 
 static void test_client_echoes_words(void **state)
@@ -309,13 +288,13 @@ static void test_second_client_waits_for_the_first(void **state)
 	assert_int_equal(h_count(srv->outbuf, " connected\n"), 1);
 	/* and it is busy with the first, which it still serves. */
 	assert_int_equal(send(first, "first\n", 6, 0), 6);
-	assert_int_equal(recv_n(first, buf, 6, DEADLINE_MS), 6);
+	assert_int_equal(h_recv_n(first, buf, 6, DEADLINE_MS), 6);
 	assert_memory_equal(buf, "first\n", 6);
 
 	/* Once the first client leaves, the second one's data is echoed. */
 	close(first);
 	memset(buf, 0, sizeof(buf));
-	assert_int_equal(recv_n(second, buf, 7, DEADLINE_MS), 7);
+	assert_int_equal(h_recv_n(second, buf, 7, DEADLINE_MS), 7);
 	assert_memory_equal(buf, "second\n", 7);
 	assert_int_equal(shutdown(second, SHUT_WR), 0);
 	assert_int_equal(recv(second, buf, sizeof(buf), 0), 0); /* the server's EOF */

@@ -160,33 +160,13 @@ static int wait_children(struct h_proc *srv, int want, int want_z)
 	}
 }
 
-static size_t recv_n(int fd, char *buf, size_t len, int ms)
-{
-	long long deadline = h_now_ms() + h_scaled(ms);
-	size_t got = 0;
-
-	while (got < len) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		long long left = deadline - h_now_ms();
-		ssize_t n;
-
-		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
-			break;
-		n = recv(fd, buf + got, len - got, 0);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	return got;
-}
-
 static void echo(int fd, const char *text)
 {
 	char back[128];
 	size_t len = strlen(text);
 
 	assert_int_equal(send(fd, text, len, MSG_NOSIGNAL), (ssize_t)len);
-	assert_int_equal(recv_n(fd, back, len, DEADLINE_MS), len);
+	assert_int_equal(h_recv_n(fd, back, len, DEADLINE_MS), len);
 	assert_memory_equal(back, text, len);
 }
 

@@ -125,26 +125,6 @@ static int stable_threads(struct h_proc *srv)
 	return n;
 }
 
-static size_t recv_n(int fd, char *buf, size_t len, int ms)
-{
-	long long deadline = h_now_ms() + h_scaled(ms);
-	size_t got = 0;
-
-	while (got < len) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		long long left = deadline - h_now_ms();
-		ssize_t n;
-
-		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
-			break;
-		n = recv(fd, buf + got, len - got, 0);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	return got;
-}
-
 static void send_text(int fd, const char *text)
 {
 	size_t len = strlen(text);
@@ -158,7 +138,7 @@ static void echo(int fd, const char *text)
 	size_t len = strlen(text);
 
 	send_text(fd, text);
-	assert_int_equal(recv_n(fd, back, len, DEADLINE_MS), len);
+	assert_int_equal(h_recv_n(fd, back, len, DEADLINE_MS), len);
 	assert_memory_equal(back, text, len);
 }
 
@@ -208,7 +188,7 @@ static void test_a_line_comes_back_only_when_whole(void **state)
 	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
 	assert_int_equal(poll(&pfd, 1, QUIET_MS), 0);
 	send_text(fd, "line\nand a second\n");
-	assert_int_equal(recv_n(fd, back, 25, DEADLINE_MS), 25);
+	assert_int_equal(h_recv_n(fd, back, 25, DEADLINE_MS), 25);
 	assert_memory_equal(back, "half a line\nand a second\n", 25);
 	close(fd);
 	assert_int_equal(h_wait_output(srv, "out", "disconnected (2 lines, 25 bytes echoed)",
@@ -235,9 +215,9 @@ static void test_each_connection_has_its_own_reader(void **state)
 		usleep(2000);
 		send_text(a, "one\n");
 		send_text(b, "two\n");
-		assert_int_equal(recv_n(a, a_back, 10, DEADLINE_MS), 10);
+		assert_int_equal(h_recv_n(a, a_back, 10, DEADLINE_MS), 10);
 		assert_memory_equal(a_back, "alpha-one\n", 10);
-		assert_int_equal(recv_n(b, b_back, 9, DEADLINE_MS), 9);
+		assert_int_equal(h_recv_n(b, b_back, 9, DEADLINE_MS), 9);
 		assert_memory_equal(b_back, "beta-two\n", 9);
 	}
 	close(a);
@@ -258,7 +238,7 @@ static void test_a_too_long_line_ends_only_its_connection(void **state)
 	echo(other, "fits in 16\n");
 	/* 40 bytes and no newline: more than the reader may hold. */
 	send_text(longer, "0123456789012345678901234567890123456789");
-	assert_int_equal(recv_n(longer, buf, sizeof(buf), DEADLINE_MS), 0); /* closed */
+	assert_int_equal(h_recv_n(longer, buf, sizeof(buf), DEADLINE_MS), 0); /* closed */
 	assert_int_equal(h_wait_output(srv, "err", "a line longer than 16 bytes", DEADLINE_MS), 0);
 	echo(other, "still here\n");
 	close(longer);

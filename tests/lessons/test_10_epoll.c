@@ -108,26 +108,6 @@ static void start_server(struct h_proc *srv, const char *a1, const char *a2,
 	assert_true(strncmp(srv->addr, "127.0.0.1:", 10) == 0);
 }
 
-static ssize_t recv_n(int fd, char *buf, size_t len, int timeout_ms)
-{
-	long long deadline = h_now_ms() + h_scaled(timeout_ms);
-	size_t got = 0;
-
-	while (got < len) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		long long left = deadline - h_now_ms();
-		ssize_t n;
-
-		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
-			break;
-		n = recv(fd, buf + got, len - got, 0);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
-
 /* The lines of the -vv trace for one fd, from the first one on. */
 static const char *trace_of(const char *out, int fd, char *buf, size_t size)
 {
@@ -179,7 +159,7 @@ static void assert_echoed(struct h_proc *srv, int fd, const char *text, int clie
 	size_t len = strlen(text);
 
 	assert_int_equal(send(fd, text, len, MSG_NOSIGNAL), (ssize_t)len);
-	if (recv_n(fd, back, len, DEADLINE_MS) == (ssize_t)len && memcmp(back, text, len) == 0)
+	if (h_recv_n(fd, back, len, DEADLINE_MS) == (ssize_t)len && memcmp(back, text, len) == 0)
 		return;
 	h_wait_output(srv, "err", NEVER, 100);
 	fail_msg("client %d sent \"%.*s\" and did not get it back; the server's stderr: %s",
@@ -253,7 +233,7 @@ static const char *ten_bytes_in_fours(struct fx *f, const char *mode, char *trac
 	assert_true(fd >= 0);
 	assert_int_equal(h_wait_count(&f->srv, "out", " connected (fd ", 1, DEADLINE_MS), 0);
 	assert_int_equal(send(fd, "0123456789", 10, 0), 10);
-	assert_int_equal(recv_n(fd, back, 10, DEADLINE_MS), 10);
+	assert_int_equal(h_recv_n(fd, back, 10, DEADLINE_MS), 10);
 	assert_memory_equal(back, "0123456789", 10);
 	/* The server printed its trace before each send(): all of it is
 	 * there (or on its way) once the last byte is back. */
@@ -308,7 +288,7 @@ static void test_rdhup_reads_to_the_end_at_once(void **state)
 	/* Data and FIN together: the first event says EPOLLRDHUP too. */
 	assert_int_equal(send(fd, "abcdef", 6, 0), 6);
 	assert_int_equal(shutdown(fd, SHUT_WR), 0);
-	assert_int_equal(recv_n(fd, back, 7, DEADLINE_MS), 6); /* 6, then EOF */
+	assert_int_equal(h_recv_n(fd, back, 7, DEADLINE_MS), 6); /* 6, then EOF */
 	assert_memory_equal(back, "abcdef", 6);
 	assert_int_equal(h_wait_count(&f->srv, "out", " disconnected (6 bytes echoed)", 1,
 				      DEADLINE_MS), 0);
@@ -393,7 +373,7 @@ static void test_emfile_said_once_then_accepting_again(void **state)
 	}
 	/* The first two are served; the others wait in the backlog. */
 	for (int i = 0; i < 2; i++)
-		assert_int_equal(recv_n(f->fds[i], back, 1, DEADLINE_MS), 1);
+		assert_int_equal(h_recv_n(f->fds[i], back, 1, DEADLINE_MS), 1);
 	assert_int_equal(h_wait_count(&f->srv, "err", "Too many open files", 1, DEADLINE_MS), 0);
 	/* While clients wait, the server retries every 100 ms, sleeping in
 	 * between, and says so only the first time. */
@@ -401,11 +381,11 @@ static void test_emfile_said_once_then_accepting_again(void **state)
 	if (h_count(f->srv.errbuf, "Too many open files") != 1)
 		fail_msg("out of descriptors, the server said so %d times in %d ms, not once",
 			 h_count(f->srv.errbuf, "Too many open files"), CPU_WINDOW_MS);
-	assert_int_equal(recv_n(f->fds[2], back, 1, QUIET_MS), 0);
+	assert_int_equal(h_recv_n(f->fds[2], back, 1, QUIET_MS), 0);
 	/* One leaves: the next is accepted and served. */
 	close(f->fds[0]);
 	f->fds[0] = -1;
-	assert_int_equal(recv_n(f->fds[2], back, 1, DEADLINE_MS), 1);
+	assert_int_equal(h_recv_n(f->fds[2], back, 1, DEADLINE_MS), 1);
 	assert_int_equal(back[0], 'x');
 	assert_int_equal(h_stop(&f->srv, SIGTERM, DEADLINE_MS), 0);
 }

@@ -102,26 +102,6 @@ static void start_server(struct h_proc *srv, const char *extra)
 	assert_int_equal(h_wait_listening(srv, DEADLINE_MS), 0);
 }
 
-static ssize_t recv_n(int fd, char *buf, size_t len, int timeout_ms)
-{
-	long long deadline = h_now_ms() + h_scaled(timeout_ms);
-	size_t got = 0;
-
-	while (got < len) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		long long left = deadline - h_now_ms();
-		ssize_t n;
-
-		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
-			break;
-		n = recv(fd, buf + got, len - got, 0);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
-
 /* A listener on 127.0.0.1:0 with the given backlog; its port in port. */
 static int listener_on_any_port(int backlog, char port[H_PORTSTRLEN])
 {
@@ -139,52 +119,6 @@ static int listener_on_any_port(int backlog, char port[H_PORTSTRLEN])
 	return fd;
 }
 
-/* Send from a non-blocking socket, never reading, until the kernel has
- * taken nothing for STALL ms (the server stopped reading us). Returns the
- * number of bytes pushed. */
-static size_t push_until_stalled(int fd, int stall_ms)
-{
-	static char chunk[1 << 16];
-	size_t pushed = 0;
-
-	memset(chunk, 'p', sizeof(chunk));
-	assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
-	while (pushed < PUSH_CAP) {
-		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-		ssize_t n = send(fd, chunk, sizeof(chunk), MSG_NOSIGNAL);
-
-		if (n > 0) {
-			pushed += (size_t)n;
-			continue;
-		}
-		assert_true(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
-		if (poll(&pfd, 1, h_scaled(stall_ms)) == 0)
-			break; /* nobody takes our bytes any more */
-	}
-	return pushed;
-}
-
-/* Read and count bytes until want have come (or the deadline). */
-static size_t drain(int fd, size_t want, int timeout_ms)
-{
-	static char buf[1 << 16];
-	long long deadline = h_now_ms() + h_scaled(timeout_ms);
-	size_t got = 0;
-
-	while (got < want && h_now_ms() < deadline) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-
-		if (poll(&pfd, 1, 100) <= 0)
-			continue;
-		n = recv(fd, buf, sizeof(buf), 0);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	return got;
-}
-
 /* ---- the lesson's point: blocking send() in an event loop --------------------------- */
 
 static void one_client_never_reads(struct fx *f, const char *mode)
@@ -196,14 +130,14 @@ static void one_client_never_reads(struct fx *f, const char *mode)
 	start_server(&f->srv, mode);
 	f->fds[0] = h_connect(f->srv.port, DEADLINE_MS);
 	assert_true(f->fds[0] >= 0);
-	pushed = push_until_stalled(f->fds[0], 500);
+	pushed = h_push_until_stalled(f->fds[0], PUSH_CAP, 500);
 	assert_true(pushed > 0);
 	assert_true(pushed < PUSH_CAP); /* the server stopped taking bytes */
 
 	f->fds[1] = h_connect(f->srv.port, DEADLINE_MS);
 	assert_true(f->fds[1] >= 0);
 	assert_int_equal(send(f->fds[1], "hi\n", 3, 0), 3);
-	served = recv_n(f->fds[1], back, 3, mode == NULL ? DEADLINE_MS : QUIET_MS) == 3;
+	served = h_recv_n(f->fds[1], back, 3, mode == NULL ? DEADLINE_MS : QUIET_MS) == 3;
 	if (mode == NULL) {
 		/* Non-blocking: served while the first client still sits. */
 		assert_true(served);
@@ -213,8 +147,8 @@ static void one_client_never_reads(struct fx *f, const char *mode)
 		 * client; the second gets nothing... */
 		assert_false(served);
 		/* ...until the first reads its echo, all of it. */
-		assert_int_equal(drain(f->fds[0], pushed, 6 * DEADLINE_MS), pushed);
-		assert_int_equal(recv_n(f->fds[1], back, 3, DEADLINE_MS), 3);
+		assert_int_equal(h_drain(f->fds[0], pushed, 6 * DEADLINE_MS), pushed);
+		assert_int_equal(h_recv_n(f->fds[1], back, 3, DEADLINE_MS), 3);
 		assert_memory_equal(back, "hi\n", 3);
 	}
 }
@@ -313,7 +247,7 @@ static void test_server_sockets_are_nonblocking(void **state)
 	f->fds[0] = h_connect(f->srv.port, DEADLINE_MS);
 	assert_true(f->fds[0] >= 0);
 	assert_int_equal(send(f->fds[0], "x", 1, 0), 1);
-	assert_int_equal(recv_n(f->fds[0], back, 1, DEADLINE_MS), 1);
+	assert_int_equal(h_recv_n(f->fds[0], back, 1, DEADLINE_MS), 1);
 	expect_nonblocking(f->srv.pid, 2, "the listener and a client's");
 	assert_int_equal(h_stop(&f->srv, SIGTERM, DEADLINE_MS), 0);
 }
@@ -325,53 +259,23 @@ static void test_server_sockets_are_nonblocking(void **state)
 static void test_slow_reader_gets_every_byte_in_order(void **state)
 {
 	struct fx *f = *state;
-	static char chunk[1 << 16], buf[1 << 16];
-	size_t pushed = 0, got = 0;
+	const char *why;
+	size_t pushed;
 	int fd;
 
 	start_server(&f->srv, NULL);
 	fd = f->fds[0] = h_connect(f->srv.port, DEADLINE_MS);
 	assert_true(fd >= 0);
-	for (size_t i = 0; i < sizeof(chunk); i++)
-		chunk[i] = (char)(i % 251);
-	assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
-	while (pushed < PUSH_CAP) {
-		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-		ssize_t n = send(fd, chunk + pushed % 251, sizeof(chunk) - 251, MSG_NOSIGNAL);
-
-		if (n > 0) {
-			pushed += (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-			fail_msg("after %zu bytes the server dropped the client: send: %s",
-				 pushed, strerror(errno));
-		if (poll(&pfd, 1, h_scaled(500)) == 0)
-			break; /* the server stopped reading us */
-	}
-	assert_true(pushed > 0 && pushed < PUSH_CAP);
+	pushed = h_push_pattern(fd, PUSH_CAP, h_scaled(500), h_scaled(6 * DEADLINE_MS),
+				h_idle_read_output, &f->srv);
+	if (pushed == (size_t)-1)
+		fail_msg("the server dropped the client: send: %s", strerror(errno));
+	assert_true(pushed > 0 && pushed < PUSH_CAP); /* the server stopped reading us */
 	/* Read it all back: the server sends the rest as room appears, then
-	 * sees our FIN and closes. A wait of DEADLINE_MS with no byte ends it. */
-	assert_int_equal(shutdown(fd, SHUT_WR), 0);
-	for (;;) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-
-		if (poll(&pfd, 1, h_scaled(DEADLINE_MS)) <= 0)
-			fail_msg("the echo stopped after %zu of %zu bytes", got, pushed);
-		n = recv(fd, buf, sizeof(buf), 0);
-		if (n == 0)
-			break;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-			continue;
-		if (n < 0)
-			fail_msg("recv after %zu of %zu bytes: %s", got, pushed, strerror(errno));
-		for (ssize_t k = 0; k < n; k++)
-			if ((unsigned char)buf[k] != (unsigned char)((got + (size_t)k) % 251))
-				fail_msg("byte %zu of the echo differs", got + (size_t)k);
-		got += (size_t)n;
-	}
-	assert_int_equal(got, pushed);
+	 * sees our FIN and closes. */
+	why = h_pattern_back(fd, pushed, h_scaled(6 * DEADLINE_MS), h_idle_read_output, &f->srv);
+	if (why != NULL)
+		fail_msg("the slow reader: %s", why);
 	assert_int_equal(h_stop(&f->srv, SIGTERM, DEADLINE_MS), 0);
 }
 
@@ -570,7 +474,7 @@ static void test_emfile_turns_clients_away(void **state)
 	/* Two fit and are served; the rest are accepted on the spare fd
 	 * and closed at once: their connection ends (EOF or reset). */
 	for (int i = 0; i < 2; i++)
-		assert_int_equal(recv_n(f->fds[i], back, 1, DEADLINE_MS), 1);
+		assert_int_equal(h_recv_n(f->fds[i], back, 1, DEADLINE_MS), 1);
 	for (int i = 2; i < 6; i++) {
 		struct pollfd pfd = { .fd = f->fds[i], .events = POLLIN };
 		ssize_t n;
@@ -589,7 +493,7 @@ static void test_emfile_turns_clients_away(void **state)
 	f->fds[6] = h_connect(f->srv.port, DEADLINE_MS);
 	assert_true(f->fds[6] >= 0);
 	assert_int_equal(send(f->fds[6], "y", 1, 0), 1);
-	assert_int_equal(recv_n(f->fds[6], back, 1, DEADLINE_MS), 1);
+	assert_int_equal(h_recv_n(f->fds[6], back, 1, DEADLINE_MS), 1);
 	assert_int_equal(back[0], 'y');
 	assert_int_equal(h_stop(&f->srv, SIGTERM, DEADLINE_MS), 0);
 }

@@ -99,68 +99,6 @@ static void start_server(struct h_proc *srv, const char *a1, const char *a2,
 		fail_msg("the server did not start; stderr:\n%s", srv->errbuf);
 }
 
-static ssize_t recv_n(int fd, char *buf, size_t len, int timeout_ms)
-{
-	long long deadline = h_now_ms() + h_scaled(timeout_ms);
-	size_t got = 0;
-
-	while (got < len) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		long long left = deadline - h_now_ms();
-		ssize_t n;
-
-		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
-			break;
-		n = recv(fd, buf + got, len - got, 0);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
-
-static size_t push_until_stalled(int fd, int stall_ms)
-{
-	static char chunk[1 << 16];
-	size_t pushed = 0;
-
-	memset(chunk, 'p', sizeof(chunk));
-	assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
-	while (pushed < PUSH_CAP) {
-		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-		ssize_t n = send(fd, chunk, sizeof(chunk), MSG_NOSIGNAL);
-
-		if (n > 0) {
-			pushed += (size_t)n;
-			continue;
-		}
-		assert_true(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
-		if (poll(&pfd, 1, h_scaled(stall_ms)) == 0)
-			break;
-	}
-	return pushed;
-}
-
-static size_t drain(int fd, size_t want, int timeout_ms)
-{
-	static char buf[1 << 16];
-	long long deadline = h_now_ms() + h_scaled(timeout_ms);
-	size_t got = 0;
-
-	while (got < want && h_now_ms() < deadline) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-
-		if (poll(&pfd, 1, 100) <= 0)
-			continue;
-		n = recv(fd, buf, sizeof(buf), 0);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	return got;
-}
-
 /* ---- the client --------------------------------------------------------------------- */
 
 static void test_client_links_connect_send_shutdown(void **state)
@@ -238,7 +176,7 @@ static void test_server_accepts_clients_and_stops(void **state)
 	for (int i = 0; i < n; i++) {
 		char c;
 
-		assert_int_equal(recv_n(f->fds[i], &c, 1, DEADLINE_MS), 0);
+		assert_int_equal(h_recv_n(f->fds[i], &c, 1, DEADLINE_MS), 0);
 	}
 }
 
@@ -264,7 +202,7 @@ static void test_many_clients_at_once(void **state)
 
 		snprintf(line, sizeof(line), "client %d of %d\n", i, n);
 		len = strlen(line);
-		assert_int_equal(recv_n(f->fds[i], back, len, DEADLINE_MS), (ssize_t)len);
+		assert_int_equal(h_recv_n(f->fds[i], back, len, DEADLINE_MS), (ssize_t)len);
 		assert_memory_equal(back, line, len);
 	}
 	assert_int_equal(h_wait_output(&f->srv, "out", ", 50 clients)", DEADLINE_MS), 0);
@@ -284,19 +222,19 @@ static void test_one_buffer_held_makes_others_wait(void **state)
 	 * and our send buffer, and the send that holds the one buffer waits. */
 	f->fds[0] = h_connect(f->srv.port, DEADLINE_MS);
 	assert_true(f->fds[0] >= 0);
-	pushed = push_until_stalled(f->fds[0], 500);
+	pushed = h_push_until_stalled(f->fds[0], PUSH_CAP, 500);
 	assert_true(pushed > 0 && pushed < PUSH_CAP);
 
 	f->fds[1] = h_connect(f->srv.port, DEADLINE_MS);
 	assert_true(f->fds[1] >= 0);
 	assert_int_equal(send(f->fds[1], "hi\n", 3, 0), 3);
-	assert_int_equal(recv_n(f->fds[1], back, 3, QUIET_MS), 0);
+	assert_int_equal(h_recv_n(f->fds[1], back, 3, QUIET_MS), 0);
 	assert_int_equal(h_wait_output(&f->srv, "out", "recv: ENOBUFS (all 1 buffers in use)",
 				       DEADLINE_MS), 0);
 	/* Client 0 reads everything: the buffer comes back, client 1 is
 	 * served. */
-	assert_int_equal(drain(f->fds[0], pushed, 6 * DEADLINE_MS), pushed);
-	assert_int_equal(recv_n(f->fds[1], back, 3, DEADLINE_MS), 3);
+	assert_int_equal(h_drain(f->fds[0], pushed, 6 * DEADLINE_MS), pushed);
+	assert_int_equal(h_recv_n(f->fds[1], back, 3, DEADLINE_MS), 3);
 	assert_memory_equal(back, "hi\n", 3);
 	assert_int_equal(h_stop(&f->srv, SIGTERM, DEADLINE_MS), 0);
 }
@@ -329,7 +267,7 @@ static void test_buffers_go_to_the_line_in_turn(void **state)
 		for (int i = 0; i < CLIENTS; i++) {
 			int n = snprintf(line, sizeof(line), "round %02d client %02d\n", r, i);
 
-			if (recv_n(f->fds[i], back, (size_t)n, DEADLINE_MS) != n ||
+			if (h_recv_n(f->fds[i], back, (size_t)n, DEADLINE_MS) != n ||
 			    memcmp(back, line, (size_t)n) != 0)
 				fail_msg("round %d: client %d got no echo in %d ms: it waits for a "
 					 "buffer that never comes", r, i, h_scaled(DEADLINE_MS));

@@ -99,28 +99,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* ---- helpers ------------------------------------------------------------------- */
-
-static ssize_t recv_n(int fd, char *buf, size_t len, int timeout_ms)
-{
-	long long deadline = h_now_ms() + h_scaled(timeout_ms);
-	size_t got = 0;
-
-	while (got < len) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		long long left = deadline - h_now_ms();
-		ssize_t n;
-
-		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
-			break;
-		n = recv(fd, buf + got, len - got, 0);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
-
 /* One echo of line over a new connection, then close. */
 static void echo_once(const char *port, const char *line)
 {
@@ -130,7 +108,7 @@ static void echo_once(const char *port, const char *line)
 
 	assert_true(fd >= 0);
 	assert_int_equal(send(fd, line, len, 0), (ssize_t)len);
-	assert_int_equal(recv_n(fd, back, len, DEADLINE_MS), (ssize_t)len);
+	assert_int_equal(h_recv_n(fd, back, len, DEADLINE_MS), (ssize_t)len);
 	assert_memory_equal(back, line, len);
 	close(fd);
 }
@@ -463,11 +441,11 @@ static int one_client(struct fx *f, int *client, int *server_side, const char *l
 	assert_int_equal(send(*client, line, len, 0), (ssize_t)len);
 	which = accept_on_backend(f, server_side);
 	assert_true(which >= 0);
-	assert_int_equal(recv_n(*server_side, buf, len, DEADLINE_MS), (ssize_t)len);
+	assert_int_equal(h_recv_n(*server_side, buf, len, DEADLINE_MS), (ssize_t)len);
 	assert_memory_equal(buf, line, len);
 	snprintf(reply, sizeof(reply), "from %d\n", which);
 	assert_int_equal(send(*server_side, reply, strlen(reply), 0), (ssize_t)strlen(reply));
-	assert_int_equal(recv_n(*client, buf, strlen(reply), DEADLINE_MS),
+	assert_int_equal(h_recv_n(*client, buf, strlen(reply), DEADLINE_MS),
 			 (ssize_t)strlen(reply));
 	assert_memory_equal(buf, reply, strlen(reply));
 	return which;
@@ -492,7 +470,7 @@ static void test_balancer_alternates_backends(void **state)
 	{
 		char c;
 
-		assert_int_equal(recv_n(f->fds[1], &c, 1, DEADLINE_MS), 0);
+		assert_int_equal(h_recv_n(f->fds[1], &c, 1, DEADLINE_MS), 0);
 		assert_int_equal(recv(f->fds[1], &c, 1, MSG_DONTWAIT), 0);
 	}
 	close(f->fds[1]);
