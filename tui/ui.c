@@ -147,23 +147,25 @@ static void draw_all(struct ui *u)
 
 /* ---- keys -------------------------------------------------------------------- */
 
-/* Move the socket selection by one among the sockets shown. */
+/* Move the socket selection to the next (dir 1) or previous (-1) row of
+ * the sockets view, round the end; from no selection, Down is the first
+ * row and Up the last. */
 static void move_selection(struct ui *u, int dir)
 {
-	const struct model *m = &u->s->model;
+	int ids[UI_SOCKET_ROWS], n = ui_socket_order(&u->s->model, ids, UI_SOCKET_ROWS);
 	const struct msock *cur = ui_focus_socket(u);
-	int id = cur != NULL ? cur->id : -1;
+	int at = -1;
 
-	for (int i = 0; i < m->nsocks; i++) {
-		int k = dir > 0 ? (id + 1 + i) % m->nsocks
-				: (id - 1 - i + 2 * m->nsocks) % m->nsocks;
-		const struct msock *s = &m->socks[k];
-
-		if (!s->merged && (s->tcp || !s->gone)) {
-			u->sel_sock = k;
-			return;
-		}
-	}
+	if (n == 0)
+		return;
+	for (int i = 0; i < n && cur != NULL; i++)
+		if (ids[i] == cur->id)
+			at = i;
+	if (at < 0)
+		at = dir > 0 ? 0 : n - 1;
+	else
+		at = (at + dir + n) % n;
+	u->sel_sock = ids[at];
 }
 
 static void scroll_by(struct ui *u, int amount)

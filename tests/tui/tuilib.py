@@ -95,6 +95,22 @@ class Tmux:
                 pass
         return False
 
+    SETTLE = 2.0
+
+    def _settled(self, s, rx):
+        """s matched rx: read the screen until two reads in a row are the
+        same, or the match goes away (then s, its last screen)."""
+        until = time.time() + self.SETTLE
+        while time.time() < until:
+            time.sleep(0.05)
+            again = self.screen()
+            if again == s:
+                break
+            if not rx.search(again):
+                break
+            s = again
+        return s
+
     def keys(self, *keys):
         self._tmux("send-keys", "-t", "t", *keys)
 
@@ -103,13 +119,17 @@ class Tmux:
 
     def wait_for(self, pattern, timeout=20.0, what=None):
         """Poll the screen until the regex matches; returns the screen, or
-        None at the deadline."""
+        None at the deadline. The screen returned has settled: a frame
+        tmux has taken in only in part can match the pattern and still lack
+        what the caller checks next, so it is read again until two reads
+        agree (for at most SETTLE seconds more; a match that goes away
+        meanwhile, a passing message, returns its last screen)."""
         deadline = time.time() + timeout
         rx = re.compile(pattern, re.M)
         while True:
             s = self.screen()
             if rx.search(s):
-                return s
+                return self._settled(s, rx)
             if time.time() > deadline:
                 print("---- screen when waiting for %r timed out:" % (what or pattern))
                 print(s)

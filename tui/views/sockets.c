@@ -10,8 +10,6 @@
 #include "text.h"
 #include "views/views.h"
 
-#define ROWS_MAX 512
-
 static int shown(const struct msock *s)
 {
 	return !s->merged && (s->tcp || !s->gone);
@@ -179,7 +177,7 @@ static void history_row(struct ui *u, int y, int x, int w, const struct msock *s
 
 /* Live sockets first, in the order they appeared, then the gone ones,
  * most recent first. */
-static int order(const struct model *m, int *ids, int max)
+int ui_socket_order(const struct model *m, int *ids, int max)
 {
 	int n = 0;
 
@@ -196,7 +194,7 @@ void view_sockets(struct ui *u, struct rect r, int history)
 {
 	const struct model *m = &u->s->model;
 	const struct msock *focus = ui_focus_socket(u);
-	int ids[ROWS_MAX], n = order(m, ids, ROWS_MAX), per = history ? 2 : 1;
+	int ids[UI_SOCKET_ROWS], n = ui_socket_order(m, ids, UI_SOCKET_ROWS), per = history ? 2 : 1;
 	int rows = r.h - 2 - (history ? 0 : 1), first = 0, sel = -1;
 	int aw = (r.w - 47) / 2;
 	char title[64];

@@ -80,6 +80,10 @@ void view_help(struct ui *u, struct rect r);
 /* The socket the state diagram and history show: the chosen one, or the
  * one the selected process's current call is about. NULL when none. */
 const struct msock *ui_focus_socket(const struct ui *u);
+/* The sockets worth a row, as ids in the order the sockets view lists
+ * them (Up and Down move along this order); returns how many. */
+#define UI_SOCKET_ROWS 512
+int ui_socket_order(const struct model *m, int *ids, int max);
 /* "client[123]" for a process. */
 char *ui_proc_label(const struct mproc *p, char *buf, size_t size);
 
