@@ -3,12 +3,14 @@
  * after each call. Only sockets on the session's ports are passed on.
  *
  * A dump walks the kernel's whole connection hash table, which every
- * network namespace shares: on a big machine that is a millisecond of
- * CPU. So the 100 ms pace holds while something happens (a call, a step,
- * a dump that differs from the last one) and for 3 s after; a session
- * where nothing moves is dumped once a second, which is still soon
- * enough for a TIME_WAIT countdown or an orphan timing out. IPv6 is dumped
- * only once the session has an IPv6 socket.
+ * network namespace shares. On a small machine that costs next to
+ * nothing (here: under 10 ms of CPU for 200 dumps), but a host with a
+ * large table can make each dump cost a millisecond. So the pace is
+ * 100 ms, and the pace of a session where nothing moves (no call, no
+ * step, no dump that differs from the last one, for 3 s) is stretched
+ * only when dumps are dear: to 100 times what the last one took, at most
+ * a second, so that dumping stays under 1% of a CPU. IPv6 is dumped only
+ * once the session has an IPv6 socket.
  *
  * This is the only place where some states can be seen at all: SYN_RECV,
  * TIME_WAIT and its timer, an orphan in FIN_WAIT2 after close(), a
@@ -30,7 +32,7 @@
 #include "sources/source.h"
 
 #define PERIOD_MS 100
-#define IDLE_PERIOD_MS 1000
+#define IDLE_PERIOD_MAX_MS 1000
 #define ACTIVE_FOR_MS 3000
 
 struct diag {
@@ -40,6 +42,7 @@ struct diag {
 	mtime_t active;       /* when something last happened */
 	unsigned seq;
 	uint64_t dumps;
+	mtime_t cost;         /* how long the last dump took */
 	uint64_t sum, last_sum;  /* what the dump showed, folded */
 };
 
@@ -127,6 +130,17 @@ static int read_answer(struct diag *d)
 	}
 }
 
+/* The pace while nothing moves: 100 ms, or 100 dumps' worth of time
+ * when dumps are dear, at most a second. */
+static mtime_t idle_period(const struct diag *d)
+{
+	mtime_t p = d->cost * 100;
+
+	if (p < PERIOD_MS * NS_PER_MS)
+		return PERIOD_MS * NS_PER_MS;
+	return p > IDLE_PERIOD_MAX_MS * NS_PER_MS ? IDLE_PERIOD_MAX_MS * NS_PER_MS : p;
+}
+
 static void dump(struct diag *d, mtime_t now)
 {
 	struct session *s = d->base.s;
@@ -153,8 +167,9 @@ static void dump(struct diag *d, mtime_t now)
 	if (d->sum != d->last_sum)
 		d->active = now;
 	d->last_sum = d->sum;
-	d->next = now + (now - d->active < ACTIVE_FOR_MS * NS_PER_MS ? PERIOD_MS : IDLE_PERIOD_MS) *
-		  NS_PER_MS;
+	d->cost = session_now() - now;
+	d->next = now + (now - d->active < ACTIVE_FOR_MS * NS_PER_MS ? PERIOD_MS * NS_PER_MS :
+			 idle_period(d));
 }
 
 static mtime_t diag_deadline(struct source *src)
@@ -210,8 +225,8 @@ struct source *diag_source_new(struct session *s)
 	}
 	d->base.active = 1;
 	snprintf(d->base.why, sizeof(d->base.why),
-		 "kernel socket table every %d ms (%d ms when nothing moves)", PERIOD_MS,
-		 IDLE_PERIOD_MS);
+		 "kernel socket table every %d ms (up to %d ms while nothing moves, if dumps are slow)",
+		 PERIOD_MS, IDLE_PERIOD_MAX_MS);
 	d->next = session_now();
 	d->active = d->next;
 	return &d->base;
