@@ -787,8 +787,7 @@ static void run(struct server *s)
 		 * that are there: handle(s, cqe) each, and count them; then
 		 * io_uring_cq_advance(&s->ring, count) gives their slots back
 		 * STUB: (void)handle;
-		 * STUB: warn("run(): the completion loop is not written yet: stopping");
-		 * STUB: s->stop = 1; */
+		 * STUB: die("run(): the completion loop is not written yet"); */
 		struct io_uring_cqe *cqe;
 		unsigned head, seen = 0;
 		/* Submit everything queued and wait for at least one
