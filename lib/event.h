@@ -33,10 +33,12 @@
  *            fork carries the seq of the parent's "before".
  *   pid tid ppid   process, thread (gettid) and parent process ids
  *   call     the function: socket bind listen accept accept4 connect send
- *            sendto sendmsg recv recvfrom recvmsg read write close shutdown
- *            select poll epoll_wait fork (the _chk variants a fortified
+ *            sendto sendmsg recv recvfrom recvmsg read readv write writev
+ *            close shutdown select pselect poll ppoll epoll_wait
+ *            epoll_pwait epoll_pwait2 fork (the _chk variants a fortified
  *            program calls are reported under their plain names)
- *   fd       the socket argument (the epoll fd for epoll_wait)
+ *   fd       the socket argument (the epoll fd for epoll_wait and
+ *            epoll_pwait)
  *   dom      address family: AF_UNIX, AF_INET, AF_INET6, AF_NETLINK,
  *            AF_PACKET or a decimal number
  *   type     socket type without flag bits: SOCK_STREAM, SOCK_DGRAM,
@@ -45,11 +47,11 @@
  *   flags    hexadecimal "0x..": MSG_* for send/recv calls, SOCK_* for
  *            accept4, and for socket() the SOCK_NONBLOCK/SOCK_CLOEXEC bits
  *            taken out of the type argument
- *   len      byte count argument (buffer size; for sendmsg/recvmsg the sum
- *            of the iovec lengths)
+ *   len      byte count argument (buffer size; for sendmsg/recvmsg and
+ *            readv/writev the sum of the iovec lengths)
  *   n        a count argument: listen's backlog, shutdown's how (0 SHUT_RD,
  *            1 SHUT_WR, 2 SHUT_RDWR), nfds of select/poll, maxevents
- *   timeout  select/poll/epoll_wait timeout in milliseconds (-1 = none)
+ *   timeout  the waiting calls' timeout in milliseconds (-1 = none)
  *   a        the address argument (bind, connect, sendto, sendmsg) or, in
  *            an after event, the sender's address recvfrom/recvmsg
  *            returned (accept's is the new socket's peer, below)

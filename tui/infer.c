@@ -18,12 +18,14 @@ static int is(const struct sl_event *ev, const char *name)
 
 static int is_send(const struct sl_event *ev)
 {
-	return is(ev, "send") || is(ev, "sendto") || is(ev, "sendmsg") || is(ev, "write");
+	return is(ev, "send") || is(ev, "sendto") || is(ev, "sendmsg") || is(ev, "write") ||
+	       is(ev, "writev");
 }
 
 static int is_recv(const struct sl_event *ev)
 {
-	return is(ev, "recv") || is(ev, "recvfrom") || is(ev, "recvmsg") || is(ev, "read");
+	return is(ev, "recv") || is(ev, "recvfrom") || is(ev, "recvmsg") || is(ev, "read") ||
+	       is(ev, "readv");
 }
 
 static void emit(struct model *m, const struct ep *src, const struct ep *dst,

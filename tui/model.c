@@ -361,8 +361,10 @@ static void describe_args(const struct sl_event *ev, char *buf, size_t size)
 		snprintf(buf, size, "%s, %s", fd, how_name(ev->n));
 	} else if (ev->has & SL_EV_LEN) {
 		snprintf(buf, size, "%s, %llu", fd, (unsigned long long)ev->len);
-	} else if (strcmp(c, "select") == 0 || strcmp(c, "poll") == 0 ||
-		   strcmp(c, "epoll_wait") == 0) {
+	} else if (strcmp(c, "select") == 0 || strcmp(c, "pselect") == 0 ||
+		   strcmp(c, "poll") == 0 || strcmp(c, "ppoll") == 0 ||
+		   strcmp(c, "epoll_wait") == 0 || strcmp(c, "epoll_pwait") == 0 ||
+		   strcmp(c, "epoll_pwait2") == 0) {
 		snprintf(buf, size, "%lld, %lld", (long long)ev->n,
 			 (long long)ev->timeout);
 	} else {

@@ -1,9 +1,9 @@
-/* fds.c — which fds are sockets. read, write and close are reported only
- * for sockets, and asking the kernel (fstat) on every read of a file would
- * cost a system call each time, so the answer is cached per fd: socket(),
- * accept() and an fstat on a miss fill the cache, close() and dup2()
- * empty an entry. An fd the program changes behind the shim's back (libc
- * closing it inside fclose, then reusing the number) can be misjudged
+/* fds.c — which fds are sockets. read, readv, write, writev and close are
+ * reported only for sockets, and asking the kernel (fstat) on every read of
+ * a file would cost a system call each time, so the answer is cached per
+ * fd: socket(), accept() and an fstat on a miss fill the cache, close() and
+ * dup2() empty an entry. An fd the program changes behind the shim's back
+ * (libc closing it inside fclose, then reusing the number) can be misjudged
  * until it is next closed through close(); the cost of a wrong answer is
  * one event too many or too few, never a wrong result for the program. */
 #include <errno.h>

@@ -10,11 +10,15 @@ static const char *const names[R_COUNT] = {
 	[R_connect] = "connect", [R_send] = "send", [R_sendto] = "sendto",
 	[R_sendmsg] = "sendmsg", [R_recv] = "recv", [R_recvfrom] = "recvfrom",
 	[R_recvmsg] = "recvmsg", [R_read] = "read", [R_write] = "write",
+	[R_readv] = "readv", [R_writev] = "writev",
 	[R_close] = "close", [R_shutdown] = "shutdown", [R_select] = "select",
-	[R_poll] = "poll", [R_epoll_wait] = "epoll_wait", [R_fork] = "fork",
+	[R_pselect] = "pselect", [R_poll] = "poll", [R_ppoll] = "ppoll",
+	[R_epoll_wait] = "epoll_wait", [R_epoll_pwait] = "epoll_pwait",
+	[R_epoll_pwait2] = "epoll_pwait2", [R_fork] = "fork",
 	[R_dup2] = "dup2", [R_dup3] = "dup3", [R_close_range] = "close_range",
 	[R_read_chk] = "__read_chk", [R_recv_chk] = "__recv_chk",
 	[R_recvfrom_chk] = "__recvfrom_chk", [R_poll_chk] = "__poll_chk",
+	[R_ppoll_chk] = "__ppoll_chk",
 };
 
 void *sl_real_fns[R_COUNT];

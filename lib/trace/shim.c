@@ -11,12 +11,18 @@
  *		sl_call_end(&c, ret, fd);
  *
  * sl_call_begin returns 0 at once when SOCKLAB_TRACE is unset, so an
- * untraced program pays one test per call. read, write and close are
- * reported only for sockets. dup2, dup3 and close_range are never
- * reported: they are here to keep the fd cache right and the shim's own
- * socket alive.
+ * untraced program pays one test per call.
+ *
+ * Reported: socket, bind, listen, accept, accept4, connect; send, sendto,
+ * sendmsg; recv, recvfrom, recvmsg; read, readv, write, writev and close,
+ * for sockets only; shutdown; select, pselect, poll, ppoll, epoll_wait,
+ * epoll_pwait, epoll_pwait2; fork; and the fortified __read_chk,
+ * __recv_chk, __recvfrom_chk, __poll_chk and __ppoll_chk under their
+ * plain names. dup2, dup3 and close_range are never reported: they are
+ * here to keep the fd cache right and the shim's own socket alive.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdint.h>
 #include <string.h>
@@ -32,14 +38,16 @@
 #define CALLER __builtin_return_address(0)
 
 /* Fortified programs (-D_FORTIFY_SOURCE) call these instead of read, recv,
- * recvfrom and poll when the buffer size is known; they are reported under
- * the plain names. The C names differ from the symbols to stay clear of
+ * recvfrom, poll and ppoll when the buffer size is known; they are reported
+ * under the plain names. The C names differ from the symbols to stay clear of
  * identifiers reserved to the implementation. */
 typedef ssize_t read_chk_fn(int, void *, size_t, size_t);
 typedef ssize_t recv_chk_fn(int, void *, size_t, size_t, int);
 typedef ssize_t recvfrom_chk_fn(int, void *, size_t, size_t, int,
                                 struct sockaddr *, socklen_t *);
 typedef int poll_chk_fn(struct pollfd *, nfds_t, int, size_t);
+typedef int ppoll_chk_fn(struct pollfd *, nfds_t, const struct timespec *,
+                         const sigset_t *, size_t);
 
 SL_EXPORT ssize_t sl_read_chk(int fd, void *buf, size_t n, size_t buflen)
 	__asm__("__read_chk");
@@ -50,6 +58,9 @@ SL_EXPORT ssize_t sl_recvfrom_chk(int fd, void *buf, size_t n, size_t buflen,
                                   socklen_t *alen) __asm__("__recvfrom_chk");
 SL_EXPORT int sl_poll_chk(struct pollfd *fds, nfds_t nfds, int timeout,
                           size_t fdslen) __asm__("__poll_chk");
+SL_EXPORT int sl_ppoll_chk(struct pollfd *fds, nfds_t nfds,
+                           const struct timespec *ts, const sigset_t *mask,
+                           size_t fdslen) __asm__("__ppoll_chk");
 
 /* ---- describing arguments ------------------------------------------------- */
 
@@ -79,15 +90,56 @@ static void arg_timeout(struct sl_event *ev, long long ms)
 	ev->has |= SL_EV_TIMEOUT;
 }
 
+/* A timespec timeout, in ms like poll's: -1 for NULL (no limit), left out
+ * when the pointer cannot be read (the real call then says EFAULT). */
+static void arg_timespec(struct sl_event *ev, const struct timespec *ts)
+{
+	struct timespec t;
+
+	if (ts == NULL) {
+		arg_timeout(ev, -1);
+	} else if (sl_safe_copy(&t, ts, sizeof(t)) == 0) {
+		/* ppoll takes any tv_sec: keep the product in range. */
+		long long sec = t.tv_sec;
+
+		if (sec > LLONG_MAX / 2000)
+			sec = LLONG_MAX / 2000;
+		else if (sec < -LLONG_MAX / 2000)
+			sec = -LLONG_MAX / 2000;
+		arg_timeout(ev, sec * 1000 + t.tv_nsec / 1000000);
+	}
+}
+
+/* The total length of n iovecs at iov into *total: 0, or -1 when the
+ * kernel would refuse the count (more than IOV_MAX: EINVAL, and nothing is
+ * read) or any of the array is unreadable (EFAULT). Copied a slice at a
+ * time, so every count the kernel takes fits in a small buffer. */
+static int iov_total(const struct iovec *iov, size_t n, size_t *total)
+{
+	struct iovec part[64];
+	size_t k;
+
+	*total = 0;
+	if (n > IOV_MAX)
+		return -1;
+	for (size_t i = 0; i < n; i += k) {
+		k = n - i < 64 ? n - i : 64;
+		if (sl_safe_copy(part, iov + i, k * sizeof(part[0])) < 0)
+			return -1;
+		for (size_t j = 0; j < k; j++)
+			*total += part[j].iov_len;
+	}
+	return 0;
+}
+
 /* For sendmsg and recvmsg: the total length of the iovecs, and for
  * sendmsg (with_name) the destination. Nothing is read through a pointer
  * the kernel has not vouched for. */
 static void arg_msg(struct sl_event *ev, int fd, const struct msghdr *msg,
                     int flags, int with_name)
 {
-	struct iovec iov[64];
 	struct msghdr m;
-	size_t total = 0;
+	size_t total;
 
 	arg_fd(ev, fd);
 	ev->flags = (uint32_t)flags;
@@ -96,11 +148,23 @@ static void arg_msg(struct sl_event *ev, int fd, const struct msghdr *msg,
 		return;
 	if (with_name)
 		sl_call_addr(ev, m.msg_name, m.msg_namelen);
-	if (m.msg_iovlen > sizeof(iov) / sizeof(iov[0]) ||
-	    sl_safe_copy(iov, m.msg_iov, m.msg_iovlen * sizeof(iov[0])) < 0)
+	if (iov_total(m.msg_iov, m.msg_iovlen, &total) < 0)
 		return;
-	for (size_t i = 0; i < m.msg_iovlen; i++)
-		total += iov[i].iov_len;
+	ev->len = total;
+	ev->has |= SL_EV_LEN;
+}
+
+/* For readv and writev: the fd and the total length of the iovecs, read
+ * as arg_msg reads them. */
+static void arg_iov(struct sl_event *ev, int fd, const struct iovec *iov,
+                    int iovcnt)
+{
+	size_t total;
+
+	arg_fd(ev, fd);
+	/* A negative count: EINVAL, nothing to read. */
+	if (iovcnt < 0 || iov_total(iov, (size_t)iovcnt, &total) < 0)
+		return;
 	ev->len = total;
 	ev->has |= SL_EV_LEN;
 }
@@ -377,7 +441,7 @@ SL_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 	return ret;
 }
 
-/* ---- read, write, close: sockets only ----------------------------------------- */
+/* ---- read, readv, write, writev, close: sockets only --------------------------- */
 
 /* Trace a read/write/close of fd? Only when tracing, and fd is a socket. */
 static int socket_fd(int fd)
@@ -440,6 +504,39 @@ SL_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 	return ret;
 }
 
+/* Gather and scatter I/O: one call for a header and its payload. */
+SL_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
+{
+	struct sl_call c;
+	ssize_t ret;
+
+	c.on = 0;
+	if (socket_fd(fd) && sl_call_begin(&c, "readv", CALLER)) {
+		arg_iov(&c.ev, fd, iov, iovcnt);
+		sl_call_before(&c);
+	}
+	ret = REAL(readv)(fd, iov, iovcnt);
+	if (c.on)
+		sl_call_end(&c, ret, fd);
+	return ret;
+}
+
+SL_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+{
+	struct sl_call c;
+	ssize_t ret;
+
+	c.on = 0;
+	if (socket_fd(fd) && sl_call_begin(&c, "writev", CALLER)) {
+		arg_iov(&c.ev, fd, iov, iovcnt);
+		sl_call_before(&c);
+	}
+	ret = REAL(writev)(fd, iov, iovcnt);
+	if (c.on)
+		sl_call_end(&c, ret, fd);
+	return ret;
+}
+
 SL_EXPORT int close(int fd)
 {
 	struct sl_call c;
@@ -483,7 +580,7 @@ SL_EXPORT int shutdown(int fd, int how)
 	return ret;
 }
 
-/* ---- waiting: select, poll, epoll_wait ------------------------------------------ */
+/* ---- waiting: select, pselect, poll, ppoll, epoll_wait, epoll_pwait(2) ----------- */
 
 SL_EXPORT int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex,
                      struct timeval *tv)
@@ -501,6 +598,24 @@ SL_EXPORT int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex,
 		sl_call_before(&c);
 	}
 	ret = REAL(select)(nfds, rd, wr, ex, tv);
+	if (c.on)
+		sl_call_end(&c, ret, -1);
+	return ret;
+}
+
+/* select with a timespec and a signal mask for the wait. */
+SL_EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex,
+                      const struct timespec *ts, const sigset_t *mask)
+{
+	struct sl_call c;
+	int ret;
+
+	if (sl_call_begin(&c, "pselect", CALLER)) {
+		arg_n(&c.ev, nfds);
+		arg_timespec(&c.ev, ts);
+		sl_call_before(&c);
+	}
+	ret = REAL(pselect)(nfds, rd, wr, ex, ts, mask);
 	if (c.on)
 		sl_call_end(&c, ret, -1);
 	return ret;
@@ -540,6 +655,43 @@ SL_EXPORT int sl_poll_chk(struct pollfd *fds, nfds_t nfds, int timeout,
 	return ret;
 }
 
+/* poll with a timespec and a signal mask for the wait (lessons 14-16). */
+SL_EXPORT int ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *ts,
+                    const sigset_t *mask)
+{
+	struct sl_call c;
+	int ret;
+
+	if (sl_call_begin(&c, "ppoll", CALLER)) {
+		arg_n(&c.ev, (long long)nfds);
+		arg_timespec(&c.ev, ts);
+		sl_call_before(&c);
+	}
+	ret = REAL(ppoll)(fds, nfds, ts, mask);
+	if (c.on)
+		sl_call_end(&c, ret, -1);
+	return ret;
+}
+
+SL_EXPORT int sl_ppoll_chk(struct pollfd *fds, nfds_t nfds,
+                           const struct timespec *ts, const sigset_t *mask,
+                           size_t fdslen)
+{
+	ppoll_chk_fn *real = (ppoll_chk_fn *)sl_real(R_ppoll_chk);
+	struct sl_call c;
+	int ret;
+
+	if (sl_call_begin(&c, "ppoll", CALLER)) {
+		arg_n(&c.ev, (long long)nfds);
+		arg_timespec(&c.ev, ts);
+		sl_call_before(&c);
+	}
+	ret = real(fds, nfds, ts, mask, fdslen);
+	if (c.on)
+		sl_call_end(&c, ret, -1);
+	return ret;
+}
+
 SL_EXPORT int epoll_wait(int epfd, struct epoll_event *events, int maxevents,
                          int timeout)
 {
@@ -553,6 +705,44 @@ SL_EXPORT int epoll_wait(int epfd, struct epoll_event *events, int maxevents,
 		sl_call_before(&c);
 	}
 	ret = REAL(epoll_wait)(epfd, events, maxevents, timeout);
+	if (c.on)
+		sl_call_end(&c, ret, -1);
+	return ret;
+}
+
+/* epoll_wait with a signal mask for the wait. */
+SL_EXPORT int epoll_pwait(int epfd, struct epoll_event *events, int maxevents,
+                          int timeout, const sigset_t *mask)
+{
+	struct sl_call c;
+	int ret;
+
+	if (sl_call_begin(&c, "epoll_pwait", CALLER)) {
+		arg_fd(&c.ev, epfd);
+		arg_n(&c.ev, maxevents);
+		arg_timeout(&c.ev, timeout);
+		sl_call_before(&c);
+	}
+	ret = REAL(epoll_pwait)(epfd, events, maxevents, timeout, mask);
+	if (c.on)
+		sl_call_end(&c, ret, -1);
+	return ret;
+}
+
+/* epoll_pwait with a timespec (glibc 2.35, Linux 5.11). */
+SL_EXPORT int epoll_pwait2(int epfd, struct epoll_event *events, int maxevents,
+                           const struct timespec *ts, const sigset_t *mask)
+{
+	struct sl_call c;
+	int ret;
+
+	if (sl_call_begin(&c, "epoll_pwait2", CALLER)) {
+		arg_fd(&c.ev, epfd);
+		arg_n(&c.ev, maxevents);
+		arg_timespec(&c.ev, ts);
+		sl_call_before(&c);
+	}
+	ret = REAL(epoll_pwait2)(epfd, events, maxevents, ts, mask);
 	if (c.on)
 		sl_call_end(&c, ret, -1);
 	return ret;

@@ -26,9 +26,11 @@
 enum sl_real_id {
 	R_socket, R_bind, R_listen, R_accept, R_accept4, R_connect,
 	R_send, R_sendto, R_sendmsg, R_recv, R_recvfrom, R_recvmsg,
-	R_read, R_write, R_close, R_shutdown, R_select, R_poll, R_epoll_wait,
+	R_read, R_write, R_readv, R_writev, R_close, R_shutdown,
+	R_select, R_pselect, R_poll, R_ppoll,
+	R_epoll_wait, R_epoll_pwait, R_epoll_pwait2,
 	R_fork, R_dup2, R_dup3, R_close_range,
-	R_read_chk, R_recv_chk, R_recvfrom_chk, R_poll_chk,
+	R_read_chk, R_recv_chk, R_recvfrom_chk, R_poll_chk, R_ppoll_chk,
 	R_COUNT
 };
 

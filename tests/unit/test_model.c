@@ -594,14 +594,10 @@ static void test_unaccepted_then_accepted(void **state)
 	assert_int_equal(by_fd(m, 100, 3)->state, ST_LISTEN);
 }
 
-/* Lesson 02 with nothing capturing: the segments come from the calls. */
-static void test_inferred_session(void **state)
+/* With nothing capturing (infer), the client (pid 200, fd 3) connects
+ * to the listening server (pid 100), which accepts it as fd 4. */
+static void inferred_connection(struct model *m)
 {
-	struct model *m = *state;
-	struct msock *c, *s;
-	int cid, sid, nsyn = 0, nfin = 0, ninferred = 0;
-	char text[160];
-
 	m->infer = 1;
 	server_listens(m);
 	ev(m, 10, "v1 ph=hello pid=200 tid=200 ppid=1 exe=/x/client step=0");
@@ -611,6 +607,17 @@ static void test_inferred_session(void **state)
 	ev(m, 17, "v1 ph=after seq=2 pid=200 tid=200 call=connect fd=3 a=" SRV " ret=0 local=" CLI " peer=" SRV " state=ESTABLISHED");
 	ev(m, 18, "v1 ph=before seq=10 pid=100 tid=100 call=accept fd=3");
 	ev(m, 19, "v1 ph=after seq=10 pid=100 tid=100 call=accept fd=3 ret=4 local=" SRV " peer=" CLI " state=ESTABLISHED");
+}
+
+/* Lesson 02 with nothing capturing: the segments come from the calls. */
+static void test_inferred_session(void **state)
+{
+	struct model *m = *state;
+	struct msock *c, *s;
+	int cid, sid, nsyn = 0, nfin = 0, ninferred = 0;
+	char text[160];
+
+	inferred_connection(m);
 	c = by_fd(m, 200, 3);
 	cid = c->id;
 	sid = by_fd(m, 100, 4)->id;
@@ -644,6 +651,75 @@ static void test_inferred_session(void **state)
 	assert_int_equal(nsyn, 2);
 	assert_int_equal(nfin, 2);
 	assert_int_equal(ninferred, m->nsegs);
+}
+
+/* The call log shows each call's arguments as C would write them: the
+ * waits as (count, timeout in ms), the socket I/O as (fd, bytes). */
+static void test_call_arguments_described(void **state)
+{
+	static const struct {
+		const char *args, *text;
+	} calls[] = {
+		{ "call=select n=5 timeout=-1", "5, -1" },
+		{ "call=pselect n=5 timeout=250", "5, 250" },
+		{ "call=poll n=2 timeout=100", "2, 100" },
+		{ "call=ppoll n=1 timeout=-1", "1, -1" },
+		{ "call=epoll_wait fd=7 n=64 timeout=0", "64, 0" },
+		{ "call=epoll_pwait fd=7 n=64 timeout=1000", "64, 1000" },
+		{ "call=epoll_pwait2 fd=7 n=4 timeout=2000", "4, 2000" },
+		{ "call=write fd=4 len=12", "4, 12" },
+		{ "call=writev fd=4 len=12", "4, 12" },
+		{ "call=readv fd=4 len=110", "4, 110" },
+		/* The iovecs could not be read: the fd alone. */
+		{ "call=writev fd=4", "4" },
+	};
+	struct model *m = *state;
+
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		ev(m, (unsigned)i, "v1 ph=before seq=%zu pid=100 tid=100 %s", i + 1,
+		   calls[i].args);
+		assert_int_equal(m->nlog, (int)i + 1);
+		assert_string_equal(m->log[i].text, calls[i].text);
+	}
+}
+
+/* With nothing capturing, a writev() that sent n bytes put them on the
+ * wire like send(), and a readv() that met the end of the stream (0 with
+ * room to read) saw the peer's FIN like recv(). */
+static void test_vectored_io_inferred(void **state)
+{
+	struct model *m = *state;
+	int cid, sid;
+	char text[160];
+
+	inferred_connection(m);
+	cid = by_fd(m, 200, 3)->id;
+	sid = by_fd(m, 100, 4)->id;
+	assert_int_equal(m->nsegs, 3);
+	ev(m, 20, "v1 ph=before seq=3 pid=200 tid=200 call=writev fd=3 len=12");
+	ev(m, 21, "v1 ph=after seq=3 pid=200 tid=200 call=writev fd=3 len=12 ret=12 local=" CLI " peer=" SRV " state=ESTABLISHED");
+	assert_int_equal(m->nsegs, 5);
+	dump_segment_text(&m->segs[3], text, sizeof(text));
+	assert_string_equal(text, "PSH,ACK seq=1 ack=1 len=12 (inferred)");
+	/* The server's readv() of those bytes adds nothing. */
+	ev(m, 22, "v1 ph=before seq=11 pid=100 tid=100 call=readv fd=4 len=110");
+	ev(m, 23, "v1 ph=after seq=11 pid=100 tid=100 call=readv fd=4 len=110 ret=12 local=" SRV " peer=" CLI " state=ESTABLISHED");
+	assert_int_equal(m->nsegs, 5);
+	/* The server's writev() reaches the client's first readv(); the
+	 * second returns 0: the server must have sent a FIN. */
+	ev(m, 30, "v1 ph=before seq=12 pid=100 tid=100 call=writev fd=4 len=5");
+	ev(m, 31, "v1 ph=after seq=12 pid=100 tid=100 call=writev fd=4 len=5 ret=5 local=" SRV " peer=" CLI " state=ESTABLISHED");
+	assert_int_equal(m->nsegs, 7);
+	dump_segment_text(&m->segs[5], text, sizeof(text));
+	assert_string_equal(text, "PSH,ACK seq=1 ack=13 len=5 (inferred)");
+	ev(m, 32, "v1 ph=before seq=4 pid=200 tid=200 call=readv fd=3 len=110");
+	ev(m, 33, "v1 ph=after seq=4 pid=200 tid=200 call=readv fd=3 len=110 ret=5 local=" CLI " peer=" SRV " state=ESTABLISHED");
+	ev(m, 34, "v1 ph=before seq=5 pid=200 tid=200 call=readv fd=3 len=110");
+	ev(m, 35, "v1 ph=after seq=5 pid=200 tid=200 call=readv fd=3 len=110 ret=0 local=" CLI " peer=" SRV " state=CLOSE_WAIT");
+	assert_int_equal(m->nsegs, 9);
+	assert_int_equal(m->segs[7].flags, TF_FIN | TF_ACK);
+	assert_int_equal(m->socks[cid].state, ST_CLOSE_WAIT);
+	assert_int_equal(m->socks[sid].state, ST_FIN_WAIT2);
 }
 
 static void test_refused_connect_inferred(void **state)
@@ -809,6 +885,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_close_reading_after_fin_is_time_wait, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unaccepted_then_accepted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inferred_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_call_arguments_described, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vectored_io_inferred, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_connect_inferred, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fork_shares_sockets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input_is_ignored, setup, teardown),

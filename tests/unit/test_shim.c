@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -461,8 +462,9 @@ static const char *next_line(const char *p)
 
 /* Every wrapped call leaves errno exactly as the real call did: the target
  * checks that itself after each call (failures on purpose: ECONNREFUSED,
- * EADDRINUSE, EBADF, EAGAIN, EPIPE...; successes keep a sentinel), and the
- * after events name the same errno, call by call, in order. */
+ * EADDRINUSE, EBADF, EAGAIN, EPIPE, EFAULT...; successes keep a sentinel),
+ * and the after events name the same errno, or the same return value,
+ * call by call, in order. __ppoll_chk is among them, as "ppoll". */
 static void test_errno_is_preserved_and_reported(void **state)
 {
 	struct fixture *f = *state;
@@ -508,12 +510,15 @@ static void test_errno_is_preserved_and_reported(void **state)
 		} else {
 			assert_true(ev->ret >= 0);
 			assert_false(ev->has & SL_EV_ERR);
+			if (ev->ret != atoll(err))
+				fail_msg("%s: event says %lld, the program saw %s", call,
+					 (long long)ev->ret, err);
 		}
 		cursor = (size_t)i + 1;
 		checked++;
 	}
-	/* 18 failing and 18 succeeding calls in the target. */
-	assert_int_equal(checked, 36);
+	/* 25 failing and 25 succeeding calls in the target. */
+	assert_int_equal(checked, 50);
 }
 
 static int int_after(const char *out, const char *key, int *a, int *b)
@@ -871,6 +876,151 @@ static void test_exec_starts_a_new_connection(void **state)
 	assert_int_equal(hellos, 2);
 }
 
+/* One call the shim should report, in the order trace_vecwait makes them:
+ * the fields its before and after events carry (NONE: not there), and
+ * what the real call returned. */
+#define NONE LLONG_MIN
+enum { V_SP0, V_SP1, V_EP, V_PIPE0, V_PIPE1, V_FILE, V_CLOSED, V_MINUS1, V_NFDS,
+       V_NOFD = -1 };
+
+struct want_call {
+	const char *call;
+	int fd;                  /* index into the fds it printed, or V_NOFD */
+	long long len, n, timeout;
+	long long ret;
+	int err;                 /* 0: no err field */
+};
+
+static const struct want_call vecwait_calls[] = {
+	/* writev of 3 + 4 + 5 bytes, readv into 2 + 8 + 100. */
+	{ "writev", V_SP0, 12, NONE, NONE, 12, 0 },
+	{ "readv", V_SP1, 110, NONE, NONE, 12, 0 },
+	/* An unreadable iovec array, a count over IOV_MAX: no len. */
+	{ "writev", V_SP0, NONE, NONE, NONE, -1, EFAULT },
+	{ "readv", V_SP1, NONE, NONE, NONE, -1, EINVAL },
+	{ "ppoll", V_NOFD, NONE, 2, 1500, 1, 0 },
+	{ "ppoll", V_NOFD, NONE, 2, -1, 1, 0 },
+	/* tv_sec = LONG_MAX: the most the shim shows, not an overflow. */
+	{ "ppoll", V_NOFD, NONE, 2, LLONG_MAX / 2000 * 1000, 1, 0 },
+	{ "ppoll", V_NOFD, NONE, 2, 20, 1, 0 },          /* __ppoll_chk */
+	{ "ppoll", V_NOFD, NONE, 1, 0, -1, EFAULT },
+	{ "pselect", V_NOFD, NONE, FD_SETSIZE, 250, 1, 0 },
+	{ "pselect", V_NOFD, NONE, FD_SETSIZE, -1, 1, 0 },
+	{ "pselect", V_NOFD, NONE, -1, 0, -1, EINVAL },
+	{ "epoll_pwait", V_EP, NONE, 4, 7, 1, 0 },
+	{ "epoll_pwait", V_MINUS1, NONE, 4, 0, -1, EBADF },
+	{ "epoll_pwait2", V_EP, NONE, 4, 2000, 1, 0 },
+	{ "epoll_pwait2", V_EP, NONE, 4, -1, 1, 0 },
+	/* The timespec is unreadable: no timeout, and no crash. */
+	{ "epoll_pwait2", V_EP, NONE, 4, NONE, -1, EFAULT },
+};
+
+static int is_vecwait_call(const char *call)
+{
+	for (size_t i = 0; i < sizeof(vecwait_calls) / sizeof(vecwait_calls[0]); i++)
+		if (strcmp(call, vecwait_calls[i].call) == 0)
+			return 1;
+	return 0;
+}
+
+static void assert_field(const struct sl_event *ev, uint32_t bit, long long got,
+                         long long want, const char *what, const struct want_call *w)
+{
+	if (want == NONE) {
+		if (ev->has & bit)
+			fail_msg("%s (%lld): has %s %lld, want none", w->call, w->ret,
+				 what, got);
+	} else if (!(ev->has & bit) || got != want) {
+		fail_msg("%s (%lld): %s %lld%s, want %lld", w->call, w->ret, what, got,
+			 (ev->has & bit) ? "" : " (absent)", want);
+	}
+}
+
+/* The arguments, in the before event and again in the after event. */
+static void assert_args(const struct sl_event *ev, const struct want_call *w,
+                        const int *fds)
+{
+	assert_field(ev, SL_EV_FD, ev->fd, w->fd == V_NOFD ? NONE : fds[w->fd], "fd", w);
+	assert_field(ev, SL_EV_LEN, (long long)ev->len, w->len, "len", w);
+	assert_field(ev, SL_EV_N, ev->n, w->n, "n", w);
+	assert_field(ev, SL_EV_TIMEOUT, ev->timeout, w->timeout, "timeout", w);
+}
+
+/* readv, writev, ppoll (and __ppoll_chk), pselect, epoll_pwait and
+ * epoll_pwait2 each show up as a before and an after event with the same
+ * seq, carrying the fd, the total iovec length, the count and the timeout
+ * in ms; the after event has the real call's result and errno (the target
+ * checks those itself, run first without the shim). A bad iovec array or
+ * timespec leaves the field out. readv and writev on a pipe, a file or a
+ * closed fd make no event at all. */
+static void test_vectored_io_and_waits_are_reported(void **state)
+{
+	struct fixture *f = *state;
+	const size_t nwant = sizeof(vecwait_calls) / sizeof(vecwait_calls[0]);
+	int fds[V_NFDS], before = 0, after = 0;
+	const char *p;
+	size_t cursor = 0;
+
+	target_start(&f->t, "trace_vecwait", NULL, NULL, 0, 0);
+	finish(f, DEADLINE_MS);
+	assert_int_equal(f->v.nconn, 0);
+
+	target_start(&f->t, "trace_vecwait", NULL, f->v.path, 0, 1);
+	finish(f, DEADLINE_MS);
+	p = strstr(f->t.outbuf, "fds ");
+	assert_non_null(p);
+	assert_int_equal(sscanf(p, "fds %d %d %d %d %d %d %d", &fds[V_SP0], &fds[V_SP1],
+				&fds[V_EP], &fds[V_PIPE0], &fds[V_PIPE1], &fds[V_FILE],
+				&fds[V_CLOSED]), 7);
+	fds[V_MINUS1] = -1;
+
+	for (size_t k = 0; k < nwant; k++) {
+		const struct want_call *w = &vecwait_calls[k];
+		const struct sl_event *b, *a;
+		long ib = find(&f->v, cursor, SL_PH_BEFORE, w->call, 0), ia;
+
+		if (ib < 0)
+			fail_msg("call %zu: no before event for %s", k, w->call);
+		b = &f->v.recs[ib].ev;
+		ia = find(&f->v, (size_t)ib + 1, SL_PH_AFTER, w->call, b->seq);
+		if (ia < 0)
+			fail_msg("call %zu: no after event for %s seq %llu", k, w->call,
+				 (unsigned long long)b->seq);
+		a = &f->v.recs[ia].ev;
+		assert_false(b->has & SL_EV_RET);
+		assert_args(b, w, fds);
+		assert_args(a, w, fds);
+		assert_true(a->has & SL_EV_RET);
+		assert_int_equal(a->ret, w->ret);
+		if (w->err != 0) {
+			assert_true(a->has & SL_EV_ERR);
+			if (a->err != w->err)
+				fail_msg("%s (%lld): err %s, want %s", w->call, w->ret,
+					 sl_event_errno_name(a->err), sl_event_errno_name(w->err));
+		} else {
+			assert_false(a->has & SL_EV_ERR);
+		}
+		cursor = (size_t)ia + 1;
+	}
+	/* Nothing more: the pipe, the file and the closed fd made no event. */
+	for (size_t i = 0; i < f->v.nrec; i++) {
+		const struct sl_event *ev = &f->v.recs[i].ev;
+
+		if (ev->ph == SL_PH_HELLO || !is_vecwait_call(ev->call))
+			continue;
+		if ((ev->has & SL_EV_FD) &&
+		    (ev->fd == fds[V_PIPE0] || ev->fd == fds[V_PIPE1] ||
+		     ev->fd == fds[V_FILE] || ev->fd == fds[V_CLOSED]))
+			fail_msg("%s event on fd %d, not a socket", ev->call, (int)ev->fd);
+		if (ev->ph == SL_PH_BEFORE)
+			before++;
+		else
+			after++;
+	}
+	assert_int_equal(before, nwant);
+	assert_int_equal(after, nwant);
+}
+
 /* SOCKLAB_TRACE=@NAME reaches a visualizer in the abstract namespace. */
 static void test_abstract_socket_path(void **state)
 {
@@ -900,6 +1050,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_closing_every_fd_keeps_the_trace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_starts_a_new_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abstract_socket_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vectored_io_and_waits_are_reported, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
