@@ -7,6 +7,22 @@
  *                                 byte between two threads over a
  *                                 socketpair: 4 socket calls per round.
  *                                 Prints "ROUNDS rounds SECONDS s NS ns/round".
+ *   shim_bench paired [ROUNDS]    the ping-pong, run with the shim preloaded
+ *                                 (SOCKLAB_TRACE unset), in blocks of 100
+ *                                 rounds of two kinds, mixed in a fixed
+ *                                 random order: one kind calls send and
+ *                                 recv as linked (through the shim), the
+ *                                 other libc's own (looked up in libc.so.6,
+ *                                 past the shim). Both
+ *                                 kinds share every moment of the run, so
+ *                                 the machine changing pace cannot favour
+ *                                 one, and each kind counts as its median
+ *                                 block, so a burst of disturbed blocks
+ *                                 does not count. Prints "ROUNDS rounds
+ *                                 shim NS ns/round libc NS ns/round
+ *                                 overhead P%".
+ *                                 Without the shim both halves are libc's:
+ *                                 the overhead is then the method's noise.
  *   shim_bench calls [ROUNDS]     one thread sends a byte on a socketpair
  *                                 and receives it back, ROUNDS times: 2
  *                                 calls per round and no thread switches,
@@ -21,9 +37,11 @@
  * Build without the Makefile:
  *   cc -O2 -g -D_GNU_SOURCE -pthread -o build/bench/shim_bench bench/shim_bench.c
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +118,146 @@ static int pingpong(long rounds)
 	return 0;
 }
 
+/* ---- paired: the shim's calls and libc's, block by block ---------------------- */
+
+#define BLOCK 100
+
+typedef ssize_t send_fn(int, const void *, size_t, int);
+typedef ssize_t recv_fn(int, void *, size_t, int);
+
+/* via[0]: send and recv as the program is linked (the shim's when it is
+ * preloaded); via[1]: libc's own. */
+static struct {
+	send_fn *send;
+	recv_fn *recv;
+} via[2];
+
+struct pside {
+	int fd;
+	long rounds;       /* whole blocks only */
+	int serve;
+	int failed;
+	double *block;     /* the player's time for each block, in seconds */
+};
+
+/* Which kind block j is: a fixed pseudo-random choice (splitmix64 of j),
+ * the same in both threads. Not simply every other block: a disturbance
+ * that comes at a steady pace (a timer tick) could then fall on one kind
+ * more than the other. */
+static int kind_of(long j)
+{
+	uint64_t z = (uint64_t)j + 0x9e3779b97f4a7c15u;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+	return (int)((z ^ (z >> 31)) & 1);
+}
+
+static void *play_paired(void *arg)
+{
+	struct pside *s = arg;
+	char c = 'x';
+	double t = 0;
+
+	for (long i = 0; i < s->rounds; i++) {
+		int k = kind_of(i / BLOCK);
+
+		if (!s->serve && i % BLOCK == 0)
+			t = now_s();
+		if (!s->serve && via[k].send(s->fd, &c, 1, 0) != 1)
+			goto fail;
+		if (via[k].recv(s->fd, &c, 1, 0) != 1)
+			goto fail;
+		if (s->serve && via[k].send(s->fd, &c, 1, 0) != 1)
+			goto fail;
+		if (!s->serve && i % BLOCK == BLOCK - 1)
+			s->block[i / BLOCK] = now_s() - t;
+	}
+	return NULL;
+fail:
+	s->failed = 1;
+	return NULL;
+}
+
+static int by_value(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+/* The median time per round of the blocks of kind k (sorts them into
+ * tmp); 0 when there are none. */
+static double median_of_kind(const double *block, long nblocks, int k, double *tmp)
+{
+	long n = 0;
+
+	for (long j = 0; j < nblocks; j++)
+		if (kind_of(j) == k)
+			tmp[n++] = block[j];
+	if (n == 0)
+		return 0;
+	qsort(tmp, (size_t)n, sizeof(*tmp), by_value);
+	return tmp[n / 2] / BLOCK;
+}
+
+static int paired(long rounds)
+{
+	struct pside a = { 0 }, b = { 0 };
+	void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+	long nblocks = rounds / BLOCK;
+	double *block = calloc((size_t)(nblocks > 0 ? nblocks : 1), sizeof(double));
+	double *tmp = calloc((size_t)(nblocks > 0 ? nblocks : 1), sizeof(double));
+	double shim, direct;
+	pthread_t th;
+	int sp[2];
+
+	via[0].send = send;
+	via[0].recv = recv;
+	if (block == NULL || tmp == NULL) {
+		fprintf(stderr, "out of memory\n");
+		return 1;
+	}
+	if (libc == NULL || (via[1].send = (send_fn *)dlsym(libc, "send")) == NULL ||
+	    (via[1].recv = (recv_fn *)dlsym(libc, "recv")) == NULL) {
+		fprintf(stderr, "libc.so.6: send and recv not found\n");
+		return 1;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) < 0) {
+		perror("socketpair");
+		return 1;
+	}
+	a.fd = sp[0];
+	b.fd = sp[1];
+	a.rounds = b.rounds = nblocks * BLOCK;
+	a.block = block;
+	b.serve = 1;
+	if (pthread_create(&th, NULL, play_paired, &b) != 0) {
+		fprintf(stderr, "pthread_create failed\n");
+		return 1;
+	}
+	play_paired(&a);
+	pthread_join(th, NULL);
+	close(sp[0]);
+	close(sp[1]);
+	if (a.failed || b.failed) {
+		fprintf(stderr, "ping-pong failed\n");
+		return 1;
+	}
+	shim = median_of_kind(block, nblocks, 0, tmp);
+	direct = median_of_kind(block, nblocks, 1, tmp);
+	if (shim == 0 || direct == 0) {
+		fprintf(stderr, "paired: too few rounds for blocks of both kinds\n");
+		return 2;
+	}
+	printf("%ld rounds shim %.0f ns/round libc %.0f ns/round overhead %+.2f%%\n",
+	       nblocks * BLOCK, shim * 1e9, direct * 1e9, (shim / direct - 1) * 100);
+	free(block);
+	free(tmp);
+	dlclose(libc);
+	return 0;
+}
+
 static int calls(long rounds)
 {
 	double t0, t1;
@@ -170,12 +328,14 @@ int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "pingpong") == 0)
 		return pingpong(argc > 2 ? strtol(argv[2], NULL, 10) : 100000);
+	if (argc >= 2 && strcmp(argv[1], "paired") == 0)
+		return paired(argc > 2 ? strtol(argv[2], NULL, 10) : 100000);
 	if (argc >= 2 && strcmp(argv[1], "calls") == 0)
 		return calls(argc > 2 ? strtol(argv[2], NULL, 10) : 100000);
 	if (argc == 5 && strcmp(argv[1], "visualizer") == 0 &&
 	    (strcmp(argv[3], "stall") == 0 || strcmp(argv[3], "drain") == 0))
 		return visualizer(argv[2], strcmp(argv[3], "drain") == 0, atof(argv[4]));
-	fprintf(stderr, "usage: shim_bench pingpong|calls [ROUNDS]\n"
+	fprintf(stderr, "usage: shim_bench pingpong|paired|calls [ROUNDS]\n"
 		"       shim_bench visualizer PATH stall|drain SECONDS\n");
 	return 2;
 }
