@@ -65,23 +65,10 @@ static int banner_lines(const struct ui *u)
 	       (s->trace != NULL && !s->trace->active) ? 1 : 0;
 }
 
-/* Sockets worth a row: live ones, and a few that are gone. */
-static int socket_rows(const struct model *m)
-{
-	int n = 0;
-
-	for (int i = 0; i < m->nsocks; i++) {
-		const struct msock *s = &m->socks[i];
-
-		n += !s->merged && (s->tcp || !s->gone);
-	}
-	return n;
-}
-
 static void layout_overview(struct ui *u, struct rect body)
 {
 	struct rect lad, sock, src, calls, states;
-	int left_w = body.w, bottom_h, sock_h, want;
+	int left_w = body.w, bottom_h, sock_h, want, ids[UI_SOCKET_ROWS];
 
 	/* A wide screen has room for the state diagram on the right. */
 	if (body.w >= 80 + 66 && body.h >= 21) {
@@ -91,7 +78,7 @@ static void layout_overview(struct ui *u, struct rect body)
 	}
 	bottom_h = body.h >= 30 ? body.h * 3 / 10 : 5;
 	/* Title, column names, the rows, the focused socket's history. */
-	want = socket_rows(&u->s->model);
+	want = ui_socket_order(&u->s->model, ids, UI_SOCKET_ROWS);
 	want = 3 + (want < 2 ? 2 : want > 12 ? 12 : want);
 	sock_h = want;
 	if (body.h - bottom_h - sock_h < 7)

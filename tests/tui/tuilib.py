@@ -120,8 +120,8 @@ class Tmux:
     def wait_all(self, patterns, timeout=20.0, what=None):
         """wait_for until every regex of patterns matches the same screen
         (things that arrive from different sources, in any order)."""
-        both = "".join("(?=(.|\n)*?%s)" % p for p in patterns)
-        return self.wait_for(r"\A" + both, timeout=timeout, what=what)
+        every = "".join("(?=(.|\n)*?%s)" % p for p in patterns)
+        return self.wait_for(r"\A" + every, timeout=timeout, what=what)
 
     def wait_for(self, pattern, timeout=20.0, what=None):
         """Poll the screen until the regex matches; returns the screen, or

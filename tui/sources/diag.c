@@ -42,7 +42,7 @@ struct diag {
 	mtime_t active;       /* when something last happened */
 	unsigned seq;
 	uint64_t dumps;
-	mtime_t cost;         /* how long the last dump took */
+	mtime_t cost;         /* how long the last dump took (request to end) */
 	uint64_t sum, last_sum;  /* what the dump showed, folded */
 };
 
@@ -146,12 +146,14 @@ static void dump(struct diag *d, mtime_t now)
 	struct session *s = d->base.s;
 	static const int families[] = { AF_INET, AF_INET6 };
 	size_t nfamilies = s->model.seen_inet6 ? 2 : 1;
+	mtime_t start, end;
 
 	/* Segments captured before this moment go in first. */
 	if (s->wire != NULL)
 		wire_drain(s->wire);
 	d->sum = 0;
-	session_diag_begin(s, session_now());
+	start = session_now();
+	session_diag_begin(s, start);
 	for (size_t i = 0; i < nfamilies; i++) {
 		if (send_request(d, families[i]) < 0 || read_answer(d) < 0) {
 			/* IPv6 may be missing: that family simply has nothing. */
@@ -162,12 +164,15 @@ static void dump(struct diag *d, mtime_t now)
 			}
 		}
 	}
-	session_diag_end(s, session_now());
+	end = session_now();
+	session_diag_end(s, end);
 	d->dumps++;
 	if (d->sum != d->last_sum)
 		d->active = now;
 	d->last_sum = d->sum;
-	d->cost = session_now() - now;
+	/* The dump's own time: not the wire's segments before it, nor how
+	 * late the tick came. */
+	d->cost = end - start;
 	d->next = now + (now - d->active < ACTIVE_FOR_MS * NS_PER_MS ? PERIOD_MS * NS_PER_MS :
 			 idle_period(d));
 }
