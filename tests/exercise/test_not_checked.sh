@@ -10,6 +10,12 @@ if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
   finish
   exit 0
 fi
+if ! setpriv --reuid=65534 --regid=65534 --clear-groups \
+     test -x "$EX" -a -r "$ROOT/lessons/16-raw/ping.c"; then
+  echo "skipped: uid 65534 cannot reach $ROOT (a folder on the way is closed to others)"
+  finish
+  exit 0
+fi
 chmod 755 "$TMP"
 mkdir -m 777 "$TMP/nobody"
 out=$(setpriv --reuid=65534 --regid=65534 --clear-groups \
