@@ -9,6 +9,7 @@
 #   make memcheck   the lesson tests with every program under valgrind
 #   make bench      the benchmarks (bench/run.sh): designs compared, shim cost
 #   make fuzz       the fuzz targets under libFuzzer, FUZZ_TIME seconds each
+#   make lesson-stats  per lesson source: lines, code, concept, and the floors
 #   make SANITIZE=address,undefined test   (or SANITIZE=thread)
 
 CC       ?= cc
@@ -34,7 +35,7 @@ CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmock
 # Targets that build or run need the packages: mk/deps.sh --ensure checks
 # (pkg-config, command -v) and installs only when something is missing, so a
 # second run is instant. It runs before any rule, so the order is certain.
-NEED_DEPS := $(filter-out deps clean slides check-slides help,$(or $(MAKECMDGOALS),all))
+NEED_DEPS := $(filter-out deps clean slides check-slides lesson-stats help,$(or $(MAKECMDGOALS),all))
 ifneq ($(NEED_DEPS),)
 ifneq ($(shell mk/deps.sh --ensure >&2; echo $$?),0)
 $(error some packages are missing and could not be installed (see above))
@@ -105,15 +106,21 @@ $(SOCKLAB_EXERCISE): $(EXERCISE_SRC:%.c=$(B)/%.o) $(LIBSOCKLAB)
 	$(CC) -o $@ $^ $(LDFLAGS)
 
 # ---- lessons: every lessons/NN-topic/*.c is one program --------------------
-LESSON_PROG_SRC := $(wildcard lessons/[0-9]*/*.c)
+# except common.c: the code a lesson's programs share (lesson 17's socket
+# helpers, lesson 18's transports), compiled once and linked into each.
+LESSON_PROG_SRC := $(filter-out %/common.c,$(wildcard lessons/[0-9]*/*.c))
 LESSON_PROGS    := $(LESSON_PROG_SRC:%.c=$(B)/%)
 # A lesson may add libraries for one program in its lesson.mk, e.g.
 #   LIBS_10-async/server := -luring
 -include $(wildcard lessons/[0-9]*/lesson.mk)
 
-$(B)/lessons/%: lessons/%.c $(LIBLESSON) $(LIBSOCKLAB)
+# The lesson's common.o, for a program whose folder has a common.c.
+common_of = $(if $(wildcard $(dir $(1))common.c),$(B)/$(dir $(1))common.o)
+
+.SECONDEXPANSION:
+$(B)/lessons/%: lessons/%.c $$(call common_of,lessons/%.c) $(LIBLESSON) $(LIBSOCKLAB)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -o $@ $< $(LIBLESSON) $(LIBSOCKLAB) $(LDFLAGS) $(LIBS_$*)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -o $@ $< $(call common_of,$<) $(LIBLESSON) $(LIBSOCKLAB) $(LDFLAGS) $(LIBS_$*)
 
 # ---- benchmarks: every bench/*.c is one program ------------------------------
 BENCH_SRC  := $(wildcard bench/*.c)
@@ -212,7 +219,7 @@ $(B)/%.o: %.c
 
 # ---- top-level targets ---------------------------------------------------------
 .SECONDARY:
-.PHONY: all run test memcheck bench fuzz fuzz-smoke check-slides deps slides install clean help
+.PHONY: all run test memcheck bench fuzz fuzz-smoke check-slides lesson-stats deps slides install clean help
 all: $(LIBSOCKLAB) $(LIBLESSON) $(if $(wildcard lib/trace/*.c),$(SLTRACE)) $(if $(TUI_SRC),$(SOCKLAB)) $(if $(EXERCISE_SRC),$(SOCKLAB_EXERCISE)) $(LESSON_PROGS) $(BENCH_BINS) $(TPROG_BINS) $(UNIT_BINS) $(LTEST_BINS) $(FUZZ_PLAIN)
 
 # The lesson menu; the lesson programs and the shim are built first.
@@ -244,6 +251,11 @@ memcheck: all
 check-slides:
 	@python3 tests/slides/check_slides.py
 
+# How much of each lesson source is the lesson (mk/lesson-stats.py says
+# how it counts); fails when a server lesson is below the floors.
+lesson-stats:
+	@python3 mk/lesson-stats.py --check
+
 # Speed and memory targets are measured here, never in timed unit tests.
 bench: all
 	@SOCKLAB_BUILD=$(B) bench/run.sh
@@ -269,6 +281,6 @@ clean:
 	rm -rf $(B)
 
 help:
-	@sed -n '2,13s/^# \{0,1\}//p' Makefile
+	@sed -n '2,14s/^# \{0,1\}//p' Makefile
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
