@@ -1,6 +1,7 @@
 # socklab — one non-recursive Makefile for the library, lessons and tests.
 #
-#   make            build everything under build/
+#   make            build the library, lessons, visualizer under build/
+#   make tests      ... and the test programs (installs cmocka if missing)
 #   make run        the lesson menu (socklab, the visualizer)
 #   make test       install missing packages, build, run every test
 #   make deps       install the Debian packages the build and tests need
@@ -32,12 +33,18 @@ PKG_CONFIG ?= pkg-config
 CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 
-# Targets that build or run need the packages: mk/deps.sh --ensure checks
+# Targets that build or run need packages: mk/deps.sh --ensure checks
 # (pkg-config, command -v) and installs only when something is missing, so a
 # second run is instant. It runs before any rule, so the order is certain.
-NEED_DEPS := $(filter-out deps clean slides check-slides lesson-stats help,$(or $(MAKECMDGOALS),all))
-ifneq ($(NEED_DEPS),)
-ifneq ($(shell mk/deps.sh --ensure >&2; echo $$?),0)
+# Building and running the lessons needs only the build group (a compiler,
+# pkg-config, ncursesw, libpcap, liburing); the tests and the benchmark add
+# the test group (cmocka, valgrind, tmux, nc, socat, nft, tcpdump, ...).
+GOALS := $(or $(MAKECMDGOALS),all)
+NO_DEPS_GOALS := deps clean slides check-slides lesson-stats help uninstall
+TEST_GOALS := test tests memcheck bench fuzz fuzz-smoke
+DEPS_GROUP := $(if $(filter $(TEST_GOALS) $(B)/tests/%,$(GOALS)),all,$(if $(filter-out $(NO_DEPS_GOALS),$(GOALS)),build))
+ifneq ($(DEPS_GROUP),)
+ifneq ($(shell mk/deps.sh --ensure $(DEPS_GROUP) >&2; echo $$?),0)
 $(error some packages are missing and could not be installed (see above))
 endif
 endif
@@ -219,8 +226,11 @@ $(B)/%.o: %.c
 
 # ---- top-level targets ---------------------------------------------------------
 .SECONDARY:
-.PHONY: all run test memcheck bench fuzz fuzz-smoke check-slides lesson-stats deps slides install clean help
-all: $(LIBSOCKLAB) $(LIBLESSON) $(if $(wildcard lib/trace/*.c),$(SLTRACE)) $(if $(TUI_SRC),$(SOCKLAB)) $(if $(EXERCISE_SRC),$(SOCKLAB_EXERCISE)) $(LESSON_PROGS) $(BENCH_BINS) $(TPROG_BINS) $(UNIT_BINS) $(LTEST_BINS) $(FUZZ_PLAIN)
+.PHONY: all tests run test memcheck bench fuzz fuzz-smoke check-slides lesson-stats deps slides install clean help
+# `make` builds what a student runs; `make tests` the test programs too
+# (they need cmocka: the test group of mk/deps.sh).
+all: $(LIBSOCKLAB) $(LIBLESSON) $(if $(wildcard lib/trace/*.c),$(SLTRACE)) $(if $(TUI_SRC),$(SOCKLAB)) $(if $(EXERCISE_SRC),$(SOCKLAB_EXERCISE)) $(LESSON_PROGS) $(BENCH_BINS)
+tests: all $(TPROG_BINS) $(UNIT_BINS) $(LTEST_BINS) $(FUZZ_PLAIN)
 
 # The lesson menu; the lesson programs and the shim are built first.
 run: $(SOCKLAB) $(SLTRACE) $(LESSON_PROGS) $(if $(EXERCISE_SRC),$(SOCKLAB_EXERCISE))
@@ -229,7 +239,7 @@ run: $(SOCKLAB) $(SLTRACE) $(LESSON_PROGS) $(if $(EXERCISE_SRC),$(SOCKLAB_EXERCI
 # tests/exercise/test_steps.sh runs once per lesson with an exercise.conf
 # (test_steps.sh:05 ...), so the lessons' exercise checks run side by side.
 EXERCISE_LESSONS := $(foreach f,$(wildcard lessons/*/exercise.conf),$(firstword $(subst -, ,$(notdir $(patsubst %/,%,$(dir $(f)))))))
-test: all
+test: tests
 	$(if $(FUZZ_BINS),@$(MAKE) --no-print-directory fuzz-smoke)
 	@SOCKLAB_BUILD=$(B) $(if $(SANITIZE),CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)") mk/runtests.sh $(UNIT_BINS) $(LTEST_BINS) $(FUZZ_PLAIN) tests/slides/check_slides.py \
 		$(wildcard tests/tui/test_*.sh tests/tui/test_*.py tests/exercise/test_*.py tests/bench/test_*.py) \
@@ -244,7 +254,7 @@ test: all
 # that the two at a time end together rather than one of them last.
 MEMCHECK_JOBS ?= 2
 MEMCHECK_SLOW := $(filter %/test_14_udp %/test_concurrency,$(LTEST_BINS))
-memcheck: all
+memcheck: tests
 	@SOCKLAB_BUILD=$(B) SOCKLAB_VALGRIND=1 SOCKLAB_TEST_JOBS=$(MEMCHECK_JOBS) mk/runtests.sh \
 		$(MEMCHECK_SLOW) $(filter-out $(MEMCHECK_SLOW),$(LTEST_BINS))
 
@@ -257,7 +267,7 @@ lesson-stats:
 	@python3 mk/lesson-stats.py --check
 
 # Speed and memory targets are measured here, never in timed unit tests.
-bench: all
+bench: tests
 	@SOCKLAB_BUILD=$(B) bench/run.sh
 
 deps:
@@ -281,6 +291,6 @@ clean:
 	rm -rf $(B)
 
 help:
-	@sed -n '2,14s/^# \{0,1\}//p' Makefile
+	@sed -n '2,15s/^# \{0,1\}//p' Makefile
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
