@@ -84,5 +84,14 @@ with tempfile.TemporaryDirectory() as tmp:
     check("29 code lines against a classic of 17 (limit 27.2) fails",
           r.returncode == 1 and "29 code lines > 1.6 x 17" in r.stderr, r.stderr)
 
+    with open(os.path.join(lesson, "README.md"), "w") as f:
+        f.write("<!-- classic: server.c 17 x1.8 -->\n")
+    r = run("--root", tmp, "--check")
+    check("a lesson's own limit (1.8 x 17 = 30.6) holds it: 29 passes", r.returncode == 0, r.stderr)
+    with open(os.path.join(lesson, "README.md"), "w") as f:
+        f.write("<!-- classic: server.c 17 x1.7 -->\n")
+    r = run("--root", tmp, "--check")
+    check("... and 1.7 x 17 = 28.9 fails it", r.returncode == 1 and "> 1.7 x 17" in r.stderr, r.stderr)
+
 print("test_stats: %s" % ("all passed" if failed == 0 else "%d failed" % failed))
 sys.exit(1 if failed else 0)
