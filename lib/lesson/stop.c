@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -75,6 +76,19 @@ void stop_forget(int fd)
 			wake_fds[i] = -1;
 }
 
+/* At exit: no descriptor left open (valgrind's --track-fds counts them).
+ * The handler's copy is cleared first; a signal that read it just before
+ * writes to a closed descriptor, which fails harmlessly. */
+static void close_stop_pipe(void)
+{
+	int r = pipe_read, w = pipe_write;
+
+	pipe_write = -1;
+	pipe_read = -1;
+	close(w);
+	close(r);
+}
+
 int stop_pipe(void)
 {
 	int fds[2];
@@ -85,6 +99,8 @@ int stop_pipe(void)
 		die("pipe2:");
 	pipe_read = fds[0];
 	pipe_write = fds[1];
+	if (atexit(close_stop_pipe) != 0)
+		die("atexit: cannot register the stop pipe's close");
 	if (stop_requested && write(fds[1], "x", 1) < 0) {
 		/* a full pipe already holds a byte */
 	}

@@ -24,7 +24,7 @@ void stop_wakes(int fd);
 /* It will not any more: call before close(fd), the number may be reused. */
 void stop_forget(int fd);
 /* The read end of a non-blocking pipe that becomes readable on a stop
- * signal (made on the first call; close-on-exec). */
+ * signal (made on the first call; close-on-exec; closed at exit). */
 int stop_pipe(void);
 
 #endif
