@@ -4,7 +4,8 @@
 1. Every lesson folder lessons/NN-topic/ has a deck slides/NN-topic.md
    (a Marp deck: its front matter says `marp: true`).
 2. Every fenced code block in a deck whose first line is a comment naming a
-   lesson source file (`// lessons/02-tcp-echo/server.c`, `# lessons/...`)
+   lesson source file (`// lessons/02-tcp-echo/server.c`, `# lessons/...`,
+   or lib/lesson's, which later lessons call: `// lib/lesson/stop.c`)
    has all its other lines in that file, verbatim and in one piece.
 
 Run with --self-test to prove the checker itself catches a drifted snippet.
@@ -15,7 +16,7 @@ import re
 import sys
 import tempfile
 
-NAMED = re.compile(r"^\s*(?://|#|/\*)\s*(lessons/[\w./-]+?)\s*(?:\*/)?\s*$")
+NAMED = re.compile(r"^\s*(?://|#|/\*)\s*((?:lessons|lib)/[\w./-]+?)\s*(?:\*/)?\s*$")
 FENCE = re.compile(r"^(```|~~~)")
 
 
