@@ -62,6 +62,7 @@ enum lesson_opt_kind {
 	OPT_PORT,    /* a port, 0..65535, as text: *(const char **)value */
 	OPT_NUMBER,  /* a whole number in [.min, .max]: *(long *)value */
 	OPT_CHOICE,  /* one of .choices: *(int *)value = its index */
+	OPT_COUNT,   /* no argument, each use adds one: -vv gives 2 (int) */
 };
 
 struct lesson_opt {

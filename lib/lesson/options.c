@@ -15,6 +15,11 @@
 #define HELP_COLUMN_MAX 28
 #define HELP_GAP 3 /* spaces between an option and its help */
 
+static int takes_arg(const struct lesson_opt *o)
+{
+	return o->kind != OPT_FLAG && o->kind != OPT_COUNT;
+}
+
 static int count_opts(const struct lesson_opt *opts)
 {
 	int n = 0;
@@ -29,7 +34,7 @@ static int count_opts(const struct lesson_opt *opts)
 /* "-p PORT", "--max-fd N", "-v": how the usage line and errors name it. */
 static void opt_spelling(const struct lesson_opt *o, char *buf, size_t size)
 {
-	const char *arg = o->kind == OPT_FLAG ? NULL : (o->arg ? o->arg : "VALUE");
+	const char *arg = takes_arg(o) ? (o->arg ? o->arg : "VALUE") : NULL;
 
 	if (o->letter != 0)
 		snprintf(buf, size, "-%c%s%s", o->letter, arg ? " " : "", arg ? arg : "");
@@ -40,7 +45,7 @@ static void opt_spelling(const struct lesson_opt *o, char *buf, size_t size)
 /* "  -b, --bind ADDR", "      --max-fd N", "  -v": the left column of -h. */
 static int opt_column(const struct lesson_opt *o, char *buf, size_t size)
 {
-	const char *arg = o->kind == OPT_FLAG ? NULL : (o->arg ? o->arg : "VALUE");
+	const char *arg = takes_arg(o) ? (o->arg ? o->arg : "VALUE") : NULL;
 	int n;
 
 	if (o->letter != 0 && o->name != NULL)
@@ -157,6 +162,9 @@ static void take_value(const struct lesson_opt *o, const char *arg)
 	case OPT_FLAG:
 		*(int *)o->value = o->max != 0 ? (int)o->max : 1;
 		break;
+	case OPT_COUNT:
+		++*(int *)o->value;
+		break;
 	case OPT_STRING:
 		*(const char **)o->value = arg;
 		break;
@@ -212,7 +220,7 @@ int lesson_options(int argc, char **argv, const struct lesson_cli *cli)
 	for (int i = 0; i < nopts; i++) {
 		const struct lesson_opt *o = &cli->opts[i];
 		int val = o->letter != 0 ? (unsigned char)o->letter : LONG_ONLY + i;
-		int has_arg = o->kind == OPT_FLAG ? no_argument : required_argument;
+		int has_arg = takes_arg(o) ? required_argument : no_argument;
 
 		if (o->letter != 0) {
 			shortopts[s++] = o->letter;

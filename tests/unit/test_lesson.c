@@ -152,7 +152,7 @@ static const struct lesson_opt table[] = {
 	  .what = "count", .min = -5, .max = 10 },
 	{ 'm', "mode", OPT_CHOICE, &o_mode, "MODE", "fixed, delim or length",
 	  .what = "mode", .choices = modes },
-	{ 'v', "verbose", OPT_FLAG, &o_verbose, .help = "say more" },
+	{ 'v', "verbose", OPT_COUNT, &o_verbose, .help = "say more (twice: even more)" },
 	{ '6', NULL, OPT_FLAG, &o_family, NULL, "IPv6 only", .max = 10 },
 	{ 0, "a-very-long-option-name", OPT_FLAG, &o_verbose, NULL, "long only", .max = 7 },
 	{ 0 }
@@ -232,6 +232,9 @@ static void test_options_take_every_kind(void **state)
 				     "length", "-v", "-6", "w1", "w2"), &o);
 	assert_int_equal(o.code, 0);
 	assert_string_equal(o.out, "host=::1 port=8080 count=-5 verbose=1 mode=2 family=10 first=10\n");
+	run_child(call_options, ARGV("-vv", "--verbose"), &o);
+	assert_int_equal(o.code, 0);
+	assert_string_equal(o.out, "host=127.0.0.1 port=0 count=3 verbose=3 mode=0 family=0 first=3\n");
 	run_child(call_options, ARGV("--a-very-long-option-name", "-c10"), &o);
 	assert_int_equal(o.code, 0);
 	assert_string_equal(o.out, "host=127.0.0.1 port=0 count=10 verbose=7 mode=0 family=0 first=3\n");
@@ -306,7 +309,7 @@ static void test_options_help_made_from_the_table(void **state)
 		"  -c, --count N     how many, -5 to 10\n"
 		"                    second line\n"
 		"  -m, --mode MODE   fixed, delim or length\n"
-		"  -v, --verbose     say more\n"
+		"  -v, --verbose     say more (twice: even more)\n"
 		"  -6                IPv6 only\n"
 		"      --a-very-long-option-name\n"
 		"                    long only\n"
