@@ -173,11 +173,7 @@ static int listen_on(const struct addrinfo *ai)
 		close(fd);
 		return -1;
 	}
-	/* EXERCISE 1: bind the socket to the address, then make it listen
-	 * HINT: bind(fd, ai->ai_addr, ai->ai_addrlen), then listen(fd, BACKLOG);
-	 * if either returns < 0, warn("bind %s:", where), close(fd), return -1
-	 * STUB: close(fd);
-	 * STUB: return -1; */
+	/* EXERCISE 1: bind the socket to the address, then make it listen */
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
 		warn("bind %s:", where);
 		close(fd);
@@ -222,11 +218,7 @@ static int open_listener(const char *host, const char *port)
  * raising SIGPIPE, whose default action would kill the whole server. */
 static int send_all(int fd, const char *buf, size_t len)
 {
-	/* EXERCISE 3: send every byte, however few each send() takes
-	 * HINT: loop while len > 0: n = send(fd, buf, len, MSG_NOSIGNAL); on
-	 * n < 0 retry EINTR (unless stop_requested), else return -1; then
-	 * advance buf by n and take n off len
-	 * STUB: return send(fd, buf, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1; */
+	/* EXERCISE 3: send every byte, however few each send() takes */
 	while (len > 0) {
 		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
 
@@ -248,13 +240,7 @@ static void serve_client(int fd, const char *who)
 	char buf[4096];
 	long long echoed = 0;
 
-	/* EXERCISE 3: echo until the client closes its side: recv() until 0
-	 * HINT: loop: n = recv(fd, buf, sizeof(buf), 0); 0 is end of file (stop);
-	 * < 0: retry EINTR unless stop_requested, else stop; otherwise
-	 * send_all() those n bytes back and add n to echoed
-	 * STUB: ssize_t n = recv(fd, buf, sizeof(buf), 0);
-	 * STUB: if (n > 0 && send_all(fd, buf, (size_t)n) == 0)
-	 * STUB: 	echoed += n; */
+	/* EXERCISE 3: echo until the client closes its side: recv() until 0 */
 	for (;;) {
 		/* recv() returns as soon as *some* bytes are there: 1 byte or
 		 * 4096, never "one message". TCP is a byte stream. */
@@ -284,17 +270,7 @@ static void serve_client(int fd, const char *who)
  * EXIT_OK when told to stop or done with max_clients, else EXIT_RUNTIME. */
 static int serve_clients(int listener, long max_clients)
 {
-	/* EXERCISE 2: accept clients one after another and serve each one
-	 * HINT: loop while !stop_requested and fewer than max_clients (0: no
-	 * limit) are served: accept() returns a new socket for each client
-	 * and the listener stays open; print "client WHO connected", set
-	 * client_fd, serve_client(), reset client_fd, close, count
-	 * STUB: (void)listener;
-	 * STUB: (void)max_clients;
-	 * STUB: (void)serve_client;
-	 * STUB: while (!stop_requested)
-	 * STUB: 	sleep(1);
-	 * STUB: return EXIT_OK; */
+	/* EXERCISE 2: accept clients one after another and serve each one */
 	long served = 0;
 
 	while (!stop_requested && (max_clients == 0 || served < max_clients)) {
