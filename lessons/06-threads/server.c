@@ -181,7 +181,7 @@ static void conn_remove(struct conn *c)
 static void *serve_client(void *arg)
 {
 	struct conn *c = arg;
-	/* EXERCISE 2: read the client's lines with a line reader of its own, and send each line back */
+	/* EXERCISE 2: read the client's lines with its own line reader; send each one back */
 	struct sl_line_reader reader;
 	long long lines = 0, echoed = 0;
 

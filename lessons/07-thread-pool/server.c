@@ -208,7 +208,7 @@ static void *work(void *arg)
 	struct pool *p = self->pool;
 	int id = (int)(self - p->workers) + 1;
 
-	/* EXERCISE 1: the worker's loop: wait for a queued connection, serve it to its end, close it, and take the next */
+	/* EXERCISE 1: the worker's loop: take a queued connection, serve it, close it, repeat */
 	for (;;) {
 		struct job j;
 
@@ -256,7 +256,7 @@ static void *wait_for_stop(void *arg)
 	while (sigwait(&stop_signals, &sig) != 0)
 		;
 
-	/* EXERCISE 3: a stop signal came: wake every thread, and every blocked call, so that each thread ends */
+	/* EXERCISE 3: on a stop signal: wake every thread and every blocked call, so all end */
 	pthread_mutex_lock(&p->lock);
 	if (!p->stopping)
 		p->stop_signal = sig; /* not a stop the main thread asked for */

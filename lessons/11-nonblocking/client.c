@@ -128,7 +128,7 @@ static int set_nonblocking(int fd)
  * when connected; -1 with errno (ETIMEDOUT when our time ran out). */
 static int finish_connect(int fd, long timeout_ms, int verbose)
 {
-	/* EXERCISE 3: wait for the handshake at most timeout_ms, then ask the socket how it ended */
+	/* EXERCISE 3: wait at most timeout_ms for the handshake, then ask how it ended */
 	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
 	long long start = now_ms(), deadline = start + timeout_ms;
 	socklen_t len;

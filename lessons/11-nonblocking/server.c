@@ -378,7 +378,7 @@ static int read_and_echo(struct server *s, size_t i)
 	c->echoed += n;
 	if (s->blocking)
 		return send_blocking(fd, s->buf, (size_t)n);
-	/* EXERCISE 2: echo without waiting: send what the kernel takes now, and keep the rest in the client's output buffer */
+	/* EXERCISE 2: echo without waiting: send what the kernel takes now, buffer the rest */
 	if (pending(c) == 0) {
 		sent = send(fd, s->buf, (size_t)n, MSG_NOSIGNAL);
 		if (sent < 0) {

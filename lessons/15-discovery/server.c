@@ -247,7 +247,7 @@ struct announcer {
 /* Multicast: which interface, how far, and a copy for this host. */
 static int set_multicast_options(int fd, const struct options *opt)
 {
-	/* EXERCISE 1: set the multicast options: which interface, how far, and a copy for this host */
+	/* EXERCISE 1: set the multicast options: which interface, how far, a copy for this host */
 	struct in_addr iface;
 	/* Linux takes an int or a byte for these two; BSD wants a byte. */
 	unsigned char ttl = (unsigned char)opt->ttl, loop = 1;
