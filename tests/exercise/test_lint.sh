@@ -22,7 +22,9 @@
 #    its tab, and a lesson with markers but no exercise.stubs;
 #  - entries are found by file, step and task, not by their order: with
 #    the entries of exercise.stubs in reverse order, lint passes and the
-#    student's copy is byte for byte the same.
+#    student's copy is byte for byte the same;
+#  - a blank line between two lines of a stub is an empty line of it, in
+#    the copy as markers.py (which reads exercise.stubs on its own) expects.
 . "$(dirname "$0")/lib.bash"
 TODO_WORD="TO""DO"
 
@@ -129,5 +131,16 @@ SOCKLAB_HOME="$TMP/tree" SOCKLAB_WORK="$TMP/work-b" "$EX" exercise 02 >/dev/null
 expect '[ $rc -eq 0 ] && [ "$first" = "server.c: EXERCISE 2: accept clients one after another and serve each one" ] &&
   diff -r "$TMP/work-a" "$TMP/work-b" >/dev/null && [ -s "$TMP/work-a/02-tcp-echo/server.c" ]' \
   "entries in reverse order: lint passes, the copy is byte for byte the same" "$out / first entry: $first"
+
+# A blank line inside a stub is part of it; blank lines after it are not.
+mk_tree
+sed -i '/^server.c: EXERCISE 2: /,/^$/{s|^\t(void)serve_client;$|&\n|}' "$T"
+out=$(SOCKLAB_HOME="$TMP/tree" "$EX" lint 02 2>&1); rc=$?
+SOCKLAB_HOME="$TMP/tree" SOCKLAB_WORK="$TMP/work-c" "$EX" exercise 02 >/dev/null 2>&1
+copy=$TMP/work-c/02-tcp-echo/server.c
+steps=$(python3 tests/exercise/markers.py stubbed "$S" "$copy" 2>&1)
+gap=$(grep -A1 '^	(void)serve_client;$' "$copy" | tail -n 1)
+expect '[ $rc -eq 0 ] && [ "$steps" = "1 2 3" ] && [ -z "$gap" ] && grep -q "^	while (!stop_requested)$" "$copy"' \
+  "a blank line inside a stub is an empty line of the copy" "$out / markers.py: $steps / after the line: [$gap]"
 
 finish
