@@ -33,6 +33,8 @@ struct reader {
 	struct entry e;
 	int orphan;             /* the first entry that matches no region */
 	char orphan_key[EX_NAMELEN + 300];
+	char orphan_file[EX_NAMELEN];
+	int orphan_step;
 };
 
 static void rstrip(char *s)
@@ -104,6 +106,8 @@ static int begin_entry(struct reader *rd, int line, char *err)
 			rd->orphan = line;
 			ex_fmt(rd->orphan_key, sizeof(rd->orphan_key), "%s: EXERCISE %d: %s",
 			       e->file, e->step, e->task);
+			ex_copy_str(rd->orphan_file, sizeof(rd->orphan_file), e->file);
+			rd->orphan_step = e->step;
 		}
 		return 0; /* read on: a region without an entry may explain it */
 	}
@@ -157,6 +161,8 @@ static int block_line(struct reader *rd, const char *text, int line, char *err)
 		return 0;
 	}
 	/* A stub: blank lines between two of its lines are its own. */
+	if (e->stub_lines == 0)
+		e->blanks = 0;
 	for (; e->blanks > 0; e->blanks--) {
 		if (r != NULL && ex_copy_str(r->stub + strlen(r->stub),
 					     sizeof(r->stub) - strlen(r->stub), "\n") < 0)
@@ -272,7 +278,10 @@ static int all_matched(const struct reader *rd, char *err)
 
 			if (r->entry != 0)
 				continue;
-			if (rd->orphan != 0)
+			/* An entry of the same file and step matches no region:
+			 * most likely the task was edited on one side only. */
+			if (rd->orphan != 0 && r->step == rd->orphan_step &&
+			    strcmp(l->files[i].name, rd->orphan_file) == 0)
 				return ex_err(err, "%s:%d: '%s' matches no region; and "
 					      "lessons/%s/%s:%d, EXERCISE %d '%s', has no "
 					      "entry: was a task reworded on one side?",

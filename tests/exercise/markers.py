@@ -64,6 +64,8 @@ def read_stubs(path):
         e["hint"] = " ".join(h.strip() for h in e["hint"] if h and h.strip())
         while e["stub"] and e["stub"][-1] is None:
             e["stub"].pop()
+        while e["stub"] and e["stub"][0] is None:
+            e["stub"].pop(0)
         e["stub"] = [s if s is not None else "" for s in e["stub"]]
     return entries
 
