@@ -315,14 +315,7 @@ static int show_name(const char *name, const struct options *opt, int show_port)
 	struct addrinfo hints, *res;
 	int rc;
 
-	/* EXERCISE 1: ask getaddrinfo() for the name, with hints for the options
-	 * HINT: zero the hints with memset(); set ai_family to opt->family,
-	 * ai_socktype to opt->socktype, ai_flags to AI_CANONNAME when there is
-	 * a name plus AI_PASSIVE when opt->passive; then
-	 * rc = getaddrinfo(name, opt->service, &hints, &res)
-	 * STUB: (void)hints;
-	 * STUB: res = NULL;
-	 * STUB: rc = EAI_FAIL; */
+	/* EXERCISE 1: ask getaddrinfo() for the name, with hints for the options */
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = opt->family;
 	hints.ai_socktype = opt->socktype;
@@ -348,10 +341,7 @@ static int show_name(const char *name, const struct options *opt, int show_port)
 		printf("(no name)%s\n", opt->passive ? " with AI_PASSIVE" : "");
 	printf("  %-9s %-12s %-12s %-24s %s\n", "family", "socktype", "protocol",
 	       "address", "bind() here means");
-	/* EXERCISE 2: print every result in the list, not only the first
-	 * HINT: the results are a linked list: for (ai = res; ai != NULL;
-	 * ai = ai->ai_next) print_result(ai)
-	 * STUB: print_result(res); */
+	/* EXERCISE 2: print every result in the list, not only the first */
 	for (const struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next)
 		print_result(ai);
 	/* END EXERCISE 2 */

@@ -285,12 +285,7 @@ static void close_connection(int fd, const char *what_happens)
 /* SO_LINGER on, 0 seconds: close() throws away unsent data and sends RST. */
 static void abort_connection(int fd)
 {
-	/* EXERCISE 2: abort the connection: close() must send RST, not FIN
-	 * HINT: before close(), setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg,
-	 * sizeof(lg)) with struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-	 * die("setsockopt SO_LINGER:") if it returns < 0
-	 * STUB: if (close(fd) < 0)
-	 * STUB: 	die("close:"); */
+	/* EXERCISE 2: abort the connection: close() must send RST, not FIN */
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
 	if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0)
@@ -331,11 +326,7 @@ static void half_close(int fd, int step)
 {
 	send_message(fd);
 	pause_before(step, "shutdown(SHUT_WR)");
-	/* EXERCISE 1: half-close: send FIN, yet keep reading the server's reply
-	 * HINT: shutdown(fd, SHUT_WR) sends FIN and closes only our sending
-	 * side, so recv() still works; die("shutdown:") if it returns < 0
-	 * STUB: printf("shutdown(SHUT_WR): FIN sent; we can still receive (our socket reads %s)\n",
-	 * STUB:        tcp_state(fd)); */
+	/* EXERCISE 1: half-close: send FIN, yet keep reading the server's reply */
 	if (shutdown(fd, SHUT_WR) < 0)
 		die("shutdown:");
 	printf("shutdown(SHUT_WR): FIN sent; we can still receive (our socket reads %s)\n",

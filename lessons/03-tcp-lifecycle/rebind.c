@@ -137,10 +137,7 @@ int main(int argc, char **argv)
 	if (fd < 0)
 		die("socket:");
 	if (opt.reuseaddr) {
-		/* EXERCISE 3: with -r, share the port with connections in TIME_WAIT
-		 * HINT: setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))
-		 * before bind(); die("setsockopt SO_REUSEADDR:") if it returns < 0
-		 * STUB: (void)one; */
+		/* EXERCISE 3: with -r, share the port with connections in TIME_WAIT */
 		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
 			die("setsockopt SO_REUSEADDR:");
 		/* END EXERCISE 3 */

@@ -193,11 +193,7 @@ static int open_listener(const struct options *opt)
 	fd = socket(addr.ss_family, SOCK_STREAM, 0);
 	if (fd < 0)
 		die("socket:");
-	/* EXERCISE 3: let a restarted server bind a port TIME_WAIT still holds
-	 * HINT: unless --no-reuseaddr (opt->reuseaddr is 0), setsockopt(fd,
-	 * SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) before bind();
-	 * die("setsockopt SO_REUSEADDR:") if it returns < 0
-	 * STUB: (void)one; */
+	/* EXERCISE 3: let a restarted server bind a port TIME_WAIT still holds */
 	/* Without SO_REUSEADDR, bind() fails with EADDRINUSE while an old
 	 * connection on this port is in TIME_WAIT. On Linux the TIME_WAIT
 	 * socket remembers this flag: a restarted server may reuse the port
@@ -346,12 +342,7 @@ static void close_connection(int conn, const char *what_happens)
 /* SO_LINGER on, 0 seconds: close() throws away unsent data and sends RST. */
 static void abort_connection(int conn)
 {
-	/* EXERCISE 2: abort the connection: close() must send RST, not FIN
-	 * HINT: before close(), setsockopt(conn, SOL_SOCKET, SO_LINGER, &lg,
-	 * sizeof(lg)) with struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-	 * die("setsockopt SO_LINGER:") if it returns < 0
-	 * STUB: if (close(conn) < 0)
-	 * STUB: 	die("close:"); */
+	/* EXERCISE 2: abort the connection: close() must send RST, not FIN */
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
 	if (setsockopt(conn, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0)

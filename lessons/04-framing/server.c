@@ -309,12 +309,7 @@ static size_t frame_capacity(const struct options *opt)
 static ssize_t take_fixed(const char *p, size_t n, const struct options *opt,
 			  struct message *m)
 {
-	/* EXERCISE 3: fixed records: a message is the next opt->record bytes
-	 * HINT: fewer than opt->record bytes so far: return 0 (wait for more);
-	 * else the message is at p, its length strnlen(p, opt->record) (the
-	 * text stops at the NUL padding), and the frame takes opt->record bytes
-	 * STUB: (void)p; (void)n; (void)opt; (void)m;
-	 * STUB: return 0; */
+	/* EXERCISE 3: fixed records: a message is the next opt->record bytes */
 	if (n < opt->record)
 		return 0; /* not the whole record yet */
 	m->data = p;
@@ -328,12 +323,7 @@ static ssize_t take_fixed(const char *p, size_t n, const struct options *opt,
 static ssize_t take_line(const char *p, size_t n, const struct options *opt,
 			 struct message *m, char *why, size_t whylen)
 {
-	/* EXERCISE 1: delimiter framing: a message ends at the first '\n'
-	 * HINT: memchr(p, '\n', n); none yet: more than opt->max bytes is an
-	 * error (say why in why, return -1), otherwise return 0 (wait); found:
-	 * the message is p up to the '\n', and the frame takes the '\n' too
-	 * STUB: (void)p; (void)n; (void)opt; (void)m; (void)why; (void)whylen;
-	 * STUB: return 0; */
+	/* EXERCISE 1: delimiter framing: a message ends at the first '\n' */
 	const char *nl = memchr(p, '\n', n);
 
 	if (nl == NULL) {
@@ -354,13 +344,7 @@ static ssize_t take_line(const char *p, size_t n, const struct options *opt,
 static ssize_t take_prefixed(const char *p, size_t n, const struct options *opt,
 			     struct message *m, char *why, size_t whylen)
 {
-	/* EXERCISE 2: length prefix: 4 bytes of length, big-endian, then data
-	 * HINT: fewer than HEADER_LEN bytes: return 0; else memcpy the header
-	 * into a uint32_t and ntohl() it; over opt->max: error (why, -1) before
-	 * waiting for it; the whole payload here: the message is at
-	 * p + HEADER_LEN, and the frame takes HEADER_LEN + len bytes
-	 * STUB: (void)p; (void)n; (void)opt; (void)m; (void)why; (void)whylen;
-	 * STUB: return 0; */
+	/* EXERCISE 2: length prefix: 4 bytes of length, big-endian, then data */
 	uint32_t be, len;
 
 	if (n < HEADER_LEN)

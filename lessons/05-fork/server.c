@@ -120,12 +120,7 @@ static void on_stop_signal(int sig)
  * do not queue a second one). Reap until none is left, without blocking. */
 static void on_child_exit(int sig)
 {
-	/* EXERCISE 2: reap every child that has exited, without ever blocking
-	 * HINT: call waitpid(-1, NULL, WNOHANG) in a loop while it returns > 0:
-	 * one SIGCHLD may stand for several exits, and WNOHANG returns 0 at
-	 * once when the children left are still running. waitpid() sets errno
-	 * (ECHILD when none is left): save errno first, restore it at the end
-	 * STUB: (void)sig; */
+	/* EXERCISE 2: reap every child that has exited, without ever blocking */
 	/* waitpid() sets errno when no child is left (ECHILD), and the code
 	 * this handler interrupted may be about to read its own errno. */
 	int saved = errno;
@@ -215,12 +210,7 @@ static void echo_client(int fd, const char *who)
 /* Runs in the child, after fork(). Never returns. */
 static void run_child(int listener, int fd, const char *who, pid_t parent)
 {
-	/* EXERCISE 1: in the child, close the listener: it is the parent's
-	 * HINT: set listener_fd to -1 (the stop handler must not shut the
-	 * parent's listener down), close(listener), and set client_fd to fd so
-	 * that a stop signal shuts this client's socket down
-	 * STUB: (void)listener;
-	 * STUB: client_fd = fd; */
+	/* EXERCISE 1: in the child, close the listener: it is the parent's */
 	/* The listener belongs to the parent. Keeping it open here would do
 	 * no harm today, but it is one more descriptor per child, and a
 	 * child that called accept() on it would steal clients. */
@@ -229,11 +219,7 @@ static void run_child(int listener, int fd, const char *who, pid_t parent)
 	client_fd = fd;
 	/* END EXERCISE 1 */
 
-	/* EXERCISE 3: make the child stop when its parent does
-	 * HINT: prctl(PR_SET_PDEATHSIG, SIGTERM) asks the kernel for a SIGTERM
-	 * when the parent exits (warn() if it fails); if the parent died before
-	 * that call, getppid() is no longer parent: then set stop_requested
-	 * STUB: (void)parent; */
+	/* EXERCISE 3: make the child stop when its parent does */
 	/* When the parent stops (SIGTERM, or it dies), ask the kernel to send
 	 * us SIGTERM too, so no child serves on after its server is gone.
 	 * Linux-only. If the parent died before this line, getppid() has
@@ -297,17 +283,7 @@ static int serve_clients(int listener)
 		if (sl_addr_format((struct sockaddr *)&peer, peerlen, who, sizeof(who)) == NULL)
 			snprintf(who, sizeof(who), "(unknown address)");
 
-		/* EXERCISE 1: fork a child for this client; the parent closes its copy
-		 * HINT: fflush(stdout) first (the child would print the buffer again);
-		 * pid = fork(): on -1 warn("fork for %s:", who), close(fd),
-		 * pause_briefly() and continue; in the child (0) call
-		 * run_child(listener, fd, who, parent), which never returns; the
-		 * parent then closes fd: the client's socket is the child's now
-		 * STUB: (void)pid;
-		 * STUB: (void)parent;
-		 * STUB: (void)run_child;
-		 * STUB: echo_client(fd, who);
-		 * STUB: close(fd); */
+		/* EXERCISE 1: fork a child for this client; the parent closes its copy */
 		/* Whatever sits in our stdout buffer would be copied into the
 		 * child and printed twice: empty it first. */
 		fflush(stdout);

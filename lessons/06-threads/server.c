@@ -181,21 +181,7 @@ static void conn_remove(struct conn *c)
 static void *serve_client(void *arg)
 {
 	struct conn *c = arg;
-	/* EXERCISE 2: read the client's lines with a line reader of its own,
-	 * and send each line back
-	 * HINT: a struct sl_line_reader on this thread's stack: sl_line_init(
-	 * &reader, c->fd, c->max_line), then loop on n = sl_line_read(&reader,
-	 * &line): 0 is end of file; < 0 with errno EMSGSIZE is a line longer
-	 * than c->max_line (warn "client %s: a line longer than %zu bytes:
-	 * closing"), else a recv() error; send the n bytes back with
-	 * sl_io_write_all() and count lines and echoed; sl_line_free() at the end
-	 * STUB: char buf[4096];
-	 * STUB: long long lines = 0, echoed = 0;
-	 * STUB: ssize_t n;
-	 * STUB:
-	 * STUB: while ((n = recv(c->fd, buf, sizeof(buf), 0)) > 0 &&
-	 * STUB:        sl_io_write_all(c->fd, buf, (size_t)n) >= 0)
-	 * STUB: 	echoed += n; */
+	/* EXERCISE 2: read the client's lines with its own line reader; send each one back */
 	struct sl_line_reader reader;
 	long long lines = 0, echoed = 0;
 
@@ -239,15 +225,7 @@ static void *serve_client(void *arg)
  * the one whose accept() they must interrupt. */
 static int start_thread(struct conn *c)
 {
-	/* EXERCISE 1: start a detached thread that runs serve_client(c)
-	 * HINT: pthread_attr_init(&attr) and pthread_attr_setdetachstate(&attr,
-	 * PTHREAD_CREATE_DETACHED); block SIGINT and SIGTERM with
-	 * pthread_sigmask(SIG_BLOCK, ...) around pthread_create(&tid, &attr,
-	 * serve_client, c), then restore the old mask and destroy attr. The
-	 * pthread functions return their error code: set errno to it, and
-	 * return 0 or -1
-	 * STUB: serve_client(c);
-	 * STUB: return 0; */
+	/* EXERCISE 1: start a detached thread that runs serve_client(c) */
 	pthread_attr_t attr;
 	sigset_t stop_signals, old;
 	int rc;
@@ -339,11 +317,7 @@ static int serve_clients(int listener, size_t max_line)
  * its blocked send() fail, so each one leaves its loop. */
 static void stop_client_threads(void)
 {
-	/* EXERCISE 3: end every client thread, and wait until the last is gone
-	 * HINT: with conns_lock held, shutdown(c->fd, SHUT_RDWR) every
-	 * connection on the list conns; then, still holding it, wait on the
-	 * condition variable conns_gone while nconns > 0 (conn_remove() signals
-	 * it when the count drops to 0); unlock at the end */
+	/* EXERCISE 3: end every client thread, and wait until the last is gone */
 	pthread_mutex_lock(&conns_lock);
 	for (struct conn *c = conns; c != NULL; c = c->next)
 		shutdown(c->fd, SHUT_RDWR);

@@ -208,18 +208,7 @@ static void *work(void *arg)
 	struct pool *p = self->pool;
 	int id = (int)(self - p->workers) + 1;
 
-	/* EXERCISE 1: the worker's loop: wait for a queued connection, serve it
-	 * to its end, close it, and take the next
-	 * HINT: with p->lock held, pthread_cond_wait(&p->not_empty, &p->lock)
-	 * while !p->stopping and p->qlen == 0; if stopping, unlock and return
-	 * NULL; else j = queue_pop(p), self->fd = j.fd, p->busy++, unlock.
-	 * Then printf("worker %d: serving %s\n", id, j.who) and
-	 * echo_client(j.fd, j.who, id) without the lock; afterwards, with it
-	 * held again: self->fd = -1, close(j.fd), p->busy--
-	 * STUB: (void)p;
-	 * STUB: (void)id;
-	 * STUB: (void)echo_client;
-	 * STUB: return NULL; */
+	/* EXERCISE 1: the worker's loop: take a queued connection, serve it, close it, repeat */
 	for (;;) {
 		struct job j;
 
@@ -267,14 +256,7 @@ static void *wait_for_stop(void *arg)
 	while (sigwait(&stop_signals, &sig) != 0)
 		;
 
-	/* EXERCISE 3: a stop signal came: wake every thread, and every blocked
-	 * call, so that each thread ends
-	 * HINT: with p->lock held: if !p->stopping, p->stop_signal = sig; set
-	 * p->stopping = 1; pthread_cond_broadcast() both not_empty and
-	 * not_full; shutdown(p->listener, SHUT_RDWR) and shutdown() the fd of
-	 * every worker whose fd is >= 0; then unlock
-	 * STUB: (void)p;
-	 * STUB: _exit(EXIT_OK); */
+	/* EXERCISE 3: on a stop signal: wake every thread and every blocked call, so all end */
 	pthread_mutex_lock(&p->lock);
 	if (!p->stopping)
 		p->stop_signal = sig; /* not a stop the main thread asked for */
@@ -300,13 +282,7 @@ static void *wait_for_stop(void *arg)
  * still free empties in a moment: that is not worth a line.) */
 static int wait_for_room(struct pool *p)
 {
-	/* EXERCISE 2: back-pressure: while the queue is full, wait for room
-	 * HINT: loop while !p->stopping and p->qlen == p->qcap:
-	 * pthread_cond_wait(&p->not_full, &p->lock) (queue_pop() signals it).
-	 * Before waiting, when p->busy == p->nworkers too, print "queue full
-	 * (%d waiting, all %d workers busy): not accepting\n" with p->qlen and
-	 * p->nworkers, once per call (a flag); return p->stopping
-	 * STUB: return p->stopping || p->qlen == p->qcap; */
+	/* EXERCISE 2: back-pressure: while the queue is full, wait for room */
 	int said = 0;
 
 	while (!p->stopping && p->qlen == p->qcap) {

@@ -187,16 +187,7 @@ static int flush_output(struct server *s, int fd)
 {
 	struct conn *c = s->conns[fd];
 
-	/* EXERCISE 2: send what is buffered, as much as the kernel takes now
-	 * HINT: while wants_write(c): n = send(fd, c->buf + c->start, c->end -
-	 * c->start, MSG_NOSIGNAL); EAGAIN (or EWOULDBLOCK): stop, select()
-	 * says when there is room; EINTR: again; another error: warn,
-	 * drop_client(s, fd), return -1; else take n off the front (start += n)
-	 * and count it in echoed. Then: all sent, start = end = 0; some left,
-	 * memmove() it to the front of buf. If c->eof and nothing is left,
-	 * drop_client() and return -1; else return 0
-	 * STUB: (void)c;
-	 * STUB: return 0; */
+	/* EXERCISE 2: send what is buffered, as much as the kernel takes now */
 	while (wants_write(c)) {
 		ssize_t n = send(fd, c->buf + c->start, c->end - c->start, MSG_NOSIGNAL);
 
@@ -232,19 +223,7 @@ static int flush_output(struct server *s, int fd)
 static void on_readable(struct server *s, int fd)
 {
 	struct conn *c = s->conns[fd];
-	/* EXERCISE 2: read into the free end of the client's buffer, then send
-	 * HINT: n = recv(fd, c->buf + c->end, BUF_SIZE - c->end, 0); n > 0: the
-	 * bytes are buffered (end += n), flush_output(s, fd); 0: the client is
-	 * done sending, set c->eof and flush_output() (it drops the client once
-	 * all is sent); < 0 with EAGAIN, EWOULDBLOCK or EINTR: nothing to do;
-	 * another error: warn and drop_client()
-	 * STUB: ssize_t n = recv(fd, c->buf, BUF_SIZE, 0);
-	 * STUB: if (n <= 0) {
-	 * STUB: 	drop_client(s, fd);
-	 * STUB: 	return;
-	 * STUB: }
-	 * STUB: if (send(fd, c->buf, (size_t)n, MSG_NOSIGNAL) == n)
-	 * STUB: 	c->echoed += n; */
+	/* EXERCISE 2: read into the free end of the client's buffer, then send */
 	ssize_t n = recv(fd, c->buf + c->end, BUF_SIZE - c->end, 0);
 
 	if (n > 0) {
@@ -276,14 +255,7 @@ static void turn_away_one(struct server *s)
 {
 	int fd;
 
-	/* EXERCISE 4: out of descriptors: turn one waiting client away
-	 * HINT: close the spare descriptor (s->spare, if >= 0; then set it to
-	 * -1): that frees one number. accept(s->listener, NULL, NULL) takes the
-	 * client into it; if that worked, print "out of descriptors: turned a
-	 * client away" and close it. Then take the number back:
-	 * s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC)
-	 * STUB: (void)s;
-	 * STUB: (void)fd; */
+	/* EXERCISE 4: out of descriptors: turn one waiting client away */
 	if (s->spare >= 0) {
 		close(s->spare);
 		s->spare = -1;
@@ -329,10 +301,7 @@ static void accept_clients(struct server *s)
 		}
 		if (sl_addr_format((struct sockaddr *)&peer, peerlen, c->who, sizeof(c->who)) == NULL)
 			snprintf(c->who, sizeof(c->who), "(unknown address)");
-		/* EXERCISE 3: refuse a client whose fd does not fit in an fd_set
-		 * HINT: if fd >= s->max_fd (FD_SETSIZE unless --max-fd): print
-		 * "refusing client WHO: its fd FD is not below MAX (FD_SETSIZE is
-		 * N)", free(c), close(fd), and go on with the next client (continue) */
+		/* EXERCISE 3: refuse a client whose fd does not fit in an fd_set */
 		if (fd >= s->max_fd) {
 			/* It cannot go into an fd_set: refuse it, cleanly. */
 			printf("refusing client %s: its fd %d is not below %d (FD_SETSIZE is %d)\n",
@@ -368,16 +337,7 @@ static int serve(struct server *s)
 
 		/* The sets are rebuilt before every call: select() overwrites
 		 * them with the answer. */
-		/* EXERCISE 1: ask for the listener, and for each client what it wants
-		 * HINT: FD_ZERO() both sets, FD_SET(s->listener, &rd); then for each
-		 * fd from 0 to s->top with a conn (s->conns[fd] != NULL): into rd
-		 * if wants_read(c), into wr if wants_write(c); raise maxfd to the
-		 * highest fd in the sets (select() takes maxfd + 1)
-		 * STUB: (void)wants_read;
-		 * STUB: (void)wants_write;
-		 * STUB: FD_ZERO(&rd);
-		 * STUB: FD_ZERO(&wr);
-		 * STUB: FD_SET(s->listener, &rd); */
+		/* EXERCISE 1: ask for the listener, and for each client what it wants */
 		FD_ZERO(&rd);
 		FD_ZERO(&wr);
 		FD_SET(s->listener, &rd);
@@ -410,17 +370,7 @@ static int serve(struct server *s)
 
 		/* Clients first: a conn made by accept_clients() below was
 		 * not in the sets, and its bits are clear. */
-		/* EXERCISE 1: act on the answer: only what select() said is ready
-		 * HINT: for each fd from 0 to s->top: if it has a conn and
-		 * FD_ISSET(fd, &wr), flush_output(s, fd) (< 0: it was dropped, go on
-		 * to the next fd); if it still has a conn and FD_ISSET(fd, &rd),
-		 * on_readable(s, fd). After the clients: if FD_ISSET(s->listener,
-		 * &rd), accept_clients(s)
-		 * STUB: (void)flush_output;
-		 * STUB: (void)on_readable;
-		 * STUB: (void)accept_clients;
-		 * STUB: warn("select() says %d ready: nothing serves them yet", n);
-		 * STUB: return EXIT_RUNTIME; */
+		/* EXERCISE 1: act on the answer: only what select() said is ready */
 		for (int fd = 0; fd <= s->top; fd++) {
 			if (s->conns[fd] != NULL && FD_ISSET(fd, &wr))
 				if (flush_output(s, fd) < 0)

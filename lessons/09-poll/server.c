@@ -162,18 +162,7 @@ static int serve(struct server *srv)
 		 * new ones past n_polled, and their revents are not answers.
 		 * A slot closed here keeps its place until slots_compact(),
 		 * so no other slot moves under the scan. */
-		/* EXERCISE 1: act on every slot poll() reports ready
-		 * HINT: for i from 0 to n_polled - 1, re = s->pfd[i].revents; skip 0;
-		 * count srv->handled++; slot SLOT_SIGNAL: read() the pipe empty (the
-		 * loop test then sees stop_requested); SLOT_LISTENER:
-		 * accept_clients(srv); a client: flush_output(s, i) if re has
-		 * POLLOUT or POLLERR, then, if s->conn[i] is still there and re has
-		 * POLLIN, POLLHUP or POLLERR, on_readable(s, i)
-		 * STUB: (void)n_polled;
-		 * STUB: (void)accept_clients;
-		 * STUB: (void)on_readable;
-		 * STUB: warn("poll() says %d slots are ready: nothing serves them yet", ready);
-		 * STUB: return EXIT_RUNTIME; */
+		/* EXERCISE 1: act on every slot poll() reports ready */
 		for (size_t i = 0; i < n_polled; i++) {
 			short re = s->pfd[i].revents;
 
@@ -340,13 +329,7 @@ static void update_events(struct slots *s, size_t i)
 
 	if (c == NULL)
 		return;
-	/* EXERCISE 2: ask for input only while there is room, output only while
-	 * some waits
-	 * HINT: s->pfd[i].events = POLLIN if wants_read(c), plus POLLOUT if
-	 * wants_write(c) (a client with neither is simply not woken up; poll()
-	 * reports POLLHUP and POLLERR anyway)
-	 * STUB: (void)wants_read;
-	 * STUB: s->pfd[i].events = POLLIN; */
+	/* EXERCISE 2: ask for input only while there is room, output only while some waits */
 	s->pfd[i].events = (short)((wants_read(c) ? POLLIN : 0) |
 				   (wants_write(c) ? POLLOUT : 0));
 	/* END EXERCISE 2 */
@@ -364,15 +347,7 @@ static int slots_reserve(struct slots *s)
 	struct conn **conn;
 	size_t cap = s->cap * 2;
 
-	/* EXERCISE 3: grow both arrays when every slot is taken, safely
-	 * HINT: room left (s->n < s->cap): return 0. Else realloc() s->pfd to
-	 * cap slots into pfd; NULL: return -1 (s->pfd is still the old, valid
-	 * array); else s->pfd = pfd. The same for s->conn with conn. Then print
-	 * "slots: OLD -> NEW", set s->cap = cap and return 0
-	 * STUB: (void)pfd;
-	 * STUB: (void)conn;
-	 * STUB: (void)cap;
-	 * STUB: return s->n < s->cap ? 0 : -1; */
+	/* EXERCISE 3: grow both arrays when every slot is taken, safely */
 	if (s->n < s->cap)
 		return 0;
 	pfd = realloc(s->pfd, cap * sizeof(*pfd));
@@ -400,11 +375,7 @@ static void slots_add(struct slots *s, int fd, struct conn *c)
  * order of the others. The pollfd and its conn move together. */
 static void slots_compact(struct slots *s)
 {
-	/* EXERCISE 4: squeeze out the closed slots, keeping the others in order
-	 * HINT: j = FIRST_CLIENT (the next place to fill); for each client slot
-	 * i from FIRST_CLIENT to s->n - 1: skip it if s->pfd[i].fd < 0, else
-	 * copy pfd[i] and conn[i] to place j, and j++. Then s->n = j
-	 * STUB: (void)s; */
+	/* EXERCISE 4: squeeze out the closed slots, keeping the others in order */
 	size_t j = FIRST_CLIENT;
 
 	for (size_t i = FIRST_CLIENT; i < s->n; i++) {

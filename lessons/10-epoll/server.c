@@ -192,17 +192,7 @@ static void run(struct server *s)
 	struct epoll_event events[MAX_EVENTS];
 
 	while (!s->stop) {
-		/* EXERCISE 1: wait for events, then act on each by its conn's kind
-		 * HINT: n = epoll_wait(s->ep, events, MAX_EVENTS, wait_timeout(s));
-		 * n < 0: EINTR, wait again, else die("epoll_wait:"). For each of the
-		 * n events, c = events[i].data.ptr: LISTENER: accept_clients(s);
-		 * SIGNALS: on_signal(s); CLIENT: on_client(s, c, events[i].events)
-		 * STUB: (void)events;
-		 * STUB: (void)wait_timeout;
-		 * STUB: (void)accept_clients;
-		 * STUB: (void)on_signal;
-		 * STUB: (void)on_client;
-		 * STUB: die("the event loop is not written yet"); */
+		/* EXERCISE 1: wait for events, then act on each by its conn's kind */
 		int n = epoll_wait(s->ep, events, MAX_EVENTS, wait_timeout(s));
 
 		if (n < 0) {
@@ -310,14 +300,7 @@ static void add_client(struct server *s, int fd)
  * next closed client, or ACCEPT_PAUSE_MS, brings it back. */
 static void pause_accepting(struct server *s, int err)
 {
-	/* EXERCISE 4: out of descriptors: stop watching the listener for a while
-	 * HINT: warn only the first time (s->emfile_said, which accept_clients()
-	 * resets after a success); rewatch(s, &s->listener, 0) (no events:
-	 * die("epoll_ctl MOD listener:") if it fails); set s->accept_paused and
-	 * s->resume_ms = now_ms() + ACCEPT_PAUSE_MS (run() resumes it then, and
-	 * close_client() sooner)
-	 * STUB: (void)s;
-	 * STUB: warn("accept: %s", strerror(err)); */
+	/* EXERCISE 4: out of descriptors: stop watching the listener for a while */
 	if (!s->emfile_said)
 		warn("accept: %s: not accepting until a client leaves (or %d ms)",
 		     strerror(err), ACCEPT_PAUSE_MS);
@@ -333,10 +316,7 @@ static void resume_accepting(struct server *s)
 {
 	/* MOD makes epoll look at the listener now: clients that queued up
 	 * meanwhile produce an event at once, edge mode included. */
-	/* EXERCISE 4: watch the listener again
-	 * HINT: rewatch(s, &s->listener, EPOLLIN) (die("epoll_ctl MOD
-	 * listener:") if it fails), and clear s->accept_paused
-	 * STUB: s->accept_paused = 0; */
+	/* EXERCISE 4: watch the listener again */
 	if (rewatch(s, &s->listener, EPOLLIN) < 0)
 		die("epoll_ctl MOD listener:");
 	s->accept_paused = 0;
@@ -409,14 +389,7 @@ static void on_client(struct server *s, struct conn *c, uint32_t ev)
  * until EAGAIN, or no event will ever tell us about what is left. */
 static enum read_result read_input(struct server *s, struct conn *c, uint32_t ev)
 {
-	/* EXERCISE 2: one read per event (level), or until EAGAIN (edge, or FIN)
-	 * HINT: drain when s->edge, or when ev has EPOLLRDHUP (the FIN is in:
-	 * everything the client will send is here). r = read_once(s, c) once;
-	 * while draining, again as long as it returns READ_MORE. Return the
-	 * last r (READ_AGAIN, READ_FULL, READ_EOF or READ_ERROR tell why it
-	 * stopped)
-	 * STUB: (void)ev;
-	 * STUB: return read_once(s, c); */
+	/* EXERCISE 2: one read per event (level), or until EAGAIN (edge, or FIN) */
 	int drain = s->edge || (ev & EPOLLRDHUP);
 	enum read_result r;
 
@@ -532,12 +505,7 @@ static int flush_output(struct server *s, struct conn *c)
  * reading, a half-closed client would wake us up again and again. */
 static uint32_t wanted_events(const struct conn *c)
 {
-	/* EXERCISE 3: input while there is room for its echo, output while some waits
-	 * HINT: start from 0; add EPOLLIN | EPOLLRDHUP if the client has not
-	 * finished (!c->peer_done) and pending(c) < OUT_CAP; add EPOLLOUT if
-	 * pending(c) > 0
-	 * STUB: (void)c;
-	 * STUB: return EPOLLIN | EPOLLRDHUP; */
+	/* EXERCISE 3: input while there is room for its echo, output while some waits */
 	uint32_t ev = 0;
 
 	if (!c->peer_done && pending(c) < OUT_CAP)
@@ -579,16 +547,7 @@ static void close_client(struct server *s, struct conn *c, const char *why)
 /* Ask epoll for events on a new fd. In edge mode every fd gets EPOLLET. */
 static int watch(struct server *s, struct conn *c, uint32_t events)
 {
-	/* EXERCISE 1: add c->fd to the interest list, its conn as the event's data
-	 * HINT: struct epoll_event ev: .events = events, plus EPOLLET when
-	 * s->edge; .data.ptr = c (epoll hands it back with every event on this
-	 * fd). epoll_ctl(s->ep, EPOLL_CTL_ADD, c->fd, &ev) < 0: return -1;
-	 * else remember c->events = events (rewatch() compares with it), return 0
-	 * STUB: (void)s;
-	 * STUB: (void)c;
-	 * STUB: (void)events;
-	 * STUB: errno = ENOSYS;
-	 * STUB: return -1; */
+	/* EXERCISE 1: add c->fd to the interest list, its conn as the event's data */
 	struct epoll_event ev = { .events = events | (s->edge ? EPOLLET : 0),
 				  .data.ptr = c };
 

@@ -143,12 +143,7 @@ static void parse_options(int argc, char **argv, struct options *opt)
  * would clear any other flag that was set). */
 static int set_nonblocking(int fd)
 {
-	/* EXERCISE 1: put fd into non-blocking mode, keeping its other flags
-	 * HINT: flags = fcntl(fd, F_GETFL) reads the file status flags (< 0:
-	 * return -1); then fcntl(fd, F_SETFL, flags | O_NONBLOCK) writes them
-	 * back with O_NONBLOCK added: return what that returns (0 or -1)
-	 * STUB: (void)fd;
-	 * STUB: return 0; */
+	/* EXERCISE 1: put fd into non-blocking mode, keeping its other flags */
 	int flags = fcntl(fd, F_GETFL);
 
 	if (flags < 0)
@@ -383,19 +378,7 @@ static int read_and_echo(struct server *s, size_t i)
 	c->echoed += n;
 	if (s->blocking)
 		return send_blocking(fd, s->buf, (size_t)n);
-	/* EXERCISE 2: echo without waiting: send what the kernel takes now,
-	 * and keep the rest in the client's output buffer
-	 * HINT: only while nothing is pending (pending(c) == 0; else the bytes
-	 * would overtake older ones): sent = send(fd, s->buf, n, MSG_NOSIGNAL).
-	 * EAGAIN or EWOULDBLOCK: count s->eagain_send++, sent = 0; EINTR:
-	 * sent = 0; another error: return -1. Fewer than n bytes taken: count
-	 * s->short_sends++. Then buffer_output(c, s->buf + sent, n - sent)
-	 * what is left (it fails: return -1), and return 0
-	 * STUB: (void)sent;
-	 * STUB: (void)buffer_output;
-	 * STUB: if (send(fd, s->buf, (size_t)n, MSG_NOSIGNAL) != n)
-	 * STUB: 	return -1;
-	 * STUB: return 0; */
+	/* EXERCISE 2: echo without waiting: send what the kernel takes now, buffer the rest */
 	if (pending(c) == 0) {
 		sent = send(fd, s->buf, (size_t)n, MSG_NOSIGNAL);
 		if (sent < 0) {
@@ -442,13 +425,7 @@ static void serve_client(struct server *s, size_t i)
 		close_client(s, i, NULL);
 		return;
 	}
-	/* EXERCISE 2: ask poll() for what this client needs next
-	 * HINT: start from events = 0; POLLIN while the client may still
-	 * send (!c->peer_done) and its output buffer has room (pending(c) <
-	 * OUT_CAP): a client that does not read is not read from; POLLOUT
-	 * only while output waits (pending(c) > 0), or poll() would return
-	 * at once, every time
-	 * STUB: s->pfd[i].events = c->peer_done ? 0 : POLLIN; */
+	/* EXERCISE 2: ask poll() for what this client needs next */
 	/* Read while there is room to echo; ask for POLLOUT only while
 	 * output waits, or poll() would return at once, every time. */
 	s->pfd[i].events = 0;

@@ -158,19 +158,7 @@ static void wait_with_rcvtimeo(int fd, long ms)
 	double start;
 	ssize_t n;
 
-	/* EXERCISE 4: give the socket a receive timeout, then wait in recv()
-	 * HINT: setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) (< 0:
-	 * die("setsockopt SO_RCVTIMEO:")); read it back into got with
-	 * getsockopt() (what the kernel keeps); print "rcvtimeo: SO_RCVTIMEO
-	 * set to %ld.%06ld s; calling recv()" with got's two fields; then
-	 * start = now_ms() and an ordinary blocking n = recv(fd, &byte, 1, 0):
-	 * it gives up after tv with EAGAIN
-	 * STUB: (void)tv;
-	 * STUB: (void)got;
-	 * STUB: (void)len;
-	 * STUB: printf("rcvtimeo: no SO_RCVTIMEO yet: recv() with MSG_DONTWAIT\n");
-	 * STUB: start = now_ms();
-	 * STUB: n = recv(fd, &byte, 1, MSG_DONTWAIT); */
+	/* EXERCISE 4: give the socket a receive timeout, then wait in recv() */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
 		die("setsockopt SO_RCVTIMEO:");
 	if (getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &got, &len) < 0)
@@ -202,10 +190,7 @@ static void wait_with_poll(int fd, long ms)
 
 	printf("poll: calling poll() with a %ld ms timeout\n", ms);
 	start = now_ms();
-	/* EXERCISE 4: wait at most ms milliseconds for the socket to be readable
-	 * HINT: n = poll(&pfd, 1, (int)ms): 0 means the time ran out, the
-	 * socket is left as it was; call it again while it fails with EINTR
-	 * STUB: n = poll(&pfd, 1, 0); */
+	/* EXERCISE 4: wait at most ms milliseconds for the socket to be readable */
 	do
 		n = poll(&pfd, 1, (int)ms);
 	while (n < 0 && errno == EINTR);

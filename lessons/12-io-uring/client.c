@@ -155,20 +155,7 @@ static int connect_send_shutdown(struct io_uring *ring, int fd, const struct add
 	struct io_uring_sqe *sqe;
 	int failed = 0, rc;
 
-	/* EXERCISE 3: connect, send, shutdown: three SQEs, linked, in one
-	 * submission
-	 * HINT: sqe = sqe_for(ring, STEP_CONNECT) (it tags the SQE with its
-	 * step); io_uring_prep_connect(sqe, fd, ai->ai_addr, ai->ai_addrlen);
-	 * sqe->flags |= IOSQE_IO_LINK: the next SQE runs only if this one
-	 * succeeds, else it completes with -ECANCELED. The same for
-	 * io_uring_prep_send(sqe, fd, msg, len, MSG_NOSIGNAL | MSG_WAITALL)
-	 * (linked too), then io_uring_prep_shutdown(sqe, fd, SHUT_WR), the
-	 * last of the chain
-	 * STUB: (void)sqe;
-	 * STUB: (void)fd;
-	 * STUB: (void)msg;
-	 * STUB: for (enum step st = STEP_CONNECT; st <= STEP_SHUTDOWN; st++)
-	 * STUB: 	io_uring_prep_nop(sqe_for(ring, st)); */
+	/* EXERCISE 3: connect, send, shutdown: three SQEs, linked, in one submission */
 	sqe = sqe_for(ring, STEP_CONNECT);
 	io_uring_prep_connect(sqe, fd, ai->ai_addr, ai->ai_addrlen);
 	sqe->flags |= IOSQE_IO_LINK;

@@ -489,16 +489,7 @@ static void on_recv(struct server *s, struct conn *c, int res, unsigned flags)
 		close_client(s, c, res == 0 ? NULL : strerror(-res));
 		return;
 	}
-	/* EXERCISE 2: res bytes came, in a buffer the kernel chose: send
-	 * them back
-	 * HINT: the buffer's id is in the CQE's flags: c->bid = flags >>
-	 * IORING_CQE_BUFFER_SHIFT (it is no longer lent: s->free_bufs--);
-	 * the bytes are at s->pool + bid * s->bufsize. Start a send of all
-	 * of them: c->sent = 0, c->len = res; count c->echoed += res; with
-	 * -vv print "fd FD: recv completed: RES bytes in buffer BID"; then
-	 * arm_send(s, c)
-	 * STUB: (void)arm_send;
-	 * STUB: close_client(s, c, "on_recv() does not echo yet"); */
+	/* EXERCISE 2: res bytes came, in a buffer the kernel chose: send them back */
 	/* The kernel says which buffer it filled. */
 	c->bid = (int)(flags >> IORING_CQE_BUFFER_SHIFT);
 	s->free_bufs--;
@@ -546,16 +537,7 @@ static void on_poll(struct server *s, struct conn *c, int res)
 
 static void on_send(struct server *s, struct conn *c, int res)
 {
-	/* EXERCISE 2: a send completed: send the rest, or give the buffer
-	 * back and recv again
-	 * HINT: res < 0: close_client(s, c, strerror(-res)). Else res more
-	 * bytes went: c->sent += res (-vv: "fd FD: send completed: ..."); if
-	 * c->sent < c->len, arm_send() again for the rest (a short send).
-	 * All sent: release_buffer(s, c->bid), c->bid = -1, and arm_recv():
-	 * one operation in flight per client, so one that does not read
-	 * is not read from
-	 * STUB: (void)res;
-	 * STUB: close_client(s, c, "on_send() is not written yet"); */
+	/* EXERCISE 2: a send completed: send the rest, or give the buffer back and recv again */
 	if (res < 0) {
 		close_client(s, c, strerror(-res));
 		return;
@@ -777,17 +759,7 @@ static void setup(struct server *s, const struct options *opt)
 static void run(struct server *s)
 {
 	while (!s->stop) {
-		/* EXERCISE 1: one turn of the loop: submit, wait, handle every
-		 * completion
-		 * HINT: rc = io_uring_submit_and_wait(&s->ring, 1) submits
-		 * every SQE prepared so far and waits for at least one CQE, in
-		 * one system call (rc < 0 is -errno: -EINTR, -EAGAIN, -EBUSY
-		 * are harmless; another: errno = -rc, die()). Then the macro
-		 * io_uring_for_each_cqe(&s->ring, head, cqe) walks the CQEs
-		 * that are there: handle(s, cqe) each, and count them; then
-		 * io_uring_cq_advance(&s->ring, count) gives their slots back
-		 * STUB: (void)handle;
-		 * STUB: die("run(): the completion loop is not written yet"); */
+		/* EXERCISE 1: one turn of the loop: submit, wait, handle every completion */
 		struct io_uring_cqe *cqe;
 		unsigned head, seen = 0;
 		/* Submit everything queued and wait for at least one
