@@ -46,9 +46,9 @@ static int read_header(const char *path, struct rec_header *h)
 
 static void describe(const struct rec_header *h, char *buf, size_t size)
 {
-	snprintf(buf, size, "recorded with socklab %s", h->mode[0] ? h->mode : "?");
+	snprintf(buf, size, "socklab %s", h->mode[0] ? h->mode : "?");
 	if (h->ns)
-		text_append(buf, size, " in a private network namespace");
+		text_append(buf, size, ", in a private network namespace");
 	if (h->wire)
 		text_append(buf, size, ", segments captured on lo");
 	else if (h->infer)

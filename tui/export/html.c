@@ -24,7 +24,10 @@ static const char style[] =
 	"margin-left:10px}\n"
 	".keys{color:#57606a;font-size:14px;margin:6px 0 0}\n"
 	"main{padding:10px 18px 40px}\n"
-	".ladder svg{max-width:100%;height:auto;display:block}\n"
+	/* Natural size, wider than the window if need be: the browser's
+	 * zoom then makes it as large as the room needs. */
+	".ladder{overflow-x:auto}.ladder svg{display:block}\n"
+	".row{scroll-margin-top:190px;scroll-margin-bottom:40px}\n"
 	".row.future{visibility:hidden}\n"
 	".row.current .mark{fill:#fff8c5}\n"
 	"table{border-collapse:collapse;font-size:15px}\n"
@@ -32,7 +35,8 @@ static const char style[] =
 	"td.mono,span.mono{font-family:'DejaVu Sans Mono',Menlo,Consolas,monospace}\n"
 	"td.bad{color:#cf222e}\n"
 	"@media print{header{position:static}.controls,.keys{display:none}"
-	".row.future{visibility:visible}.row.current .mark{fill:none}body{font-size:12px}}\n";
+	".row.future{visibility:visible}.row.current .mark{fill:none}body{font-size:12px}"
+	".ladder{overflow:visible}.ladder svg{max-width:100%;height:auto}}\n";
 
 /* The stepping: the first `step` rows show, the last of them marked; the
  * state is also in the title and in body's data-step / data-segment, so
@@ -189,7 +193,7 @@ int export_html(const struct story *st, FILE *out)
 	fprintf(out, "</title>\n<style>\n%s</style>\n</head>\n", style);
 	fputs("<body>\n<header>\n<h1>", out);
 	xml_text(out, st->title);
-	fputs("</h1>\n<p class=\"source\">", out);
+	fputs("</h1>\n<p class=\"source\">recorded: ", out);
 	xml_text(out, st->source);
 	fprintf(out, " &middot; %d segments, %d calls</p>\n", st->nsegs, st->ncalls);
 	fputs("<div class=\"controls\"><button id=\"first\" title=\"Home\">start</button>"

@@ -206,7 +206,7 @@ static void svg_header(const struct story *st, const struct geom *gm, FILE *out)
 		gm->width, gm->height);
 	fputs("<text x=\"14\" y=\"32\" font-size=\"22\" font-weight=\"bold\" fill=\"#1f2328\">", out);
 	xml_text(out, st->title);
-	fputs("</text>\n<text x=\"14\" y=\"54\" font-size=\"13\" fill=\"#57606a\">", out);
+	fputs("</text>\n<text x=\"14\" y=\"54\" font-size=\"13\" fill=\"#57606a\">recorded: ", out);
 	xml_text(out, st->source);
 	if (st->inferred)
 		fputs(" (dashed: inferred from the calls, not captured)", out);
