@@ -34,9 +34,10 @@ CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmock
 # Targets that build or run need the packages: mk/deps.sh --ensure checks
 # (pkg-config, command -v) and installs only when something is missing, so a
 # second run is instant. It runs before any rule, so the order is certain.
+# make test also needs what only tests use (a browser, xmllint, man).
 NEED_DEPS := $(filter-out deps clean slides check-slides help,$(or $(MAKECMDGOALS),all))
 ifneq ($(NEED_DEPS),)
-ifneq ($(shell mk/deps.sh --ensure >&2; echo $$?),0)
+ifneq ($(shell mk/deps.sh --ensure $(if $(filter test,$(MAKECMDGOALS)),--test) >&2; echo $$?),0)
 $(error some packages are missing and could not be installed (see above))
 endif
 endif

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian packages socklab's build and tests need.
 #   mk/deps.sh           install whatever is missing (as root), or print
-#                        the exact sudo line and exit 1
+#                        the exact sudo line and exit 1; the test-only
+#                        packages too
 #   mk/deps.sh --check   only check: exit 0 when nothing is missing
 #   mk/deps.sh --ensure  check quietly; install only when something is missing
+#   --test (after --check or --ensure): the test-only packages too
 set -u
 
 # pkg-config module -> Debian package
@@ -28,6 +30,19 @@ CMD_PKGS=(
   "nft:nftables"
 )
 
+# command -> Debian package, needed by tests only (make test, make deps):
+# a browser for the exported page, an XML checker, man for the installed
+# manual pages.
+TEST_PKGS=(
+  "chromium:chromium"
+  "xmllint:libxml2-utils"
+  "man:man-db"
+)
+mode=${1:-install}
+if [ "$mode" = install ] || [ "${2:-}" = --test ]; then
+  CMD_PKGS+=("${TEST_PKGS[@]}")
+fi
+
 missing=()
 for pair in "${PC_PKGS[@]}"; do
   mod=${pair%%:*} pkg=${pair#*:}
@@ -47,15 +62,14 @@ if command -v clang >/dev/null 2>&1 &&
   missing+=("libclang-rt-$(clang -dumpversion | cut -d. -f1)-dev")
 fi
 
-mode=${1:-install}
 case $mode in
   --check)
     if [ ${#missing[@]} -gt 0 ]; then echo "missing: ${missing[*]}"; exit 1; fi
     exit 0 ;;
   --ensure|install) ;;
   -h|--help)
-    sed -n '2,7s/^# \{0,1\}//p' "$0"; exit 0 ;;
-  *) echo "usage: mk/deps.sh [--check|--ensure]" >&2; exit 2 ;;
+    sed -n '2,9s/^# \{0,1\}//p' "$0"; exit 0 ;;
+  *) echo "usage: mk/deps.sh [--check|--ensure [--test]]" >&2; exit 2 ;;
 esac
 
 if [ ${#missing[@]} -eq 0 ]; then
