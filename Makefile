@@ -4,7 +4,8 @@
 #   make run        the lesson menu (socklab, the visualizer)
 #   make test       install missing packages, build, run every test
 #   make deps       install the Debian packages the build and tests need
-#   make slides     render slides/*.md to build/slides/*.html (needs npm)
+#   make slides     record the decks' pictures, render slides/*.md to
+#                   build/slides/*.html (needs npm)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make memcheck   the lesson tests with every program under valgrind
 #   make bench      the benchmarks (bench/run.sh): designs compared, shim cost
@@ -35,7 +36,7 @@ CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmock
 # (pkg-config, command -v) and installs only when something is missing, so a
 # second run is instant. It runs before any rule, so the order is certain.
 # make test also needs what only tests use (a browser, xmllint, man).
-NEED_DEPS := $(filter-out deps clean slides check-slides help,$(or $(MAKECMDGOALS),all))
+NEED_DEPS := $(filter-out deps clean check-slides help,$(or $(MAKECMDGOALS),all))
 ifneq ($(NEED_DEPS),)
 ifneq ($(shell mk/deps.sh --ensure $(if $(filter test,$(MAKECMDGOALS)),--test) >&2; echo $$?),0)
 $(error some packages are missing and could not be installed (see above))
@@ -252,8 +253,11 @@ bench: all
 deps:
 	@mk/deps.sh
 
-slides:
-	@mk/slides.sh
+# The decks' pictures are recorded runs of the lessons (mk/slides.sh):
+# socklab and the lessons are built first. SLIDES_UPDATE=1 also writes the
+# pictures into slides/pictures/, to commit with the decks.
+slides: $(SOCKLAB) $(SLTRACE) $(LESSON_PROGS)
+	@B=$(B) mk/slides.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/socklab $(DESTDIR)$(PREFIX)/libexec/socklab
@@ -270,6 +274,6 @@ clean:
 	rm -rf $(B)
 
 help:
-	@sed -n '2,13s/^# \{0,1\}//p' Makefile
+	@sed -n '2,14s/^# \{0,1\}//p' Makefile
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
