@@ -6,7 +6,7 @@
 #   make deps       install the Debian packages the build and tests need
 #   make slides     record the decks' pictures, render slides/*.md to
 #                   build/slides/*.html (needs npm)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (make uninstall: the same)
 #   make memcheck   the lesson tests with every program under valgrind
 #   make bench      the benchmarks (bench/run.sh): designs compared, shim cost
 #   make fuzz       the fuzz targets under libFuzzer, FUZZ_TIME seconds each
@@ -36,7 +36,7 @@ CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmock
 # (pkg-config, command -v) and installs only when something is missing, so a
 # second run is instant. It runs before any rule, so the order is certain.
 # make test also needs what only tests use (a browser, xmllint, man).
-NEED_DEPS := $(filter-out deps clean check-slides help,$(or $(MAKECMDGOALS),all))
+NEED_DEPS := $(filter-out deps clean check-slides help uninstall,$(or $(MAKECMDGOALS),all))
 ifneq ($(NEED_DEPS),)
 ifneq ($(shell mk/deps.sh --ensure $(if $(filter test,$(MAKECMDGOALS)),--test) >&2; echo $$?),0)
 $(error some packages are missing and could not be installed (see above))
@@ -214,7 +214,7 @@ $(B)/%.o: %.c
 
 # ---- top-level targets ---------------------------------------------------------
 .SECONDARY:
-.PHONY: all run test memcheck bench fuzz fuzz-smoke check-slides deps slides install clean help
+.PHONY: all run test memcheck bench fuzz fuzz-smoke check-slides deps slides install uninstall clean help
 all: $(LIBSOCKLAB) $(LIBLESSON) $(if $(wildcard lib/trace/*.c),$(SLTRACE)) $(if $(TUI_SRC),$(SOCKLAB)) $(if $(EXERCISE_SRC),$(SOCKLAB_EXERCISE)) $(LESSON_PROGS) $(BENCH_BINS) $(TPROG_BINS) $(UNIT_BINS) $(LTEST_BINS) $(FUZZ_PLAIN)
 
 # The lesson menu; the lesson programs and the shim are built first.
@@ -259,16 +259,16 @@ deps:
 slides: $(SOCKLAB) $(SLTRACE) $(LESSON_PROGS)
 	@B=$(B) mk/slides.sh
 
+# Everything socklab needs at run time, found from its own path, so any
+# PREFIX works and DESTDIR stages it (mk/install.sh says what goes where).
+# uninstall removes what the install's manifest lists, and nothing else.
+VERSION := $(shell sed -n 's/^\#define SOCKLAB_VERSION "\(.*\)"/\1/p' tui/main.c)
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/socklab $(DESTDIR)$(PREFIX)/libexec/socklab
-	install -m 644 $(LIBSOCKLAB) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 lib/*.h $(DESTDIR)$(PREFIX)/include/socklab/
-	install -d $(DESTDIR)$(PREFIX)/lib/socklab
-	install -m 755 $(SLTRACE) $(DESTDIR)$(PREFIX)/lib/socklab/
-	for p in $(LESSON_PROGS); do \
-		d=$(DESTDIR)$(PREFIX)/libexec/socklab/$$(basename $$(dirname $$p)); \
-		install -d $$d && install -m 755 $$p $$d/; \
-	done
+	@PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) B=$(B) VERSION=$(VERSION) mk/install.sh install
+
+uninstall:
+	@PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) mk/install.sh uninstall
 
 clean:
 	rm -rf $(B)
