@@ -5,8 +5,9 @@
 #   make run        the lesson menu (socklab, the visualizer)
 #   make test       install missing packages, build, run every test
 #   make deps       install the Debian packages the build and tests need
-#   make slides     render slides/*.md to build/slides/*.html (needs npm)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make slides     record the decks' pictures, render slides/*.md to
+#                   build/slides/*.html (needs npm)
+#   make install    PREFIX=/usr/local DESTDIR= (make uninstall: the same)
 #   make memcheck   the lesson tests with every program under valgrind
 #   make bench      the benchmarks (bench/run.sh): designs compared, shim cost
 #   make fuzz       the fuzz targets under libFuzzer, FUZZ_TIME seconds each
@@ -40,8 +41,8 @@ CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmock
 # pkg-config, ncursesw, libpcap, liburing); the tests and the benchmark add
 # the test group (cmocka, valgrind, tmux, nc, socat, nft, tcpdump, ...).
 GOALS := $(or $(MAKECMDGOALS),all)
-NO_DEPS_GOALS := deps clean slides check-slides lesson-stats help uninstall
-TEST_GOALS := test tests memcheck bench fuzz fuzz-smoke
+NO_DEPS_GOALS := deps clean lesson-stats help uninstall
+TEST_GOALS := test tests memcheck bench fuzz fuzz-smoke install
 DEPS_GROUP := $(if $(filter $(TEST_GOALS) $(B)/tests/%,$(GOALS)),all,$(if $(filter-out $(NO_DEPS_GOALS),$(GOALS)),build))
 ifneq ($(DEPS_GROUP),)
 ifneq ($(shell mk/deps.sh --ensure $(DEPS_GROUP) >&2; echo $$?),0)
@@ -226,7 +227,7 @@ $(B)/%.o: %.c
 
 # ---- top-level targets ---------------------------------------------------------
 .SECONDARY:
-.PHONY: all tests run test memcheck bench fuzz fuzz-smoke check-slides lesson-stats deps slides install clean help
+.PHONY: all tests run test memcheck bench fuzz fuzz-smoke check-slides lesson-stats deps slides install uninstall clean help
 # `make` builds what a student runs; `make tests` the test programs too
 # (they need cmocka: the test group of mk/deps.sh).
 all: $(LIBSOCKLAB) $(LIBLESSON) $(if $(wildcard lib/trace/*.c),$(SLTRACE)) $(if $(TUI_SRC),$(SOCKLAB)) $(if $(EXERCISE_SRC),$(SOCKLAB_EXERCISE)) $(LESSON_PROGS) $(BENCH_BINS)
@@ -258,8 +259,8 @@ memcheck: tests
 	@SOCKLAB_BUILD=$(B) SOCKLAB_VALGRIND=1 SOCKLAB_TEST_JOBS=$(MEMCHECK_JOBS) mk/runtests.sh \
 		$(MEMCHECK_SLOW) $(filter-out $(MEMCHECK_SLOW),$(LTEST_BINS))
 
-check-slides:
-	@python3 tests/slides/check_slides.py
+check-slides: $(SOCKLAB) $(SLTRACE) $(LESSON_PROGS)
+	@SOCKLAB_BUILD=$(B) python3 tests/slides/check_slides.py
 
 # How much of each lesson source is the lesson (mk/lesson-stats.py says
 # how it counts); fails when a server lesson is below the floors.
@@ -273,19 +274,22 @@ bench: tests
 deps:
 	@mk/deps.sh
 
-slides:
-	@mk/slides.sh
+# The decks' pictures are recorded runs of the lessons (mk/slides.sh):
+# socklab and the lessons are built first. SLIDES_UPDATE=1 also writes the
+# pictures into slides/pictures/, to commit with the decks.
+slides: $(SOCKLAB) $(SLTRACE) $(LESSON_PROGS)
+	@B=$(B) mk/slides.sh
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/socklab $(DESTDIR)$(PREFIX)/libexec/socklab
-	install -m 644 $(LIBSOCKLAB) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 lib/*.h $(DESTDIR)$(PREFIX)/include/socklab/
-	install -d $(DESTDIR)$(PREFIX)/lib/socklab
-	install -m 755 $(SLTRACE) $(DESTDIR)$(PREFIX)/lib/socklab/
-	for p in $(LESSON_PROGS); do \
-		d=$(DESTDIR)$(PREFIX)/libexec/socklab/$$(basename $$(dirname $$p)); \
-		install -d $$d && install -m 755 $$p $$d/; \
-	done
+# Everything socklab needs at run time, found from its own path, so any
+# PREFIX works and DESTDIR stages it (mk/install.sh says what goes where).
+# uninstall removes what the install's manifest lists, and nothing else.
+VERSION := $(shell sed -n 's/^\#define SOCKLAB_VERSION "\(.*\)"/\1/p' tui/main.c)
+
+install: tests
+	@PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) B=$(B) VERSION=$(VERSION) mk/install.sh install
+
+uninstall:
+	@PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) mk/install.sh uninstall
 
 clean:
 	rm -rf $(B)

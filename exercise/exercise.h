@@ -70,7 +70,9 @@ struct ex_paths {
 
 /* home: SOCKLAB_HOME, or the folder above this executable's; build: the
  * executable's folder when it holds lib/libsocklab.a, else HOME/build;
- * work: SOCKLAB_WORK, or HOME/work. */
+ * work: SOCKLAB_WORK, or HOME/work. Installed (PREFIX/bin, no lessons/
+ * beside bin/ but PREFIX/share/socklab/lessons): home is
+ * PREFIX/share/socklab, build PREFIX/lib/socklab, work ./work. */
 int ex_paths_init(struct ex_paths *p, char *err);
 
 /* ---- a lesson and its exercises --------------------------------------- */

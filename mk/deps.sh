@@ -3,7 +3,8 @@
 #   build  what `make` and `make run` need: a compiler, pkg-config,
 #          ncursesw, libpcap, liburing (and addr2line, which comes with gcc)
 #   test   what `make test` adds: cmocka, valgrind, tmux, nc, socat, nft,
-#          tcpdump, ping, python3, ss, clang's fuzzer runtime
+#          tcpdump, ping, python3, ss, clang's fuzzer runtime, and for the
+#          export and install tests chromium, xmllint and man
 #
 #   mk/deps.sh [GROUP]           install whatever is missing (as root), or
 #                                print the exact sudo line and exit 1
@@ -37,6 +38,11 @@ TEST_CMD_PKGS=(
   "tcpdump:tcpdump"
   "tmux:tmux"
   "nft:nftables"
+  # a browser for the exported page, an XML checker, man for the installed
+  # manual pages
+  "chromium:chromium"
+  "xmllint:libxml2-utils"
+  "man:man-db"
 )
 
 mode=install

@@ -159,6 +159,8 @@ int main(int argc, char **argv)
 		printf("socklab %s\n", SOCKLAB_VERSION);
 		return 0;
 	}
+	if (c.cmd == CMD_EXPORT)
+		return export_main(&c.ex);
 	if (paths_init(&p, err, sizeof(err)) < 0) {
 		fprintf(stderr, "socklab: %s\n", err);
 		return 1;
