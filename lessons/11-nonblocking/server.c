@@ -85,7 +85,8 @@ static size_t pending(const struct client *c);
 static void close_client(struct server *s, size_t i, const char *why);
 static void compact(struct server *s);
 static int set_nonblocking(int fd);
-static void say_client(const struct server *s, int fd, const char *what, const struct client *c);
+static void say_client(const struct server *s, int fd, const char *what,
+		       const struct client *c);
 
 int main(int argc, char **argv)
 {

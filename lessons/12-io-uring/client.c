@@ -44,7 +44,9 @@ struct options {
 
 /* main() is the whole story; each step is a function below it, in order. */
 static void parse_options(int argc, char **argv, struct options *opt);
-static int connect_send_shutdown(struct io_uring *ring, int fd, const struct addrinfo *ai, const char *msg, size_t len, int verbose);
+static int connect_send_shutdown(struct io_uring *ring, int fd,
+				 const struct addrinfo *ai, const char *msg, size_t len,
+				 int verbose);
 static int receive_echo(struct io_uring *ring, int fd, int verbose);
 static struct io_uring_sqe *sqe_for(struct io_uring *ring, enum step step);
 static int wait_one(struct io_uring *ring, enum step *step, int verbose);
