@@ -108,7 +108,8 @@ static void pause_accepting(struct server *s, int err);
 static void resume_accepting(struct server *s);
 static int wait_timeout(const struct server *s);
 static void on_client(struct server *s, struct conn *c, uint32_t ev);
-static enum read_result read_input(struct server *s, struct conn *c, uint32_t ev);
+static enum read_result read_input(struct server *s, struct conn *c,
+				   uint32_t ev);
 static enum read_result read_once(struct server *s, struct conn *c);
 static size_t pending(const struct conn *c);
 static int buffer_output(struct conn *c, const char *data, size_t len);
