@@ -341,30 +341,27 @@ static const char *how_name(int64_t how)
 /* The arguments of a call, as a C programmer would write them. */
 static void describe_args(const struct sl_event *ev, char *buf, size_t size)
 {
-	const char *c = ev->call;
+	enum sl_event_call c = ev->call_id;
 	char fd[16] = "";
 
 	if (ev->has & SL_EV_FD)
 		snprintf(fd, sizeof(fd), "%d", (int)ev->fd);
-	if (strcmp(c, "socket") == 0) {
+	if (c == SL_CALL_SOCKET) {
 		const char *dom = sl_event_family_name(ev->dom);
 		const char *type = sl_event_socktype_name(ev->type);
 
 		snprintf(buf, size, "%s, %s", dom ? dom : "?", type ? type : "?");
 	} else if ((ev->has & SL_EV_ADDR) && (ev->has & SL_EV_FD) &&
-		   (strcmp(c, "bind") == 0 || strcmp(c, "connect") == 0)) {
+		   (c == SL_CALL_BIND || c == SL_CALL_CONNECT)) {
 		snprintf(buf, size, "%s, ", fd);
 		text_append(buf, size, ev->addr);
-	} else if (strcmp(c, "listen") == 0) {
+	} else if (c == SL_CALL_LISTEN) {
 		snprintf(buf, size, "%s, %lld", fd, (long long)ev->n);
-	} else if (strcmp(c, "shutdown") == 0) {
+	} else if (c == SL_CALL_SHUTDOWN) {
 		snprintf(buf, size, "%s, %s", fd, how_name(ev->n));
 	} else if (ev->has & SL_EV_LEN) {
 		snprintf(buf, size, "%s, %llu", fd, (unsigned long long)ev->len);
-	} else if (strcmp(c, "select") == 0 || strcmp(c, "pselect") == 0 ||
-		   strcmp(c, "poll") == 0 || strcmp(c, "ppoll") == 0 ||
-		   strcmp(c, "epoll_wait") == 0 || strcmp(c, "epoll_pwait") == 0 ||
-		   strcmp(c, "epoll_pwait2") == 0) {
+	} else if (sl_event_call_class(c) & SL_CALLS_WAIT) {
 		snprintf(buf, size, "%lld, %lld", (long long)ev->n,
 			 (long long)ev->timeout);
 	} else {
@@ -392,11 +389,6 @@ static struct mlog *log_find_call(struct model *m, struct mproc *p, uint64_t seq
 }
 
 /* ---- trace events -------------------------------------------------------------- */
-
-static int is_call(const struct sl_event *ev, const char *name)
-{
-	return strcmp(ev->call, name) == 0;
-}
 
 /* How far along its life a connection is in each state. */
 static int lifecycle_rank(int state)
@@ -538,7 +530,7 @@ static void apply_after(struct model *m, struct mproc *p, const struct sl_event 
 	struct msock *s = NULL;
 	int prev_state;
 
-	if (is_call(ev, "fork")) {
+	if (ev->call_id == SL_CALL_FORK) {
 		if (ev->ret > 0 && ev->ret <= INT32_MAX) {
 			struct mproc *child = proc_get(m, (int32_t)ev->ret, t);
 
@@ -553,22 +545,22 @@ static void apply_after(struct model *m, struct mproc *p, const struct sl_event 
 		}
 		return;
 	}
-	if (is_call(ev, "close")) {
+	if (ev->call_id == SL_CALL_CLOSE) {
 		if (ev->has & SL_EV_FD)
 			apply_close(m, ev, e, t);
 		return;
 	}
 	/* A handshake drawn from a connect() or accept() comes before the
 	 * state the call reports (and before the socket learns its tuple). */
-	if (m->infer && (is_call(ev, "connect") || is_call(ev, "accept") ||
-			 is_call(ev, "accept4")))
+	if (m->infer && (ev->call_id == SL_CALL_CONNECT ||
+			 (sl_event_call_class(ev->call_id) & SL_CALLS_ACCEPT)))
 		infer_handshake(m, ev, e->t);
 	if (ev->ret >= 0 && ev->ret <= INT32_MAX &&
-	    (is_call(ev, "socket") || is_call(ev, "accept") || is_call(ev, "accept4"))) {
+	    (sl_event_call_class(ev->call_id) & SL_CALLS_NEW_FD)) {
 		s = sock_for_new_fd(m, ev->pid, (int32_t)ev->ret, ev, t);
 		if (s == NULL)
 			return;
-		if (is_call(ev, "socket")) {
+		if (ev->call_id == SL_CALL_SOCKET) {
 			s->family = (ev->has & SL_EV_DOM) ? ev->dom : 0;
 			model_add_family(m, s->family);
 			s->type = (ev->has & SL_EV_TYPE) ? ev->type : 0;
@@ -610,7 +602,7 @@ static void apply_after(struct model *m, struct mproc *p, const struct sl_event 
 			return;
 	}
 	prev_state = s->state;
-	if (is_call(ev, "listen") && ev->ret == 0)
+	if (ev->call_id == SL_CALL_LISTEN && ev->ret == 0)
 		s->listening = 1;
 	describe_sock(m, s, ev, t);
 	s = model_sock_by_fd(m, ev->pid, ev->fd);
@@ -671,6 +663,7 @@ static void apply_before(struct model *m, struct mproc *p, const struct sl_event
 	p = model_proc(m, pid);
 	e->seq = ev->seq;
 	text_copy(e->call, sizeof(e->call), ev->call);
+	e->call_id = ev->call_id;
 	if (ev->has & SL_EV_FD)
 		e->fd = ev->fd;
 	if (ev->has & SL_EV_AT)
@@ -688,7 +681,7 @@ static void apply_before(struct model *m, struct mproc *p, const struct sl_event
 	}
 	/* close describes its socket in the before event: nothing is left
 	 * to ask afterwards. */
-	if (is_call(ev, "close") && (ev->has & SL_EV_FD)) {
+	if (ev->call_id == SL_CALL_CLOSE && (ev->has & SL_EV_FD)) {
 		struct msock *s = model_sock_by_fd(m, pid, ev->fd);
 
 		if (s != NULL) {

@@ -181,7 +181,8 @@ struct mlog {
 	int32_t pid;
 	uint64_t seq;
 	mtime_t t, t_after;
-	char call[SL_EVENT_CALL_LEN];
+	char call[SL_EVENT_CALL_LEN];    /* the name, to show */
+	enum sl_event_call call_id;      /* the same, to compare */
 	int32_t fd;
 	int done;              /* the after event arrived */
 	int64_t ret;
