@@ -12,7 +12,9 @@
 #ifndef TESTS_PKT_SAMPLES_H
 #define TESTS_PKT_SAMPLES_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* syn: 74 bytes, checksum on lo 0xfe30, filled in 0xe831 */
 static const uint8_t pkt_syn[] = {
@@ -78,5 +80,17 @@ static const uint8_t pkt_syn6[] = {
 	0x00, 0x00, 0x02, 0x04, 0xff, 0xc4, 0x04, 0x02, 0x08, 0x0a, 0xc2, 0xe9,
 	0x15, 0x3d, 0x00, 0x00, 0x00, 0x00, 0x01, 0x03, 0x03, 0x0a,
 };
+
+/* Copy pkt (len bytes) into b with the n bytes of extra inserted at
+ * offset at: a VLAN tag, an IPv4 option, an IPv6 extension header.
+ * Returns the new length. b must not overlap pkt. */
+static inline size_t pkt_insert(uint8_t *b, const uint8_t *pkt, size_t len, size_t at,
+                                const uint8_t *extra, size_t n)
+{
+	memcpy(b, pkt, at);
+	memcpy(b + at, extra, n);
+	memcpy(b + at + n, pkt + at, len - at);
+	return len + n;
+}
 
 #endif

@@ -35,16 +35,6 @@
 
 #define T0 (1000 * NS_PER_S)
 
-/* Copy pkt into b with extra bytes inserted at offset at. */
-static size_t insert(uint8_t *b, const uint8_t *pkt, size_t len, size_t at,
-		     const uint8_t *extra, size_t n)
-{
-	memcpy(b, pkt, at);
-	memcpy(b + at, extra, n);
-	memcpy(b + at + n, pkt + at, len - at);
-	return len + n;
-}
-
 static struct ep ep_of(const char *text)
 {
 	struct ep e;
@@ -127,7 +117,7 @@ static void test_vlan_tagged_frame(void **state)
 	(void)state;
 	model_init(&m);
 	assert_int_equal(packet_segment(SL_PKT_LINK_ETHERNET, pkt_syn, sizeof(pkt_syn), &plain), 0);
-	n = insert(b, pkt_syn, sizeof(pkt_syn), 12, tag, sizeof(tag));
+	n = pkt_insert(b, pkt_syn, sizeof(pkt_syn), 12, tag, sizeof(tag));
 	assert_int_equal(packet_segment(SL_PKT_LINK_ETHERNET, b, n, &g), 0);
 	assert_same_segment(&g, &plain);
 	apply(&m, &g, 1);
@@ -136,8 +126,8 @@ static void test_vlan_tagged_frame(void **state)
 	assert_int_equal(s->state, ST_SYN_SENT);
 
 	/* Two tags (802.1ad outside, 802.1Q inside) on the SYN-ACK. */
-	n = insert(b2, pkt_synack, sizeof(pkt_synack), 12, tag, sizeof(tag));
-	n = insert(b, b2, n, 12, (const uint8_t[]){ 0x88, 0xa8, 0x00, 0x07 }, 4);
+	n = pkt_insert(b2, pkt_synack, sizeof(pkt_synack), 12, tag, sizeof(tag));
+	n = pkt_insert(b, b2, n, 12, (const uint8_t[]){ 0x88, 0xa8, 0x00, 0x07 }, 4);
 	assert_int_equal(packet_segment(SL_PKT_LINK_ETHERNET, b, n, &g), 0);
 	assert_int_equal(g.flags, TF_SYN | TF_ACK);
 	apply(&m, &g, 2);
@@ -167,7 +157,7 @@ static void test_ipv6_extension_headers(void **state)
 	(void)state;
 	model_init(&m);
 	assert_int_equal(packet_segment(SL_PKT_LINK_ETHERNET, pkt_syn6, sizeof(pkt_syn6), &plain), 0);
-	n = insert(b, pkt_syn6, sizeof(pkt_syn6), 54, ext, sizeof(ext));
+	n = pkt_insert(b, pkt_syn6, sizeof(pkt_syn6), 54, ext, sizeof(ext));
 	b[20] = 0;   /* next header: hop-by-hop */
 	b[19] += 16; /* payload length */
 	assert_int_equal(packet_segment(SL_PKT_LINK_ETHERNET, b, n, &g), 0);

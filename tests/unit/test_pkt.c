@@ -43,10 +43,12 @@
 static const uint8_t loopback4[4] = { 127, 0, 0, 1 };
 static const uint8_t loopback6[16] = { [15] = 1 };
 
-/* Decode a copy of the first n bytes, in a buffer of exactly n bytes:
- * under AddressSanitizer a read past the cut is then an error, not luck.
- * Returns the decoder's result; *err is errno after a failure. */
-static int decode_cut(const uint8_t *pkt, size_t n, struct sl_pkt *p, int *err)
+/* Decode a copy of the first n bytes as link type link, in a buffer of
+ * exactly n bytes: under AddressSanitizer a read past the cut is then an
+ * error, not luck. Returns the decoder's result; *err is errno after a
+ * failure. */
+static int decode_link_cut(unsigned link, const uint8_t *pkt, size_t n,
+			   struct sl_pkt *p, int *err)
 {
 	uint8_t *copy = malloc(n > 0 ? n : 1);
 	int rc;
@@ -54,10 +56,17 @@ static int decode_cut(const uint8_t *pkt, size_t n, struct sl_pkt *p, int *err)
 	assert_non_null(copy);
 	memcpy(copy, pkt, n);
 	errno = 0;
-	rc = sl_pkt_decode_frame(copy, n, p);
+	rc = sl_pkt_decode_link(link, copy, n, p);
 	*err = errno;
 	free(copy);
 	return rc;
+}
+
+/* The same for an Ethernet frame (which sl_pkt_decode_link hands to
+ * sl_pkt_decode_frame). */
+static int decode_cut(const uint8_t *pkt, size_t n, struct sl_pkt *p, int *err)
+{
+	return decode_link_cut(SL_PKT_LINK_ETHERNET, pkt, n, p, err);
 }
 
 static void decode_ok(const uint8_t *pkt, size_t n, struct sl_pkt *p)
@@ -530,23 +539,13 @@ static void test_tcp_options(void **state)
 
 /* ---- headers that grow: IPv4 options, IPv6 extensions, VLAN tags -------- */
 
-/* Copy pkt into b with extra bytes inserted at offset at. */
-static size_t insert(uint8_t *b, const uint8_t *pkt, size_t len, size_t at,
-		     const uint8_t *extra, size_t n)
-{
-	memcpy(b, pkt, at);
-	memcpy(b + at, extra, n);
-	memcpy(b + at + n, pkt + at, len - at);
-	return len + n;
-}
-
 static void test_ipv4_options(void **state)
 {
 	/* Router alert (RFC 2113): type 148, length 4, value 0. */
 	static const uint8_t ra[] = { 0x94, 0x04, 0x00, 0x00 };
 	uint8_t b[128];
 	struct sl_pkt p;
-	size_t n = insert(b, pkt_echo_reply, sizeof(pkt_echo_reply), 34, ra, sizeof(ra));
+	size_t n = pkt_insert(b, pkt_echo_reply, sizeof(pkt_echo_reply), 34, ra, sizeof(ra));
 
 	(void)state;
 	b[14] = 0x46;             /* IHL 6 */
@@ -577,7 +576,7 @@ static void test_ipv6_extension_headers(void **state)
 	size_t n;
 
 	(void)state;
-	n = insert(b, pkt_syn6, sizeof(pkt_syn6), 54, hbh, sizeof(hbh));
+	n = pkt_insert(b, pkt_syn6, sizeof(pkt_syn6), 54, hbh, sizeof(hbh));
 	b[20] = 0;  /* next header: hop-by-hop */
 	b[19] += 8; /* payload length */
 	decode_ok(b, n, &p);
@@ -593,7 +592,7 @@ static void test_ipv6_extension_headers(void **state)
 	b[55] = 10;
 	decode_fails(b, n, EBADMSG, SL_PKT_HAVE_IP);
 
-	n = insert(b, pkt_syn6, sizeof(pkt_syn6), 54, frag_first, sizeof(frag_first));
+	n = pkt_insert(b, pkt_syn6, sizeof(pkt_syn6), 54, frag_first, sizeof(frag_first));
 	b[20] = 44;
 	b[19] += 8;
 	decode_ok(b, n, &p);
@@ -602,7 +601,7 @@ static void test_ipv6_extension_headers(void **state)
 	assert_int_equal(p.ip.id, 0xdeadbeefU);
 	assert_true(p.layers & SL_PKT_HAVE_TCP);
 
-	n = insert(b, pkt_syn6, sizeof(pkt_syn6), 54, frag_later, sizeof(frag_later));
+	n = pkt_insert(b, pkt_syn6, sizeof(pkt_syn6), 54, frag_later, sizeof(frag_later));
 	b[20] = 44;
 	b[19] += 8;
 	decode_ok(b, n, &p);
@@ -635,7 +634,7 @@ static void test_vlan_tag(void **state)
 	static const uint8_t tag[] = { 0x81, 0x00, 0x00, 0x2a }; /* VLAN 42 */
 	uint8_t b[128];
 	struct sl_pkt p;
-	size_t n = insert(b, pkt_syn, sizeof(pkt_syn), 12, tag, sizeof(tag));
+	size_t n = pkt_insert(b, pkt_syn, sizeof(pkt_syn), 12, tag, sizeof(tag));
 
 	(void)state;
 	decode_ok(b, n, &p);
@@ -711,22 +710,6 @@ static size_t relink(uint8_t *b, const uint8_t *pkt, size_t len,
 		memcpy(b, hdr, n);
 	memcpy(b + n, pkt + SL_PKT_ETH_HLEN, len - SL_PKT_ETH_HLEN);
 	return len - SL_PKT_ETH_HLEN + n;
-}
-
-/* Decode a copy of the first n bytes as link type link (see decode_cut). */
-static int decode_link_cut(unsigned link, const uint8_t *pkt, size_t n,
-			   struct sl_pkt *p, int *err)
-{
-	uint8_t *copy = malloc(n > 0 ? n : 1);
-	int rc;
-
-	assert_non_null(copy);
-	memcpy(copy, pkt, n);
-	errno = 0;
-	rc = sl_pkt_decode_link(link, copy, n, p);
-	*err = errno;
-	free(copy);
-	return rc;
 }
 
 /* The SYN of pkt_syn, found after a link header of hdrlen bytes. */
