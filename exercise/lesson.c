@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "exercise.h"
+#include "lessonconf.h"
 
 static const char *skip_space(const char *s)
 {
@@ -408,25 +409,18 @@ fail:
 
 static void load_title(struct ex_lesson *l)
 {
-	char path[PATH_MAX], err[EX_ERRLEN];
-	char *text, *line, *save = NULL;
+	char path[PATH_MAX], err[SL_ERR_LEN];
+	struct sl_lessonconf conf;
+	const char *title;
 
 	ex_copy_str(l->title, sizeof(l->title), l->dir);
 	ex_fmt(path, sizeof(path), "%s/lesson.conf", l->path);
-	text = ex_read_file(path, NULL, err);
-	if (text == NULL)
+	if (sl_lessonconf_read(&conf, path, err) < 0)
 		return;
-	for (line = strtok_r(text, "\n", &save); line != NULL;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char *key, *value;
-
-		if (*skip_space(line) != '#' && key_value(line, &key, &value) == 0 &&
-		    strcmp(key, "title") == 0) {
-			ex_copy_str(l->title, sizeof(l->title), value);
-			break;
-		}
-	}
-	free(text);
+	title = sl_lessonconf_get(&conf, "title");
+	if (title != NULL)
+		ex_copy_str(l->title, sizeof(l->title), title);
+	sl_lessonconf_free(&conf);
 }
 
 /* Markers and exercise.conf must describe the same steps. */

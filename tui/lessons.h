@@ -9,14 +9,17 @@
  *   scenario.NAME.title/run/then   named variants (lesson 03): "then"
  *                          commands run after every "run" process exited
  *
- * Lines are "key = value"; '#' starts a comment line. Unknown keys are
- * skipped (a newer lesson may add some).
+ * Lines are "key = value"; '#' starts a comment line. lib/lessonconf.c
+ * reads the file; every line, known here or not, stays in lesson.conf, so
+ * code that needs another key reads it there (sl_lessonconf_get).
  */
 #ifndef TUI_LESSONS_H
 #define TUI_LESSONS_H
 
 #include <limits.h>
 #include <stddef.h>
+
+#include "lessonconf.h"
 
 #define LESSON_TEXT_LEN 256
 #define SCEN_NAME_LEN 32
@@ -41,6 +44,7 @@ struct lesson {
 	struct scenario main;
 	struct scenario *scen;
 	int nscen;
+	struct sl_lessonconf conf;     /* every line of lesson.conf */
 };
 
 struct lessons {

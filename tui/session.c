@@ -232,7 +232,7 @@ static int connecting_to(const struct model *m, const struct ep *dst)
 		const struct mproc *p = &m->procs[i];
 
 		if (p->pending >= 0 && p->pending < m->nlog &&
-		    strcmp(m->log[p->pending].call, "connect") == 0 &&
+		    m->log[p->pending].call_id == SL_CALL_CONNECT &&
 		    ep_equal(&m->log[p->pending].addr, dst))
 			return 1;
 	}

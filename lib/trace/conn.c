@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "trace.h"
 
 /* The shim's fd is moved to this number or above. */
@@ -83,23 +84,11 @@ static void init(void)
 {
 	const char *path = getenv("SOCKLAB_TRACE");
 	const char *step;
-	size_t n;
 	int saved = errno;
 
-	if (path == NULL || path[0] == '\0')
+	/* A path, or "@NAME" in the abstract namespace. */
+	if (path == NULL || sl_unix_addr(path, &vis_addr, &vis_len) < 0)
 		goto off;
-	n = strlen(path);
-	if (n >= sizeof(vis_addr.sun_path))
-		goto off;
-	vis_addr.sun_family = AF_UNIX;
-	memcpy(vis_addr.sun_path, path, n);
-	vis_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
-	if (path[0] == '@') {
-		/* Abstract namespace: a leading NUL, and the name is exactly
-		 * the bytes after it (no terminating NUL). */
-		vis_addr.sun_path[0] = '\0';
-		vis_len--;
-	}
 	step = getenv("SOCKLAB_STEP");
 	STORE(step_mode, step != NULL && strcmp(step, "1") == 0);
 	STORE(pid_cache, (int)getpid());

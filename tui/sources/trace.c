@@ -17,6 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "session.h"
 #include "sources/source.h"
 
@@ -54,12 +55,8 @@ static int open_listener(struct trace *t)
 		return -1;
 	}
 	snprintf(t->addr, sizeof(t->addr), "@socklab-%d-%u", (int)getpid(), counter++);
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	/* Abstract: a leading NUL, then the name without its '@'. */
-	memcpy(sun.sun_path + 1, t->addr + 1, strlen(t->addr) - 1);
-	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(t->addr));
-	if (bind(fd, (struct sockaddr *)&sun, len) < 0 || listen(fd, 64) < 0) {
+	if (sl_unix_addr(t->addr, &sun, &len) < 0 ||
+	    bind(fd, (struct sockaddr *)&sun, len) < 0 || listen(fd, 64) < 0) {
 		snprintf(t->base.why, sizeof(t->base.why), "bind %s: %s", t->addr, strerror(errno));
 		close(fd);
 		return -1;

@@ -27,7 +27,7 @@ struct wire {
 	struct source base;
 	pcap_t *p;
 	int fd;
-	int link;
+	unsigned link;         /* pcap_datalink(): SL_PKT_LINK_* */
 	int private_ns;
 	int nano;              /* timestamps in ns (else us) */
 	int filter_version;    /* model ports_version the filter was made for */
@@ -57,7 +57,7 @@ static void on_frame(unsigned char *user, const struct pcap_pkthdr *h, const uns
 
 	w->frames++;
 	pcap_out_write(&w->out, h, frame);
-	if (packet_parse(w->link, frame, h->caplen, &g) < 0)
+	if (packet_segment(w->link, frame, h->caplen, &g) < 0)
 		return;
 	ns = (int64_t)h->ts.tv_sec * 1000000000 + (int64_t)h->ts.tv_usec * (w->nano ? 1 : 1000);
 	ns -= w->real_minus_mono;
@@ -194,7 +194,7 @@ static int open_capture(struct wire *w)
 		w->p = NULL;
 		return -1;
 	}
-	w->link = pcap_datalink(w->p);
+	w->link = (unsigned)pcap_datalink(w->p);
 	w->real_minus_mono = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
 	return 0;
 }
