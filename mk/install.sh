@@ -104,6 +104,9 @@ do_install() {
     done
     for f in "$d"*.c; do
       [ -e "$f" ] || continue
+      # common.c is not a program: the build links it into the lesson's
+      # programs (the Makefile's LESSON_PROG_SRC leaves it out too).
+      [ "$(basename "$f")" = common.c ] && continue
       prog=$B/lessons/$lesson/$(basename "$f" .c)
       need_built "$prog"
       put 755 "$prog" "lib/socklab/lessons/$lesson/$(basename "$prog")"
