@@ -12,7 +12,8 @@ For each file it counts
   lines     every line
   code      lines with code on them (not blank, not only a comment)
   concept   code lines that are the lesson: all code lines but
-            - #include lines and forward declarations ("static ...);"),
+            - #include lines and forward declarations ("static ...);", on
+              one line or wrapped over several),
             - the plumbing: everything after the line that opens the
               file's plumbing section, a comment starting "---- Plumbing",
             - and, in files that have no such section (as before this rule),
@@ -101,6 +102,10 @@ def measure(path):
     in_plumbing = False
     depth = 0            # brace depth
     old_plumbing_fn = False
+    # A declaration wrapped over several lines is known to be a forward
+    # declaration only at its last line (");"), a definition's signature
+    # at its "{": the concept lines of such a run wait here until then.
+    held = 0
     for line, stripped in code_lines(text):
         total += 1
         if PLUMBING_MARK.search(line):
@@ -115,14 +120,23 @@ def measure(path):
         plumbing = (in_plumbing or stripped.startswith("#include") or
                     (depth == 0 and FORWARD.match(stripped) is not None) or
                     (old_plumbing_fn and (depth > 0 or not stripped.endswith(";"))))
-        if not plumbing:
+        if depth == 0 and not plumbing and (held or (
+                re.match(r"^(static|extern)\s", stripped) and "(" in stripped and
+                not stripped.endswith((";", "{", ")")))):
+            held += 1
+            if stripped.endswith(");"):
+                held = 0              # a forward declaration: not concept
+            elif "{" in stripped or stripped.endswith(")"):
+                concept += held       # a definition's signature
+                held = 0
+        elif not plumbing:
             concept += 1
         depth += stripped.count("{") - stripped.count("}")
         if depth <= 0:
             depth = 0
             if stripped.endswith("}"):
                 old_plumbing_fn = False
-    return total, code, concept
+    return total, code, concept + held
 
 
 def lesson_files():

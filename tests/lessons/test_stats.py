@@ -29,9 +29,10 @@ def run(*args):
 r = run("--check")
 check("every server lesson is at or above the floors", r.returncode == 0, r.stderr + r.stdout)
 
-# 2. A made-up lesson of 28 lines: 21 with code, of which 12 are concept
-# (main and its body); the 2 #include lines, the forward declaration and
-# the 6 code lines after the plumbing marker are not.
+# 2. A made-up lesson of 36 lines: 28 with code, of which 17 are concept
+# (main and its body, and other() with its wrapped signature); the 2
+# #include lines, the forward declarations (one wrapped over two lines)
+# and the 6 code lines after the plumbing marker are not.
 CONCEPT = "\n".join("\tx += %d; /* a comment */" % i for i in range(8))
 GOOD = """/* server.c: a header comment
  * over two lines */
@@ -39,11 +40,19 @@ GOOD = """/* server.c: a header comment
 #include <string.h>
 
 static int step(int x);
+static int other(int a,
+		 int b);
 
 int main(void)
 {
 %s
 	return step(0);
+}
+
+static int other(int a,
+		 int b)
+{
+	return a + b;
 }
 
 /* ---- Plumbing: the command line ---- */
@@ -62,36 +71,36 @@ with tempfile.TemporaryDirectory() as tmp:
     with open(os.path.join(lesson, "server.c"), "w") as f:
         f.write(GOOD)
     with open(os.path.join(lesson, "README.md"), "w") as f:
-        f.write("<!-- classic: server.c 20 -->\n")
+        f.write("<!-- classic: server.c 24 -->\n")
     r = run("--root", tmp, "--check")
     row = [l for l in r.stdout.splitlines() if l.startswith("90-made-up/server.c")]
     fields = row[0].split() if row else []
-    check("the made-up lesson is counted: 28 lines, 21 code, 12 concept",
-          fields[1:4] == ["28", "21", "12"], r.stdout)
-    check("57% concept is below the 65% floor and fails --check",
-          r.returncode == 1 and "concept 57% < 65%" in r.stderr, r.stderr)
+    check("the made-up lesson is counted: 36 lines, 28 code, 17 concept",
+          fields[1:4] == ["36", "28", "17"], r.stdout)
+    check("61% concept is below the 65% floor and fails --check",
+          r.returncode == 1 and "concept 61% < 65%" in r.stderr, r.stderr)
 
-    # Eight more concept lines: 20 of 29 (69%) is above the floor, and
-    # 29 code lines are within 1.6 x 20 = 32.
+    # Eight more concept lines: 25 of 36 (69%) is above the floor, and
+    # 36 code lines are within 1.6 x 24 = 38.4.
     with open(os.path.join(lesson, "server.c"), "w") as f:
         f.write(GOOD.replace(CONCEPT, CONCEPT + "\n" + CONCEPT))
     r = run("--root", tmp, "--check")
-    check("20 of 29 code lines (69%) passes, 29 <= 1.6 x 20", r.returncode == 0, r.stdout + r.stderr)
+    check("25 of 36 code lines (69%) passes, 36 <= 1.6 x 24", r.returncode == 0, r.stdout + r.stderr)
 
     with open(os.path.join(lesson, "README.md"), "w") as f:
-        f.write("<!-- classic: server.c 17 -->\n")
+        f.write("<!-- classic: server.c 22 -->\n")
     r = run("--root", tmp, "--check")
-    check("29 code lines against a classic of 17 (limit 27.2) fails",
-          r.returncode == 1 and "29 code lines > 1.6 x 17" in r.stderr, r.stderr)
+    check("36 code lines against a classic of 22 (limit 35.2) fails",
+          r.returncode == 1 and "36 code lines > 1.6 x 22" in r.stderr, r.stderr)
 
     with open(os.path.join(lesson, "README.md"), "w") as f:
-        f.write("<!-- classic: server.c 17 x1.8 -->\n")
+        f.write("<!-- classic: server.c 22 x1.7 -->\n")
     r = run("--root", tmp, "--check")
-    check("a lesson's own limit (1.8 x 17 = 30.6) holds it: 29 passes", r.returncode == 0, r.stderr)
+    check("a lesson's own limit (1.7 x 22 = 37.4) holds it: 36 passes", r.returncode == 0, r.stderr)
     with open(os.path.join(lesson, "README.md"), "w") as f:
-        f.write("<!-- classic: server.c 17 x1.7 -->\n")
+        f.write("<!-- classic: server.c 22 x1.6 -->\n")
     r = run("--root", tmp, "--check")
-    check("... and 1.7 x 17 = 28.9 fails it", r.returncode == 1 and "> 1.7 x 17" in r.stderr, r.stderr)
+    check("... and 1.6 x 22 = 35.2 fails it", r.returncode == 1 and "> 1.6 x 22" in r.stderr, r.stderr)
 
 print("test_stats: %s" % ("all passed" if failed == 0 else "%d failed" % failed))
 sys.exit(1 if failed else 0)
