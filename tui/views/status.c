@@ -149,6 +149,10 @@ void view_status(struct ui *u, struct rect r)
 		x += draw_fmt(y, x, 16, ui_look(u, LK_TITLE), "%ld/%ld ", done, total);
 	} else {
 		x += source_word(u, y, x, s->trace, "off");
+		/* Strangers that tried to talk to the trace socket. */
+		if (s->trace != NULL && trace_refused(s->trace) > 0)
+			x += draw_fmt(y, x, 24, ui_look(u, LK_BAD), "%llu refused ",
+				      (unsigned long long)trace_refused(s->trace));
 		x += source_word(u, y, x, s->diag, "off");
 		x += source_word(u, y, x, s->wire, s->model.infer ? "inferred" : "off");
 	}
