@@ -15,11 +15,11 @@
  * step commands). Refused peers are closed at once and counted (the
  * status line shows them); they never take one of the SHIM_CONNS_MAX
  * slots. A peer that has already ended and been reaped when socklab
- * accepts it (a wrapper script's $(...) subshell lives a millisecond)
- * cannot be looked up in /proc: it waits, unread, in a slot of its own
- * (PENDING_MAX) until a traced process's fork() names it as a child
- * (then it is the session's), or PENDING_NS has passed (then it is
- * refused).
+ * accepts it cannot be looked up in /proc: one socklab started itself is
+ * known by its pid; any other (a wrapper script's $(...) subshell lives a
+ * millisecond) waits, unread, in a slot of its own (PENDING_MAX) until a
+ * traced process's fork() names it as a child (then it is the
+ * session's), or PENDING_NS has passed (then it is refused).
  *
  * Reading never waits and takes at most BATCH messages from a connection
  * per pass, so one chatty process cannot starve the screen or the others.
@@ -146,6 +146,18 @@ static int ours(pid_t pid)
 
 enum peer { STRANGER, OURS, GONE };
 
+/* Did socklab start pid itself (it may have ended and been reaped
+ * already: `rebind` fails and exits within a millisecond)? */
+static int started(const struct trace *t, pid_t pid)
+{
+	const struct session *s = t->base.s;
+
+	for (int i = 0; i < s->nkids; i++)
+		if (s->kids[i].pid == pid)
+			return 1;
+	return 0;
+}
+
 /* Who is at the other end of fd: one of the session's programs, somebody
  * else, or a process that has ended and been reaped (unknown yet). */
 static enum peer check_peer(struct trace *t, int fd, pid_t *pid)
@@ -160,7 +172,7 @@ static enum peer check_peer(struct trace *t, int fd, pid_t *pid)
 	if (cred.uid != geteuid() && cred.uid != 0)
 		return STRANGER;
 	*pid = cred.pid;
-	if (pidset_has(&t->forked, (int32_t)cred.pid) || ours(cred.pid))
+	if (pidset_has(&t->forked, (int32_t)cred.pid) || started(t, cred.pid) || ours(cred.pid))
 		return OURS;
 	snprintf(path, sizeof(path), "/proc/%d", (int)cred.pid);
 	return access(path, F_OK) == 0 ? STRANGER : GONE;
