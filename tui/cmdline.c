@@ -28,8 +28,10 @@ static const char overview[] =
 	"  -h, --help       help (socklab COMMAND --help for a command's options)\n"
 	"  -V, --version    the version\n"
 	"\n"
-	"keys: space/n step, c continue, p pause, Tab next process, r restart,\n"
-	"? help, q quit. Exit status: 0 ok, 1 failure, 2 bad command line.\n";
+	"keys: space/n step, c continue, p pause, Tab next process, Enter a line\n"
+	"to its stdin, r restart, ? help, q quit. socklab ends on SIGHUP,\n"
+	"SIGTERM, SIGINT or its terminal's end, and stops what it started.\n"
+	"Exit status: 0 ok, 1 failure (or stopped by a signal), 2 bad command line.\n";
 
 static const char run_help[] =
 	"usage: socklab run NN [SCENARIO] [OPTIONS]\n"

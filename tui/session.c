@@ -2,7 +2,6 @@
  * sources observe (see session.h). The keys are in control.c, the
  * processes in launch.c. */
 #include <errno.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -711,8 +710,9 @@ static void one_pass(struct session *s, struct frontend *fe)
 	launch_reap(s);
 	if (s->opt.mode != SM_REPLAY)
 		launch_check_input(s, 0);
-	/* The sources first: the capture's filter then knows a port the
-	 * first program just announced before the next programs start. */
+	/* The sources first: the capture then passes on the segments of a
+	 * port the first program just announced before the next programs
+	 * start. */
 	for (int i = 0; i < 4; i++)
 		if (sl[i].src != NULL && sl[i].src->tick != NULL)
 			sl[i].src->tick(sl[i].src, now);
