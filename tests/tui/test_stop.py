@@ -198,16 +198,20 @@ def stop_batch(what, args, sig, want_procs=1, wait_text=None, after=None):
     """socklab --batch (no terminal), stopped by sig."""
     p = subprocess.Popen([SOCKLAB] + args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 20
+    before = [p.pid]
     while time.monotonic() < deadline and p.poll() is None:
         if after is not None:
             time.sleep(after)
             break
-        if len(descendants(p.pid)) >= want_procs and (
-                wait_text is None or any(wait_text in cmdline(d) for d in descendants(p.pid))):
+        # The list that met the condition is the one checked afterwards:
+        # a run that ends by itself must not end between two looks.
+        procs = descendants(p.pid)
+        if len(procs) >= want_procs and (wait_text is None or
+                                         any(wait_text in cmdline(d) for d in procs)):
+            before += procs
             break
         time.sleep(0.05)
-    before = [p.pid] + descendants(p.pid)
     t0 = time.monotonic()
     p.send_signal(sig)
     try:
@@ -298,8 +302,9 @@ def main():
             (stop_batch, ("trace --batch, grandchild in its own session: SIGTERM",
                           ["trace", "--batch", "--timeout", "60", "--", sys.executable, prog],
                           signal.SIGTERM, 2)),
-            (stop_batch, ("run 03 backlog --batch: SIGHUP", ["run", "03", "backlog", "--batch"],
-                          signal.SIGHUP, 4, "--mode hold")),
+            # Lesson 07's nc clients idle for 3 s: the run lasts that long.
+            (stop_batch, ("run 07 --batch: SIGHUP", ["run", "07", "--batch"],
+                          signal.SIGHUP, 3, "nc -w 3")),
         ])
         parallel([
             (stop_batch, ("trace --batch: SIGINT",
