@@ -25,6 +25,7 @@
 #define KILL_WAIT_MS 500
 #define DESCENDANTS_MAX 512
 #define INPUT_CHECK_NS (200 * NS_PER_MS)
+#define INPUT_CHECK_PROCS 64
 
 /* A program built with -fsanitize=address refuses to start when another
  * library is loaded before the sanitizer's runtime, as a preloaded shim
@@ -561,9 +562,13 @@ void launch_check_input(struct session *s, int force)
 	for (int i = 0; i < s->nkids; i++)
 		if (!s->kids[i].exited && s->kids[i].in >= 0)
 			add_reader(s, s->kids[i].pid);
-	for (int i = 0; i < s->model.nprocs; i++)
-		if (s->model.procs[i].phase != PH_EXITED)
+	/* The newest of the rest, a bounded number: a traced program that
+	 * forks hundreds must not make each check hundreds of /proc reads. */
+	for (int i = s->model.nprocs - 1, looked = 0; i >= 0 && looked < INPUT_CHECK_PROCS; i--)
+		if (s->model.procs[i].phase != PH_EXITED) {
 			add_reader(s, s->model.procs[i].pid);
+			looked++;
+		}
 	if (s->nreaders != before || (before > 0 && s->readers[0].pid != first))
 		s->model.version++;
 }
