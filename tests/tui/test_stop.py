@@ -268,8 +268,10 @@ def main():
         parallel([
             # The menu, and a lesson started from it.
             (stop_in_tmux, ("menu: SIGTERM", SOCKLAB, r"Enter run 01", signal.SIGTERM, [], 0)),
-            (stop_in_tmux, ("menu, lesson 02 stepped: tmux kill-session", SOCKLAB,
-                            r"before socket\(", "kill-session", menu_keys, 1)),
+            # What was seen: the menu, lesson 02, one step, the session killed.
+            (stop_in_tmux, ("menu, lesson 02, one step: tmux kill-session", SOCKLAB,
+                            r"before (?!socket)\w+\(", "kill-session",
+                            menu_keys + [(r"before socket\(", "Space")], 1)),
             (stop_in_tmux, ("menu, lesson 02 stepped: SIGTERM", SOCKLAB, r"before socket\(",
                             signal.SIGTERM, menu_keys, 1)),
             (stop_in_tmux, ("menu, lesson 02: Ctrl-C (SIGINT)", SOCKLAB, r"before socket\(",
