@@ -112,6 +112,12 @@ _times = []
 
 def report(what, before, took, want_procs):
     left = [p for p in before if alive(p)]
+    # A failed case leaves nothing running behind the test.
+    for p in left:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     with _lock:
         _times.append((what, took))
         check(len(before) >= 1 + want_procs,
