@@ -14,7 +14,7 @@
 
 #include "launch.h"
 #include "session.h"
-#include "stop.h"
+#include "quit.h"
 #include "text.h"
 
 /* Stopping: SIGTERM, then SIGKILL after this long (socklab told to stop
@@ -425,7 +425,7 @@ static void signal_all(struct session *s, int sig)
 	for (int i = 0; i < s->nkids; i++)
 		if (!s->kids[i].exited)
 			kill(-s->kids[i].pid, sig);
-	n = stop_descendants(d, DESCENDANTS_MAX);
+	n = quit_descendants(d, DESCENDANTS_MAX);
 	for (int i = 0; i < n; i++)
 		kill(d[i], sig);
 }
@@ -440,7 +440,7 @@ static int wait_gone(struct session *s, int ms)
 
 	for (;;) {
 		launch_reap(s);
-		if (!kids_alive(s) && stop_descendants(d, 1) == 0)
+		if (!kids_alive(s) && quit_descendants(d, 1) == 0)
 			return 1;
 		if (session_now() >= until)
 			return 0;
@@ -450,7 +450,7 @@ static int wait_gone(struct session *s, int ms)
 
 void launch_stop_all(struct session *s)
 {
-	int grace = stop_requested() ? GRACE_STOPPING_MS : GRACE_MS;
+	int grace = quit_requested() ? GRACE_STOPPING_MS : GRACE_MS;
 
 	/* A process held at the step gate goes on once its connection is
 	 * closed, one waiting for Enter once its stdin ends; then each can

@@ -15,7 +15,7 @@
 #include "lessons.h"
 #include "paths.h"
 #include "session.h"
-#include "stop.h"
+#include "quit.h"
 #include "ui.h"
 #include "work.h"
 
@@ -165,7 +165,7 @@ int main(int argc, char **argv)
 	/* Before curses, which would take SIGINT and SIGTERM for itself.
 	 * (export, above, reads and writes files: the signals' default
 	 * actions end it at once.) */
-	if (stop_init() < 0) {
+	if (quit_init() < 0) {
 		fprintf(stderr, "socklab: pipe: %s\n", strerror(errno));
 		return 1;
 	}
@@ -204,8 +204,8 @@ int main(int argc, char **argv)
 		break;
 	}
 	lessons_free(&ls);
-	if (stop_requested()) {
-		fprintf(stderr, "socklab: stopped (%s)\n", stop_reason(stop_requested()));
+	if (quit_requested()) {
+		fprintf(stderr, "socklab: stopped (%s)\n", quit_reason(quit_requested()));
 		rc = 1;
 	}
 	return rc;

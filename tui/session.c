@@ -13,7 +13,7 @@
 #include "launch.h"
 #include "netns.h"
 #include "session.h"
-#include "stop.h"
+#include "quit.h"
 #include "text.h"
 
 #define POLL_MAX 256
@@ -275,7 +275,7 @@ static void plumbing_arrived(struct session *s, const struct sl_event *ev)
 {
 	if (s->opt.mode == SM_REPLAY || s->trace == NULL || !(ev->has & SL_EV_CALL))
 		return;
-	if (strcmp(ev->call, "fork") != 0) {
+	if (ev->call_id != SL_CALL_FORK) {
 		if (pidset_add(&s->socket_users, ev->pid) < 0)
 			session_say(s, "out of memory");
 		return;
@@ -643,7 +643,7 @@ static void check_end(struct session *s, mtime_t now)
 	if (s->opt.batch && s->opt.mode == SM_REPLAY) {
 		replay_to_end(s->replay);
 		/* Stopped half-way: no picture of half a recording. */
-		if (!stop_requested())
+		if (!quit_requested())
 			batch_finish(s);
 		return;
 	}
@@ -670,8 +670,8 @@ static void one_pass(struct session *s, struct frontend *fe)
 	int n = 0, ui_n = 0, kids_first, kids_n, r;
 	mtime_t now = session_now();
 
-	/* Slot 0: a stop asked for (stop.h) wakes the loop at once. */
-	pfd[0].fd = stop_fd();
+	/* Slot 0: a stop asked for (quit.h) wakes the loop at once. */
+	pfd[0].fd = quit_fd();
 	pfd[0].events = POLLIN;
 	pfd[0].revents = 0;
 	if (fe != NULL && fe->fill != NULL)
@@ -704,7 +704,7 @@ static void one_pass(struct session *s, struct frontend *fe)
 		if (ui_n > 0)
 			fe->ready(fe->ctx, pfd + 1, ui_n);
 	}
-	if (stop_requested())
+	if (quit_requested())
 		return;
 	now = session_now();
 	launch_reap(s);
@@ -728,7 +728,7 @@ static void one_pass(struct session *s, struct frontend *fe)
 int session_loop(struct session *s, struct frontend *fe)
 {
 	while (!s->quit) {
-		if (stop_requested()) {
+		if (quit_requested()) {
 			s->quit = 1;
 			if (s->opt.batch)
 				s->exit_code = 1;

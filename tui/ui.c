@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stop.h"
+#include "quit.h"
 #include "ui.h"
 #include "views/views.h"
 
@@ -236,7 +236,7 @@ static int read_keys(struct ui *u)
 static int terminal_gone(short revents, int keys, int *empty)
 {
 	if (revents & (POLLHUP | POLLERR | POLLNVAL)) {
-		stop_request(STOP_HANGUP);
+		quit_request(QUIT_HANGUP);
 		return 1;
 	}
 	if (!(revents & POLLIN) || keys > 0) {
@@ -245,7 +245,7 @@ static int terminal_gone(short revents, int keys, int *empty)
 	}
 	if (++*empty < EMPTY_READS_MAX)
 		return 0;
-	stop_request(STOP_HANGUP);
+	quit_request(QUIT_HANGUP);
 	return 1;
 }
 
@@ -255,10 +255,10 @@ int ui_wait_key(void)
 
 	for (;;) {
 		struct pollfd p[2] = { { .fd = 0, .events = POLLIN },
-				       { .fd = stop_fd(), .events = POLLIN } };
+				       { .fd = quit_fd(), .events = POLLIN } };
 		int key, r;
 
-		if (stop_requested())
+		if (quit_requested())
 			return ERR;
 		/* A key curses has read already (the rest of a sequence). */
 		key = getch();
@@ -391,7 +391,7 @@ int ui_menu(const struct paths *p, struct lessons *ls, const struct session_opts
 		fprintf(stderr, "socklab: cannot start the screen (is TERM set?)\n");
 		return 1;
 	}
-	while (!stop_requested() && view_menu(ls, want_color(), &pick)) {
+	while (!quit_requested() && view_menu(ls, want_color(), &pick)) {
 		struct session *s = malloc(sizeof(*s));
 		struct session_opts o = *base;
 		char err[256];
@@ -414,7 +414,7 @@ int ui_menu(const struct paths *p, struct lessons *ls, const struct session_opts
 		free(s);
 	}
 	ui_close();
-	if (stop_requested())
+	if (quit_requested())
 		rc = 1;
 	return rc;
 }

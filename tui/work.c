@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "stop.h"
+#include "quit.h"
 #include "text.h"
 #include "work.h"
 
@@ -19,7 +19,7 @@
  * the whole build, should it hang anyway. */
 #define BUILD_TIMEOUT_MS (10L * 60 * 1000)
 #define STOP_GRACE_MS 5000L
-/* socklab itself was told to stop (stop.h): be quick. */
+/* socklab itself was told to stop (quit.h): be quick. */
 #define STOPPING_GRACE_MS 300L
 
 static long since_ms(const struct timespec *start)
@@ -79,13 +79,13 @@ static int read_to_end(int fd, char *buf, size_t size, const struct timespec *st
 
 	for (;;) {
 		struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
-				       { .fd = stop_fd(), .events = POLLIN } };
+				       { .fd = quit_fd(), .events = POLLIN } };
 		long left = BUILD_TIMEOUT_MS - since_ms(start);
 		char chunk[512];
 		ssize_t r;
 		int n;
 
-		if (stop_requested())
+		if (quit_requested())
 			return -1;
 		if (left <= 0) {
 			fprintf(stderr, "socklab: building your copy took over %ld s: stopped\n",
@@ -135,7 +135,7 @@ static int reap(pid_t pid, int stop)
 		if (r < 0 && errno != EINTR)
 			return -1;
 		if (stop && r == 0) {
-			if (since_ms(&start) > (stop_requested() ? STOPPING_GRACE_MS : STOP_GRACE_MS))
+			if (since_ms(&start) > (quit_requested() ? STOPPING_GRACE_MS : STOP_GRACE_MS))
 				kill(pid, SIGKILL);
 			nanosleep(&pause, NULL);
 		}

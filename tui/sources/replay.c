@@ -13,7 +13,7 @@
  * read whole (memory: the file plus two words a line) and split once; the
  * model's clock moves (model_tick, which looks at every socket) once per
  * TICK_NS of recorded time and at the end of each step, not once a line.
- * Both check for a stop (stop.h) as they go, so SIGTERM ends even a
+ * Both check for a stop (quit.h) as they go, so SIGTERM ends even a
  * recording of millions of lines at once.
  */
 #include <errno.h>
@@ -24,8 +24,7 @@
 #include "record.h"
 #include "session.h"
 #include "sources/source.h"
-/* tui/stop.h (lib/lesson has a stop.h of its own, for the lessons) */
-#include "../stop.h"
+#include "quit.h"
 
 /* A recording larger than this is refused rather than read whole. */
 #define REPLAY_MAX_BYTES (256L * 1024 * 1024)
@@ -86,7 +85,7 @@ static int load(struct replay *r, const char *path)
 	for (long done = 0; done < size;) {
 		size_t want = (size_t)(size - done < READ_CHUNK ? size - done : READ_CHUNK);
 
-		if (stop_requested()) {
+		if (quit_requested()) {
 			snprintf(r->base.why, sizeof(r->base.why), "stopped while loading %s", path);
 			fclose(f);
 			return -1;
@@ -226,7 +225,7 @@ void replay_step(struct source *src)
 
 		if (k == REC_EVENT && it->ev.ph == SL_PH_BEFORE)
 			break;
-		if (r->next % STOP_EVERY == 0 && stop_requested())
+		if (r->next % STOP_EVERY == 0 && quit_requested())
 			break;
 	}
 	tick(r, 1);
@@ -242,7 +241,7 @@ void replay_to_end(struct source *src)
 		return;
 	while (r->next < r->nlines) {
 		apply_next(r, it);
-		if (r->next % STOP_EVERY == 0 && stop_requested())
+		if (r->next % STOP_EVERY == 0 && quit_requested())
 			break;
 	}
 	tick(r, 1);

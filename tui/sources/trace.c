@@ -131,7 +131,7 @@ static pid_t parent_of(pid_t pid)
 }
 
 /* Is pid a descendant of socklab? (A process left behind by its parent
- * is re-parented to socklab, a subreaper: stop.h.) */
+ * is re-parented to socklab, a subreaper: quit.h.) */
 static int ours(pid_t pid)
 {
 	pid_t self = getpid();

@@ -95,7 +95,7 @@ struct menu_item {
 };
 
 /* The next key, waiting for it; ERR when socklab must stop instead (a
- * signal, the terminal gone: stop.h). ui.c. */
+ * signal, the terminal gone: quit.h). ui.c. */
 int ui_wait_key(void);
 /* Show the menu until Enter (returns 1, *pick set) or q, a signal or the
  * terminal's end (returns 0). */

@@ -1,5 +1,5 @@
-/* stop.c — signals and the terminal's end, turned into one request that
- * every loop can see (stop.h). */
+/* quit.c — signals and the terminal's end, turned into one request that
+ * every loop can see (quit.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -10,7 +10,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "stop.h"
+#include "quit.h"
 
 static volatile sig_atomic_t requested;
 static int wake[2] = { -1, -1 };
@@ -32,7 +32,7 @@ static void on_signal(int sig)
 	poke();
 }
 
-int stop_init(void)
+int quit_init(void)
 {
 	struct sigaction sa;
 
@@ -51,30 +51,30 @@ int stop_init(void)
 	return 0;
 }
 
-int stop_requested(void)
+int quit_requested(void)
 {
 	return requested;
 }
 
-void stop_request(int why)
+void quit_request(int why)
 {
 	if (requested == 0)
 		requested = why;
 	poke();
 }
 
-int stop_fd(void)
+int quit_fd(void)
 {
 	return wake[0];
 }
 
-const char *stop_reason(int why)
+const char *quit_reason(int why)
 {
 	switch (why) {
 	case SIGINT: return "SIGINT";
 	case SIGTERM: return "SIGTERM";
 	case SIGHUP: return "SIGHUP";
-	case STOP_HANGUP: return "the terminal went away";
+	case QUIT_HANGUP: return "the terminal went away";
 	default: return why ? "a signal" : "nothing";
 	}
 }
@@ -107,7 +107,7 @@ struct pp {
 	pid_t pid, ppid;
 };
 
-int stop_descendants(pid_t *out, int max)
+int quit_descendants(pid_t *out, int max)
 {
 	DIR *d = opendir("/proc");
 	struct pp *all = NULL;
