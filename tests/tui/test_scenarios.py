@@ -230,7 +230,8 @@ CLAIMS = {
         ("one thread on select() serves both clients",
          lambda r: r.procs_named("server") == 1 and len(r.tids("server")) == 1
          and r.called("server", "select") and r.served(2) and r.exited("client", 0)),
-        ("non-blocking: accept() says EAGAIN", lambda r: r.failed("server", "accept", "EAGAIN"))],
+        ("non-blocking: accept() says EAGAIN", lambda r: r.failed("server", "accept", "EAGAIN")
+         or r.failed("server", "accept4", "EAGAIN"))],
     ("08", "fdsetsize"): [
         ("a client whose fd does not fit is refused",
          lambda r: r.said("server", r"refusing client .*its fd 5 is not below 5") and r.exited("client", 1))],
