@@ -453,3 +453,9 @@ echo "CSV: $CSV; took $(( $(date +%s) - start_time )) s"
 echo
 echo "== the trace shim (bench/shim_bench.sh 100000, 3 runs each)"
 RUNS=3 SOCKLAB_BUILD=$B bench/shim_bench.sh 100000
+
+# Loading a recording: linear in its size, memory in proportion to it,
+# and SIGTERM obeyed at once while it loads.
+echo
+echo "== loading a recording (bench/replay_bench.py)"
+python3 bench/replay_bench.py "$B/socklab"

@@ -14,6 +14,8 @@
  *   programs                 the lesson's own programs, one word each
  *   run                      a process `socklab run` starts, in order
  *   scenario.NAME.title|run|then   a named variant of the run lines
+ *   hold, scenario.NAME.hold  seconds: `socklab run --batch` ends the run
+ *                            that long after its last run line started
  *   echo-server[.NAME], echo-server-args[.NAME], echo-server-limit[.NAME],
  *   echo-server-children[.NAME]    the designs the concurrency suite tests
  *                            (tests/lessons/test_concurrency.c)

@@ -28,8 +28,10 @@ static const char overview[] =
 	"  -h, --help       help (socklab COMMAND --help for a command's options)\n"
 	"  -V, --version    the version\n"
 	"\n"
-	"keys: space/n step, c continue, p pause, Tab next process, r restart,\n"
-	"? help, q quit. Exit status: 0 ok, 1 failure, 2 bad command line.\n";
+	"keys: space/n step, c continue, p pause, Tab next process, Enter a line\n"
+	"to its stdin, r restart, ? help, q quit. socklab ends on SIGHUP,\n"
+	"SIGTERM, SIGINT or its terminal's end, and stops what it started.\n"
+	"Exit status: 0 ok, 1 failure (or stopped by a signal), 2 bad command line.\n";
 
 static const char run_help[] =
 	"usage: socklab run NN [SCENARIO] [OPTIONS]\n"
@@ -44,6 +46,8 @@ static const char run_help[] =
 	"                     lesson (work/NN-topic/, from socklab exercise NN)\n"
 	"                     and run its programs instead of the lesson's\n"
 	"  --free             do not stop before calls (c does the same later)\n"
+	"  --all-stops        stop at every traced call, also at the fork() of a\n"
+	"                     process that has made no socket call yet\n"
 	"  --no-netns         run on the host's loopback\n"
 	"  --record FILE      record the session for socklab replay\n"
 	"  --pcap FILE        write the captured segments to a pcap file\n"
@@ -58,7 +62,10 @@ static const char trace_help[] =
 	"the host's network (a capture needs root; otherwise the segments are\n"
 	"inferred from the calls).\n"
 	"\n"
-	"  --step             stop before every call (space steps)\n"
+	"  --step             stop before every socket call (space steps); a\n"
+	"                     process's fork() calls before its first socket call\n"
+	"                     (a wrapper script's) run on\n"
+	"  --all-stops        with --step: stop at those fork() calls too\n"
 	"  --record FILE      record the session for socklab replay\n"
 	"  --pcap FILE        write the captured segments to a pcap file\n"
 	"  --batch            no screen: run, then print the model as text\n"
@@ -147,7 +154,7 @@ static int number(const char *s, long min, long max, long *out)
 }
 
 enum { O_FREE = 256, O_NO_NETNS, O_RECORD, O_PCAP, O_BATCH, O_TIMEOUT, O_SETTLE, O_STEP,
-       O_WORK, O_SVG, O_HTML, O_TXT, O_FROM, O_TO, O_NO_CALLS };
+       O_WORK, O_SVG, O_HTML, O_TXT, O_FROM, O_TO, O_NO_CALLS, O_ALL_STOPS };
 
 /* Seconds since the session began, "2" or "0.125", into nanoseconds. */
 static int seconds(const char *s, mtime_t *ns)
@@ -202,6 +209,7 @@ static int parse_options(int argc, char **argv, struct cmdline *c)
 		{ "to", required_argument, NULL, O_TO },
 		{ "no-calls", no_argument, NULL, O_NO_CALLS },
 		{ "output", required_argument, NULL, 'o' },
+		{ "all-stops", no_argument, NULL, O_ALL_STOPS },
 		{ NULL, 0, NULL, 0 },
 	};
 	enum command cmd = c->cmd;
@@ -235,6 +243,10 @@ static int parse_options(int argc, char **argv, struct cmdline *c)
 		case O_STEP:
 			ok = cmd == CMD_TRACE;
 			c->opt.step = 1;
+			break;
+		case O_ALL_STOPS:
+			ok = cmd == CMD_RUN || cmd == CMD_TRACE;
+			c->opt.all_stops = 1;
 			break;
 		case O_RECORD:
 			ok = cmd == CMD_RUN || cmd == CMD_TRACE || cmd == CMD_WATCH;

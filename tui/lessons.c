@@ -65,8 +65,20 @@ static struct scenario *scenario_get(struct lesson *l, const char *name)
 	return p;
 }
 
-/* One line of lesson.conf that the visualizer reads: a run line or a
- * scenario's. Returns 0, or -1 when the value is unusable. */
+/* "2" or "2.5" seconds, more than 0 and at most 600, as milliseconds. */
+static int hold_value(const char *value, int *ms)
+{
+	char *end;
+	double v = strtod(value, &end);
+
+	if (end == value || *end != '\0' || !(v > 0 && v <= 600))
+		return -1;
+	*ms = (int)(v * 1000 + 0.5);
+	return 0;
+}
+
+/* One line of lesson.conf that the visualizer reads: a run line, a hold,
+ * or a scenario's. Returns 0, or -1 when the value is unusable. */
 static int conf_entry(struct lesson *l, const struct sl_conf_entry *e)
 {
 	char name[SCEN_NAME_LEN];
@@ -76,6 +88,8 @@ static int conf_entry(struct lesson *l, const struct sl_conf_entry *e)
 
 	if (strcmp(e->key, "run") == 0)
 		return add_cmd(l->main.run, &l->main.nrun, e->value);
+	if (strcmp(e->key, "hold") == 0)
+		return hold_value(e->value, &l->main.hold_ms);
 	rc = sl_lessonconf_split(e->key, "scenario", name, sizeof(name), &field);
 	if (rc <= 0)
 		return rc;   /* another key (skipped), or a malformed one */
@@ -88,6 +102,8 @@ static int conf_entry(struct lesson *l, const struct sl_conf_entry *e)
 		return add_cmd(sc->run, &sc->nrun, e->value);
 	else if (strcmp(field, "then") == 0)
 		return add_cmd(sc->then, &sc->nthen, e->value);
+	else if (strcmp(field, "hold") == 0)
+		return hold_value(e->value, &sc->hold_ms);
 	return 0;   /* a field of a newer socklab */
 }
 

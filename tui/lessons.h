@@ -8,6 +8,10 @@
  *                          {addr} the whole address it announced
  *   scenario.NAME.title/run/then   named variants (lesson 03): "then"
  *                          commands run after every "run" process exited
+ *   hold = SECONDS         --batch ends the run this long after its last
+ *   scenario.NAME.hold     run line started, holding whatever still waits
+ *                          (a client inside connect(), a program waiting
+ *                          for Enter) instead of waiting for it to end
  *
  * Lines are "key = value"; '#' starts a comment line. lib/lessonconf.c
  * reads the file; every line, known here or not, stays in lesson.conf, so
@@ -32,6 +36,8 @@ struct scenario {
 	int nrun;
 	char *then[CMDS_MAX];
 	int nthen;
+	int hold_ms;                   /* --batch: end this long after the last run line
+	                                  started (0: when every program has ended) */
 };
 
 struct lesson {

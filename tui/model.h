@@ -232,6 +232,8 @@ struct model {
 	struct mseg *inferred; int ninferred, capinferred;
 	                       /* segments the input being applied implies
 	                          (infer.c), applied when it is done */
+	int compact_at;        /* compact sockets when there are this many (0: SOCKS_MAX) */
+	int compact_conns_at;  /* the same for connections (0: CONNS_MAX) */
 	int diag_open;         /* between diag_begin and diag_end */
 	mtime_t diag_t;
 };
