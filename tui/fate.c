@@ -33,6 +33,19 @@ static const char *const texts[FATE_COUNT] = {
 	[FATE_DROP_HAND] = "DROPPED by hand",
 };
 
+/* A word for a narrow column: nothing when it simply went through. */
+const char *seg_fate_tag(int fate)
+{
+	switch (fate) {
+	case FATE_INFLIGHT: return "in-flight";
+	case FATE_HELD: return "HELD";
+	case FATE_RELEASED: return "released";
+	case FATE_REORDERED: return "reordered";
+	case FATE_DUPLICATED: return "duplicated";
+	default: return seg_fate_dropped(fate) ? "DROPPED" : "";
+	}
+}
+
 const char *seg_fate_name(int fate)
 {
 	return fate >= 0 && fate < FATE_COUNT ? names[fate] : "?";

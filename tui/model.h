@@ -132,6 +132,9 @@ const char *seg_fate_name(int fate);
 int seg_fate_parse(const char *name);
 /* Words for the screen: "dropped by the link (loss)", "held". */
 const char *seg_fate_text(int fate);
+/* One word for a narrow column ("DROPPED", "HELD"); "" when the segment
+ * simply went through (passed or delayed). */
+const char *seg_fate_tag(int fate);
 /* Dropped by the link, whatever the reason. */
 int seg_fate_dropped(int fate);
 /* Reached the receiver (or no link was involved). */
