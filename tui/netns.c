@@ -102,8 +102,10 @@ int netns_enter(char *why, size_t size)
 
 		snprintf(why, size, "unshare(%s): %s%s",
 			 uid == 0 ? "CLONE_NEWNET" : "CLONE_NEWUSER|CLONE_NEWNET", strerror(e),
-			 e == EPERM || e == ENOSPC || e == EINVAL ?
-			 " (user namespaces disabled?)" : "");
+			 e == EPERM ? " (user namespaces disabled for ordinary users?)" :
+			 e == ENOSPC ? " (a namespace limit reached: /proc/sys/user/max_user_namespaces, "
+				       "max_net_namespaces)" :
+			 e == EINVAL ? " (no namespaces in this kernel?)" : "");
 		return -1;
 	}
 	if (uid != 0 && map_ids(uid, gid, why, size) < 0)

@@ -351,7 +351,8 @@ static void draw_settings(struct ui *u, int *y, int x, int w, int colw)
 	}
 }
 
-/* One line per direction: what the link did with its segments. */
+/* One line per direction: what the link did with its segments (the
+ * rarer counts only when there are some). */
 static void draw_counts(struct ui *u, int *y, int x, int w)
 {
 	const struct session *s = u->s;
@@ -360,14 +361,27 @@ static void draw_counts(struct ui *u, int *y, int x, int w)
 	count(s, t);
 	for (int i = 0; i < s->net.nhosts; i++, (*y)++) {
 		const struct tally *c = &t[i];
+		char line[256], part[64];
 
-		draw_fmt(*y, x, w, c->dropped ? ui_look(u, LK_BAD) : A_NORMAL,
-			 "to %s: %llu segments, %llu delivered (%llu delayed, %llu reordered, %llu "
-			 "twice), %llu dropped (%llu by hand), %llu held", s->net.host[i].name,
-			 (unsigned long long)c->segs, (unsigned long long)c->delivered,
-			 (unsigned long long)c->delayed, (unsigned long long)c->reordered,
-			 (unsigned long long)c->dup, (unsigned long long)c->dropped,
-			 (unsigned long long)c->hand, (unsigned long long)c->held);
+		snprintf(line, sizeof(line), "to %s: %llu dropped (%llu by hand), %llu held, "
+			 "%llu delivered", s->net.host[i].name, (unsigned long long)c->dropped,
+			 (unsigned long long)c->hand, (unsigned long long)c->held,
+			 (unsigned long long)c->delivered);
+		if (c->delayed) {
+			snprintf(part, sizeof(part), " (%llu delayed)", (unsigned long long)c->delayed);
+			text_append(line, sizeof(line), part);
+		}
+		if (c->reordered) {
+			snprintf(part, sizeof(part), ", %llu reordered", (unsigned long long)c->reordered);
+			text_append(line, sizeof(line), part);
+		}
+		if (c->dup) {
+			snprintf(part, sizeof(part), ", %llu twice", (unsigned long long)c->dup);
+			text_append(line, sizeof(line), part);
+		}
+		snprintf(part, sizeof(part), ", %llu segments", (unsigned long long)c->segs);
+		text_append(line, sizeof(line), part);
+		draw_text(*y, x, w, c->dropped ? ui_look(u, LK_BAD) : A_NORMAL, line);
 	}
 }
 
