@@ -147,27 +147,35 @@ static int nl_talk(int fd, struct nlreq *r)
 
 /* ---- the steps ------------------------------------------------------------------- */
 
-/* veth m<i> here, its peer eth0 in the host's namespace. */
-static int make_veth(int nl, const struct hosts *hs, const struct host *h,
-                     const uint8_t mid_mac[6])
+/* A veth pair: end a named name_a (in namespace ns_a; -1: here), its
+ * peer name_b in namespace ns_b. */
+struct veth_end {
+	const char *name;
+	const uint8_t *mac;
+	int nsfd;
+};
+
+static int make_veth(int nl, int mtu, const struct veth_end *a, const struct veth_end *b)
 {
 	struct nlreq r;
 	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC }, peer = { .ifi_family = AF_UNSPEC };
 	size_t info, data, p;
 
 	nl_start(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, &ifi, sizeof(ifi));
-	nl_put_str(&r, IFLA_IFNAME, h->mid_name);
-	nl_put_u32(&r, IFLA_MTU, (uint32_t)hs->mtu);
-	nl_put(&r, IFLA_ADDRESS, mid_mac, 6);
+	nl_put_str(&r, IFLA_IFNAME, a->name);
+	nl_put_u32(&r, IFLA_MTU, (uint32_t)mtu);
+	nl_put(&r, IFLA_ADDRESS, a->mac, 6);
+	if (a->nsfd >= 0)
+		nl_put_u32(&r, IFLA_NET_NS_FD, (uint32_t)a->nsfd);
 	info = nl_nest(&r, IFLA_LINKINFO);
 	nl_put_str(&r, IFLA_INFO_KIND, "veth");
 	data = nl_nest(&r, IFLA_INFO_DATA);
 	p = nl_nest(&r, VETH_INFO_PEER);
 	nl_put_raw(&r, &peer, sizeof(peer));
-	nl_put_str(&r, IFLA_IFNAME, "eth0");
-	nl_put_u32(&r, IFLA_MTU, (uint32_t)hs->mtu);
-	nl_put(&r, IFLA_ADDRESS, h->mac, 6);
-	nl_put_u32(&r, IFLA_NET_NS_FD, (uint32_t)h->nsfd);
+	nl_put_str(&r, IFLA_IFNAME, b->name);
+	nl_put_u32(&r, IFLA_MTU, (uint32_t)mtu);
+	nl_put(&r, IFLA_ADDRESS, b->mac, 6);
+	nl_put_u32(&r, IFLA_NET_NS_FD, (uint32_t)b->nsfd);
 	nl_nest_end(&r, p);
 	nl_nest_end(&r, data);
 	nl_nest_end(&r, info);
@@ -356,6 +364,53 @@ int hosts_add_name(struct hosts *hs, const char *name, char *err, size_t errsize
 	return 0;
 }
 
+/* Host i's addresses and names. */
+static void name_host(struct host *h, int i)
+{
+	snprintf(h->addr4, sizeof(h->addr4), "10.0.0.%u", (unsigned)(uint8_t)(i + 1));
+	snprintf(h->addr6, sizeof(h->addr6), "fd00::%u", (unsigned)(uint8_t)(i + 1));
+	snprintf(h->mid_name, sizeof(h->mid_name), "m%d", i + 1);
+	memcpy(h->mac, (uint8_t[6]){ 0x02, 0, 0, 0, 0, (uint8_t)(i + 1) }, 6);
+}
+
+int hosts_create_direct(struct hosts *hs, int mtu, char *err, size_t errsize)
+{
+	int nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE), rc = -1;
+
+	hs->mtu = mtu;
+	if (hs->n != 2) {
+		snprintf(err, errsize, "hosts: a plain veth joins exactly two hosts");
+		goto out;
+	}
+	if (nl < 0) {
+		snprintf(err, errsize, "hosts: %s", strerror(errno));
+		goto out;
+	}
+	for (int i = 0; i < 2; i++) {
+		name_host(&hs->h[i], i);
+		hs->h[i].mid_ifindex = -1;
+		hs->h[i].nsfd = netns_new();
+		if (hs->h[i].nsfd < 0) {
+			fail(err, errsize, &hs->h[i], "a network namespace");
+			goto out;
+		}
+		ipv6_quiet(hs->h[i].nsfd, 0);
+	}
+	if (make_veth(nl, mtu, &(struct veth_end){ "eth0", hs->h[0].mac, hs->h[0].nsfd },
+		      &(struct veth_end){ "eth0", hs->h[1].mac, hs->h[1].nsfd }) < 0) {
+		fail(err, errsize, &hs->h[0], "RTM_NEWLINK veth");
+		goto out;
+	}
+	for (int i = 0; i < 2; i++)
+		if (setup_inside(hs, i, err, errsize) < 0)
+			goto out;
+	rc = 0;
+out:
+	if (nl >= 0)
+		close(nl);
+	return rc;
+}
+
 int hosts_create(struct hosts *hs, int mtu, char *err, size_t errsize)
 {
 	int here = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -373,17 +428,15 @@ int hosts_create(struct hosts *hs, int mtu, char *err, size_t errsize)
 		struct host *h = &hs->h[i];
 		uint8_t mid_mac[6] = { 0x02, 0, 0, 0, 1, (uint8_t)(i + 1) };
 
-		snprintf(h->addr4, sizeof(h->addr4), "10.0.0.%u", (unsigned)(uint8_t)(i + 1));
-		snprintf(h->addr6, sizeof(h->addr6), "fd00::%u", (unsigned)(uint8_t)(i + 1));
-		snprintf(h->mid_name, sizeof(h->mid_name), "m%d", i + 1);
-		memcpy(h->mac, (uint8_t[6]){ 0x02, 0, 0, 0, 0, (uint8_t)(i + 1) }, 6);
+		name_host(h, i);
 		h->nsfd = netns_new();
 		if (h->nsfd < 0) {
 			fail(err, errsize, h, "a network namespace");
 			goto out;
 		}
 		ipv6_quiet(h->nsfd, 0);
-		if (make_veth(nl, hs, h, mid_mac) < 0) {
+		if (make_veth(nl, hs->mtu, &(struct veth_end){ h->mid_name, mid_mac, -1 },
+			      &(struct veth_end){ "eth0", h->mac, h->nsfd }) < 0) {
 			fail(err, errsize, h, errno == EOPNOTSUPP ?
 			     "RTM_NEWLINK veth (no veth in this kernel?)" : "RTM_NEWLINK veth");
 			goto out;

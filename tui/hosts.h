@@ -57,6 +57,9 @@ int hosts_add_name(struct hosts *hs, const char *name, char *err, size_t errsize
  * -1 with err saying which step failed; hosts_destroy cleans up either
  * way. */
 int hosts_create(struct hosts *hs, int mtu, char *err, size_t errsize);
+/* Two hosts joined by a plain veth pair, eth0 to eth0, nothing between
+ * them: set up as hosts_create does, for comparison (bench/netpair.c). */
+int hosts_create_direct(struct hosts *hs, int mtu, char *err, size_t errsize);
 /* Close the namespaces' fds (each goes away with its last process). */
 void hosts_destroy(struct hosts *hs);
 

@@ -7,6 +7,7 @@
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,11 @@
 /* Frames read from one ring per pass: the other rings and the screen
  * get their turn. */
 #define BATCH 512
+/* Busy polling: after a frame, wait this long for the next before going
+ * back to poll(); at most SPIN_MAX in one pass. */
+#define SPIN_IDLE (30 * 1000)
+#define SPIN_MAX (1000 * 1000)
+#define SPIN_FRAMES 64
 
 struct port {
 	int fd;
@@ -266,18 +272,48 @@ static int link_fill(struct source *src, struct pollfd *pfd, int max)
 	return n;
 }
 
+/* Is a frame waiting in host i's ring? */
+static int ring_ready(const struct port *p)
+{
+	const struct tpacket2_hdr *h = (const struct tpacket2_hdr *)(p->ring +
+		(size_t)(p->next / (BLOCK_BYTES / p->frame_size)) * BLOCK_BYTES +
+		(size_t)(p->next % (BLOCK_BYTES / p->frame_size)) * p->frame_size);
+
+	return (__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) != 0;
+}
+
 static void pump(struct linksrc *k)
 {
-	int more = 1;
+	mtime_t start = session_now(), last = start, now;
+	int got, total = 0;
 
-	/* Until every ring is empty (or each gave a full batch: then the
-	 * rest of the loop gets a turn first). */
-	for (int round = 0; more && round < 4; round++) {
-		more = 0;
+	/* Take what the rings hold; while frames keep coming, wait for the
+	 * next one a few microseconds instead of going back to poll(): the
+	 * answer to what was just passed on is usually that close, and a
+	 * sleep and a wake-up cost more. Never longer than SPIN_MAX per pass
+	 * (the screen and the other sources get their turn). */
+	for (;;) {
+		got = 0;
 		for (int i = 0; i < k->hs.n; i++)
-			if (read_ring(k, i) == BATCH)
-				more = 1;
-		link_run(&k->eng, session_now());
+			got += read_ring(k, i);
+		now = session_now();
+		link_run(&k->eng, now);
+		total += got;
+		if (got > 0)
+			last = now;
+		/* A stream fills the rings by itself: spinning would only take
+		 * the CPU from its sender. */
+		if (total == 0 || now - last > SPIN_IDLE || now - start > SPIN_MAX ||
+		    total > SPIN_FRAMES)
+			break;
+		if (got == 0) {
+			int any = 0;
+
+			for (int i = 0; i < k->hs.n && !any; i++)
+				any = ring_ready(&k->port[i]);
+			if (!any)
+				sched_yield();
+		}
 	}
 	arm(k);
 }
@@ -329,6 +365,14 @@ static void link_destroy(struct source *src)
 {
 	struct linksrc *k = of(src);
 
+	count_missed(k);
+	/* Frames lost outside the engine's decisions: say so, they are not
+	 * on the ladder. */
+	if (k->missed > 0 || k->send_errors > 0)
+		fprintf(stderr, "socklab: the link carried %llu frames; %llu were lost before it "
+			"saw them (its receive ring was full), %llu could not be sent on\n",
+			(unsigned long long)k->frames, (unsigned long long)k->missed,
+			(unsigned long long)k->send_errors);
 	for (int i = 0; i < HOSTS_MAX; i++)
 		close_port(&k->port[i]);
 	if (k->tfd >= 0)
