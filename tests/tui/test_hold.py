@@ -4,7 +4,8 @@
 client steps into connect() and its SYN waits on the wire (HELD on the
 ladder); x drops it (DROPPED, the arrow ends in an X); h again lets the
 frames go, and the kernel's own retransmission of that SYN (about a
-second later) opens the connection. The link panel (7) counts the drop.
+second later) opens the connection. The link panel (7) counts the drop,
+and its keys change the settings, both ways or one.
 As root, and as uid 65534 where the checkout allows."""
 import sys
 import time
@@ -48,6 +49,14 @@ def hold_and_drop(prefix, who):
         t.keys("7")
         s = t.wait_for(r"to server: 1 dropped \(1 by hand\), 0 held", what="the link panel")
         check(s is not None, "%s: 7: the link panel counts one segment dropped by hand" % who)
+        t.keys("+")
+        s = t.wait_all([r"link both ways: delay 1ms", r"^ delay +1ms +1ms +1ms"],
+                       what="a delay of 1 ms both ways")
+        check(s is not None, "%s: + in the panel: the delay both ways goes up to 1 ms" % who)
+        t.keys("Right", "Down", "Down", "+")
+        s = t.wait_all([r"link to server: delay 1ms loss 0.1%", r"^ loss +\(differ\) +0.1% +0%"],
+                       what="loss towards the server")
+        check(s is not None, "%s: Right, Down, Down, +: 0.1%% loss towards the server only" % who)
         t.keys("q")
         check(t.wait_for(r"\[exit 0\]", timeout=15, what="exit") is not None,
               "%s: q quits, exit 0" % who)

@@ -13,6 +13,8 @@ real kernels (the engine's exact behaviour is tests/unit/test_link.c):
   every segment once, the dropped one with a comment that says so; the
   recording replays to the same segments and fates;
 - three hosts, IPv6 ({NAME6}) and mtu=9000 (MSS 8960);
+- a lesson.conf scenario with link lines runs on hosts by itself, and
+  "@NAME" puts a program on host NAME;
 - where no namespace can be made, --hosts says why and exits 1; bad
   --link settings are usage errors (exit 2).
 
@@ -170,6 +172,38 @@ def three_hosts(tmp):
           "mtu=9000: the SYNs offer MSS 8960 (IPv4) and 8940 (IPv6)")
 
 
+SCENARIOS = """title = The iterative TCP echo server, on hosts
+programs = server client
+run = server -b {server} -p 0
+run = client -b {server} -p {port} hello
+scenario.lost.title = the client's first data segment is lost
+scenario.lost.link = to=server,drop=data:1
+scenario.lost.link = delay=5ms
+scenario.lost.run = server -b {server} -p 0 -n 1
+scenario.lost.run = @laptop client -b {server} -p {port} hello
+"""
+
+
+def scenario(tmp):
+    """A lesson scenario with link lines runs on hosts by itself, with its
+    settings; @NAME names a client's host."""
+    home = os.path.join(tmp, "home")
+    os.makedirs(os.path.join(home, "lessons", "02-tcp-echo"))
+    with open(os.path.join(home, "lessons", "02-tcp-echo", "lesson.conf"), "w") as f:
+        f.write(SCENARIOS)
+    r = run([SOCKLAB, "run", "02", "lost", "--batch"], timeout=60,
+            env=dict(os.environ, SOCKLAB_HOME=home))
+    segs = segments(r.stdout)
+    data = [s for s in segs if s[2].startswith("10.0.0.1:") and s[5] > 0]
+    check(r.returncode == 0 and len(data) >= 2 and data[0][6] == "dropped-rule" and
+          data[1][4] == data[0][4] and data[1][6] == "delayed",
+          "scenario.lost.link: on hosts without --hosts; the first data segment dropped, "
+          "sent again by the kernel, delayed 5 ms the second time (%s)"
+          % [(s[3], s[4], s[5], s[6]) for s in data[:2]])
+    check(re.search(r"^  #\d+ client\[\d+\] 10\.0\.0\.2:\d+ 10\.0\.0\.1:\d+ ", r.stdout, re.M)
+          is not None, "@laptop: the client runs on a host of its own, 10.0.0.2")
+
+
 def refusals(tmp):
     r = run([SOCKLAB, "run", "02", "--batch", "--link", "loss=2"])
     check(r.returncode == 2 and "loss=2" in r.stderr, "--link loss=2 (no %): exit 2, says why")
@@ -201,6 +235,7 @@ def main():
         loss([], me, tmp)
         drop_syn([], me, tmp)
         three_hosts(tmp)
+        scenario(tmp)
         refusals(tmp)
         if can_setpriv():
             no_impairment(AS_NOBODY, "nobody", tmp)

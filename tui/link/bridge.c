@@ -496,6 +496,19 @@ void link_stats(const struct source *src, uint64_t *frames, uint64_t *missed)
 
 /* ---- the keys ------------------------------------------------------------------------ */
 
+void link_restart(struct source *src)
+{
+	struct linksrc *k = of(src);
+	struct link_config cfg = k->eng.cfg;
+	struct link_ops ops = k->eng.ops;
+
+	/* What was on the wire belonged to the programs just stopped. */
+	cfg.hold = k->eng.hold;
+	link_free(&k->eng);
+	link_init(&k->eng, k->hs.n, &cfg, &ops);
+	arm(k);
+}
+
 void link_hold_mode(struct source *src, int on)
 {
 	struct linksrc *k = of(src);

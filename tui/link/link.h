@@ -33,6 +33,11 @@ int link_is(const struct source *src);
 /* The engine, for the link panel (read only). */
 const struct link *link_engine(const struct source *src);
 
+/* The lesson starts again (r): the frames on the wire are let go, the
+ * rules count from the start again (drop=syn:1 drops the next first
+ * SYN); the settings and hold mode stay. */
+void link_restart(struct source *src);
+
 /* ---- what the keys do (each is recorded) ---- */
 void link_hold_mode(struct source *src, int on);
 /* Release the oldest held frame (all: every one). Returns how many. */
