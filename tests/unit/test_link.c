@@ -5,9 +5,11 @@
  * these tests are exact: frames go in at chosen times, the link is run
  * at chosen times, and every frame sent and every fate reported is
  * checked. The live tests (tests/tui/test_link.py) only confirm that the
- * real kernels see what these promise.
+ * real kernels see what these promise. The last tests are the model's
+ * side: a segment the link holds, delays or drops reaches its receiver
+ * only when (if) the link delivers it.
  */
-// SOURCES: tui/link/engine.c tui/link/spec.c tui/fate.c
+// SOURCES: tui/link/engine.c tui/link/spec.c tui/fate.c tui/model.c tui/sockets.c tui/tcpfsm.c tui/infer.c tui/compact.c tui/endpoint.c tui/dump.c
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -704,6 +706,109 @@ static void test_fate_names(void **state)
 	assert_false(seg_fate_delivered(FATE_DROP_LOSS));
 }
 
+/* ---- the model and the fates ---------------------------------------------------------- */
+
+static struct mseg link_seg(const char *src, const char *dst, uint8_t flags, uint64_t id,
+                            int fate, mtime_t t)
+{
+	struct mseg g;
+
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(ep_parse(src, &g.src), 0);
+	assert_int_equal(ep_parse(dst, &g.dst), 0);
+	g.flags = flags;
+	g.seq = 1000;
+	g.win = 64240;
+	g.t = t;
+	g.link_id = id;
+	g.fate = (uint8_t)fate;
+	return g;
+}
+
+static struct msock *sock_at(struct model *m, const char *local, const char *peer)
+{
+	struct ep l, p;
+
+	assert_int_equal(ep_parse(local, &l), 0);
+	assert_int_equal(ep_parse(peer, &p), 0);
+	return model_sock_by_tuple(m, &l, &p);
+}
+
+static void test_model_fates(void **state)
+{
+	struct model *m = calloc(1, sizeof(*m));
+	struct diag_sock l;
+	struct mseg g;
+
+	(void)state;
+	assert_non_null(m);
+	model_init(m);
+	model_add_port(m, 5000);
+	model_diag_begin(m, T0);
+	memset(&l, 0, sizeof(l));
+	l.family = 2;
+	assert_int_equal(ep_parse("10.0.0.1:5000", &l.local), 0);
+	l.state = ST_LISTEN;
+	assert_int_equal(model_diag_socket(m, &l), 0);
+	model_diag_end(m, T0);
+	/* A SYN held on the link: the server has not seen it. */
+	g = link_seg("10.0.0.2:40000", "10.0.0.1:5000", TF_SYN, 7, FATE_HELD, T0 + MS(1));
+	assert_int_equal(model_apply_segment(m, &g), 0);
+	assert_null(sock_at(m, "10.0.0.1:5000", "10.0.0.2:40000"));
+	assert_int_equal(sock_at(m, "10.0.0.2:40000", "10.0.0.1:5000")->state, ST_SYN_SENT);
+	/* Released: now it has, at that moment. */
+	assert_int_equal(model_segment_fate(m, 7, FATE_RELEASED, T0 + MS(900)), 0);
+	assert_int_equal(m->segs[0].fate, FATE_RELEASED);
+	assert_int_equal(m->segs[0].t_out, T0 + MS(900));
+	assert_int_equal(sock_at(m, "10.0.0.1:5000", "10.0.0.2:40000")->state, ST_SYN_RECV);
+	assert_int_equal(sock_at(m, "10.0.0.1:5000", "10.0.0.2:40000")->state_t, T0 + MS(900));
+	/* A SYN,ACK dropped: the client stays in SYN_SENT, for good. */
+	g = link_seg("10.0.0.1:5000", "10.0.0.2:40000", TF_SYN | TF_ACK, 8, FATE_DROP_LOSS,
+		     T0 + MS(901));
+	assert_int_equal(model_apply_segment(m, &g), 0);
+	assert_int_equal(sock_at(m, "10.0.0.2:40000", "10.0.0.1:5000")->state, ST_SYN_SENT);
+	/* Sent again, delivered twice (one segment): ESTABLISHED. */
+	g = link_seg("10.0.0.1:5000", "10.0.0.2:40000", TF_SYN | TF_ACK, 9, FATE_DUPLICATED,
+		     T0 + MS(1901));
+	assert_int_equal(model_apply_segment(m, &g), 0);
+	assert_int_equal(sock_at(m, "10.0.0.2:40000", "10.0.0.1:5000")->state, ST_ESTABLISHED);
+	/* The link sees each frame once: the same segment again 1 ms later
+	 * is a frame of its own (loopback's capture would show it twice). */
+	g = link_seg("10.0.0.1:5000", "10.0.0.2:40000", TF_SYN | TF_ACK, 10, FATE_PASSED,
+		     T0 + MS(1902));
+	assert_int_equal(model_apply_segment(m, &g), 0);
+	assert_int_equal(m->nsegs, 4);
+	/* A fate for a frame the model never had. */
+	assert_int_equal(model_segment_fate(m, 99, FATE_PASSED, T0 + MS(2000)), -1);
+	model_free(m);
+	free(m);
+}
+
+/* Thousands in flight: each fate finds its segment. */
+static void test_model_many_fates(void **state)
+{
+	struct model *m = calloc(1, sizeof(*m));
+	struct mseg g;
+
+	(void)state;
+	assert_non_null(m);
+	model_init(m);
+	for (uint64_t id = 1; id <= 5000; id++) {
+		g = link_seg("10.0.0.2:40000", "10.0.0.1:5000", TF_ACK, id * 2, FATE_INFLIGHT,
+			     T0 + id);
+		assert_int_equal(model_apply_segment(m, &g), 0);
+	}
+	for (uint64_t id = 1; id <= 5000; id++)
+		assert_int_equal(model_segment_fate(m, id * 2, FATE_DELAYED, T0 + MS(50) + id), 0);
+	for (int i = 0; i < m->nsegs; i++) {
+		assert_int_equal(m->segs[i].fate, FATE_DELAYED);
+		assert_int_equal(m->segs[i].t_out, T0 + MS(50) + (mtime_t)i + 1);
+	}
+	assert_int_equal(model_segment_fate(m, 3, FATE_DELAYED, T0), -1);
+	model_free(m);
+	free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -730,6 +835,8 @@ int main(void)
 		cmocka_unit_test(test_spec_errors),
 		cmocka_unit_test(test_spec_round_trip),
 		cmocka_unit_test(test_fate_names),
+		cmocka_unit_test(test_model_fates),
+		cmocka_unit_test(test_model_many_fates),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -57,6 +57,7 @@ struct linksrc {
 	int pcap;
 	int64_t real_minus_mono;
 	uint64_t frames, missed, send_errors;
+	mtime_t last_in;           /* arrival of the frame taken last */
 };
 
 static struct linksrc *of(struct source *src)
@@ -197,22 +198,59 @@ static void one_frame(struct linksrc *k, int from, const unsigned char *data, si
 	link_offer(&k->eng, now, from, to, data, len, &in);
 }
 
-/* Take what waits in host i's ring. Returns how many frames. */
-static int read_ring(struct linksrc *k, int i)
+/* When the frame reached the link: the kernel's stamp on it (in the ring
+ * since then), not when this loop came round to it, which on a busy
+ * machine can be milliseconds later: a delay counts from the arrival. */
+static mtime_t arrival(struct linksrc *k, const struct tpacket2_hdr *h)
 {
-	struct port *p = &k->port[i];
+	mtime_t now = session_now(), at = now;
+	int64_t t = (int64_t)h->tp_sec * 1000000000 + (int64_t)h->tp_nsec - k->real_minus_mono;
+
+	if (h->tp_sec != 0 && t > 0 && (mtime_t)t <= now && now - (mtime_t)t < NS_PER_S)
+		at = (mtime_t)t;
+	/* Never before the frame taken before it: the frames' numbers and
+	 * times go up together (a late stamp in another ring can be a hair
+	 * older). */
+	if (at < k->last_in)
+		at = k->last_in;
+	k->last_in = at;
+	return at;
+}
+
+static struct tpacket2_hdr *head(const struct port *p)
+{
+	return (struct tpacket2_hdr *)(p->ring +
+		(size_t)(p->next / (BLOCK_BYTES / p->frame_size)) * BLOCK_BYTES +
+		(size_t)(p->next % (BLOCK_BYTES / p->frame_size)) * p->frame_size);
+}
+
+/* Take up to max frames from the rings, in the order they arrived
+ * (whichever host sent them): the link numbers its frames in that order,
+ * the order the model lists them in. Returns how many frames. */
+static int read_rings(struct linksrc *k, int max)
+{
 	int n;
 
-	for (n = 0; n < BATCH; n++) {
-		struct tpacket2_hdr *h = (struct tpacket2_hdr *)(p->ring +
-			(size_t)(p->next / (BLOCK_BYTES / p->frame_size)) * BLOCK_BYTES +
-			(size_t)(p->next % (BLOCK_BYTES / p->frame_size)) * p->frame_size);
+	for (n = 0; n < max; n++) {
+		struct tpacket2_hdr *first = NULL, *h;
+		int from = -1;
 
-		if (!(__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
+		for (int i = 0; i < k->hs.n; i++) {
+			h = head(&k->port[i]);
+			if (!(__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
+				continue;
+			if (first == NULL || h->tp_sec < first->tp_sec ||
+			    (h->tp_sec == first->tp_sec && h->tp_nsec < first->tp_nsec)) {
+				first = h;
+				from = i;
+			}
+		}
+		if (first == NULL)
 			break;
-		one_frame(k, i, (const unsigned char *)h + h->tp_mac, h->tp_snaplen, session_now());
-		__atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
-		p->next = (p->next + 1) % p->frames;
+		one_frame(k, from, (const unsigned char *)first + first->tp_mac, first->tp_snaplen,
+			  arrival(k, first));
+		__atomic_store_n(&first->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+		k->port[from].next = (k->port[from].next + 1) % k->port[from].frames;
 	}
 	return n;
 }
@@ -272,48 +310,32 @@ static int link_fill(struct source *src, struct pollfd *pfd, int max)
 	return n;
 }
 
-/* Is a frame waiting in host i's ring? */
-static int ring_ready(const struct port *p)
-{
-	const struct tpacket2_hdr *h = (const struct tpacket2_hdr *)(p->ring +
-		(size_t)(p->next / (BLOCK_BYTES / p->frame_size)) * BLOCK_BYTES +
-		(size_t)(p->next % (BLOCK_BYTES / p->frame_size)) * p->frame_size);
-
-	return (__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) != 0;
-}
-
 static void pump(struct linksrc *k)
 {
 	mtime_t start = session_now(), last = start, now;
 	int got, total = 0;
 
-	/* Take what the rings hold; while frames keep coming, wait for the
-	 * next one a few microseconds instead of going back to poll(): the
-	 * answer to what was just passed on is usually that close, and a
-	 * sleep and a wake-up cost more. Never longer than SPIN_MAX per pass
-	 * (the screen and the other sources get their turn). */
+	/* Take what the rings hold, up to BATCH frames a pass (the screen
+	 * and the other sources get their turn). When frames come one by one,
+	 * wait a few microseconds for the next instead of going back to
+	 * poll(): the answer to what was just passed on is usually that close,
+	 * and a sleep and a wake-up cost more. A stream keeps the rings full
+	 * by itself: spinning would only take the CPU from its sender. */
 	for (;;) {
-		got = 0;
-		for (int i = 0; i < k->hs.n; i++)
-			got += read_ring(k, i);
+		got = read_rings(k, BATCH - total);
 		now = session_now();
 		link_run(&k->eng, now);
 		total += got;
 		if (got > 0)
 			last = now;
-		/* A stream fills the rings by itself: spinning would only take
-		 * the CPU from its sender. */
-		if (total == 0 || now - last > SPIN_IDLE || now - start > SPIN_MAX ||
-		    total > SPIN_FRAMES)
+		if (total >= BATCH)
 			break;
-		if (got == 0) {
-			int any = 0;
-
-			for (int i = 0; i < k->hs.n && !any; i++)
-				any = ring_ready(&k->port[i]);
-			if (!any)
-				sched_yield();
-		}
+		if (got > 0)
+			continue;
+		if (total == 0 || total > SPIN_FRAMES || now - last > SPIN_IDLE ||
+		    now - start > SPIN_MAX)
+			break;
+		sched_yield();
 	}
 	arm(k);
 }

@@ -32,7 +32,7 @@
 
 #define LINK_PORTS_MAX 8          /* one per host (hosts.h HOSTS_MAX) */
 #define LINK_RULES_MAX 16
-#define LINK_FRAMES_MAX 65536     /* frames the link may keep at once */
+#define LINK_FRAMES_MAX 32768     /* frames the link may keep at once */
 #define LINK_QUEUE_DEFAULT 1000   /* as a NIC's txqueuelen */
 #define LINK_SEED_DEFAULT 1
 /* A frame picked to be reordered waits at most this long for a later
