@@ -5,7 +5,7 @@
  *       listen on ADDR, port 0 ("listening on ADDR:PORT"), take one
  *       client and read until EOF (-e: send every byte back); then write
  *       "bytes=N secs=S" to FILE: the bytes read, and the time from the
- *       first to the last
+ *       first to the last to arrive (the kernel's receive times)
  *   link_peer client -b ADDR -p PORT -o FILE (-n BYTES | -r ROUNDS)
  *       -n: send BYTES, shut down the sending side, wait for EOF;
  *       -r: ROUNDS round trips of 100 bytes (the server echoes); then
@@ -85,12 +85,15 @@ static int server(const char *addr, const char *out, int echo)
 	char host[64], port[16], buf[65536], result[128];
 	unsigned long long bytes = 0;
 	double first = 0, last = 0;
-	int fd, c, one = 1;
+	int fd, c, one = 1, big = 1 << 20;
 
 	fd = socket(ai->ai_family, SOCK_STREAM, 0);
 	if (fd < 0)
 		die("socket");
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* Room for all the data even if this process is slow to read (a busy
+	 * machine): the link, not the receiver's window, sets the pace. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0)
 		die("bind");
 	freeaddrinfo(ai);
@@ -105,8 +108,16 @@ static int server(const char *addr, const char *out, int echo)
 	c = accept(fd, NULL, NULL);
 	if (c < 0)
 		die("accept");
+	/* The kernel's time of arrival of the data, not when this process
+	 * got round to reading it (a busy machine makes that late). */
+	setsockopt(c, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
 	for (;;) {
-		ssize_t n = recv(c, buf, sizeof(buf), 0);
+		char cbuf[CMSG_SPACE(sizeof(struct timespec))];
+		struct iovec iov = { buf, sizeof(buf) };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				      .msg_controllen = sizeof(cbuf) };
+		struct cmsghdr *cm;
+		ssize_t n = recvmsg(c, &msg, 0);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -115,6 +126,13 @@ static int server(const char *addr, const char *out, int echo)
 		if (n == 0)
 			break;
 		last = now_s();
+		for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm))
+			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
+				struct timespec ts;
+
+				memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+				last = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+			}
 		if (bytes == 0)
 			first = last;
 		bytes += (unsigned long long)n;
@@ -136,10 +154,12 @@ static int client(const char *addr, const char *port, const char *out, long long
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
 	char result[160];
-	int fd = socket(ai->ai_family, SOCK_STREAM, 0);
+	int fd = socket(ai->ai_family, SOCK_STREAM, 0), big = 1 << 20;
 
 	if (fd < 0)
 		die("socket");
+	/* And the sender's data all in the kernel's hands at once. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
 		die("connect");
 	freeaddrinfo(ai);

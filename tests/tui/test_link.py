@@ -95,12 +95,18 @@ def no_impairment(prefix, who, tmp):
 def delay(prefix, who, tmp):
     r, _, cli = peers(prefix, tmp, who + "-delay", "delay=50ms", ["-e"], ["-r", "10"])
     rtt = cli.get("rtt_us", 0) / 1000
-    check(r.returncode == 0 and 90 <= rtt <= 110,
-          "%s: delay=50ms each way: smoothed RTT %.1f ms (100 +- 10)" % (who, rtt))
+    # On a machine too busy to wake socklab on time, the frames leave
+    # late and socklab says by how much on average; a round trip crosses
+    # the link twice. (Here, under make test, 0 to 10 ms.)
+    m = re.search(r"left ([\d.]+) ms after their time on average", r.stderr)
+    late = float(m.group(1)) if m else 0.0
+    check(r.returncode == 0 and 90 <= rtt <= 110 + 2 * late,
+          "%s: delay=50ms each way: smoothed RTT %.1f ms (100 +- 10%s)"
+          % (who, rtt, ", + 2 x %.1f ms the busy machine made the link late" % late if m else ""))
 
 
 def rate(prefix, who, tmp):
-    r, srv, _ = peers(prefix, tmp, who + "-rate", "rate=2mbit", [], ["-n", "300000"])
+    r, srv, _ = peers(prefix, tmp, who + "-rate", "rate=2mbit", [], ["-n", "250000"])
     mbit = srv["bytes"] * 8 / srv["secs"] / 1e6 if srv.get("secs") else 0
     check(r.returncode == 0 and 1.8 <= mbit <= 2.2,
           "%s: rate=2mbit: a bulk transfer at %.3f Mbit/s (2 +- 10%%)" % (who, mbit))

@@ -37,6 +37,8 @@
 #define SPIN_IDLE (30 * 1000)
 #define SPIN_MAX (1000 * 1000)
 #define SPIN_FRAMES 64
+/* Lateness worth a note at the end (on average). */
+#define LATE_NOTE (NS_PER_MS / 2)
 
 struct port {
 	int fd;
@@ -58,6 +60,8 @@ struct linksrc {
 	int64_t real_minus_mono;
 	uint64_t frames, missed, send_errors;
 	mtime_t last_in;           /* arrival of the frame taken last */
+	uint64_t late_n;           /* frames that waited, and how late they */
+	mtime_t late_sum, late_max; /* left after their time */
 };
 
 static struct linksrc *of(struct source *src)
@@ -140,6 +144,17 @@ static void on_fate(void *ctx, const struct link_frame *f, const unsigned char *
 	struct linksrc *k = ctx;
 	struct session *s = k->base.s;
 	int final = f->fate != FATE_INFLIGHT && f->fate != FATE_HELD;
+
+	/* A frame that waited: how much later than its time it really left
+	 * (this process woke late: a busy machine). */
+	if (!first && seg_fate_delivered(f->fate) && f->t_out > f->t_in) {
+		mtime_t now = session_now(), late = now > f->t_out ? now - f->t_out : 0;
+
+		k->late_sum += late;
+		k->late_n++;
+		if (late > k->late_max)
+			k->late_max = late;
+	}
 
 	/* The file has each frame once, when its fate is known, with the
 	 * time it reached the link. */
@@ -388,6 +403,14 @@ static void link_destroy(struct source *src)
 	struct linksrc *k = of(src);
 
 	count_missed(k);
+	/* Timing the link could not keep: say how much, so that a delay
+	 * measured through it can be read for what it is. */
+	if (k->late_n > 0 && k->late_sum / k->late_n >= LATE_NOTE)
+		fprintf(stderr, "socklab: frames that waited on the link left %.1f ms after their "
+			"time on average (at most %.1f ms, %llu frames): this machine is busy, and "
+			"times through the link are that much longer\n",
+			(double)(k->late_sum / k->late_n) / 1e6, (double)k->late_max / 1e6,
+			(unsigned long long)k->late_n);
 	/* Frames lost outside the engine's decisions: say so, they are not
 	 * on the ladder. */
 	if (k->missed > 0 || k->send_errors > 0)
@@ -508,12 +531,13 @@ const struct link *link_engine(const struct source *src)
 	return &((const struct linksrc *)src)->eng;
 }
 
-void link_stats(const struct source *src, uint64_t *frames, uint64_t *missed)
+void link_stats(const struct source *src, uint64_t *frames, uint64_t *missed, mtime_t *late)
 {
 	const struct linksrc *k = (const struct linksrc *)src;
 
 	*frames = k->frames;
 	*missed = k->missed;
+	*late = k->late_n > 0 ? k->late_sum / k->late_n : 0;
 }
 
 /* ---- the keys ------------------------------------------------------------------------ */

@@ -46,8 +46,9 @@ int link_release_frames(struct source *src, int all);
 int link_drop_frame(struct source *src, uint64_t id);
 /* New settings for the frames towards host to (-1: every host). */
 void link_change(struct source *src, int to, const struct link_params *p);
-/* Frames read from the rings, and frames the kernel dropped before the
- * link saw them (its ring was full). */
-void link_stats(const struct source *src, uint64_t *frames, uint64_t *missed);
+/* Frames read from the rings; frames the kernel dropped before the link
+ * saw them (its ring was full); how late, on average, frames that waited
+ * left after their time (socklab woke late: a busy machine). */
+void link_stats(const struct source *src, uint64_t *frames, uint64_t *missed, mtime_t *late);
 
 #endif

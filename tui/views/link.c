@@ -436,12 +436,17 @@ void view_link(struct ui *u, struct rect r)
 	draw_fmt(y++, x, w, A_NORMAL, "hosts: %s", hosts);
 	if (s->wire != NULL && link_is(s->wire)) {
 		uint64_t frames, missed;
+		mtime_t late;
 
-		link_stats(s->wire, &frames, &missed);
+		link_stats(s->wire, &frames, &missed, &late);
 		if (missed)
 			draw_fmt(y++, x, w, ui_look(u, LK_BAD), "%llu frames carried, %llu missed "
 				 "(the ring was full); Up/Down Left/Right choose, + - change",
 				 (unsigned long long)frames, (unsigned long long)missed);
+		else if (late >= NS_PER_MS / 2)
+			draw_fmt(y++, x, w, ui_look(u, LK_BAD), "%llu frames carried; they left "
+				 "%.1f ms late on average (a busy machine)", (unsigned long long)frames,
+				 (double)late / 1e6);
 		else
 			draw_fmt(y++, x, w, ui_look(u, LK_DIM), "%llu frames carried; Up/Down "
 				 "Left/Right choose a setting, + - change it", (unsigned long long)frames);
