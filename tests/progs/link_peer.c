@@ -31,11 +31,13 @@ static void die(const char *what)
 	exit(1);
 }
 
-static double now_s(void)
+/* The kernel's receive stamps are CLOCK_REALTIME: a read without one
+ * counts on the same clock. */
+static double real_s(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -94,6 +96,11 @@ static int server(const char *addr, const char *out, int echo)
 	/* Room for all the data even if this process is slow to read (a busy
 	 * machine): the link, not the receiver's window, sets the pace. */
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	/* The kernel's time of arrival of the data, not when this process
+	 * got round to reading it (a busy machine makes that late); set on
+	 * the listener, so that the first segment, there before accept()
+	 * returns, has its time too. */
+	setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0)
 		die("bind");
 	freeaddrinfo(ai);
@@ -108,8 +115,6 @@ static int server(const char *addr, const char *out, int echo)
 	c = accept(fd, NULL, NULL);
 	if (c < 0)
 		die("accept");
-	/* The kernel's time of arrival of the data, not when this process
-	 * got round to reading it (a busy machine makes that late). */
 	setsockopt(c, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
 	for (;;) {
 		char cbuf[CMSG_SPACE(sizeof(struct timespec))];
@@ -125,7 +130,7 @@ static int server(const char *addr, const char *out, int echo)
 			die("recv");
 		if (n == 0)
 			break;
-		last = now_s();
+		last = real_s();
 		for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm))
 			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
 				struct timespec ts;
