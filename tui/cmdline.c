@@ -114,7 +114,7 @@ static const char watch_help[] =
 	"root, every segment, for programs socklab did not start.\n"
 	"\n"
 	"  --record FILE      record the session for socklab replay\n"
-	"  --pcap FILE        write the captured segments to a pcap file\n"
+	"  --pcap FILE        write the captured segments to a pcapng file\n"
 	"  --batch            no screen: watch for --timeout S seconds, then\n"
 	"                     print the model as text\n"
 	"  --timeout S        (default 30)\n"
