@@ -459,3 +459,9 @@ RUNS=3 SOCKLAB_BUILD=$B bench/shim_bench.sh 100000
 echo
 echo "== loading a recording (bench/replay_bench.py)"
 python3 bench/replay_bench.py "$B/socklab"
+
+# The link between hosts (socklab --hosts): bulk and round trips through
+# it against a plain veth pair between the same two hosts.
+echo
+echo "== the link between hosts (bench/link_bench.sh, 3 runs)"
+RUNS=3 SOCKLAB_BUILD=$B bench/link_bench.sh

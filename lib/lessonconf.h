@@ -18,6 +18,9 @@
  *   scenario.NAME.title|run|then   a named variant of the run lines
  *   hold, scenario.NAME.hold  seconds: `socklab run --batch` ends the run
  *                            that long after its last run line started
+ *   link, scenario.NAME.link       the link's settings on hosts (--hosts,
+ *                            tui/link/spec.h); a scenario with one runs on
+ *                            hosts; hosts = yes, scenario.NAME.hosts = yes
  *   echo-server[.NAME], echo-server-args[.NAME], echo-server-limit[.NAME],
  *   echo-server-children[.NAME]    the designs the concurrency suite tests
  *                            (tests/lessons/test_concurrency.c)

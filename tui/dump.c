@@ -66,6 +66,11 @@ char *dump_segment_text(const struct mseg *g, char *buf, size_t size)
 	}
 	if (g->inferred)
 		text_append(buf, size, " (inferred)");
+	/* What the link between hosts did with it (model.h seg_fate). */
+	if (g->fate != FATE_NONE && g->fate != FATE_PASSED) {
+		snprintf(part, sizeof(part), " [%s]", seg_fate_name(g->fate));
+		text_append(buf, size, part);
+	}
 	return buf;
 }
 

@@ -21,6 +21,16 @@
  *   v1 src=diag ev=end t=NS                         and ends
  *   v1 src=wire t=NS from=A:P to=B:Q flags=0x12 seq=N ack=N win=N len=N
  *        [mss=N] [ws=N] [sack=1] [ts=1] [inferred=1]   one TCP segment
+ *        [id=N fate=F [tout=NS]]   ... as the link saw it (--hosts): its
+ *        frame number, its fate (model.h seg_fate_name), when it left
+ *   v1 src=link ev=host i=0 name=server addr=10.0.0.1 addr6=fd00::1
+ *        one host of the session's own network (--hosts), in order
+ *   v1 src=link ev=settings t=NS spec=...    the link's settings (link/spec.h),
+ *        at the start and after each change
+ *   v1 src=link ev=fate id=N fate=F t=NS     frame N's fate changed (it left
+ *        the link at t, or was dropped by hand)
+ *   v1 src=link ev=key key=hold-on t=NS [id=N]   a key's action on the link:
+ *        hold-on, hold-off, release, release-all, drop (id: the frame)
  *
  * Unknown keys are skipped and unknown src= lines ignored, so a newer
  * recording still replays; a line that breaks the grammar is counted and
@@ -61,13 +71,32 @@ void rec_diag_begin(struct recorder *r, mtime_t t);
 void rec_diag_sock(struct recorder *r, const struct diag_sock *d);
 void rec_diag_end(struct recorder *r, mtime_t t);
 void rec_segment(struct recorder *r, const struct mseg *g);
+void rec_link_host(struct recorder *r, int index, const char *name, const char *addr4,
+                   const char *addr6);
+void rec_link_settings(struct recorder *r, const char *spec, mtime_t t);
+void rec_link_fate(struct recorder *r, uint64_t id, int fate, mtime_t t);
+void rec_link_key(struct recorder *r, const char *key, uint64_t id, mtime_t t);
 
 /* ---- reading (recline.c: pure) ---- */
 
 enum rec_kind {
 	REC_BAD = -1, REC_SKIP = 0, REC_HEADER, REC_EVENT, REC_PROC_START,
 	REC_PROC_EXIT, REC_PROC_GO, REC_OUTPUT, REC_DIAG_BEGIN, REC_DIAG_SOCK,
-	REC_DIAG_END, REC_SEGMENT
+	REC_DIAG_END, REC_SEGMENT, REC_LINK_HOST, REC_LINK_SETTINGS, REC_LINK_FATE,
+	REC_LINK_KEY
+};
+
+#define REC_SPEC_LEN 1024
+
+/* What a src=link line says. */
+struct rec_link {
+	uint64_t id;
+	int fate;
+	int index;
+	char key[16];
+	char name[32];
+	char addr4[16], addr6[48];
+	char spec[REC_SPEC_LEN];
 };
 
 struct rec_item {
@@ -80,6 +109,7 @@ struct rec_item {
 	struct sl_event ev;
 	struct diag_sock diag;
 	struct mseg seg;
+	struct rec_link link;
 };
 
 /* Parse one line (trailing "\n" allowed). Returns the kind: REC_BAD for a

@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "netns.h"
 #include "session.h"
 #include "sources/source.h"
 
@@ -35,9 +36,14 @@
 #define IDLE_PERIOD_MAX_MS 1000
 #define ACTIVE_FOR_MS 3000
 
+/* socklab's own namespace, and each host's (--hosts). */
+#define NETNS_MAX 9
+
 struct diag {
 	struct source base;
-	int fd;
+	int fd;               /* the namespace being dumped */
+	int fds[NETNS_MAX];
+	int nfds;
 	mtime_t next;         /* the next dump is due */
 	mtime_t active;       /* when something last happened */
 	unsigned seq;
@@ -154,13 +160,17 @@ static void dump(struct diag *d, mtime_t now)
 	d->sum = 0;
 	start = session_now();
 	session_diag_begin(s, start);
-	for (size_t i = 0; i < nfamilies; i++) {
-		if (send_request(d, families[i]) < 0 || read_answer(d) < 0) {
-			/* IPv6 may be missing: that family simply has nothing. */
-			if (families[i] == AF_INET) {
-				snprintf(d->base.why, sizeof(d->base.why), "sock_diag: %s",
-					 strerror(errno));
-				d->base.active = 0;
+	/* One dump of every namespace: the hosts' tables make one table. */
+	for (int k = 0; k < d->nfds; k++) {
+		d->fd = d->fds[k];
+		for (size_t i = 0; i < nfamilies; i++) {
+			if (send_request(d, families[i]) < 0 || read_answer(d) < 0) {
+				/* IPv6 may be missing: that family simply has nothing. */
+				if (families[i] == AF_INET) {
+					snprintf(d->base.why, sizeof(d->base.why), "sock_diag: %s",
+						 strerror(errno));
+					d->base.active = 0;
+				}
 			}
 		}
 	}
@@ -196,8 +206,8 @@ static void diag_destroy(struct source *src)
 {
 	struct diag *d = of(src);
 
-	if (d->fd >= 0)
-		close(d->fd);
+	for (int k = 0; k < d->nfds; k++)
+		close(d->fds[k]);
 	free(d);
 }
 
@@ -209,6 +219,22 @@ void diag_poke(struct source *src, int delay_ms)
 	d->active = now;
 	if (when < d->next)
 		d->next = when;
+}
+
+int diag_add_netns(struct source *src, int nsfd)
+{
+	struct diag *d = of(src);
+	int fd;
+
+	if (d->nfds >= NETNS_MAX) {
+		errno = ENOSPC;
+		return -1;
+	}
+	fd = netns_socket(nsfd, AF_NETLINK, SOCK_DGRAM, NETLINK_SOCK_DIAG);
+	if (fd < 0)
+		return -1;
+	d->fds[d->nfds++] = fd;
+	return 0;
 }
 
 struct source *diag_source_new(struct session *s)
@@ -228,6 +254,7 @@ struct source *diag_source_new(struct session *s)
 			 strerror(errno));
 		return &d->base;
 	}
+	d->fds[d->nfds++] = d->fd;
 	d->base.active = 1;
 	snprintf(d->base.why, sizeof(d->base.why),
 		 "kernel socket table every %d ms (up to %d ms while nothing moves, if dumps are slow)",

@@ -22,6 +22,13 @@ static const char *const keys[][2] = {
 	{ "q", "quit" },
 };
 
+/* On hosts (--hosts): the link's keys. */
+static const char *const link_keys[][2] = {
+	{ "7", "the link: its settings (arrows, + -), what it did, the wire" },
+	{ "h  f F", "hold every frame on the wire / let the oldest go, all" },
+	{ "x  [ ]", "drop the segment chosen on the wire / choose another" },
+};
+
 static void source_line(struct ui *u, int y, int x, int w, const struct source *src)
 {
 	if (src == NULL)
@@ -40,6 +47,8 @@ void view_help(struct ui *u, struct rect r)
 	draw_title(u, r, "help: keys", 1);
 	for (int i = 0; i < n && y < r.y + r.h - 1; i++, y++)
 		draw_fmt(y, r.x + 2, r.w - 4, A_NORMAL, "%-12s %s", keys[i][0], keys[i][1]);
+	for (int i = 0; s->net.on && i < 3 && y < r.y + r.h - 1; i++, y++)
+		draw_fmt(y, r.x + 2, r.w - 4, A_NORMAL, "%-12s %s", link_keys[i][0], link_keys[i][1]);
 	y++;
 	if (y < r.y + r.h - 1)
 		draw_text(y++, r.x + 2, r.w - 4, ui_look(u, LK_BOLD), "sources");

@@ -90,7 +90,7 @@ static void end_label(const struct model *m, const struct ep *ep, char *buf, siz
 
 static attr_t seg_look(const struct ui *u, const struct mseg *g)
 {
-	if (g->flags & TF_RST)
+	if ((g->flags & TF_RST) || seg_fate_dropped(g->fate))
 		return ui_look(u, LK_BAD);
 	if (g->flags & TF_SYN)
 		return ui_look(u, LK_OPENING);
@@ -127,7 +127,14 @@ static void details(const struct mseg *g, char *buf, size_t size)
 {
 	char part[32];
 
-	snprintf(buf, size, "seq=%u", (unsigned)g->rseq);
+	/* What the link did with it, first: the column is narrow. */
+	buf[0] = '\0';
+	if (seg_fate_tag(g->fate)[0] != '\0') {
+		text_copy(buf, size, seg_fate_tag(g->fate));
+		text_append(buf, size, " ");
+	}
+	snprintf(part, sizeof(part), "seq=%u", (unsigned)g->rseq);
+	text_append(buf, size, part);
 	if (g->flags & TF_ACK) {
 		snprintf(part, sizeof(part), " ack=%u", (unsigned)g->rack);
 		text_append(buf, size, part);
@@ -140,12 +147,41 @@ static void details(const struct mseg *g, char *buf, size_t size)
 	}
 }
 
+/* How far along its arrow a segment got: a segment the link dropped ends
+ * in an X three quarters of the way, one held (|) or in flight (>) has
+ * got half way; len when it arrived. */
+static int reach_of(const struct mseg *g, int len)
+{
+	if (seg_fate_dropped(g->fate))
+		return len * 3 / 4;
+	if (g->fate == FATE_HELD || g->fate == FATE_INFLIGHT)
+		return len / 2;
+	return len;
+}
+
+static void cut_short(const struct mseg *g, char *line, int len, int rightwards)
+{
+	int reach = reach_of(g, len);
+	char head = seg_fate_dropped(g->fate) ? 'X' : g->fate == FATE_HELD ? '|' :
+		    rightwards ? '>' : '<';
+
+	if (reach >= len || reach < 1)
+		return;
+	if (rightwards) {
+		memset(line + reach, ' ', (size_t)(len - reach));
+		line[reach - 1] = head;
+	} else {
+		memset(line, ' ', (size_t)(len - reach));
+		line[len - reach] = head;
+	}
+}
+
 static void draw_arrow(const struct ui *u, int y, int xa, int xb, const struct mseg *g)
 {
 	int lo = xa < xb ? xa : xb, hi = xa < xb ? xb : xa, len = hi - lo - 1;
 	char label[96], line[256];
 	attr_t a = seg_look(u, g);
-	int ll;
+	int ll, reach, from, span;
 
 	if (len < 3)
 		return;
@@ -157,17 +193,24 @@ static void draw_arrow(const struct ui *u, int y, int xa, int xb, const struct m
 		line[len - 1] = '>';
 	else
 		line[0] = '<';
+	if (g->link_id != 0 && g->link_id == ui_link_selected(u))
+		a = ui_look(u, LK_SELECTED);
+	/* The label sits on the part of the arrow the segment travelled. */
+	reach = reach_of(g, len);
+	span = reach < len ? reach - 1 : len;
+	from = reach < len && xa > xb ? len - reach + 1 : 0;
 	arrow_label(g, label, sizeof(label));
 	ll = (int)strlen(label);
-	if (ll > len - 4)
-		ll = len - 4;
+	if (ll > span - 4)
+		ll = span - 4;
 	if (ll > 0)
-		memcpy(line + (len - ll) / 2, label, (size_t)ll);
+		memcpy(line + from + (span - ll) / 2, label, (size_t)ll);
 	/* A blank either side of the label, where it fits. */
-	if ((len - ll) / 2 - 1 >= 1)
-		line[(len - ll) / 2 - 1] = ' ';
-	if ((len - ll) / 2 + ll < len - 1)
-		line[(len - ll) / 2 + ll] = ' ';
+	if (ll > 0 && (span - ll) / 2 - 1 >= 1)
+		line[from + (span - ll) / 2 - 1] = ' ';
+	if (ll > 0 && (span - ll) / 2 + ll < span - 1)
+		line[from + (span - ll) / 2 + ll] = ' ';
+	cut_short(g, line, len, xa < xb);
 	draw_text(y, lo + 1, len, a, line);
 }
 
