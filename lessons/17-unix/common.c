@@ -273,7 +273,7 @@ void forget_on_exit(const char *dir, const char *path)
 	}
 }
 
-/* ---- waiting, and stopping cleanly ------------------------------------------ */
+/* ---- Plumbing: waiting (and stopping cleanly), printing --------------- */
 
 /* poll() the socket and lib/lesson's stop pipe together: a stop signal
  * that comes after the check of stop_requested has written a byte to the
