@@ -603,7 +603,8 @@ static void parse_options(int argc, char **argv)
 		{ 'W', "timeout", OPT_STRING, &timeout, "SEC",
 		  "seconds to wait for each reply, 0.01..60 (default 1)", .what = "timeout" },
 		{ 's', "size", OPT_NUMBER, &data_size, "SIZE",
-		  "data bytes per request (default 56)", .what = "size", .min = 0, .max = MAX_SIZE },
+		  "data bytes per request (default 56)",
+		  .what = "size", .min = 0, .max = MAX_SIZE },
 		{ 0 }
 	};
 
@@ -612,9 +613,11 @@ static void parse_options(int argc, char **argv)
 		.about = "Lesson 16: send ICMP echo requests built by hand over a raw socket\n"
 			 "(or an ICMP datagram socket when raw ones are not allowed) and time\n"
 			 "the replies.",
-		.footer = "\nA raw socket needs CAP_NET_RAW (root, or setcap cap_net_raw+p); the\n"
-			  "fallback needs your group inside /proc/sys/net/ipv4/ping_group_range.\n"
-			  "Exit status: 0 some reply came, 1 none did or a call failed, 2 bad usage.",
+		.footer = "\nA raw socket needs CAP_NET_RAW (root, or setcap cap_net_raw+p);\n"
+			  "the fallback needs your group inside\n"
+			  "/proc/sys/net/ipv4/ping_group_range.\n"
+			  "Exit status: 0 some reply came, 1 none did or a call failed,\n"
+			  "2 bad usage.",
 	});
 	if (v4 && v6)
 		usage_error("-4 and -6 exclude each other");

@@ -435,7 +435,8 @@ static void parse_options(int argc, char **argv)
 		{ 'i', "interface", OPT_STRING, &iface, "IFACE",
 		  "interface to capture on (default lo)", .what = "interface" },
 		/* Port 0 never appears on the wire: it would match nothing. */
-		{ 'p', "port", OPT_NUMBER, &filter_port, "PORT", "port to capture, 1..65535 (required)",
+		{ 'p', "port", OPT_NUMBER, &filter_port, "PORT",
+		  "port to capture, 1..65535 (required)",
 		  .what = "port", .min = 1, .max = 65535, .required = 1 },
 		{ 'c', "count", OPT_NUMBER, &count, "COUNT",
 		  "stop after COUNT packets, 1..1000000\n(default: until Ctrl-C)",

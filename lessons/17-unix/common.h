@@ -16,6 +16,7 @@
 #ifndef LESSON17_COMMON_H
 #define LESSON17_COMMON_H
 
+#include <poll.h> /* wait_ready() takes poll()'s POLLIN and POLLOUT */
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -29,9 +30,13 @@
 #include "lesson/stop.h"
 
 /* -s PATH|@NAME, the option every program here has (as -b ADDR in the
- * lessons on TCP), for lesson_options(). */
-#define OPT_SOCKET(var, text) \
-	{ 's', "socket", OPT_STRING, (var), "PATH|@NAME", (text), .what = "socket path" }
+ * lessons on TCP), for lesson_options(); file is the default's name, in a
+ * private directory (socket_name()). */
+#define OPT_SOCKET(var, file) \
+	{ 's', "socket", OPT_STRING, (var), "PATH|@NAME", \
+	  "the socket: a path, or @NAME for an abstract name\n" \
+	  "(to listen on, by default: " file " in a new 0700\n" \
+	  "directory; a stale socket file there is replaced)", .what = "socket path" }
 /* A client's -s: required. */
 #define OPT_SERVER_SOCKET(var) \
 	{ 's', "socket", OPT_STRING, (var), "PATH|@NAME", \

@@ -17,7 +17,6 @@
  * within ... ms" with -u, while the server prints "(unnamed)".
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

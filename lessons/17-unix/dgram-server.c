@@ -20,7 +20,6 @@
  * -u" makes this server print "(unnamed) (addrlen 0)" and a failed reply.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -36,16 +35,22 @@
 
 /* The command line; parse_options(), at the end, fills these in. */
 static const char *sock_name; /* -s; NULL: dgram.sock in a private directory */
-static long datagram_limit;   /* -n; 0: until a stop signal */
+static long max_count;        /* -n; 0: until a stop signal */
+
+/* Who sent a datagram: the address recvfrom() filled in, its length, and
+ * a name to print. */
+struct sender {
+	struct sockaddr_un addr;
+	socklen_t len;
+	char name[SL_ADDRSTRLEN];
+};
 
 /* main() is the whole story; each step is a function below it, in order. */
 static void parse_options(int argc, char **argv);
 static int open_socket(const char *name);
-static int serve(int fd, long max_count);
-static const char *sender_name(const struct sockaddr_un *from, socklen_t fromlen,
-                               char *buf, size_t size);
-static void reply(int fd, const char *buf, size_t len,
-                  const struct sockaddr_un *from, socklen_t fromlen, const char *who);
+static int serve(int fd, long limit);
+static void name_sender(struct sender *from);
+static void reply(int fd, const char *buf, size_t len, const struct sender *to);
 
 int main(int argc, char **argv)
 {
@@ -64,7 +69,7 @@ int main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	announce_listening(fd);
 
-	status = serve(fd, datagram_limit);
+	status = serve(fd, max_count);
 	if (stop_requested)
 		printf("stopping: signal received\n");
 	close(fd);
@@ -101,15 +106,13 @@ static int open_socket(const char *name)
 }
 
 /* Receive datagrams and echo each one, until told to stop or done. */
-static int serve(int fd, long max_count)
+static int serve(int fd, long limit)
 {
 	static char buf[MAX_DATAGRAM];
 	long count = 0;
 
-	while (max_count == 0 || count < max_count) {
-		struct sockaddr_un from;
-		socklen_t fromlen = sizeof(from);
-		char who[SL_ADDRSTRLEN];
+	while (limit == 0 || count < limit) {
+		struct sender from = { .len = sizeof(from.addr) };
 		int ready = wait_ready(fd, POLLIN, -1);
 		ssize_t n;
 
@@ -119,20 +122,21 @@ static int serve(int fd, long max_count)
 			warn("poll:");
 			return EXIT_RUNTIME;
 		}
-		/* One recvfrom() is one whole datagram, and fromlen is set to
-		 * the length of the sender's address. */
-		n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fromlen);
+		/* One recvfrom() is one whole datagram, and from.len is set
+		 * to the length of the sender's address. */
+		n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from.addr, &from.len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			warn("recvfrom:");
 			return EXIT_RUNTIME;
 		}
-		sender_name(&from, fromlen, who, sizeof(who));
-		printf("datagram %zd bytes from %s (addrlen %u): \"", n, who, (unsigned)fromlen);
+		name_sender(&from);
+		printf("datagram %zd bytes from %s (addrlen %u): \"", n, from.name,
+		       (unsigned)from.len);
 		print_text(buf, (size_t)n);
 		printf("\"\n");
-		reply(fd, buf, (size_t)n, &from, fromlen, who);
+		reply(fd, buf, (size_t)n, &from);
 		count++;
 	}
 	return EXIT_OK;
@@ -140,33 +144,31 @@ static int serve(int fd, long max_count)
 
 /* The sender's name, or "(unnamed)" when the address holds no name: an
  * unbound sender's address is at most sun_family long (Linux gives 0). */
-static const char *sender_name(const struct sockaddr_un *from, socklen_t fromlen,
-                               char *buf, size_t size)
+static void name_sender(struct sender *from)
 {
-	if (fromlen <= offsetof(struct sockaddr_un, sun_path))
-		snprintf(buf, size, "(unnamed)");
-	else if (sl_addr_format((const struct sockaddr *)from, fromlen, buf, size) == NULL)
-		snprintf(buf, size, "(unreadable address)");
-	return buf;
+	if (from->len <= offsetof(struct sockaddr_un, sun_path))
+		snprintf(from->name, sizeof(from->name), "(unnamed)");
+	else if (sl_addr_format((const struct sockaddr *)&from->addr, from->len, from->name,
+				sizeof(from->name)) == NULL)
+		snprintf(from->name, sizeof(from->name), "(unreadable address)");
 }
 
 /* Send the datagram back to where it came from. MSG_DONTWAIT: a client
  * that stops reading fills its queue, and a blocking sendto() would then
  * stall the whole server; we drop that one reply instead, and say so. */
-static void reply(int fd, const char *buf, size_t len,
-                  const struct sockaddr_un *from, socklen_t fromlen, const char *who)
+static void reply(int fd, const char *buf, size_t len, const struct sender *to)
 {
-	if (sendto(fd, buf, len, MSG_DONTWAIT, (const struct sockaddr *)from, fromlen) < 0) {
+	if (sendto(fd, buf, len, MSG_DONTWAIT, (const struct sockaddr *)&to->addr, to->len) < 0) {
 		int saved = errno;
 
-		printf("reply to %s failed: sendto: %s\n", who, strerror(saved));
-		if (fromlen <= offsetof(struct sockaddr_un, sun_path))
+		printf("reply to %s failed: sendto: %s\n", to->name, strerror(saved));
+		if (to->len <= offsetof(struct sockaddr_un, sun_path))
 			printf("  (the sender never bound a name: there is no address to answer to)\n");
 		else if (saved == EAGAIN)
 			printf("  (its receive queue is full: it is not reading)\n");
 		return;
 	}
-	printf("replied %zu bytes to %s\n", len, who);
+	printf("replied %zu bytes to %s\n", len, to->name);
 }
 
 /* ---- Plumbing: the command line ------------------------------------ */
@@ -176,10 +178,8 @@ static void reply(int fd, const char *buf, size_t len,
 static void parse_options(int argc, char **argv)
 {
 	static const struct lesson_opt options[] = {
-		OPT_SOCKET(&sock_name, "where to bind (default: dgram.sock in a new 0700\n"
-			   "directory under $XDG_RUNTIME_DIR or /tmp)"),
-		{ 'n', "count", OPT_NUMBER, &datagram_limit, "N",
-		  "exit after N datagrams (default 0: no limit)",
+		OPT_SOCKET(&sock_name, "dgram.sock"),
+		{ 'n', "count", OPT_NUMBER, &max_count, "N", "exit after N datagrams (0: never)",
 		  .what = "datagram count", .min = 0, .max = 1000000 },
 		{ 0 }
 	};

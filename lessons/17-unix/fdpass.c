@@ -27,7 +27,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -455,8 +454,7 @@ static void show_offset(int fd)
 static void parse_options(int argc, char **argv)
 {
 	static const struct lesson_opt options[] = {
-		OPT_SOCKET(&sock_name, "the receiver's socket (receive default: fdpass.sock\n"
-			   "in a new 0700 directory under $XDG_RUNTIME_DIR or /tmp)"),
+		OPT_SOCKET(&sock_name, "fdpass.sock"),
 		{ 'n', "senders", OPT_NUMBER, &sender_limit, "N",
 		  "receive: exit after N senders (default 0: until\nSIGINT or SIGTERM)",
 		  .what = "sender count", .min = 0, .max = 1000000 },
@@ -473,10 +471,12 @@ static void parse_options(int argc, char **argv)
 	first = lesson_options(argc, argv, &(struct lesson_cli){
 		.args = "receive|send [FILE]", .max_args = 2, .opts = options,
 		.about = "Passing an open descriptor over a Unix socket (SCM_RIGHTS, lesson 17).\n"
-			 "receive: for each sender, takes the descriptor it passes: reads a file\n"
-			 "         from its current offset to the end, or echoes on a TCP connection.\n"
-			 "send:    opens FILE, reads its first line and passes the descriptor; or\n"
-			 "         with --tcp accepts one TCP client on 127.0.0.1 and passes that.",
+			 "receive: for each sender, takes the descriptor it passes: reads a\n"
+			 "         file from its current offset to the end, or echoes on a\n"
+			 "         TCP connection.\n"
+			 "send:    opens FILE, reads its first line and passes the descriptor;\n"
+			 "         or with --tcp accepts one TCP client on 127.0.0.1 and\n"
+			 "         passes that.",
 	});
 	if (first >= argc)
 		usage_error("say which role: fdpass receive, or fdpass send");

@@ -223,8 +223,9 @@ static void parse_options(int argc, char **argv)
 	};
 
 	lesson_options(argc, argv, &(struct lesson_cli){ .opts = options,
-		.about = "socketpair() between a parent and a forked child (lesson 17): the parent\n"
-			 "sends COUNT pings, the child answers each with a pong, in upper case." });
+		.about = "socketpair() between a parent and a forked child (lesson 17): the\n"
+			 "parent sends COUNT pings, the child answers each with a pong, in\n"
+			 "upper case." });
 	if (strlen(text) > LINE_MAX_LEN - 64)
 		usage_error("message too long: at most %d bytes", LINE_MAX_LEN - 64);
 	if (strchr(text, '\n') != NULL)

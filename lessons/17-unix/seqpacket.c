@@ -29,7 +29,6 @@
  * exact size; "-B 16" turns the large ones into "truncated" lines.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -350,8 +349,7 @@ static uint32_t next_random(uint32_t *state)
 static void parse_options(int argc, char **argv)
 {
 	static const struct lesson_opt options[] = {
-		OPT_SOCKET(&sock_name, "the socket (server default: seq.sock in a new 0700\n"
-			   "directory under $XDG_RUNTIME_DIR or /tmp)"),
+		OPT_SOCKET(&sock_name, "seq.sock"),
 		{ 'B', "buffer", OPT_NUMBER, &buffer_size, "BYTES",
 		  "server: receive buffer size (default 65536); a longer\n"
 		  "message is truncated (MSG_TRUNC)",
@@ -375,9 +373,10 @@ static void parse_options(int argc, char **argv)
 	client_limit = -1; /* the values nobody can give: "not given" */
 	first = lesson_options(argc, argv, &(struct lesson_cli){
 		.args = "server|client", .max_args = 1, .opts = options,
-		.about = "SOCK_SEQPACKET over AF_UNIX (lesson 17): a connection that keeps message\n"
-			 "boundaries. The server echoes each message as one message; the client\n"
-			 "sends COUNT messages of random sizes and checks every reply.",
+		.about = "SOCK_SEQPACKET over AF_UNIX (lesson 17): a connection that keeps\n"
+			 "message boundaries. The server echoes each message as one message;\n"
+			 "the client sends COUNT messages of random sizes and checks every\n"
+			 "reply.",
 		.footer = "Exit status (client): 0 when every reply matched, 1 otherwise.",
 	});
 	if (first >= argc)

@@ -168,10 +168,10 @@ static void parse_options(int argc, char **argv)
 	};
 	int first = lesson_options(argc, argv, &(struct lesson_cli){
 		.args = "[WORD...]", .max_args = -1, .opts = options,
-		.about = "The Unix-domain echo client (lesson 17): connects to the server's socket,\n"
-			 "sends the WORDs joined by spaces with a newline at the end or, with no\n"
-			 "WORD, all of standard input, then prints everything the server sends\n"
-			 "back. Prints its own pid on standard error.",
+		.about = "The Unix-domain echo client (lesson 17): connects to the server's\n"
+			 "socket, sends the WORDs joined by spaces with a newline at the end\n"
+			 "or, with no WORD, all of standard input, then prints everything the\n"
+			 "server sends back. Prints its own pid on standard error.",
 	});
 
 	if (sock_name[0] == '\0')

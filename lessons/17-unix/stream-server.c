@@ -26,7 +26,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -307,9 +306,7 @@ static int send_all(int fd, const char *buf, size_t len)
 static void parse_options(int argc, char **argv)
 {
 	static const struct lesson_opt options[] = {
-		OPT_SOCKET(&sock_name, "the socket's path (default: echo.sock in a new 0700\n"
-			   "directory under $XDG_RUNTIME_DIR or /tmp), a stale\n"
-			   "file there replaced; @NAME: an abstract name, no file"),
+		OPT_SOCKET(&sock_name, "echo.sock"),
 		{ 'm', "mode", OPT_OCTAL, &sock_mode, "MODE",
 		  "the socket file's permissions, in octal (default:\n0777 minus the umask)",
 		  .what = "mode", .min = 0, .max = 0777 },

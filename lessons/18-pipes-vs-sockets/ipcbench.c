@@ -828,9 +828,11 @@ static void parse_options(int argc, char **argv, struct config *cfg)
 	int quick = 0;
 	const struct lesson_opt options[] = {
 		{ 'n', "iterations", OPT_NUMBER, &iterations, "N",
-		  "round trips to time (default 10000; a tenth more\ngo first, untimed, to warm up)",
+		  "round trips to time (default 10000; a tenth more\n"
+		  "go first, untimed, to warm up)",
 		  .what = "iteration count", .min = 1, .max = 10000000 },
-		{ 's', "size", OPT_NUMBER, &size, "BYTES", "size of each ping (default 64; 8 to 65000)",
+		{ 's', "size", OPT_NUMBER, &size, "BYTES",
+		  "size of each ping (default 64; 8 to 65000)",
 		  .what = "message size", .min = UDP_HDR, .max = UDP_MAX },
 		{ 'V', "volume", OPT_NUMBER, &volume_mib, "MIB",
 		  "data to send for throughput (default 256)",
@@ -851,15 +853,17 @@ static void parse_options(int argc, char **argv, struct config *cfg)
 		{ 'q', "quick", OPT_FLAG, &quick,
 		  .help = "1000 round trips and 16 MiB (for tests); -n and -V\nstill override" },
 		{ 0, "corrupt", OPT_FLAG, &cfg->corrupt,
-		  .help = "flip one byte of the first write: the data check\nmust then fail (exit 1)" },
+		  .help = "flip one byte of the first write: the data check\n"
+			  "must then fail (exit 1)" },
 		{ 0 }
 	};
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->cpu_parent = cfg->cpu_child = -1;
 	lesson_options(argc, argv, &(struct lesson_cli){
-		.about = "Pipes against sockets (lesson 18): round-trip latency and throughput between\n"
-			 "a parent and a forked child, for each transport, in one table.",
+		.about = "Pipes against sockets (lesson 18): round-trip latency and\n"
+			 "throughput between a parent and a forked child, for each transport,\n"
+			 "in one table.",
 		.footer = "Exit status: 0 when every transport ran and every byte checked out, 1\n"
 			  "otherwise, 2 for a bad command line.",
 		.opts = options,
