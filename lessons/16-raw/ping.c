@@ -12,7 +12,7 @@
  * (SOCK_DGRAM, IPPROTO_ICMP), which Linux allows to the groups in
  * net.ipv4.ping_group_range, and which takes over the identifier and the
  * checksum. Either way, privileges are dropped the moment the socket is
- * open (privs.h): sending and receiving on it needs none.
+ * open (common.c): sending and receiving on it needs none.
  *
  * Notice when it runs: the second line says which socket we got. On a raw
  * IPv4 socket recvmsg() returns the IP header before the ICMP message (we
@@ -27,14 +27,12 @@
  * schedule and matches replies to a table of send times).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <linux/icmp.h>
 #include <netinet/icmp6.h>
 #include <arpa/inet.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,23 +43,24 @@
 #include <unistd.h>
 
 #include "addr.h"
-#include "lesson.h"
+#include "lesson/lesson.h"
+#include "lesson/stop.h"
 #include "pkt.h"
-#include "privs.h"
+#include "common.h"
 
 #define ICMP_HDRLEN 8        /* type, code, checksum, identifier, sequence */
 #define DEFAULT_SIZE 56      /* data bytes after the header, as ping(8) */
 #define MAX_SIZE 65507       /* 65535 - 20 (IPv4) - 8 (ICMP) */
 
-struct options {
-	const char *host;
-	int family;       /* AF_UNSPEC, or AF_INET / AF_INET6 for -4 / -6 */
-	long count;       /* 0: until interrupted */
-	long interval_ms;
-	long timeout_ms;
-	size_t size;
-};
+/* The command line; parse_options(), at the end, fills these in. */
+static const char *destination;
+static int want_family = AF_UNSPEC; /* -4: AF_INET, -6: AF_INET6 */
+static long count;                  /* -c; 0: until interrupted */
+static long interval_ms = 1000;     /* -i */
+static long timeout_ms = 1000;      /* -W */
+static long data_size = DEFAULT_SIZE; /* -s */
 
+/* One run of ping: the socket, where it sends, the request, the counts. */
 struct pinger {
 	int fd;
 	int family;
@@ -86,125 +85,78 @@ struct reply {
 	double at;         /* when recvmsg() returned, ms */
 };
 
-static volatile sig_atomic_t stop_requested;
+/* main() is the whole story; each step is a function below it, in order. */
+static void parse_options(int argc, char **argv);
+static void resolve_destination(struct pinger *pg);
+static void open_icmp_socket(struct pinger *pg);
+static int not_permitted(int err);
+static noreturn void explain_no_permission(void);
+static void configure_socket(struct pinger *pg);
+static void filter_echo_replies(struct pinger *pg);
+static void learn_kernel_identifier(struct pinger *pg);
+static void make_request(struct pinger *pg);
+static void print_header(const struct pinger *pg);
+static void ping_loop(struct pinger *pg);
+static void send_request(struct pinger *pg, uint16_t seq);
+static void build_request(struct pinger *pg, uint16_t seq);
+static void put16(uint8_t *p, uint16_t v);
+static int receive_until(struct pinger *pg, uint16_t seq, double sent_at,
+			 double deadline, int until_answered, int *answered);
+static int read_reply(struct pinger *pg, struct reply *r);
+static int ttl_from_cmsg(struct msghdr *msg);
+static int from_destination(const struct pinger *pg, const struct sockaddr_storage *from);
+static void count_rtt(struct pinger *pg, double ms);
+static void print_reply(const struct pinger *pg, const struct reply *r,
+			double ms, const char *note);
+static void print_statistics(const struct pinger *pg, double elapsed);
+static double now_ms(void);
 
-static void usage(void)
+int main(int argc, char **argv)
 {
-	printf("usage: ping [-4|-6] [-c COUNT] [-i SECONDS] [-W SECONDS] [-s SIZE] DESTINATION\n"
-	       "Lesson 16: send ICMP echo requests built by hand over a raw socket\n"
-	       "(or an ICMP datagram socket when raw ones are not allowed) and time\n"
-	       "the replies.\n"
-	       "\n"
-	       "  -4, -6              use IPv4 / IPv6 only (default: the first address)\n"
-	       "  -c, --count COUNT   stop after COUNT requests, 1..1000000 (default: until Ctrl-C)\n"
-	       "  -i, --interval SEC  seconds between requests, 0.2..60 (default 1)\n"
-	       "  -W, --timeout SEC   seconds to wait for each reply, 0.01..60 (default 1)\n"
-	       "  -s, --size SIZE     data bytes per request, 0..%d (default %d)\n"
-	       "  -h, --help          show this help\n"
-	       "\n"
-	       "A raw socket needs CAP_NET_RAW (root, or setcap cap_net_raw+p); the\n"
-	       "fallback needs your group inside /proc/sys/net/ipv4/ping_group_range.\n"
-	       "Exit status: 0 some reply came, 1 none did or a call failed, 2 bad usage.\n",
-	       MAX_SIZE, DEFAULT_SIZE);
-}
+	struct pinger pg;
+	double start;
 
-/* Seconds as ping(8) takes them ("1", "0.5"), in milliseconds. Only digits
- * and one dot: strtod alone would also take "inf", "1e3" and "0x10". */
-static long opt_seconds(const char *arg, const char *what, long min_ms, long max_ms)
-{
-	static const char digits[] = "0123456789";
-	size_t whole = strspn(arg, digits), fraction = 0;
-	const char *rest = arg + whole;
-	double ms = strtod(arg, NULL) * 1000.0;
+	memset(&pg, 0, sizeof(pg));
+	parse_options(argc, argv);
+	setvbuf(stdout, NULL, _IOLBF, 0); /* each line at once, even into a pipe */
+	resolve_destination(&pg);
+	open_icmp_socket(&pg);
+	drop_privileges(); /* common.c: what follows needs no privilege */
+	configure_socket(&pg);
+	make_request(&pg);
+	/* The signal-safe stop of lesson 02, from lib/lesson: Ctrl-C ends
+	 * the loop, and the statistics are still printed. */
+	stop_on_signals();
+	print_header(&pg);
 
-	if (*rest == '.') {
-		fraction = strspn(rest + 1, digits);
-		rest += 1 + fraction;
-	}
-	if (whole + fraction == 0 || *rest != '\0' || ms < min_ms || ms > max_ms)
-		usage_error("bad %s '%s': expected seconds from %g to %g", what, arg,
-			    min_ms / 1000.0, max_ms / 1000.0);
-	return (long)(ms + 0.5);
-}
+	start = now_ms();
+	ping_loop(&pg);
+	print_statistics(&pg, now_ms() - start);
 
-static void parse_options(int argc, char **argv, struct options *opt)
-{
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "count", required_argument, NULL, 'c' },
-		{ "interval", required_argument, NULL, 'i' },
-		{ "timeout", required_argument, NULL, 'W' },
-		{ "size", required_argument, NULL, 's' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-
-	opt->family = AF_UNSPEC;
-	opt->count = 0;
-	opt->interval_ms = 1000;
-	opt->timeout_ms = 1000;
-	opt->size = DEFAULT_SIZE;
-	opterr = 0; /* bad_option() says what was wrong, in our words */
-	while ((c = getopt_long(argc, argv, ":h46c:i:W:s:", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage();
-			exit(EXIT_OK);
-		case '4':
-		case '6':
-			if (opt->family != AF_UNSPEC)
-				usage_error("-4 and -6 exclude each other");
-			opt->family = c == '4' ? AF_INET : AF_INET6;
-			break;
-		case 'c':
-			opt->count = opt_number(optarg, "count", 1, 1000000);
-			break;
-		case 'i':
-			opt->interval_ms = opt_seconds(optarg, "interval", 200, 60000);
-			break;
-		case 'W':
-			opt->timeout_ms = opt_seconds(optarg, "timeout", 10, 60000);
-			break;
-		case 's':
-			opt->size = (size_t)opt_number(optarg, "size", 0, MAX_SIZE);
-			break;
-		default:
-			bad_option(c, argv);
-		}
-	}
-	if (optind == argc)
-		usage_error("no destination given");
-	if (optind + 1 < argc)
-		usage_error("unexpected argument '%s'", argv[optind + 1]);
-	opt->host = argv[optind];
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+	free(pg.request);
+	if (close(pg.fd) < 0)
+		die("close:");
+	return pg.received > 0 ? EXIT_OK : EXIT_RUNTIME;
 }
 
 /* ---- setting up ------------------------------------------------------------ */
 
 /* The destination's first address of the wanted family. The port means
  * nothing to ICMP; "0" only satisfies getaddrinfo. */
-static void resolve_destination(const struct options *opt, struct pinger *pg)
+static void resolve_destination(struct pinger *pg)
 {
 	char err[SL_ERR_LEN];
-	struct addrinfo *list = sl_addr_resolve(opt->host, "0", SOCK_DGRAM, 0, err);
+	struct addrinfo *list = sl_addr_resolve(destination, "0", SOCK_DGRAM, 0, err);
 	struct addrinfo *ai;
 
 	if (list == NULL)
 		die("%s", err);
 	for (ai = list; ai != NULL; ai = ai->ai_next)
-		if (opt->family == AF_UNSPEC || ai->ai_family == opt->family)
+		if (want_family == AF_UNSPEC || ai->ai_family == want_family)
 			break;
 	if (ai == NULL) {
 		freeaddrinfo(list);
-		die("%s has no IPv%c address", opt->host, opt->family == AF_INET ? '4' : '6');
+		die("%s has no IPv%c address", destination, want_family == AF_INET ? '4' : '6');
 	}
 	memcpy(&pg->dst, ai->ai_addr, ai->ai_addrlen);
 	pg->dstlen = ai->ai_addrlen;
@@ -216,6 +168,35 @@ static void resolve_destination(const struct options *opt, struct pinger *pg)
 	else
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&pg->dst)->sin6_addr,
 			  pg->dsttext, sizeof(pg->dsttext));
+}
+
+/* A raw socket if we may, else an ICMP datagram socket. */
+static void open_icmp_socket(struct pinger *pg)
+{
+	int proto = pg->family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+	const char *name = pg->family == AF_INET ? "IPPROTO_ICMP" : "IPPROTO_ICMPV6";
+
+	/* EXERCISE 2: a raw socket if we may, else an ICMP datagram socket */
+	pg->type = SOCK_RAW;
+	pg->fd = socket(pg->family, SOCK_RAW | SOCK_CLOEXEC, proto);
+	if (pg->fd >= 0)
+		return;
+	if (!not_permitted(errno))
+		die("socket(SOCK_RAW, %s):", name);
+	warn("socket(SOCK_RAW, %s):", name);
+
+	pg->type = SOCK_DGRAM;
+	pg->fd = socket(pg->family, SOCK_DGRAM | SOCK_CLOEXEC, proto);
+	if (pg->fd >= 0) {
+		fprintf(stderr, "%s: using an ICMP datagram socket instead\n",
+			program_invocation_short_name);
+		return;
+	}
+	if (!not_permitted(errno))
+		die("socket(SOCK_DGRAM, %s):", name);
+	warn("socket(SOCK_DGRAM, %s):", name);
+	explain_no_permission();
+	/* END EXERCISE 2 */
 }
 
 static int not_permitted(int err)
@@ -246,33 +227,26 @@ static noreturn void explain_no_permission(void)
 	    "(/proc/sys/net/ipv4/ping_group_range)", (unsigned)getgid(), range);
 }
 
-/* A raw socket if we may, else an ICMP datagram socket. */
-static void open_icmp_socket(struct pinger *pg)
+static void configure_socket(struct pinger *pg)
 {
-	int proto = pg->family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6;
-	const char *name = pg->family == AF_INET ? "IPPROTO_ICMP" : "IPPROTO_ICMPV6";
+	int on = 1;
 
-	/* EXERCISE 2: a raw socket if we may, else an ICMP datagram socket */
-	pg->type = SOCK_RAW;
-	pg->fd = socket(pg->family, SOCK_RAW | SOCK_CLOEXEC, proto);
-	if (pg->fd >= 0)
-		return;
-	if (!not_permitted(errno))
-		die("socket(SOCK_RAW, %s):", name);
-	warn("socket(SOCK_RAW, %s):", name);
-
-	pg->type = SOCK_DGRAM;
-	pg->fd = socket(pg->family, SOCK_DGRAM | SOCK_CLOEXEC, proto);
-	if (pg->fd >= 0) {
-		fprintf(stderr, "%s: using an ICMP datagram socket instead\n",
-			program_invocation_short_name);
-		return;
+	if (pg->type == SOCK_RAW) {
+		filter_echo_replies(pg);
+		/* Our identifier: the pid, as ping(8) always did. */
+		pg->id = (uint16_t)(getpid() & 0xffff);
+	} else {
+		learn_kernel_identifier(pg);
 	}
-	if (!not_permitted(errno))
-		die("socket(SOCK_DGRAM, %s):", name);
-	warn("socket(SOCK_DGRAM, %s):", name);
-	explain_no_permission();
-	/* END EXERCISE 2 */
+	/* Where no IP header comes with the message, ask for the TTL (hop
+	 * limit) as ancillary data. */
+	if (pg->family == AF_INET6) {
+		if (setsockopt(pg->fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &on, sizeof(on)) < 0)
+			die("setsockopt(IPV6_RECVHOPLIMIT):");
+	} else if (pg->type == SOCK_DGRAM) {
+		if (setsockopt(pg->fd, IPPROTO_IP, IP_RECVTTL, &on, sizeof(on)) < 0)
+			die("setsockopt(IP_RECVTTL):");
+	}
 }
 
 /* On a raw socket the kernel filters by ICMP type before queueing: pass
@@ -317,58 +291,65 @@ static void learn_kernel_identifier(struct pinger *pg)
 	/* END EXERCISE 2 */
 }
 
-static void configure_socket(struct pinger *pg)
-{
-	int on = 1;
-
-	if (pg->type == SOCK_RAW) {
-		filter_echo_replies(pg);
-		/* Our identifier: the pid, as ping(8) always did. */
-		pg->id = (uint16_t)(getpid() & 0xffff);
-	} else {
-		learn_kernel_identifier(pg);
-	}
-	/* Where no IP header comes with the message, ask for the TTL (hop
-	 * limit) as ancillary data. */
-	if (pg->family == AF_INET6) {
-		if (setsockopt(pg->fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &on, sizeof(on)) < 0)
-			die("setsockopt(IPV6_RECVHOPLIMIT):");
-	} else if (pg->type == SOCK_DGRAM) {
-		if (setsockopt(pg->fd, IPPROTO_IP, IP_RECVTTL, &on, sizeof(on)) < 0)
-			die("setsockopt(IP_RECVTTL):");
-	}
-}
-
 /* The request's data: a pattern we can recognise when it comes back. */
-static void make_request(struct pinger *pg, size_t size)
+static void make_request(struct pinger *pg)
 {
-	pg->reqlen = ICMP_HDRLEN + size;
+	pg->reqlen = ICMP_HDRLEN + (size_t)data_size;
 	pg->request = malloc(pg->reqlen);
 	if (pg->request == NULL)
 		die("malloc:");
-	for (size_t i = 0; i < size; i++)
+	for (size_t i = 0; i < (size_t)data_size; i++)
 		pg->request[ICMP_HDRLEN + i] = (uint8_t)i;
 }
 
-static void print_header(const struct options *opt, const struct pinger *pg)
+static void print_header(const struct pinger *pg)
 {
 	if (pg->family == AF_INET)
-		printf("PING %s (%s) %zu(%zu) bytes of data.\n", opt->host, pg->dsttext,
-		       opt->size, opt->size + ICMP_HDRLEN + 20);
+		printf("PING %s (%s) %ld(%ld) bytes of data.\n", destination, pg->dsttext,
+		       data_size, data_size + ICMP_HDRLEN + 20);
 	else
-		printf("PING %s (%s) %zu data bytes\n", opt->host, pg->dsttext, opt->size);
+		printf("PING %s (%s) %ld data bytes\n", destination, pg->dsttext, data_size);
 	printf("using a %s socket, identifier %u (%s); now uid %u, no capabilities\n",
 	       pg->type == SOCK_RAW ? "SOCK_RAW" : "SOCK_DGRAM", pg->id,
 	       pg->type == SOCK_RAW ? "our pid" : "chosen by the kernel",
 	       (unsigned)getuid());
 }
 
-/* ---- one request ------------------------------------------------------------ */
+/* ---- one request at a time --------------------------------------------------- */
 
-static void put16(uint8_t *p, uint16_t v)
+/* One request at a time: send, wait for its reply, wait out the interval. */
+static void ping_loop(struct pinger *pg)
 {
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
+	for (uint16_t seq = 1; !stop_requested; seq++) {
+		double sent_at = now_ms();
+		int answered = 0;
+
+		send_request(pg, seq);
+		if (!receive_until(pg, seq, sent_at, sent_at + timeout_ms, 1, &answered) &&
+		    !stop_requested)
+			printf("no answer yet for icmp_seq=%u\n", seq);
+		if (count > 0 && pg->sent >= count)
+			break;
+		/* The rest of the interval: duplicates and late replies. */
+		receive_until(pg, seq, sent_at, sent_at + interval_ms, 0, &answered);
+	}
+}
+
+static void send_request(struct pinger *pg, uint16_t seq)
+{
+	ssize_t n;
+
+	build_request(pg, seq);
+	n = sendto(pg->fd, pg->request, pg->reqlen, 0,
+		   (struct sockaddr *)&pg->dst, pg->dstlen);
+	if (n < 0 && errno == EINTR && stop_requested)
+		return; /* Ctrl-C while sendto() waited: nothing was sent */
+	if (n < 0)
+		die("sendto %s:", pg->dsttext);
+	/* A datagram goes whole or not at all; check anyway. */
+	if ((size_t)n != pg->reqlen)
+		die("sendto %s: sent %zd of %zu bytes", pg->dsttext, n, pg->reqlen);
+	pg->sent++;
 }
 
 /*  0       7 8      15 16             31
@@ -399,48 +380,57 @@ static void build_request(struct pinger *pg, uint16_t seq)
 	/* END EXERCISE 1 */
 }
 
-static void send_request(struct pinger *pg, uint16_t seq)
+static void put16(uint8_t *p, uint16_t v)
 {
-	ssize_t n;
-
-	build_request(pg, seq);
-	n = sendto(pg->fd, pg->request, pg->reqlen, 0,
-		   (struct sockaddr *)&pg->dst, pg->dstlen);
-	if (n < 0)
-		die("sendto %s:", pg->dsttext);
-	/* A datagram goes whole or not at all; check anyway. */
-	if ((size_t)n != pg->reqlen)
-		die("sendto %s: sent %zd of %zu bytes", pg->dsttext, n, pg->reqlen);
-	pg->sent++;
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
 }
 
 /* ---- replies ---------------------------------------------------------------- */
 
-/* The TTL or hop limit from ancillary data, or -1. */
-static int ttl_from_cmsg(struct msghdr *msg)
+/* Wait for replies until the deadline (ms on the monotonic clock), or,
+ * with until_answered, until seq is answered. poll() watches lib/lesson's
+ * stop pipe too: a Ctrl-C that comes between checking the flag and going
+ * to sleep has written a byte there, so the wait ends at once. Returns 1
+ * once seq has been answered (now or before: *answered carries it over). */
+static int receive_until(struct pinger *pg, uint16_t seq, double sent_at,
+			 double deadline, int until_answered, int *answered)
 {
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
-		int v;
+	while (!stop_requested && !(until_answered && *answered)) {
+		struct pollfd pfd[2] = {
+			{ .fd = pg->fd, .events = POLLIN },
+			{ .fd = stop_pipe(), .events = POLLIN },
+		};
+		double left = deadline - now_ms();
+		struct reply r;
+		int n;
 
-		if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) ||
-		    (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT)) {
-			memcpy(&v, CMSG_DATA(c), sizeof(v)); /* may be unaligned */
-			return v;
+		if (left <= 0)
+			break;
+		/* In whole milliseconds, rounded up: never short of the deadline. */
+		n = poll(pfd, 2, (int)ceil(left));
+		if (n < 0 && errno == EINTR)
+			continue; /* a signal: the loop condition looks at it */
+		if (n < 0)
+			die("poll:");
+		if (n == 0 || pfd[1].revents != 0)
+			continue; /* the deadline (left <= 0 now), or a stop */
+		if (!read_reply(pg, &r))
+			continue;
+		if (r.seq != seq) {
+			/* An answer to an earlier request that we stopped
+			 * waiting for. */
+			print_reply(pg, &r, -1, " (late, not counted)");
+		} else if (*answered) {
+			pg->dups++;
+			print_reply(pg, &r, r.at - sent_at, " (DUP!)");
+		} else {
+			*answered = 1;
+			count_rtt(pg, r.at - sent_at);
+			print_reply(pg, &r, r.at - sent_at, "");
 		}
 	}
-	return -1;
-}
-
-static int from_destination(const struct pinger *pg, const struct sockaddr_storage *from)
-{
-	if (from->ss_family != pg->family)
-		return 0;
-	if (pg->family == AF_INET)
-		return ((const struct sockaddr_in *)from)->sin_addr.s_addr ==
-		       ((const struct sockaddr_in *)&pg->dst)->sin_addr.s_addr;
-	return memcmp(&((const struct sockaddr_in6 *)from)->sin6_addr,
-		      &((const struct sockaddr_in6 *)&pg->dst)->sin6_addr,
-		      sizeof(struct in6_addr)) == 0;
+	return *answered;
 }
 
 /* Read one message. Returns 1 and fills r when it is an echo reply to us
@@ -498,6 +488,33 @@ static int read_reply(struct pinger *pg, struct reply *r)
 	return 1;
 }
 
+/* The TTL or hop limit from ancillary data, or -1. */
+static int ttl_from_cmsg(struct msghdr *msg)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
+		int v;
+
+		if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) ||
+		    (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT)) {
+			memcpy(&v, CMSG_DATA(c), sizeof(v)); /* may be unaligned */
+			return v;
+		}
+	}
+	return -1;
+}
+
+static int from_destination(const struct pinger *pg, const struct sockaddr_storage *from)
+{
+	if (from->ss_family != pg->family)
+		return 0;
+	if (pg->family == AF_INET)
+		return ((const struct sockaddr_in *)from)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)&pg->dst)->sin_addr.s_addr;
+	return memcmp(&((const struct sockaddr_in6 *)from)->sin6_addr,
+		      &((const struct sockaddr_in6 *)&pg->dst)->sin6_addr,
+		      sizeof(struct in6_addr)) == 0;
+}
+
 static void count_rtt(struct pinger *pg, double ms)
 {
 	if (pg->received == 0 || ms < pg->rtt_min)
@@ -521,70 +538,6 @@ static void print_reply(const struct pinger *pg, const struct reply *r,
 	       r->data_ok ? "" : " (BAD DATA)");
 }
 
-/* Wait for replies until the deadline (ms on the monotonic clock), or,
- * with until_answered, until seq is answered. ppoll() opens the window
- * for SIGINT/SIGTERM only while we wait, so a Ctrl-C can never slip in
- * between checking the flag and going to sleep. Returns 1 once seq has
- * been answered (now or before: *answered carries it over). */
-static int receive_until(struct pinger *pg, uint16_t seq, double sent_at,
-			 double deadline, int until_answered, int *answered,
-			 const sigset_t *waitmask)
-{
-	while (!stop_requested && !(until_answered && *answered)) {
-		struct pollfd pfd = { .fd = pg->fd, .events = POLLIN };
-		double left = deadline - now_ms();
-		struct timespec ts;
-		struct reply r;
-		int n;
-
-		if (left <= 0)
-			break;
-		ts.tv_sec = (time_t)(left / 1000);
-		ts.tv_nsec = (long)((left - ts.tv_sec * 1000.0) * 1e6);
-		n = ppoll(&pfd, 1, &ts, waitmask);
-		if (n < 0 && errno == EINTR)
-			continue; /* a signal: the loop condition looks at it */
-		if (n < 0)
-			die("ppoll:");
-		if (n == 0)
-			break; /* the deadline */
-		if (!read_reply(pg, &r))
-			continue;
-		if (r.seq != seq) {
-			/* An answer to an earlier request that we stopped
-			 * waiting for. */
-			print_reply(pg, &r, -1, " (late, not counted)");
-		} else if (*answered) {
-			pg->dups++;
-			print_reply(pg, &r, r.at - sent_at, " (DUP!)");
-		} else {
-			*answered = 1;
-			count_rtt(pg, r.at - sent_at);
-			print_reply(pg, &r, r.at - sent_at, "");
-		}
-	}
-	return *answered;
-}
-
-static void ping_loop(struct pinger *pg, const struct options *opt,
-		      const sigset_t *waitmask)
-{
-	for (uint16_t seq = 1; !stop_requested; seq++) {
-		double sent_at = now_ms();
-		int answered = 0;
-
-		send_request(pg, seq);
-		if (!receive_until(pg, seq, sent_at, sent_at + opt->timeout_ms, 1,
-				   &answered, waitmask) && !stop_requested)
-			printf("no answer yet for icmp_seq=%u\n", seq);
-		if (opt->count > 0 && pg->sent >= opt->count)
-			break;
-		/* The rest of the interval: duplicates and late replies. */
-		receive_until(pg, seq, sent_at, sent_at + opt->interval_ms, 0,
-			      &answered, waitmask);
-	}
-}
-
 static void print_statistics(const struct pinger *pg, double elapsed)
 {
 	printf("\n--- %s ping statistics ---\n", pg->dsttext);
@@ -603,59 +556,75 @@ static void print_statistics(const struct pinger *pg, double elapsed)
 	}
 }
 
-/* ---- main ------------------------------------------------------------------- */
-
-static void on_signal(int sig)
+/* Now, in milliseconds, on a clock that only moves forward. */
+static double now_ms(void)
 {
-	(void)sig;
-	stop_requested = 1;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
 }
 
-/* Block SIGINT and SIGTERM except inside ppoll(); waitmask gets the mask
- * to wait with. Ctrl-C then ends the loop and still prints statistics. */
-static void catch_signals(sigset_t *waitmask)
-{
-	struct sigaction sa;
-	sigset_t block;
+/* ---- Plumbing: the command line ------------------------------------ */
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0)
-		die("sigaction:");
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	if (sigprocmask(SIG_BLOCK, &block, waitmask) < 0)
-		die("sigprocmask:");
-	sigdelset(waitmask, SIGINT);
-	sigdelset(waitmask, SIGTERM);
+/* Seconds as ping(8) takes them ("1", "0.5"), in milliseconds. Only digits
+ * and one dot: strtod alone would also take "inf", "1e3" and "0x10". */
+static long opt_seconds(const char *arg, const char *what, long min_ms, long max_ms)
+{
+	static const char digits[] = "0123456789";
+	size_t whole = strspn(arg, digits), fraction = 0;
+	const char *rest = arg + whole;
+	double ms = strtod(arg, NULL) * 1000.0;
+
+	if (*rest == '.') {
+		fraction = strspn(rest + 1, digits);
+		rest += 1 + fraction;
+	}
+	if (whole + fraction == 0 || *rest != '\0' || ms < min_ms || ms > max_ms)
+		usage_error("bad %s '%s': expected seconds from %g to %g", what, arg,
+			    min_ms / 1000.0, max_ms / 1000.0);
+	return (long)(ms + 0.5);
 }
 
-int main(int argc, char **argv)
+/* The options, as a table: lib/lesson parses them, checks each value and
+ * prints the -h text from the same table. */
+static void parse_options(int argc, char **argv)
 {
-	struct options opt;
-	struct pinger pg;
-	sigset_t waitmask;
-	double start;
+	const char *interval = NULL, *timeout = NULL;
+	int v4 = 0, v6 = 0, first;
+	const struct lesson_opt options[] = {
+		{ '4', NULL, OPT_FLAG, &v4, .help = "use IPv4 only (default: the first address)" },
+		{ '6', NULL, OPT_FLAG, &v6, .help = "use IPv6 only" },
+		{ 'c', "count", OPT_NUMBER, &count, "COUNT",
+		  "stop after COUNT requests (default: until Ctrl-C)",
+		  .what = "count", .min = 1, .max = 1000000 },
+		{ 'i', "interval", OPT_STRING, &interval, "SEC",
+		  "seconds between requests, 0.2..60 (default 1)", .what = "interval" },
+		{ 'W', "timeout", OPT_STRING, &timeout, "SEC",
+		  "seconds to wait for each reply, 0.01..60 (default 1)", .what = "timeout" },
+		{ 's', "size", OPT_NUMBER, &data_size, "SIZE",
+		  "data bytes per request (default 56)",
+		  .what = "size", .min = 0, .max = MAX_SIZE },
+		{ 0 }
+	};
 
-	memset(&pg, 0, sizeof(pg));
-	parse_options(argc, argv, &opt);
-	setvbuf(stdout, NULL, _IOLBF, 0); /* each line at once, even into a pipe */
-	resolve_destination(&opt, &pg);
-	open_icmp_socket(&pg);
-	drop_privileges();
-	configure_socket(&pg);
-	make_request(&pg, opt.size);
-	catch_signals(&waitmask);
-	print_header(&opt, &pg);
-
-	start = now_ms();
-	ping_loop(&pg, &opt, &waitmask);
-	print_statistics(&pg, now_ms() - start);
-
-	free(pg.request);
-	if (close(pg.fd) < 0)
-		die("close:");
-	return pg.received > 0 ? EXIT_OK : EXIT_RUNTIME;
+	first = lesson_options(argc, argv, &(struct lesson_cli){
+		.args = "DESTINATION", .min_args = 1, .max_args = 1, .opts = options,
+		.about = "Lesson 16: send ICMP echo requests built by hand over a raw socket\n"
+			 "(or an ICMP datagram socket when raw ones are not allowed) and time\n"
+			 "the replies.",
+		.footer = "\nA raw socket needs CAP_NET_RAW (root, or setcap cap_net_raw+p);\n"
+			  "the fallback needs your group inside\n"
+			  "/proc/sys/net/ipv4/ping_group_range.\n"
+			  "Exit status: 0 some reply came, 1 none did or a call failed,\n"
+			  "2 bad usage.",
+	});
+	if (v4 && v6)
+		usage_error("-4 and -6 exclude each other");
+	want_family = v4 ? AF_INET : v6 ? AF_INET6 : AF_UNSPEC;
+	if (interval != NULL)
+		interval_ms = opt_seconds(interval, "interval", 200, 60000);
+	if (timeout != NULL)
+		timeout_ms = opt_seconds(timeout, "timeout", 10, 60000);
+	destination = argv[first];
 }

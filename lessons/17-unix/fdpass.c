@@ -27,9 +27,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -37,117 +35,18 @@
 #include <unistd.h>
 
 #include "socklab.h"
-#include "lesson.h"
-#include "unixlesson.h"
+#include "common.h"
 
 #define BACKLOG 16
 #define FIRST_LINE_MAX 200
 
-static void usage(void)
-{
-	printf("usage: fdpass receive [-s PATH|@NAME] [-n N]\n"
-	       "       fdpass send -s PATH|@NAME FILE\n"
-	       "       fdpass send -s PATH|@NAME --tcp [-p PORT]\n"
-	       "Passing an open descriptor over a Unix socket (SCM_RIGHTS, lesson 17).\n"
-	       "receive: listens on a Unix socket; for each sender, takes the descriptor\n"
-	       "         it passes: reads a file from its current offset to the end, or\n"
-	       "         echoes on a TCP connection until the client closes.\n"
-	       "send:    opens FILE, reads its first line, passes the descriptor and\n"
-	       "         shows that the receiver's reads moved its own offset; or with\n"
-	       "         --tcp accepts one TCP client on 127.0.0.1 and passes that.\n"
-	       "\n"
-	       "  -s, --socket PATH  the receiver's socket (receive default: fdpass.sock\n"
-	       "                     in a new 0700 directory under $XDG_RUNTIME_DIR or\n"
-	       "                     /tmp), or @NAME\n"
-	       "  -n, --senders N    receive: exit after N senders (default 0: until\n"
-	       "                     SIGINT or SIGTERM)\n"
-	       "  -t, --tcp          send: accept a TCP client and pass the connection\n"
-	       "  -p, --port PORT    send --tcp: the TCP port on 127.0.0.1 (default 0:\n"
-	       "                     any free port)\n"
-	       "  -h, --help         show this help\n");
-}
-
-enum role { ROLE_RECEIVE, ROLE_SEND };
-
-struct options {
-	enum role role;
-	const char *name;
-	long max_senders;
-	int tcp;
-	const char *port;
-	const char *file;
-};
-
-static void check_roles(const struct options *opt, int seen_n, int seen_p)
-{
-	if (opt->role == ROLE_RECEIVE && (opt->tcp || seen_p || opt->file != NULL))
-		usage_error("--tcp, -p and FILE are for fdpass send");
-	if (opt->role == ROLE_SEND && seen_n)
-		usage_error("-n is for fdpass receive");
-	if (opt->role == ROLE_SEND && opt->name == NULL)
-		usage_error("give the receiver's socket with -s PATH or -s @NAME");
-	if (opt->role == ROLE_SEND && opt->tcp == (opt->file != NULL))
-		usage_error("fdpass send needs a FILE or --tcp (one of them)");
-	if (seen_p && !opt->tcp)
-		usage_error("-p goes with --tcp");
-	if (opt->name != NULL && opt->name[0] == '\0')
-		usage_error("bad socket path '': give a path or @NAME");
-}
-
-static void parse_options(int argc, char **argv, struct options *opt)
-{
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "senders", required_argument, NULL, 'n' },
-		{ "tcp", no_argument, NULL, 't' },
-		{ "port", required_argument, NULL, 'p' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c, seen_n = 0, seen_p = 0;
-
-	opterr = 0;
-	memset(opt, 0, sizeof(*opt));
-	opt->port = "0";
-	while ((c = getopt_long(argc, argv, ":hs:n:tp:", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage();
-			exit(EXIT_OK);
-		case 's':
-			opt->name = optarg;
-			break;
-		case 'n':
-			opt->max_senders = opt_number(optarg, "sender count", 0, 1000000);
-			seen_n = 1;
-			break;
-		case 't':
-			opt->tcp = 1;
-			break;
-		case 'p':
-			opt->port = opt_port(optarg);
-			seen_p = 1;
-			break;
-		default:
-			bad_option(c, argv);
-		}
-	}
-	if (optind >= argc)
-		usage_error("say which role: fdpass receive, or fdpass send");
-	if (strcmp(argv[optind], "receive") == 0)
-		opt->role = ROLE_RECEIVE;
-	else if (strcmp(argv[optind], "send") == 0)
-		opt->role = ROLE_SEND;
-	else
-		usage_error("unknown role '%s': expected receive or send", argv[optind]);
-	if (optind + 1 < argc)
-		opt->file = argv[optind + 1];
-	if (optind + 2 < argc)
-		usage_error("unexpected argument '%s'", argv[optind + 2]);
-	check_roles(opt, seen_n, seen_p);
-}
-
-/* ---- passing a descriptor ------------------------------------------------------- */
+/* The command line; parse_options(), at the end, fills these in. */
+static enum { ROLE_RECEIVE, ROLE_SEND } role;
+static const char *sock_name; /* -s; NULL (receive): fdpass.sock in a private directory */
+static long sender_limit;     /* receive -n; 0: until a stop signal */
+static int tcp;               /* send --tcp: pass a TCP connection, not a file */
+static const char *tcp_port;  /* send -p */
+static const char *file;      /* send FILE */
 
 /* Room for one control message that carries one int, aligned as a cmsghdr
  * must be (the union does that). */
@@ -155,6 +54,34 @@ union fd_control {
 	struct cmsghdr align;
 	char buf[CMSG_SPACE(sizeof(int))];
 };
+
+/* main() is the whole story; each step is a function below it, in order. */
+static void parse_options(int argc, char **argv);
+static int send_fd(int conn, int fd);
+static int receive_fd(int conn);
+/* Listen, then take one descriptor from each sender in turn. */
+static int run_receiver(void);
+static void handle_sender(int conn);
+static void print_sender(int conn);
+static void read_passed_file(int fd, const struct stat *st);
+static void serve_passed_socket(int fd);
+/* Get a descriptor (a file, or a TCP client), pass it, and for a file
+ * show that the receiver's reads moved our offset. */
+static int run_sender(void);
+static int open_and_read_first_line(const char *path);
+static int accept_tcp_client(const char *port);
+static int wait_until_done(int conn);
+static void show_offset(int fd);
+
+int main(int argc, char **argv)
+{
+	parse_options(argc, argv);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	stop_on_signals(); /* the signal-safe stop of lesson 02, from lib/lesson */
+	return role == ROLE_RECEIVE ? run_receiver() : run_sender();
+}
+
+/* ---- passing a descriptor ------------------------------------------------------- */
 
 /* Send fd over the connected Unix socket conn. The descriptor travels in
  * the control part of the message (SCM_RIGHTS); the kernel duplicates it
@@ -240,26 +167,83 @@ static int receive_fd(int conn)
 
 /* ---- the receiver ----------------------------------------------------------------- */
 
-/* socket, bind, listen on a Unix path (a stale file is removed first, see
- * bind_unix). Returns the socket, or -1 after saying why. */
-static int open_unix_listener(const char *name)
+/* Listen, then take one descriptor from each sender in turn. */
+static int run_receiver(void)
 {
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	char path[SUN_PATH_MAX];
+	const char *name;
+	long served = 0;
+	int listener;
 
+	/* The -s name, or fdpass.sock in a new directory of mode 0700. */
+	name = socket_name(sock_name, "fdpass.sock", path, sizeof(path));
+	listener = listen_unix(name, SOCK_STREAM, BACKLOG);
+	if (listener < 0)
+		return EXIT_RUNTIME; /* the atexit handler removes our directory */
+	announce_listening(listener);
+	while (sender_limit == 0 || served < sender_limit) {
+		int conn, ready = wait_ready(listener, POLLIN, -1);
+
+		if (ready <= 0)
+			break;
+		conn = accept(listener, NULL, NULL);
+		if (conn < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			warn("accept:");
+			break;
+		}
+		handle_sender(conn);
+		close(conn);
+		served++;
+	}
+	if (stop_requested)
+		printf("stopping: signal received\n");
+	close(listener);
+	remove_our_files(1);
+	return EXIT_OK;
+}
+
+/* Take one descriptor from a sender, use it, close it, and tell the
+ * sender we are done (one byte) so it can look at its own offset. */
+static void handle_sender(int conn)
+{
+	struct stat st;
+	int fd;
+
+	print_sender(conn);
+	fd = receive_fd(conn);
 	if (fd < 0) {
-		warn("socket:");
-		return -1;
+		warn("receive descriptor:");
+		return;
 	}
-	if (bind_unix(fd, name, SOCK_STREAM) < 0) {
-		close(fd);
-		return -1;
+	printf("received fd %d\n", fd);
+	if (fstat(fd, &st) < 0)
+		warn("fstat:");
+	else if (S_ISREG(st.st_mode))
+		read_passed_file(fd, &st);
+	else if (S_ISSOCK(st.st_mode))
+		serve_passed_socket(fd);
+	else
+		printf("fd %d is neither a regular file nor a socket: not using it\n", fd);
+	close(fd);
+	if (send(conn, "k", 1, MSG_NOSIGNAL) < 0 && errno != EPIPE)
+		warn("send done:");
+}
+
+/* Who is sending: SO_PEERCRED, as in stream-server. */
+static void print_sender(int conn)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	/* EXERCISE 3: ask the kernel who the sender is: SO_PEERCRED */
+	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		warn("getsockopt SO_PEERCRED:");
+		return;
 	}
-	if (listen(fd, BACKLOG) < 0) {
-		warn("listen %s:", name);
-		close(fd);
-		return -1;
-	}
-	return fd;
+	printf("sender connected: pid %ld uid %ld\n", (long)cred.pid, (long)cred.uid);
+	/* END EXERCISE 3 */
 }
 
 /* Read the file from where its offset already is, to the end. */
@@ -328,102 +312,52 @@ static void serve_passed_socket(int fd)
 	printf("client %s done (%lld bytes echoed)\n", remote, echoed);
 }
 
-/* Who is sending: SO_PEERCRED, as in stream-server. */
-static void print_sender(int conn)
-{
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-
-	/* EXERCISE 3: ask the kernel who the sender is: SO_PEERCRED */
-	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-		warn("getsockopt SO_PEERCRED:");
-		return;
-	}
-	printf("sender connected: pid %ld uid %ld\n", (long)cred.pid, (long)cred.uid);
-	/* END EXERCISE 3 */
-}
-
-/* Take one descriptor from a sender, use it, close it, and tell the
- * sender we are done (one byte) so it can look at its own offset. */
-static void handle_sender(int conn)
-{
-	struct stat st;
-	int fd;
-
-	print_sender(conn);
-	fd = receive_fd(conn);
-	if (fd < 0) {
-		warn("receive descriptor:");
-		return;
-	}
-	printf("received fd %d\n", fd);
-	if (fstat(fd, &st) < 0)
-		warn("fstat:");
-	else if (S_ISREG(st.st_mode))
-		read_passed_file(fd, &st);
-	else if (S_ISSOCK(st.st_mode))
-		serve_passed_socket(fd);
-	else
-		printf("fd %d is neither a regular file nor a socket: not using it\n", fd);
-	close(fd);
-	if (send(conn, "k", 1, MSG_NOSIGNAL) < 0 && errno != EPIPE)
-		warn("send done:");
-}
-
-static int run_receiver(const struct options *opt)
-{
-	char dir[PATH_MAX], path[PATH_MAX];
-	const char *name = opt->name;
-	long served = 0;
-	int listener;
-
-	if (name == NULL) {
-		if (make_private_dir(dir, sizeof(dir)) < 0)
-			die("mkdtemp %s:", dir);
-		forget_on_exit(dir, NULL);
-		socket_path_in(path, sizeof(path), dir, "fdpass.sock");
-		name = path;
-	}
-	listener = open_unix_listener(name);
-	if (listener < 0)
-		return EXIT_RUNTIME; /* the atexit handler removes our directory */
-	announce_listening(listener);
-	while (opt->max_senders == 0 || served < opt->max_senders) {
-		int conn, ready = wait_ready(listener, POLLIN, -1);
-
-		if (ready <= 0)
-			break;
-		conn = accept(listener, NULL, NULL);
-		if (conn < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			warn("accept:");
-			break;
-		}
-		handle_sender(conn);
-		close(conn);
-		served++;
-	}
-	if (stop_requested)
-		printf("stopping: signal received\n");
-	close(listener);
-	remove_our_files(1);
-	return EXIT_OK;
-}
-
 /* ---- the sender ---------------------------------------------------------------------- */
+
+/* Get a descriptor (a file, or a TCP client), pass it, and for a file
+ * show that the receiver's reads moved our offset. */
+static int run_sender(void)
+{
+	int fd, conn, status = EXIT_RUNTIME;
+
+	fd = tcp ? accept_tcp_client(tcp_port) : open_and_read_first_line(file);
+	if (fd < 0)
+		return stop_requested ? EXIT_OK : EXIT_RUNTIME;
+	conn = connect_unix(sock_name, SOCK_STREAM);
+	if (conn < 0)
+		goto out_fd;
+	if (send_fd(conn, fd) < 0)
+		goto out_conn;
+	printf("passed fd %d to %s (sender pid %ld)\n", fd, sock_name, (long)getpid());
+	if (tcp) {
+		/* The connection stays open: the receiver holds another
+		 * descriptor to it. Only the last close() sends FIN. */
+		printf("closing our copy; the receiver now serves the client alone\n");
+		status = EXIT_OK;
+		goto out_conn;
+	}
+	if (wait_until_done(conn) == 0) {
+		show_offset(fd);
+		status = EXIT_OK;
+	}
+out_conn:
+	close(conn);
+out_fd:
+	close(fd);
+	return status;
+}
 
 /* Open FILE and read its first line, one byte at a time so that we stop
  * exactly after the '\n' (a larger read would move the offset further).
  * Returns the fd, or -1 after saying why. */
-static int open_and_read_first_line(const char *file)
+static int open_and_read_first_line(const char *path)
 {
 	char line[FIRST_LINE_MAX + 1];
 	size_t len = 0;
-	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0) {
-		warn("open %s:", file);
+		warn("open %s:", path);
 		return -1;
 	}
 	while (len < FIRST_LINE_MAX) {
@@ -432,7 +366,7 @@ static int open_and_read_first_line(const char *file)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			warn("read %s:", file);
+			warn("read %s:", path);
 			close(fd);
 			return -1;
 		}
@@ -440,7 +374,7 @@ static int open_and_read_first_line(const char *file)
 			break;
 	}
 	line[len] = '\0';
-	printf("opened %s as fd %d and read its first %zu bytes: %s%s", file, fd, len, line,
+	printf("opened %s as fd %d and read its first %zu bytes: %s%s", path, fd, len, line,
 	       len > 0 && line[len - 1] == '\n' ? "" : "\n");
 	return fd;
 }
@@ -467,7 +401,7 @@ static int accept_tcp_client(const char *port)
 		if (fd < 0)
 			warn("accept:");
 	} else if (ready < 0) {
-		warn("ppoll:");
+		warn("poll:");
 	}
 	/* One client is all we pass on: the listener has done its job. */
 	close(listener);
@@ -476,30 +410,6 @@ static int accept_tcp_client(const char *port)
 	if (sl_addr_format((struct sockaddr *)&peer, peerlen, who, sizeof(who)) == NULL)
 		snprintf(who, sizeof(who), "(unknown)");
 	printf("accepted TCP client %s as fd %d\n", who, fd);
-	return fd;
-}
-
-/* A Unix stream connection to the receiver, or -1 after saying why. */
-static int connect_to_receiver(const char *name)
-{
-	struct sockaddr_un sun;
-	socklen_t len;
-	int fd;
-
-	if (unix_address(name, &sun, &len) < 0) {
-		warn("socket name %s:", name);
-		return -1;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (fd < 0) {
-		warn("socket:");
-		return -1;
-	}
-	if (connect(fd, (struct sockaddr *)&sun, len) < 0) {
-		warn("connect %s:", name);
-		close(fd);
-		return -1;
-	}
 	return fd;
 }
 
@@ -512,7 +422,7 @@ static int wait_until_done(int conn)
 
 	if (ready <= 0) {
 		if (ready < 0)
-			warn("ppoll:");
+			warn("poll:");
 		return -1;
 	}
 	if (recv(conn, &done, 1, 0) < 0) {
@@ -536,43 +446,59 @@ static void show_offset(int fd)
 	       (long long)lseek(fd, 0, SEEK_CUR), (long long)st.st_size);
 }
 
-static int run_sender(const struct options *opt)
+/* ---- Plumbing: the command line ------------------------------------ */
+
+/* The options, as a table: lib/lesson parses them, checks each value and
+ * prints the -h text from the same table. The options of one role are
+ * refused in the other. */
+static void parse_options(int argc, char **argv)
 {
-	int fd, conn, status = EXIT_RUNTIME;
+	static const struct lesson_opt options[] = {
+		OPT_SOCKET(&sock_name, "fdpass.sock"),
+		{ 'n', "senders", OPT_NUMBER, &sender_limit, "N",
+		  "receive: exit after N senders (default 0: until\nSIGINT or SIGTERM)",
+		  .what = "sender count", .min = 0, .max = 1000000 },
+		{ 't', "tcp", OPT_FLAG, &tcp,
+		  .help = "send: accept a TCP client and pass the connection" },
+		{ 'p', "port", OPT_PORT, &tcp_port, "PORT",
+		  "send --tcp: the TCP port on 127.0.0.1 (default 0:\nany free port)",
+		  .what = "port" },
+		{ 0 }
+	};
+	int first;
 
-	fd = opt->tcp ? accept_tcp_client(opt->port) : open_and_read_first_line(opt->file);
-	if (fd < 0)
-		return stop_requested ? EXIT_OK : EXIT_RUNTIME;
-	conn = connect_to_receiver(opt->name);
-	if (conn < 0)
-		goto out_fd;
-	if (send_fd(conn, fd) < 0)
-		goto out_conn;
-	printf("passed fd %d to %s (sender pid %ld)\n", fd, opt->name, (long)getpid());
-	if (opt->tcp) {
-		/* The connection stays open: the receiver holds another
-		 * descriptor to it. Only the last close() sends FIN. */
-		printf("closing our copy; the receiver now serves the client alone\n");
-		status = EXIT_OK;
-		goto out_conn;
-	}
-	if (wait_until_done(conn) == 0) {
-		show_offset(fd);
-		status = EXIT_OK;
-	}
-out_conn:
-	close(conn);
-out_fd:
-	close(fd);
-	return status;
-}
-
-int main(int argc, char **argv)
-{
-	struct options opt;
-
-	parse_options(argc, argv, &opt);
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	install_stop_handlers();
-	return opt.role == ROLE_RECEIVE ? run_receiver(&opt) : run_sender(&opt);
+	sender_limit = -1; /* the values nobody can give: "not given" */
+	first = lesson_options(argc, argv, &(struct lesson_cli){
+		.args = "receive|send [FILE]", .max_args = 2, .opts = options,
+		.about = "Passing an open descriptor over a Unix socket (SCM_RIGHTS, lesson 17).\n"
+			 "receive: for each sender, takes the descriptor it passes: reads a\n"
+			 "         file from its current offset to the end, or echoes on a\n"
+			 "         TCP connection.\n"
+			 "send:    opens FILE, reads its first line and passes the descriptor;\n"
+			 "         or with --tcp accepts one TCP client on 127.0.0.1 and\n"
+			 "         passes that.",
+	});
+	if (first >= argc)
+		usage_error("say which role: fdpass receive, or fdpass send");
+	if (strcmp(argv[first], "receive") == 0)
+		role = ROLE_RECEIVE;
+	else if (strcmp(argv[first], "send") == 0)
+		role = ROLE_SEND;
+	else
+		usage_error("unknown role '%s': expected receive or send", argv[first]);
+	file = first + 1 < argc ? argv[first + 1] : NULL;
+	if (role == ROLE_RECEIVE && (tcp || tcp_port != NULL || file != NULL))
+		usage_error("--tcp, -p and FILE are for fdpass send");
+	if (role == ROLE_SEND && sender_limit >= 0)
+		usage_error("-n is for fdpass receive");
+	if (role == ROLE_SEND && sock_name == NULL)
+		usage_error("give the receiver's socket with -s PATH or -s @NAME");
+	if (role == ROLE_SEND && tcp == (file != NULL))
+		usage_error("fdpass send needs a FILE or --tcp (one of them)");
+	if (tcp_port != NULL && !tcp)
+		usage_error("-p goes with --tcp");
+	if (sock_name != NULL && sock_name[0] == '\0')
+		usage_error("bad socket path '': give a path or @NAME");
+	sender_limit = sender_limit >= 0 ? sender_limit : 0;
+	tcp_port = tcp_port != NULL ? tcp_port : "0";
 }

@@ -21,7 +21,6 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,79 +29,52 @@
 #include <unistd.h>
 
 #include "io.h"
-#include "lesson.h"
+#include "lesson/lesson.h"
 
 #define LINE_MAX_LEN 1024
 
-static void usage(void)
+/* The command line; parse_options(), at the end, fills these in. */
+static long round_trips = 3;      /* -c */
+static const char *text = "hello"; /* -m */
+
+/* main() is the whole story; each step is a function below it, in order. */
+static void parse_options(int argc, char **argv);
+static void print_own_name(const char *who, int fd);
+static int child_main(int fd);
+static int parent_talk(int fd);
+static int reap(pid_t child);
+static ssize_t read_line(struct sl_line_reader *r, char *out, size_t size);
+
+int main(int argc, char **argv)
 {
-	printf("usage: pair [-c COUNT] [-m TEXT]\n"
-	       "socketpair() between a parent and a forked child (lesson 17): the parent\n"
-	       "sends COUNT pings, the child answers each with a pong, in upper case.\n"
-	       "\n"
-	       "  -c, --count COUNT  how many round trips (default 3)\n"
-	       "  -m, --message TEXT what to send (default \"hello\")\n"
-	       "  -h, --help         show this help\n");
-}
+	int sv[2], status;
+	pid_t child;
 
-struct options {
-	long count;
-	const char *text;
-};
+	parse_options(argc, argv);
+	setvbuf(stdout, NULL, _IOLBF, 0);
 
-static void parse_options(int argc, char **argv, struct options *opt)
-{
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "count", required_argument, NULL, 'c' },
-		{ "message", required_argument, NULL, 'm' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-
-	opterr = 0;
-	opt->count = 3;
-	opt->text = "hello";
-	while ((c = getopt_long(argc, argv, ":hc:m:", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage();
-			exit(EXIT_OK);
-		case 'c':
-			opt->count = opt_number(optarg, "count", 1, 100000);
-			break;
-		case 'm':
-			opt->text = optarg;
-			break;
-		default:
-			bad_option(c, argv);
-		}
+	/* Two sockets, connected to each other; either may read and write. */
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+		die("socketpair:");
+	print_own_name("parent", sv[0]);
+	child = fork();
+	if (child < 0) {
+		warn("fork:");
+		close(sv[0]);
+		close(sv[1]);
+		return EXIT_RUNTIME;
 	}
-	if (optind < argc)
-		usage_error("unexpected argument '%s'", argv[optind]);
-	if (strlen(opt->text) > LINE_MAX_LEN - 64)
-		usage_error("message too long: at most %d bytes", LINE_MAX_LEN - 64);
-	if (strchr(opt->text, '\n') != NULL)
-		usage_error("the message must be one line");
-}
-
-/* Read one '\n'-ended line. The line reader keeps what it read past the
- * newline for the next call: recv() on a stream may return parts of two
- * lines at once. Returns the length without '\n', 0 at end of file. */
-static ssize_t read_line(struct sl_line_reader *r, char *out, size_t size)
-{
-	char *line;
-	ssize_t n = sl_line_read(r, &line);
-
-	if (n <= 0)
-		return n;
-	if (line[n - 1] == '\n')
-		n--;
-	if ((size_t)n >= size)
-		n = (ssize_t)size - 1;
-	memcpy(out, line, (size_t)n);
-	out[n] = '\0';
-	return n;
+	if (child == 0) {
+		/* The child keeps sv[1]. Closing sv[0] matters: while any
+		 * process holds it open, sv[1] never reads end of file. */
+		close(sv[0]);
+		exit(child_main(sv[1]));
+	}
+	close(sv[1]);
+	printf("parent %ld: started child %ld\n", (long)getpid(), (long)child);
+	status = parent_talk(sv[0]);
+	close(sv[0]);
+	return reap(child) == EXIT_OK ? status : EXIT_RUNTIME;
 }
 
 /* Print our end's name: a socketpair's sockets have none. */
@@ -163,7 +135,7 @@ static int child_main(int fd)
 }
 
 /* The parent: send the pings one at a time, read each pong. */
-static int parent_talk(int fd, const struct options *opt)
+static int parent_talk(int fd)
 {
 	struct sl_line_reader r;
 	char line[LINE_MAX_LEN], msg[LINE_MAX_LEN];
@@ -173,8 +145,8 @@ static int parent_talk(int fd, const struct options *opt)
 		warn("line reader:");
 		return EXIT_RUNTIME;
 	}
-	for (long i = 1; i <= opt->count && status == EXIT_OK; i++) {
-		int len = snprintf(msg, sizeof(msg), "ping %ld: %s\n", i, opt->text);
+	for (long i = 1; i <= round_trips && status == EXIT_OK; i++) {
+		int len = snprintf(msg, sizeof(msg), "ping %ld: %s\n", i, text);
 		ssize_t n;
 
 		if (sl_io_write_all(fd, msg, (size_t)len) < 0) {
@@ -217,35 +189,45 @@ static int reap(pid_t child)
 	return EXIT_RUNTIME;
 }
 
-int main(int argc, char **argv)
+/* Read one '\n'-ended line. The line reader keeps what it read past the
+ * newline for the next call: recv() on a stream may return parts of two
+ * lines at once. Returns the length without '\n', 0 at end of file. */
+static ssize_t read_line(struct sl_line_reader *r, char *out, size_t size)
 {
-	struct options opt;
-	int sv[2], status;
-	pid_t child;
+	char *line;
+	ssize_t n = sl_line_read(r, &line);
 
-	parse_options(argc, argv, &opt);
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (n <= 0)
+		return n;
+	if (line[n - 1] == '\n')
+		n--;
+	if ((size_t)n >= size)
+		n = (ssize_t)size - 1;
+	memcpy(out, line, (size_t)n);
+	out[n] = '\0';
+	return n;
+}
 
-	/* Two sockets, connected to each other; either may read and write. */
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
-		die("socketpair:");
-	print_own_name("parent", sv[0]);
-	child = fork();
-	if (child < 0) {
-		warn("fork:");
-		close(sv[0]);
-		close(sv[1]);
-		return EXIT_RUNTIME;
-	}
-	if (child == 0) {
-		/* The child keeps sv[1]. Closing sv[0] matters: while any
-		 * process holds it open, sv[1] never reads end of file. */
-		close(sv[0]);
-		exit(child_main(sv[1]));
-	}
-	close(sv[1]);
-	printf("parent %ld: started child %ld\n", (long)getpid(), (long)child);
-	status = parent_talk(sv[0], &opt);
-	close(sv[0]);
-	return reap(child) == EXIT_OK ? status : EXIT_RUNTIME;
+/* ---- Plumbing: the command line ------------------------------------ */
+
+/* The options, as a table: lib/lesson parses them, checks each value and
+ * prints the -h text from the same table. */
+static void parse_options(int argc, char **argv)
+{
+	static const struct lesson_opt options[] = {
+		{ 'c', "count", OPT_NUMBER, &round_trips, "COUNT",
+		  "how many round trips (default 3)", .what = "count", .min = 1, .max = 100000 },
+		{ 'm', "message", OPT_STRING, &text, "TEXT", "what to send (default \"hello\")",
+		  .what = "message" },
+		{ 0 }
+	};
+
+	lesson_options(argc, argv, &(struct lesson_cli){ .opts = options,
+		.about = "socketpair() between a parent and a forked child (lesson 17): the\n"
+			 "parent sends COUNT pings, the child answers each with a pong, in\n"
+			 "upper case." });
+	if (strlen(text) > LINE_MAX_LEN - 64)
+		usage_error("message too long: at most %d bytes", LINE_MAX_LEN - 64);
+	if (strchr(text, '\n') != NULL)
+		usage_error("the message must be one line");
 }

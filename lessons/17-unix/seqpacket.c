@@ -29,7 +29,6 @@
  * exact size; "-B 16" turns the large ones into "truncated" lines.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,180 +37,100 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "lesson.h"
-#include "unixlesson.h"
+#include "common.h"
 
 #define BACKLOG 16
 #define MAX_MESSAGE 65536
 #define STALL_MS 10000 /* the client gives up when nothing moves this long */
 
-static void usage(void)
-{
-	printf("usage: seqpacket server [-s PATH|@NAME] [-B BYTES] [-n N]\n"
-	       "       seqpacket client -s PATH|@NAME [-c COUNT] [-S BYTES] [-r SEED]\n"
-	       "SOCK_SEQPACKET over AF_UNIX (lesson 17): a connection that keeps message\n"
-	       "boundaries. The server echoes each message as one message; the client\n"
-	       "sends COUNT messages of random sizes and checks every reply.\n"
-	       "\n"
-	       "  -s, --socket PATH    the socket (server default: seq.sock in a new 0700\n"
-	       "                       directory under $XDG_RUNTIME_DIR or /tmp), or @NAME\n"
-	       "  -B, --buffer BYTES   server: receive buffer size (default %d); a longer\n"
-	       "                       message is truncated (MSG_TRUNC)\n"
-	       "  -n, --clients N      server: exit after N clients (default 0: until\n"
-	       "                       SIGINT or SIGTERM)\n"
-	       "  -c, --count COUNT    client: how many messages (default 100)\n"
-	       "  -S, --max-size BYTES client: largest message (default 2000); sizes are\n"
-	       "                       random from 1 to BYTES\n"
-	       "  -r, --seed SEED      client: seed for sizes and contents (default 1)\n"
-	       "  -h, --help           show this help\n"
-	       "Exit status (client): 0 when every reply matched, 1 otherwise.\n",
-	       MAX_MESSAGE);
-}
+/* The command line; parse_options(), at the end, fills these in. */
+static enum { ROLE_SERVER, ROLE_CLIENT } role;
+static const char *sock_name; /* -s; NULL (server): seq.sock in a private directory */
+static long buffer_size;      /* server -B */
+static long client_limit;     /* server -n; 0: until a stop signal */
+static long message_count;    /* client -c: how many messages */
+static long message_max;      /* client -S: the largest message */
+static long message_seed;     /* client -r: sizes and bytes follow from it */
 
-enum role { ROLE_SERVER, ROLE_CLIENT };
-
-struct options {
-	enum role role;
-	const char *name;
-	long buffer;
-	long max_clients;
+/* The client's messages: their sizes, and the replies so far. */
+struct exchange {
 	long count;
-	long max_size;
+	long sent, received, bad;
+	size_t *sizes;
+	char *out, *in, *expect; /* MAX_MESSAGE + 1 bytes each */
 	long seed;
-	int seen_server_opt, seen_client_opt;
 };
 
-static void parse_options(int argc, char **argv, struct options *opt)
-{
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "buffer", required_argument, NULL, 'B' },
-		{ "clients", required_argument, NULL, 'n' },
-		{ "count", required_argument, NULL, 'c' },
-		{ "max-size", required_argument, NULL, 'S' },
-		{ "seed", required_argument, NULL, 'r' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
+/* main() is the whole story; each step is a function below it, in order. */
+static void parse_options(int argc, char **argv);
+static int run_server(void);
+static void serve_client(int fd, char *buf, size_t size);
+static ssize_t recv_message(int fd, char *buf, size_t size, int *truncated);
+static int send_message(int fd, const char *buf, size_t len);
+static int run_client(void);
+static int exchange_all(int fd, struct exchange *x);
+static int try_send(int fd, struct exchange *x);
+static int try_receive(int fd, struct exchange *x);
+static int plan_messages(struct exchange *x);
+static void free_messages(struct exchange *x);
+static void fill_message(char *buf, size_t len, long index, long seed);
+static uint32_t next_random(uint32_t *state);
 
-	opterr = 0;
-	memset(opt, 0, sizeof(*opt));
-	opt->buffer = MAX_MESSAGE;
-	opt->count = 100;
-	opt->max_size = 2000;
-	opt->seed = 1;
-	while ((c = getopt_long(argc, argv, ":hs:B:n:c:S:r:", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage();
-			exit(EXIT_OK);
-		case 's':
-			opt->name = optarg;
-			break;
-		case 'B':
-			opt->buffer = opt_number(optarg, "buffer size", 1, MAX_MESSAGE);
-			opt->seen_server_opt = 1;
-			break;
-		case 'n':
-			opt->max_clients = opt_number(optarg, "client count", 0, 1000000);
-			opt->seen_server_opt = 1;
-			break;
-		case 'c':
-			opt->count = opt_number(optarg, "message count", 1, 100000);
-			opt->seen_client_opt = 1;
-			break;
-		case 'S':
-			opt->max_size = opt_number(optarg, "message size", 1, MAX_MESSAGE);
-			opt->seen_client_opt = 1;
-			break;
-		case 'r':
-			opt->seed = opt_number(optarg, "seed", 1, 2147483647);
-			opt->seen_client_opt = 1;
-			break;
-		default:
-			bad_option(c, argv);
-		}
-	}
-	if (optind >= argc)
-		usage_error("say which role: seqpacket server, or seqpacket client");
-	if (strcmp(argv[optind], "server") == 0)
-		opt->role = ROLE_SERVER;
-	else if (strcmp(argv[optind], "client") == 0)
-		opt->role = ROLE_CLIENT;
-	else
-		usage_error("unknown role '%s': expected server or client", argv[optind]);
-	if (optind + 1 < argc)
-		usage_error("unexpected argument '%s'", argv[optind + 1]);
-	if (opt->name != NULL && opt->name[0] == '\0')
-		usage_error("bad socket path '': give a path or @NAME");
-	if (opt->role == ROLE_CLIENT && opt->name == NULL)
-		usage_error("give the server's socket with -s PATH or -s @NAME");
-	if (opt->role == ROLE_SERVER && opt->seen_client_opt)
-		usage_error("-c, -S and -r are client options");
-	if (opt->role == ROLE_CLIENT && opt->seen_server_opt)
-		usage_error("-B and -n are server options");
+int main(int argc, char **argv)
+{
+	parse_options(argc, argv);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	stop_on_signals(); /* the signal-safe stop of lesson 02, from lib/lesson */
+	return role == ROLE_SERVER ? run_server() : run_client();
 }
 
 /* ---- the server ---------------------------------------------------------------- */
 
-/* socket(AF_UNIX, SOCK_SEQPACKET), bind, listen; a stale file at the path
- * is removed first (see bind_unix). Returns the socket, or -1. */
-static int open_listener(const char *name)
+/* Listen, then echo one client after another, each message as one. */
+static int run_server(void)
 {
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	char path[SUN_PATH_MAX];
+	const char *name;
+	long served = 0;
+	char *buf;
+	int listener;
 
-	if (fd < 0) {
-		warn("socket:");
-		return -1;
+	/* The -s name, or seq.sock in a new directory of mode 0700. */
+	name = socket_name(sock_name, "seq.sock", path, sizeof(path));
+	buf = malloc((size_t)buffer_size);
+	if (buf == NULL)
+		die("malloc:");
+	/* socket(AF_UNIX, SOCK_SEQPACKET), bind and listen, as a stream
+	 * server does (see stream-server.c). */
+	listener = listen_unix(name, SOCK_SEQPACKET, BACKLOG);
+	if (listener < 0) {
+		free(buf);
+		return EXIT_RUNTIME;
 	}
-	if (bind_unix(fd, name, SOCK_SEQPACKET) < 0) {
-		close(fd);
-		return -1;
-	}
-	if (listen(fd, BACKLOG) < 0) {
-		warn("listen %s:", name);
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
+	announce_listening(listener);
+	while (client_limit == 0 || served < client_limit) {
+		int fd, ready = wait_ready(listener, POLLIN, -1);
 
-/* Send one message. send() on SOCK_SEQPACKET is all or nothing: the whole
- * message is queued, or none of it (EAGAIN), never a part. */
-static int send_message(int fd, const char *buf, size_t len)
-{
-	for (;;) {
-		int ready;
-
-		if (send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
-			return 0;
-		if (errno != EAGAIN && errno != EINTR)
-			return -1;
-		ready = wait_ready(fd, POLLOUT, -1);
 		if (ready <= 0)
-			return -1;
+			break;
+		fd = accept(listener, NULL, NULL);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			warn("accept:");
+			break;
+		}
+		printf("client connected\n");
+		serve_client(fd, buf, (size_t)buffer_size);
+		close(fd);
+		served++;
 	}
-}
-
-/* Receive one message into buf. MSG_TRUNC as a flag makes recvmsg()
- * return the message's full length even when buf was too small; MSG_TRUNC
- * in msg_flags says that it was. Returns the full length, 0 at the end of
- * the connection, -1 on error. */
-static ssize_t recv_message(int fd, char *buf, size_t size, int *truncated)
-{
-	struct iovec iov = { .iov_base = buf, .iov_len = size };
-	struct msghdr msg;
-	ssize_t n;
-
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	do
-		n = recvmsg(fd, &msg, MSG_TRUNC);
-	while (n < 0 && errno == EINTR);
-	*truncated = n > 0 && (msg.msg_flags & MSG_TRUNC) != 0;
-	return n;
+	if (stop_requested)
+		printf("stopping: signal received\n");
+	close(listener);
+	free(buf);
+	remove_our_files(1);
+	return EXIT_OK;
 }
 
 /* Echo each message of one client as one message. */
@@ -244,85 +163,101 @@ static void serve_client(int fd, char *buf, size_t size)
 	printf("client done: %ld messages\n", count);
 }
 
-static int run_server(const struct options *opt)
+/* Receive one message into buf. MSG_TRUNC as a flag makes recvmsg()
+ * return the message's full length even when buf was too small; MSG_TRUNC
+ * in msg_flags says that it was. Returns the full length, 0 at the end of
+ * the connection, -1 on error. */
+static ssize_t recv_message(int fd, char *buf, size_t size, int *truncated)
 {
-	char path[PATH_MAX], dir[PATH_MAX];
-	const char *name = opt->name;
-	long served = 0;
-	char *buf;
-	int listener;
+	struct iovec iov = { .iov_base = buf, .iov_len = size };
+	struct msghdr msg;
+	ssize_t n;
 
-	if (name == NULL) {
-		if (make_private_dir(dir, sizeof(dir)) < 0)
-			die("mkdtemp %s:", dir);
-		forget_on_exit(dir, NULL);
-		socket_path_in(path, sizeof(path), dir, "seq.sock");
-		name = path;
-	}
-	buf = malloc((size_t)opt->buffer);
-	if (buf == NULL)
-		die("malloc:");
-	listener = open_listener(name);
-	if (listener < 0) {
-		free(buf);
-		return EXIT_RUNTIME;
-	}
-	announce_listening(listener);
-	while (opt->max_clients == 0 || served < opt->max_clients) {
-		int fd, ready = wait_ready(listener, POLLIN, -1);
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	do
+		n = recvmsg(fd, &msg, MSG_TRUNC);
+	while (n < 0 && errno == EINTR);
+	*truncated = n > 0 && (msg.msg_flags & MSG_TRUNC) != 0;
+	return n;
+}
 
+/* Send one message. send() on SOCK_SEQPACKET is all or nothing: the whole
+ * message is queued, or none of it (EAGAIN), never a part. */
+static int send_message(int fd, const char *buf, size_t len)
+{
+	for (;;) {
+		int ready;
+
+		if (send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+			return 0;
+		if (errno != EAGAIN && errno != EINTR)
+			return -1;
+		ready = wait_ready(fd, POLLOUT, -1);
 		if (ready <= 0)
-			break;
-		fd = accept(listener, NULL, NULL);
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			warn("accept:");
-			break;
-		}
-		printf("client connected\n");
-		serve_client(fd, buf, (size_t)opt->buffer);
-		close(fd);
-		served++;
+			return -1;
 	}
-	if (stop_requested)
-		printf("stopping: signal received\n");
-	close(listener);
-	free(buf);
-	remove_our_files(1);
-	return EXIT_OK;
 }
 
 /* ---- the client ---------------------------------------------------------------- */
 
-/* xorshift32: a small, reproducible pseudo-random sequence. */
-static uint32_t next_random(uint32_t *state)
+/* Connect, send the messages while reading the replies, and say whether
+ * every reply came back whole. */
+static int run_client(void)
 {
-	uint32_t x = *state;
+	struct exchange x;
+	int fd, ok;
 
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	return *state = x;
+	if (plan_messages(&x) < 0) {
+		free_messages(&x);
+		die("malloc:");
+	}
+	fd = connect_unix(sock_name, SOCK_SEQPACKET);
+	if (fd < 0) {
+		free_messages(&x);
+		return EXIT_RUNTIME;
+	}
+	exchange_all(fd, &x);
+	close(fd);
+	printf("%ld messages sent, %ld replies, %ld wrong\n", x.sent, x.received, x.bad);
+	ok = x.received == x.count && x.bad == 0;
+	if (ok)
+		printf("every recv() returned exactly one message, of the size sent\n");
+	free_messages(&x);
+	return ok ? EXIT_OK : EXIT_RUNTIME;
 }
 
-/* Fill message number index with bytes that depend on the seed, the index
- * and the position, so a reply can be checked byte for byte. */
-static void fill_message(char *buf, size_t len, long index, long seed)
+/* Send and receive at once: waiting for all replies before sending more
+ * would be slow, and sending everything before reading anything could
+ * fill both directions' buffers (each side's send() then waits for the
+ * other to read: a deadlock). Returns 0 when all replies are in, -1 after
+ * saying why not. */
+static int exchange_all(int fd, struct exchange *x)
 {
-	uint32_t state = (uint32_t)(seed * 2654435761u + (unsigned long)index * 40503u) | 1u;
+	while (x->received < x->count) {
+		short events = POLLIN | (x->sent < x->count ? POLLOUT : 0);
+		int ready = wait_ready(fd, events, STALL_MS);
 
-	for (size_t i = 0; i < len; i++)
-		buf[i] = (char)(next_random(&state) >> 24);
+		if (ready == 0) {
+			printf("stopped: signal received\n");
+			return -1;
+		}
+		if (ready < 0) {
+			warn("waiting for the server:");
+			return -1;
+		}
+		if (x->sent < x->count && try_send(fd, x) < 0) {
+			warn("send:");
+			return -1;
+		}
+		if (try_receive(fd, x) < 0) {
+			warn("recv:");
+			return -1;
+		}
+	}
+	return 0;
 }
-
-struct exchange {
-	long count;
-	long sent, received, bad;
-	size_t *sizes;
-	char *out, *in, *expect; /* MAX_MESSAGE + 1 bytes each */
-	long seed;
-};
 
 /* Try to send the next message; EAGAIN (no room now) is not an error. */
 static int try_send(int fd, struct exchange *x)
@@ -358,77 +293,24 @@ static int try_receive(int fd, struct exchange *x)
 	return 0;
 }
 
-/* Send and receive at once: waiting for all replies before sending more
- * would be slow, and sending everything before reading anything could
- * fill both directions' buffers (each side's send() then waits for the
- * other to read: a deadlock). Returns 0 when all replies are in, -1 after
- * saying why not. */
-static int exchange_all(int fd, struct exchange *x)
-{
-	while (x->received < x->count) {
-		short events = POLLIN | (x->sent < x->count ? POLLOUT : 0);
-		int ready = wait_ready(fd, events, STALL_MS);
-
-		if (ready == 0) {
-			printf("stopped: signal received\n");
-			return -1;
-		}
-		if (ready < 0) {
-			warn("waiting for the server:");
-			return -1;
-		}
-		if (x->sent < x->count && try_send(fd, x) < 0) {
-			warn("send:");
-			return -1;
-		}
-		if (try_receive(fd, x) < 0) {
-			warn("recv:");
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* socket(AF_UNIX, SOCK_SEQPACKET) and connect(); the socket or -1. */
-static int connect_to_server(const char *name)
-{
-	struct sockaddr_un sun;
-	socklen_t len;
-	int fd;
-
-	if (unix_address(name, &sun, &len) < 0) {
-		warn("socket name %s:", name);
-		return -1;
-	}
-	fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
-	if (fd < 0) {
-		warn("socket:");
-		return -1;
-	}
-	if (connect(fd, (struct sockaddr *)&sun, len) < 0) {
-		warn("connect %s:", name);
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
+/* ---- Plumbing: the client's messages, the command line --------------- */
 
 /* Sizes from 1 to max_size, from the seed: the same seed, the same run. */
-static int plan_messages(struct exchange *x, const struct options *opt)
+static int plan_messages(struct exchange *x)
 {
-	uint32_t state = (uint32_t)opt->seed;
+	uint32_t state = (uint32_t)message_seed;
 
 	memset(x, 0, sizeof(*x));
-	x->count = opt->count;
-	x->seed = opt->seed;
-	x->sizes = calloc((size_t)opt->count, sizeof(*x->sizes));
+	x->count = message_count;
+	x->seed = message_seed;
+	x->sizes = calloc((size_t)message_count, sizeof(*x->sizes));
 	x->out = malloc(MAX_MESSAGE + 1);
 	x->in = malloc(MAX_MESSAGE + 1);
 	x->expect = malloc(MAX_MESSAGE + 1);
 	if (x->sizes == NULL || x->out == NULL || x->in == NULL || x->expect == NULL)
 		return -1;
-	for (long i = 0; i < opt->count; i++)
-		x->sizes[i] = 1 + next_random(&state) % (uint32_t)opt->max_size;
+	for (long i = 0; i < message_count; i++)
+		x->sizes[i] = 1 + next_random(&state) % (uint32_t)message_max;
 	return 0;
 }
 
@@ -440,36 +322,80 @@ static void free_messages(struct exchange *x)
 	free(x->expect);
 }
 
-static int run_client(const struct options *opt)
+/* Fill message number index with bytes that depend on the seed, the index
+ * and the position, so a reply can be checked byte for byte. */
+static void fill_message(char *buf, size_t len, long index, long seed)
 {
-	struct exchange x;
-	int fd, ok;
+	uint32_t state = (uint32_t)(seed * 2654435761u + (unsigned long)index * 40503u) | 1u;
 
-	if (plan_messages(&x, opt) < 0) {
-		free_messages(&x);
-		die("malloc:");
-	}
-	fd = connect_to_server(opt->name);
-	if (fd < 0) {
-		free_messages(&x);
-		return EXIT_RUNTIME;
-	}
-	exchange_all(fd, &x);
-	close(fd);
-	printf("%ld messages sent, %ld replies, %ld wrong\n", x.sent, x.received, x.bad);
-	ok = x.received == x.count && x.bad == 0;
-	if (ok)
-		printf("every recv() returned exactly one message, of the size sent\n");
-	free_messages(&x);
-	return ok ? EXIT_OK : EXIT_RUNTIME;
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (char)(next_random(&state) >> 24);
 }
 
-int main(int argc, char **argv)
+/* xorshift32: a small, reproducible pseudo-random sequence. */
+static uint32_t next_random(uint32_t *state)
 {
-	struct options opt;
+	uint32_t x = *state;
 
-	parse_options(argc, argv, &opt);
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	install_stop_handlers();
-	return opt.role == ROLE_SERVER ? run_server(&opt) : run_client(&opt);
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return *state = x;
+}
+
+/* The options, as a table: lib/lesson parses them, checks each value and
+ * prints the -h text from the same table. The options of one role are
+ * refused in the other. */
+static void parse_options(int argc, char **argv)
+{
+	static const struct lesson_opt options[] = {
+		OPT_SOCKET(&sock_name, "seq.sock"),
+		{ 'B', "buffer", OPT_NUMBER, &buffer_size, "BYTES",
+		  "server: receive buffer size (default 65536); a longer\n"
+		  "message is truncated (MSG_TRUNC)",
+		  .what = "buffer size", .min = 1, .max = MAX_MESSAGE },
+		{ 'n', "clients", OPT_NUMBER, &client_limit, "N",
+		  "server: exit after N clients (default 0: until\nSIGINT or SIGTERM)",
+		  .what = "client count", .min = 0, .max = 1000000 },
+		{ 'c', "count", OPT_NUMBER, &message_count, "COUNT",
+		  "client: how many messages (default 100)",
+		  .what = "message count", .min = 1, .max = 100000 },
+		{ 'S', "max-size", OPT_NUMBER, &message_max, "BYTES",
+		  "client: largest message (default 2000); sizes are\nrandom from 1 to BYTES",
+		  .what = "message size", .min = 1, .max = MAX_MESSAGE },
+		{ 'r', "seed", OPT_NUMBER, &message_seed, "SEED",
+		  "client: seed for sizes and contents (default 1)",
+		  .what = "seed", .min = 1, .max = 2147483647 },
+		{ 0 }
+	};
+	int first;
+
+	client_limit = -1; /* the values nobody can give: "not given" */
+	first = lesson_options(argc, argv, &(struct lesson_cli){
+		.args = "server|client", .max_args = 1, .opts = options,
+		.about = "SOCK_SEQPACKET over AF_UNIX (lesson 17): a connection that keeps\n"
+			 "message boundaries. The server echoes each message as one message;\n"
+			 "the client sends COUNT messages of random sizes and checks every\n"
+			 "reply.",
+		.footer = "Exit status (client): 0 when every reply matched, 1 otherwise.",
+	});
+	if (first >= argc)
+		usage_error("say which role: seqpacket server, or seqpacket client");
+	if (strcmp(argv[first], "server") == 0)
+		role = ROLE_SERVER;
+	else if (strcmp(argv[first], "client") == 0)
+		role = ROLE_CLIENT;
+	else
+		usage_error("unknown role '%s': expected server or client", argv[first]);
+	if (role == ROLE_SERVER && (message_count || message_max || message_seed))
+		usage_error("-c, -S and -r are client options");
+	if (role == ROLE_CLIENT && (buffer_size || client_limit >= 0))
+		usage_error("-B and -n are server options");
+	if (role == ROLE_CLIENT && sock_name == NULL)
+		usage_error("give the server's socket with -s PATH or -s @NAME");
+	buffer_size = buffer_size ? buffer_size : MAX_MESSAGE;
+	client_limit = client_limit >= 0 ? client_limit : 0;
+	message_count = message_count ? message_count : 100;
+	message_max = message_max ? message_max : 2000;
+	message_seed = message_seed ? message_seed : 1;
 }

@@ -15,63 +15,39 @@
  * prints on its "client connected" line.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "io.h"
-#include "lesson.h"
-#include "unixlesson.h"
+#include "common.h"
 
-static void usage(void)
+/* The command line; parse_options(), at the end, fills these in. */
+static const char *sock_name; /* -s: the server's socket */
+static char **msg_words;      /* the message, or NULL to send standard input */
+static int msg_count;
+
+/* main() is the whole story; each step is a function below it, in order. */
+static void parse_options(int argc, char **argv);
+static int connect_to_server(const char *name);
+static int talk(int fd);
+static int send_words(int fd, char **words, int nwords);
+static int send_stdin(int fd);
+static int print_replies(int fd);
+
+int main(int argc, char **argv)
 {
-	printf("usage: stream-client -s PATH|@NAME [WORD...]\n"
-	       "The Unix-domain echo client (lesson 17): connects to the server's socket,\n"
-	       "sends the WORDs joined by spaces with a newline at the end or, with no\n"
-	       "WORD, all of standard input, then prints everything the server sends\n"
-	       "back. Prints its own pid on standard error.\n"
-	       "\n"
-	       "  -s, --socket PATH  the server's socket path, or @NAME for an abstract name\n"
-	       "  -h, --help         show this help\n");
-}
+	int fd, status;
 
-struct options {
-	const char *name;
-	char **words; /* the message, or NULL to send standard input */
-	int nwords;
-};
-
-static void parse_options(int argc, char **argv, struct options *opt)
-{
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "socket", required_argument, NULL, 's' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-
-	opterr = 0;
-	opt->name = NULL;
-	while ((c = getopt_long(argc, argv, ":hs:", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage();
-			exit(EXIT_OK);
-		case 's':
-			opt->name = optarg;
-			break;
-		default:
-			bad_option(c, argv);
-		}
-	}
-	if (opt->name == NULL || opt->name[0] == '\0')
-		usage_error("give the server's socket with -s PATH or -s @NAME");
-	opt->words = optind < argc ? argv + optind : NULL;
-	opt->nwords = argc - optind;
+	parse_options(argc, argv);
+	fd = connect_to_server(sock_name);
+	if (fd < 0)
+		return EXIT_RUNTIME;
+	status = talk(fd);
+	close(fd);
+	return status;
 }
 
 /* socket() and connect() to name. No bind(): our end stays unnamed, which
@@ -99,6 +75,22 @@ static int connect_to_server(const char *name)
 	}
 	fprintf(stderr, "connected to %s as pid %ld\n", name, (long)getpid());
 	return fd;
+}
+
+/* Send, half-close, read the echo to its end. As in lesson 02, sending
+ * everything before reading works while the echo fits in the socket
+ * buffers (a few hundred KiB for a Unix socket). */
+static int talk(int fd)
+{
+	int rc = msg_words != NULL ? send_words(fd, msg_words, msg_count) : send_stdin(fd);
+
+	if (rc < 0)
+		return EXIT_RUNTIME;
+	if (shutdown(fd, SHUT_WR) < 0) {
+		warn("shutdown:");
+		return EXIT_RUNTIME;
+	}
+	return print_replies(fd) < 0 ? EXIT_RUNTIME : EXIT_OK;
 }
 
 /* Send the words joined by spaces and ended by a newline. */
@@ -164,33 +156,26 @@ static int print_replies(int fd)
 	}
 }
 
-/* Send, half-close, read the echo to its end. As in lesson 02, sending
- * everything before reading works while the echo fits in the socket
- * buffers (a few hundred KiB for a Unix socket). */
-static int talk(int fd, const struct options *opt)
+/* ---- Plumbing: the command line ------------------------------------ */
+
+/* The options, as a table: lib/lesson parses them, checks each value and
+ * prints the -h text from the same table. */
+static void parse_options(int argc, char **argv)
 {
-	int rc = opt->words != NULL ? send_words(fd, opt->words, opt->nwords)
-	                            : send_stdin(fd);
+	static const struct lesson_opt options[] = {
+		OPT_SERVER_SOCKET(&sock_name),
+		{ 0 }
+	};
+	int first = lesson_options(argc, argv, &(struct lesson_cli){
+		.args = "[WORD...]", .max_args = -1, .opts = options,
+		.about = "The Unix-domain echo client (lesson 17): connects to the server's\n"
+			 "socket, sends the WORDs joined by spaces with a newline at the end\n"
+			 "or, with no WORD, all of standard input, then prints everything the\n"
+			 "server sends back. Prints its own pid on standard error.",
+	});
 
-	if (rc < 0)
-		return EXIT_RUNTIME;
-	if (shutdown(fd, SHUT_WR) < 0) {
-		warn("shutdown:");
-		return EXIT_RUNTIME;
-	}
-	return print_replies(fd) < 0 ? EXIT_RUNTIME : EXIT_OK;
-}
-
-int main(int argc, char **argv)
-{
-	struct options opt;
-	int fd, status;
-
-	parse_options(argc, argv, &opt);
-	fd = connect_to_server(opt.name);
-	if (fd < 0)
-		return EXIT_RUNTIME;
-	status = talk(fd, &opt);
-	close(fd);
-	return status;
+	if (sock_name[0] == '\0')
+		usage_error("bad socket path '': give a path or @NAME");
+	msg_words = first < argc ? argv + first : NULL;
+	msg_count = argc - first;
 }

@@ -25,9 +25,8 @@
  * it; the pid on each "client connected" line is the client's own pid.
  */
 #include <errno.h>
-#include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -35,123 +34,52 @@
 #include <unistd.h>
 
 #include "addr.h"
-#include "lesson.h"
-#include "unixlesson.h"
+#include "common.h"
 
 /* Connections the kernel may queue, connected but not yet accepted. */
 #define BACKLOG 16
 
-static void usage(void)
-{
-	printf("usage: stream-server [-s PATH|@NAME] [-m MODE] [-n N]\n"
-	       "The Unix-domain stream echo server (lesson 17): sends back every byte a\n"
-	       "client sends, one client at a time, and prints each client's pid, uid and\n"
-	       "gid (SO_PEERCRED).\n"
-	       "\n"
-	       "  -s, --socket PATH  the socket's path (default: echo.sock in a new 0700\n"
-	       "                     directory under $XDG_RUNTIME_DIR or /tmp); a stale\n"
-	       "                     socket file there is removed, a live one is not;\n"
-	       "                     @NAME binds NAME in the abstract namespace (no file)\n"
-	       "  -m, --mode MODE    the socket file's permissions, in octal (default:\n"
-	       "                     0777 minus the umask)\n"
-	       "  -n, --clients N    exit after serving N clients (default 0: serve\n"
-	       "                     until SIGINT or SIGTERM)\n"
-	       "  -h, --help         show this help\n");
-}
+/* The command line; parse_options(), at the end, fills these in. */
+static const char *sock_name; /* -s; NULL: echo.sock in a private directory */
+static long sock_mode = -1;   /* -m; -1: 0777 minus the umask */
+static long client_limit;     /* -n; 0: until a stop signal */
 
-struct options {
-	const char *name; /* NULL: make a private directory */
-	long mode;        /* -1: leave it to the umask */
-	long max_clients; /* 0: no limit */
-};
-
-/* An octal mode such as 600 or 0660. */
-static long parse_mode(const char *arg)
-{
-	char *end;
-	long mode;
-
-	errno = 0;
-	mode = strtol(arg, &end, 8);
-	if (arg[0] < '0' || arg[0] > '7' || *end != '\0' || errno != 0 ||
-	    mode < 0 || mode > 0777)
-		usage_error("bad mode '%s': expected octal permissions from 0 to 0777", arg);
-	return mode;
-}
-
-static void parse_options(int argc, char **argv, struct options *opt)
-{
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "mode", required_argument, NULL, 'm' },
-		{ "clients", required_argument, NULL, 'n' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-
-	opterr = 0; /* bad_option() says what is wrong, in our own words */
-	opt->name = NULL;
-	opt->mode = -1;
-	opt->max_clients = 0;
-	while ((c = getopt_long(argc, argv, ":hs:m:n:", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage();
-			exit(EXIT_OK);
-		case 's':
-			opt->name = optarg;
-			break;
-		case 'm':
-			opt->mode = parse_mode(optarg);
-			break;
-		case 'n':
-			opt->max_clients = opt_number(optarg, "client count", 0, 1000000);
-			break;
-		default:
-			bad_option(c, argv);
-		}
-	}
-	if (optind < argc)
-		usage_error("unexpected argument '%s'", argv[optind]);
-	if (opt->name != NULL && opt->name[0] == '\0')
-		usage_error("bad socket path '': give a path or @NAME");
-	if (opt->name != NULL && opt->name[0] == '@' && opt->mode >= 0)
-		usage_error("-m does not apply to @%s: an abstract name has no file", opt->name + 1);
-}
-
-/* Where to bind: the -s name, or echo.sock in a new private directory
- * (its path is written to buf). */
-static const char *choose_name(const struct options *opt, char *buf, size_t size)
-{
-	char dir[PATH_MAX];
-
-	if (opt->name != NULL)
-		return opt->name;
-	if (make_private_dir(dir, sizeof(dir)) < 0)
-		die("mkdtemp %s:", dir);
-	forget_on_exit(dir, NULL);
-	socket_path_in(buf, size, dir, "echo.sock");
-	return buf;
-}
-
-/* bind() creates the socket file with mode 0777 minus the umask. Setting
- * the umask around bind() gives it the wanted mode from its first
- * instant; a chmod() afterwards would leave a moment with the old one. */
+/* main() is the whole story; each step is a function below it, in order. */
+static void parse_options(int argc, char **argv);
+static int open_listener(const char *name, long mode);
 static int bind_with_mode(int fd, const struct sockaddr_un *sun, socklen_t len,
-                          long mode)
-{
-	mode_t old = 0;
-	int rc, saved;
+                          long mode);
+static void describe_permissions(const char *name);
+static int serve_clients(int listener, long max_clients);
+static void print_client(int fd, const struct sockaddr_un *peer, socklen_t peerlen);
+static void serve_client(int fd);
+static int send_all(int fd, const char *buf, size_t len);
 
-	if (mode >= 0)
-		old = umask((mode_t)(~mode & 0777));
-	rc = bind(fd, (const struct sockaddr *)sun, len);
-	saved = errno;
-	if (mode >= 0)
-		umask(old);
-	errno = saved;
-	return rc;
+int main(int argc, char **argv)
+{
+	char buf[SUN_PATH_MAX]; /* a socket's path must fit in sun_path */
+	const char *name;
+	int listener, status;
+
+	parse_options(argc, argv);
+	/* One line at a time even into a pipe, so a reader sees each event. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	stop_on_signals(); /* the signal-safe stop of lesson 02, from lib/lesson */
+
+	/* The -s name, or echo.sock in a new directory of mode 0700. */
+	name = socket_name(sock_name, "echo.sock", buf, sizeof(buf));
+	listener = open_listener(name, sock_mode);
+	if (listener < 0)
+		return EXIT_RUNTIME; /* the atexit handler removes our directory */
+	describe_permissions(name);
+	announce_listening(listener);
+
+	status = serve_clients(listener, client_limit);
+	if (stop_requested)
+		printf("stopping: signal received\n");
+	close(listener);
+	remove_our_files(1);
+	return status;
 }
 
 /* socket, bind, listen. A bind() that fails with EADDRINUSE because of a
@@ -206,6 +134,25 @@ fail:
 	return -1;
 }
 
+/* bind() creates the socket file with mode 0777 minus the umask. Setting
+ * the umask around bind() gives it the wanted mode from its first
+ * instant; a chmod() afterwards would leave a moment with the old one. */
+static int bind_with_mode(int fd, const struct sockaddr_un *sun, socklen_t len,
+                          long mode)
+{
+	mode_t old = 0;
+	int rc, saved;
+
+	if (mode >= 0)
+		old = umask((mode_t)(~mode & 0777));
+	rc = bind(fd, (const struct sockaddr *)sun, len);
+	saved = errno;
+	if (mode >= 0)
+		umask(old);
+	errno = saved;
+	return rc;
+}
+
 /* Say who may connect. On Linux connect() needs write permission on the
  * socket file and search (x) permission on every directory on the way;
  * some BSDs ignore the socket file's own mode, so the directory is the
@@ -246,6 +193,38 @@ static void describe_permissions(const char *name)
 	       (long)st.st_uid);
 }
 
+/* Accept clients one after another until told to stop or done. */
+static int serve_clients(int listener, long max_clients)
+{
+	long served = 0;
+
+	while (max_clients == 0 || served < max_clients) {
+		struct sockaddr_un peer;
+		socklen_t peerlen = sizeof(peer);
+		int ready = wait_ready(listener, POLLIN, -1);
+		int fd;
+
+		if (ready == 0)
+			break; /* SIGINT or SIGTERM */
+		if (ready < 0) {
+			warn("poll:");
+			return EXIT_RUNTIME;
+		}
+		fd = accept(listener, (struct sockaddr *)&peer, &peerlen);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			warn("accept:");
+			return EXIT_RUNTIME;
+		}
+		print_client(fd, &peer, peerlen);
+		serve_client(fd);
+		close(fd);
+		served++;
+	}
+	return EXIT_OK;
+}
+
 /* Print who the client is. SO_PEERCRED: the kernel recorded the client's
  * pid, uid and gid when it called connect(); the client cannot forge them
  * (anything it sends, it can). The address is "(unnamed)" unless the
@@ -268,30 +247,6 @@ static void print_client(int fd, const struct sockaddr_un *peer, socklen_t peerl
 	printf("client connected: pid %ld uid %ld gid %ld (SO_PEERCRED), address %s (addrlen %u)\n",
 	       (long)cred.pid, (long)cred.uid, (long)cred.gid, who, (unsigned)peerlen);
 	/* END EXERCISE 3 */
-}
-
-/* Send all len bytes. MSG_DONTWAIT with a wait for POLLOUT in between,
- * instead of a blocking send(): a client that stops reading must not keep
- * us from noticing SIGTERM. MSG_NOSIGNAL: a client that has gone gives
- * EPIPE instead of a SIGPIPE that would kill the server. */
-static int send_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-
-		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			int ready = wait_ready(fd, POLLOUT, -1);
-
-			if (ready <= 0)
-				return ready == 0 ? 0 : -1;
-			continue;
-		}
-		if (n < 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* Echo everything one client sends until it closes its side. */
@@ -320,61 +275,52 @@ static void serve_client(int fd)
 	printf("client disconnected (%lld bytes echoed)\n", echoed);
 }
 
-/* Accept clients one after another until told to stop or done. */
-static int serve_clients(int listener, long max_clients)
+/* Send all len bytes. MSG_DONTWAIT with a wait for POLLOUT in between,
+ * instead of a blocking send(): a client that stops reading must not keep
+ * us from noticing SIGTERM. MSG_NOSIGNAL: a client that has gone gives
+ * EPIPE instead of a SIGPIPE that would kill the server. */
+static int send_all(int fd, const char *buf, size_t len)
 {
-	long served = 0;
+	while (len > 0) {
+		ssize_t n = send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 
-	while (max_clients == 0 || served < max_clients) {
-		struct sockaddr_un peer;
-		socklen_t peerlen = sizeof(peer);
-		int ready = wait_ready(listener, POLLIN, -1);
-		int fd;
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			int ready = wait_ready(fd, POLLOUT, -1);
 
-		if (ready == 0)
-			break; /* SIGINT or SIGTERM */
-		if (ready < 0) {
-			warn("ppoll:");
-			return EXIT_RUNTIME;
+			if (ready <= 0)
+				return ready == 0 ? 0 : -1;
+			continue;
 		}
-		fd = accept(listener, (struct sockaddr *)&peer, &peerlen);
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			warn("accept:");
-			return EXIT_RUNTIME;
-		}
-		print_client(fd, &peer, peerlen);
-		serve_client(fd);
-		close(fd);
-		served++;
+		if (n < 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
 	}
-	return EXIT_OK;
+	return 0;
 }
 
-int main(int argc, char **argv)
+/* ---- Plumbing: the command line ------------------------------------ */
+
+/* The options, as a table: lib/lesson parses them, checks each value and
+ * prints the -h text from the same table. */
+static void parse_options(int argc, char **argv)
 {
-	struct options opt;
-	char buf[PATH_MAX];
-	const char *name;
-	int listener, status;
+	static const struct lesson_opt options[] = {
+		OPT_SOCKET(&sock_name, "echo.sock"),
+		{ 'm', "mode", OPT_OCTAL, &sock_mode, "MODE",
+		  "the socket file's permissions, in octal (default:\n0777 minus the umask)",
+		  .what = "mode", .min = 0, .max = 0777 },
+		{ 'n', "clients", OPT_NUMBER, &client_limit, "N",
+		  "exit after serving N clients (default 0: serve\nuntil SIGINT or SIGTERM)",
+		  .what = "client count", .min = 0, .max = 1000000 },
+		{ 0 }
+	};
 
-	parse_options(argc, argv, &opt);
-	/* One line at a time even into a pipe, so a reader sees each event. */
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	install_stop_handlers();
-
-	name = choose_name(&opt, buf, sizeof(buf));
-	listener = open_listener(name, opt.mode);
-	if (listener < 0)
-		return EXIT_RUNTIME; /* the atexit handler removes our directory */
-	describe_permissions(name);
-	announce_listening(listener);
-
-	status = serve_clients(listener, opt.max_clients);
-	if (stop_requested)
-		printf("stopping: signal received\n");
-	close(listener);
-	remove_our_files(1);
-	return status;
+	lesson_options(argc, argv, &(struct lesson_cli){
+		.about = "The Unix-domain stream echo server (lesson 17): echoes each client in\n"
+			 "turn and prints its pid, uid and gid (SO_PEERCRED).",
+		.opts = options,
+	});
+	if (sock_name != NULL && sock_name[0] == '@' && sock_mode >= 0)
+		usage_error("-m does not apply to %s: an abstract name has no file", sock_name);
 }

@@ -63,6 +63,8 @@ enum lesson_opt_kind {
 	OPT_NUMBER,  /* a whole number in [.min, .max]: *(long *)value */
 	OPT_CHOICE,  /* one of .choices: *(int *)value = its index */
 	OPT_COUNT,   /* no argument, each use adds one: -vv gives 2 (int) */
+	OPT_OCTAL,   /* a number in [.min, .max] (min >= 0) written in octal,
+		      * as file modes are: "600", "0660": *(long *)value */
 };
 
 struct lesson_opt {

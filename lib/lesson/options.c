@@ -180,6 +180,21 @@ static void take_value(const struct lesson_opt *o, const char *arg)
 	case OPT_NUMBER:
 		*(long *)o->value = opt_number(arg, what ? what : "number", o->min, o->max);
 		break;
+	case OPT_OCTAL: {
+		char *end;
+		long v;
+
+		/* strtol alone would also take a sign, spaces and "0x". */
+		errno = 0;
+		v = strtol(arg, &end, 8);
+		if (arg[0] < '0' || arg[0] > '7' || *end != '\0' || errno != 0 ||
+		    v < o->min || v > o->max)
+			usage_error("bad %s '%s': expected an octal number from %#lo to %#lo",
+				    what ? what : "number", arg, (unsigned long)o->min,
+				    (unsigned long)o->max);
+		*(long *)o->value = v;
+		break;
+	}
 	case OPT_CHOICE: {
 		char expected[256] = "";
 		size_t used = 0;

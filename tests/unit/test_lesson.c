@@ -320,6 +320,51 @@ static void test_options_help_made_from_the_table(void **state)
 	assert_non_null(strstr(o.out, "usage: test_lesson -p PORT NAME\n"));
 }
 
+/* OPT_OCTAL: a file mode, "600" or "0660", range-checked in octal. */
+static long o_perm;
+static const struct lesson_opt octal_table[] = {
+	{ 'm', "mode", OPT_OCTAL, &o_perm, "MODE", "permissions, in octal",
+	  .what = "mode", .min = 0, .max = 0777 },
+	{ 0 }
+};
+
+static void call_octal_options(void *arg)
+{
+	char **argv = arg;
+	int argc = 0;
+
+	while (argv[argc] != NULL)
+		argc++;
+	optind = 1;
+	o_perm = -1;
+	lesson_options(argc, argv, &(struct lesson_cli){ .opts = octal_table });
+	printf("mode=%lo\n", o_perm);
+}
+
+static void test_options_octal(void **state)
+{
+	const char *bad[] = { "9", "0778", "1000", "-1", "+600", " 600", "0x1f", "", "60a" };
+	struct outcome o;
+
+	(void)state;
+	run_child(call_octal_options, ARGV("-m", "600"), &o);
+	assert_int_equal(o.code, 0);
+	assert_string_equal(o.out, "mode=600\n");
+	run_child(call_octal_options, ARGV("--mode=0777"), &o);
+	assert_int_equal(o.code, 0);
+	assert_string_equal(o.out, "mode=777\n");
+	run_child(call_octal_options, ARGV("-m", "0"), &o);
+	assert_int_equal(o.code, 0);
+	assert_string_equal(o.out, "mode=0\n");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg),
+			 "bad mode '%s': expected an octal number from 0 to 0777", bad[i]);
+		expect_usage(call_octal_options, ARGV("-m", (char *)bad[i]), msg);
+	}
+}
+
 /* ---- the signal-safe stop (stop.h) -------------------------------- */
 
 /* A child blocked in accept() on a socket given to stop_wakes() must
@@ -436,6 +481,7 @@ int main(void)
 		cmocka_unit_test(test_options_misuse_named),
 		cmocka_unit_test(test_options_required_and_positional),
 		cmocka_unit_test(test_options_help_made_from_the_table),
+		cmocka_unit_test(test_options_octal),
 		cmocka_unit_test(test_stop_wakes_a_blocked_accept),
 		cmocka_unit_test(test_announce_listening_prints_bound_port),
 		cmocka_unit_test(test_announce_listening_dies_on_bad_fd),
