@@ -115,7 +115,7 @@ $(SOCKLAB_EXERCISE): $(EXERCISE_SRC:%.c=$(B)/%.o) $(LIBSOCKLAB)
 
 # ---- lessons: every lessons/NN-topic/*.c is one program --------------------
 # except common.c: the code a lesson's programs share (lesson 17's socket
-# helpers, lesson 18's transports), compiled once and linked into each.
+# helpers, lesson 18's measuring code), compiled once and linked into each.
 LESSON_PROG_SRC := $(filter-out %/common.c,$(wildcard lessons/[0-9]*/*.c))
 LESSON_PROGS    := $(LESSON_PROG_SRC:%.c=$(B)/%)
 # A lesson may add libraries for one program in its lesson.mk, e.g.
