@@ -53,14 +53,14 @@ _socklab()
     case $cmd in
         run)
             if [[ $cur == -* ]]; then
-                COMPREPLY=($(compgen -W "--work --free --no-netns --hosts --link --record --pcap --batch --timeout --settle --help" -- "$cur"))
+                COMPREPLY=($(compgen -W "--work --free --all-stops --no-netns --hosts --link --record --pcap --batch --timeout --settle --help" -- "$cur"))
             elif [ "$COMP_CWORD" -eq $((i + 1)) ]; then
                 COMPREPLY=($(compgen -W "$(_socklab_lessons)" -- "$cur"))
             elif [ "$COMP_CWORD" -eq $((i + 2)) ]; then
                 COMPREPLY=($(compgen -W "$(_socklab_lessons "${COMP_WORDS[i+1]}")" -- "$cur"))
             fi ;;
         trace)
-            COMPREPLY=($(compgen -W "--step --hosts --link --record --pcap --batch --timeout --settle --help --" -- "$cur")) ;;
+            COMPREPLY=($(compgen -W "--step --all-stops --hosts --link --record --pcap --batch --timeout --settle --help --" -- "$cur")) ;;
         watch)
             COMPREPLY=($(compgen -W "--record --pcap --batch --timeout --help" -- "$cur")) ;;
         replay)

@@ -138,6 +138,22 @@ def check_manuals(root):
     check(not missing, "every option of the --help texts is in the manual pages: missing %s" % missing)
 
 
+def check_completion_options():
+    """Each command's options in the bash completion are those its --help
+    names (the completion is written by hand: this keeps it in step)."""
+    with open(os.path.join(ROOT, "completion", "socklab.bash")) as f:
+        text = f.read()
+    missing = []
+    for cmd in ["run", "trace", "watch"]:
+        m = re.search(r"^\s*%s\)\s*\n(.*?);;" % cmd, text, re.M | re.S)
+        words = set(re.findall(r"--[a-z][a-z-]*", m.group(1))) if m else set()
+        for opt in help_options([SOCKLAB, cmd]) - {"--help"}:
+            if opt not in words:
+                missing.append("socklab %s %s" % (cmd, opt))
+    check(not missing, "the bash completion offers every option of run, trace and watch: "
+          "missing %s" % missing)
+
+
 def check_pkgconfig(dest, root, tmp):
     prog = os.path.join(tmp, "uses_lib.c")
     with open(prog, "w") as f:
@@ -190,6 +206,7 @@ def main():
         check_manuals(root)
         check_pkgconfig(dest, root, tmp)
         check_completion(dest, root)
+        check_completion_options()
         r = install_script(dest, "install")
         check(r.returncode == 0, "installing again over it: exit 0")
         r = install_script(dest, "uninstall")
