@@ -41,7 +41,9 @@ char *dump_segment_text(const struct mseg *g, char *buf, size_t size)
 		text_append(buf, size, part);
 	}
 	if (!g->inferred) {
-		snprintf(part, sizeof(part), " win=%u", (unsigned)g->win);
+		char win[24];
+
+		snprintf(part, sizeof(part), " win=%s", analysis_win_text(g, win, sizeof(win)));
 		text_append(buf, size, part);
 	}
 	if (g->len > 0) {
@@ -64,8 +66,24 @@ char *dump_segment_text(const struct mseg *g, char *buf, size_t size)
 		snprintf(part, sizeof(part), " <%s>", opt);
 		text_append(buf, size, part);
 	}
-	if (g->inferred)
+	if (g->nsack > 0) {
+		char sack[96];
+
+		text_append(buf, size, " <SACK ");
+		text_append(buf, size, analysis_sack_text(g, sack, sizeof(sack)));
+		text_append(buf, size, ">");
+	}
+	if (g->inferred) {
 		text_append(buf, size, " (inferred)");
+	} else {
+		char labels[160];
+
+		if (analysis_labels(g, 0, labels, sizeof(labels))[0] != '\0') {
+			text_append(buf, size, " [");
+			text_append(buf, size, labels);
+			text_append(buf, size, "]");
+		}
+	}
 	return buf;
 }
 

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "analysis.h"
 #include "endpoint.h"
 #include "event.h"
 
@@ -106,6 +107,20 @@ struct msock {
 	int nhist, caphist;
 };
 
+/* What the link between hosts did with a segment. A segment with a fate
+ * other than FATE_NONE comes from the link, which sees each one exactly
+ * once; a capture on lo (FATE_NONE) may see one twice, and the model
+ * drops the second copy. seg_fate_name() says it in words. */
+enum seg_fate {
+	FATE_NONE = 0,     /* no link: captured on lo, or inferred */
+	FATE_PASSED,       /* the link passed it on to the receiver */
+	FATE_DROPPED,      /* dropped by the link: the receiver never saw it */
+	FATE_HELD,         /* held on the wire, not released yet */
+	FATE_COUNT
+};
+
+#define SACK_MAX 4   /* blocks in one SACK option */
+
 /* A segment. The wire fills seq/ack with the real numbers; the model adds
  * conn and the numbers relative to each direction's first sequence
  * number. Inferred segments carry relative numbers already. */
@@ -120,9 +135,17 @@ struct mseg {
 	uint16_t mss;
 	uint8_t ws;
 	int inferred;
+	uint8_t fate;          /* enum seg_fate */
+	uint8_t nsack;         /* SACK blocks, [left, right) as on the wire */
+	uint32_t sack[SACK_MAX][2];
 	/* filled in by the model: */
 	int conn;
 	uint32_t rseq, rack;
+	/* filled in by the analysis (analysis.h): */
+	uint32_t an;           /* AN_* labels */
+	uint32_t dupack;       /* n of "duplicate ACK #n" */
+	uint32_t rwin;         /* the window in bytes (scaled), if AN_WIN_KNOWN */
+	uint32_t rsack[SACK_MAX][2];  /* the SACK blocks, relative */
 };
 
 /* Per direction of a connection. */
@@ -134,6 +157,7 @@ struct mdir {
 	/* inference bookkeeping, in bytes */
 	uint64_t sent, recvd, emitted;
 	int fin_emitted, rst_emitted;
+	struct an_dir an;    /* what the analysis knows (analysis.h) */
 };
 
 struct mconn {

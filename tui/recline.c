@@ -268,9 +268,45 @@ static enum rec_kind parse_diag(const struct field *f, int n, struct rec_item *i
 	return REC_DIAG_SOCK;
 }
 
+const char *rec_fate_word(int fate)
+{
+	switch (fate) {
+	case FATE_PASSED: return "passed";
+	case FATE_DROPPED: return "dropped";
+	case FATE_HELD: return "held";
+	default: return "none";
+	}
+}
+
+/* "L-R,L-R": up to SACK_MAX blocks; absent: none. */
+static int sack_blocks(const char *s, struct mseg *g)
+{
+	g->nsack = 0;
+	while (s != NULL && *s != '\0') {
+		unsigned long long l, r;
+		char *end;
+
+		if (g->nsack == SACK_MAX || *s < '0' || *s > '9')
+			return -1;
+		errno = 0;
+		l = strtoull(s, &end, 10);
+		if (errno != 0 || *end != '-' || end[1] < '0' || end[1] > '9' || l > UINT32_MAX)
+			return -1;
+		r = strtoull(end + 1, &end, 10);
+		if (errno != 0 || r > UINT32_MAX || (*end != ',' && *end != '\0'))
+			return -1;
+		g->sack[g->nsack][0] = (uint32_t)l;
+		g->sack[g->nsack][1] = (uint32_t)r;
+		g->nsack++;
+		s = *end == ',' ? end + 1 : end;
+	}
+	return 0;
+}
+
 static enum rec_kind parse_wire(const struct field *f, int n, struct rec_item *it)
 {
 	struct mseg *g = &it->seg;
+	const char *s;
 	long long v;
 
 	if (endpoint(f, n, "from", &g->src, 1) < 0 || endpoint(f, n, "to", &g->dst, 1) < 0)
@@ -308,6 +344,18 @@ static enum rec_kind parse_wire(const struct field *f, int n, struct rec_item *i
 	if (num(f, n, "inferred", 0, 1, 0, &v) < 0)
 		return REC_BAD;
 	g->inferred = (int)v;
+	if (sack_blocks(get(f, n, "blocks"), g) < 0)
+		return REC_BAD;
+	if ((s = get(f, n, "fate")) != NULL) {
+		int k;
+
+		for (k = FATE_PASSED; k < FATE_COUNT; k++)
+			if (strcmp(s, rec_fate_word(k)) == 0)
+				break;
+		if (k == FATE_COUNT)
+			return REC_BAD;
+		g->fate = (uint8_t)k;
+	}
 	return REC_SEGMENT;
 }
 

@@ -145,6 +145,11 @@ void rec_segment(struct recorder *r, const struct mseg *g)
 		fprintf(r->f, " ts=1");
 	if (g->inferred)
 		fprintf(r->f, " inferred=1");
+	for (int i = 0; i < g->nsack && i < SACK_MAX; i++)
+		fprintf(r->f, "%s%" PRIu32 "-%" PRIu32, i ? "," : " blocks=", g->sack[i][0],
+			g->sack[i][1]);
+	if (g->fate != FATE_NONE)
+		fprintf(r->f, " fate=%s", rec_fate_word(g->fate));
 	fputc('\n', r->f);
 	check(r);
 }

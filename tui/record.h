@@ -21,6 +21,8 @@
  *   v1 src=diag ev=end t=NS                         and ends
  *   v1 src=wire t=NS from=A:P to=B:Q flags=0x12 seq=N ack=N win=N len=N
  *        [mss=N] [ws=N] [sack=1] [ts=1] [inferred=1]   one TCP segment
+ *        [blocks=L-R,L-R] [fate=passed|dropped|held]  its SACK blocks (as
+ *        on the wire), what the link between hosts did with it
  *
  * Unknown keys are skipped and unknown src= lines ignored, so a newer
  * recording still replays; a line that breaks the grammar is counted and
@@ -88,5 +90,8 @@ enum rec_kind rec_parse_line(const char *line, size_t len, struct rec_item *it);
 
 /* Percent-encode s as a value (recline.c). */
 void rec_encode(const char *s, char *out, size_t size);
+/* A segment's fate as the recording writes it: "passed", "dropped",
+ * "held" (recline.c). */
+const char *rec_fate_word(int fate);
 
 #endif

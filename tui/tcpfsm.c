@@ -269,6 +269,7 @@ static int file_segment(struct model *m, const struct mseg *in)
 	*g = *in;
 	g->conn = (int)(c - m->conns);
 	number_segment(c, d, g);
+	analysis_segment(m, c, d, g);
 	c->nsegs++;
 	model_touch(m, g->t);
 	/* The sender first: a SYN makes the client's socket, which the
@@ -282,7 +283,7 @@ int model_apply_segment(struct model *m, const struct mseg *in)
 {
 	if (!ep_is_set(&in->src) || !ep_is_set(&in->dst))
 		return 0;
-	if (!in->inferred && is_duplicate(m, in))
+	if (!in->inferred && in->fate == FATE_NONE && is_duplicate(m, in))
 		return 0;
 	model_keep_small(m);
 	return file_segment(m, in);
