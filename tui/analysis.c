@@ -1,6 +1,8 @@
 /* analysis.c — each segment labelled as a TCP analysis tool would, from
- * what the wire saw (see analysis.h). */
+ * what the wire saw (see analysis.h); and the TCP_INFO samples. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "model.h"
@@ -389,4 +391,32 @@ char *analysis_win_text(const struct mseg *g, char *buf, size_t size)
 	else
 		snprintf(buf, size, "%u*?", (unsigned)g->win);
 	return buf;
+}
+
+/* ---- TCP_INFO over time ------------------------------------------------------- */
+
+int model_tcp_sample(struct model *m, const struct msample *s)
+{
+	if (m->nsamples >= SAMPLE_MAX) {
+		/* Let the oldest half go, as for segments. */
+		int drop = SAMPLE_MAX / 2;
+
+		memmove(m->samples, m->samples + drop,
+			(size_t)(m->nsamples - drop) * sizeof(*m->samples));
+		m->nsamples -= drop;
+	}
+	if (m->nsamples >= m->capsamples) {
+		int n = m->capsamples ? m->capsamples * 2 : 256;
+		struct msample *p = realloc(m->samples, (size_t)n * sizeof(*p));
+
+		if (p == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		m->samples = p;
+		m->capsamples = n;
+	}
+	m->samples[m->nsamples++] = *s;
+	model_touch(m, s->t);
+	return 0;
 }

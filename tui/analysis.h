@@ -17,6 +17,9 @@
  *    segment beyond what it has is "previous segment lost"; bytes from
  *    before the highest it has, never sent before, are out-of-order.
  * Sequence numbers compare modulo 2^32 (RFC 9293, 3.4).
+ *
+ * Also here: the TCP_INFO samples (model_tcp_sample), one series per
+ * socket over time, for the "TCP over time" view.
  */
 #ifndef TUI_ANALYSIS_H
 #define TUI_ANALYSIS_H
@@ -27,6 +30,7 @@
 struct model;
 struct mconn;
 struct mseg;
+struct msample;
 
 /* The labels, bits of mseg.an. */
 enum {
@@ -100,5 +104,10 @@ char *analysis_sack_text(const struct mseg *g, char *buf, size_t size);
 /* The window of g in words: "65536" bytes when the scale is known,
  * "64*?" when it is not (the handshake was not seen). */
 char *analysis_win_text(const struct mseg *g, char *buf, size_t size);
+
+/* ---- TCP_INFO over time ---- */
+
+/* Keep one sample. Returns 0, or -1 (errno ENOMEM). */
+int model_tcp_sample(struct model *m, const struct msample *s);
 
 #endif

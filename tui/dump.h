@@ -20,7 +20,9 @@ char *dump_owner(const struct model *m, const struct msock *s, char *buf, size_t
  * the SACK blocks relative, the analysis' labels (analysis.h). */
 char *dump_segment_text(const struct mseg *g, char *buf, size_t size);
 
-/* Write the whole model. Returns 0, or -1 when writing failed. */
+/* Write the whole model: processes, sockets, segments, and the TCP_INFO
+ * samples ("tcp over time") when there are any. Returns 0, or -1 when
+ * writing failed. */
 int dump_model(const struct model *m, FILE *out);
 
 #endif

@@ -230,8 +230,25 @@ struct diag_sock {
 	uint32_t uid;
 };
 
+/* One reading of TCP_INFO for one socket, from a sock_diag dump: what
+ * the kernel's congestion control thinks, over time. */
+struct msample {
+	mtime_t t;
+	struct ep local, peer;
+	int state;
+	uint32_t cwnd;        /* congestion window, in segments */
+	uint32_t ssthresh;    /* slow-start threshold, segments; 0: not set yet */
+	uint32_t srtt_us, rttvar_us;  /* smoothed round trip and its variation */
+	uint32_t mss;         /* the segment size it sends */
+	uint32_t inflight;    /* bytes sent and not acknowledged yet */
+	uint32_t rwnd;        /* the peer's receive window, bytes (0: unknown) */
+	uint32_t retrans;     /* segments retransmitted so far */
+	uint64_t acked, received;  /* bytes acknowledged by the peer; received */
+};
+
 #define LOG_MAX  20000
 #define SEG_MAX  20000
+#define SAMPLE_MAX 50000
 #define SOCKS_MAX 4096   /* then gone sockets are let go (compact.c) */
 #define CONNS_MAX 4096
 #define PORTS_MAX 256
@@ -242,6 +259,7 @@ struct model {
 	struct mconn *conns;  int nconns, capconns;
 	struct mseg *segs;    int nsegs, capsegs;
 	struct mlog *log;     int nlog, caplog;
+	struct msample *samples; int nsamples, capsamples;  /* analysis.c */
 	uint64_t log_dropped, segs_dropped; /* oldest entries let go */
 	char **atoms;         int natoms, capatoms;
 	uint16_t ports[PORTS_MAX]; int nports;

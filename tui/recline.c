@@ -293,7 +293,8 @@ static int sack_blocks(const char *s, struct mseg *g)
 		if (errno != 0 || *end != '-' || end[1] < '0' || end[1] > '9' || l > UINT32_MAX)
 			return -1;
 		r = strtoull(end + 1, &end, 10);
-		if (errno != 0 || r > UINT32_MAX || (*end != ',' && *end != '\0'))
+		if (errno != 0 || r > UINT32_MAX || (*end != ',' && *end != '\0') ||
+		    (*end == ',' && end[1] == '\0'))
 			return -1;
 		g->sack[g->nsack][0] = (uint32_t)l;
 		g->sack[g->nsack][1] = (uint32_t)r;
@@ -359,6 +360,39 @@ static enum rec_kind parse_wire(const struct field *f, int n, struct rec_item *i
 	return REC_SEGMENT;
 }
 
+/* "src=tcpinfo": one socket's TCP_INFO. */
+static enum rec_kind parse_tcpinfo(const struct field *f, int n, struct rec_item *it)
+{
+	static const char *const keys[] = {
+		"cwnd", "ssthresh", "srtt", "rttvar", "mss", "inflight", "rwnd", "retrans",
+	};
+	struct msample *sm = &it->sample;
+	uint32_t *vals[] = {
+		&sm->cwnd, &sm->ssthresh, &sm->srtt_us, &sm->rttvar_us, &sm->mss,
+		&sm->inflight, &sm->rwnd, &sm->retrans,
+	};
+	const char *s;
+	long long v;
+
+	if (endpoint(f, n, "local", &sm->local, 1) < 0 || endpoint(f, n, "peer", &sm->peer, 1) < 0)
+		return REC_BAD;
+	sm->t = it->t;
+	if ((s = get(f, n, "state")) == NULL || (sm->state = sl_event_state_num(s)) < 0)
+		return REC_BAD;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (num(f, n, keys[i], 0, UINT32_MAX, 0, &v) < 0)
+			return REC_BAD;
+		*vals[i] = (uint32_t)v;
+	}
+	if (num(f, n, "acked", 0, INT64_MAX, 0, &v) < 0)
+		return REC_BAD;
+	sm->acked = (uint64_t)v;
+	if (num(f, n, "rcvd", 0, INT64_MAX, 0, &v) < 0)
+		return REC_BAD;
+	sm->received = (uint64_t)v;
+	return REC_TCP_SAMPLE;
+}
+
 enum rec_kind rec_parse_line(const char *line, size_t len, struct rec_item *it)
 {
 	struct field f[FIELDS_MAX];
@@ -397,5 +431,7 @@ enum rec_kind rec_parse_line(const char *line, size_t len, struct rec_item *it)
 		return it->kind = parse_diag(f, n, it);
 	if (strcmp(src, "wire") == 0)
 		return it->kind = parse_wire(f, n, it);
+	if (strcmp(src, "tcpinfo") == 0)
+		return it->kind = parse_tcpinfo(f, n, it);
 	return it->kind = REC_SKIP;
 }

@@ -153,3 +153,20 @@ void rec_segment(struct recorder *r, const struct mseg *g)
 	fputc('\n', r->f);
 	check(r);
 }
+
+void rec_tcp_sample(struct recorder *r, const struct msample *sm)
+{
+	char local[EP_TEXT_LEN], peer[EP_TEXT_LEN];
+	const char *state = sl_event_state_name(sm->state);
+
+	if (r->f == NULL || r->failed || state == NULL)
+		return;
+	fprintf(r->f, "v1 src=tcpinfo t=%" PRIu64 " local=%s peer=%s state=%s cwnd=%" PRIu32
+		" ssthresh=%" PRIu32 " srtt=%" PRIu32 " rttvar=%" PRIu32 " mss=%" PRIu32
+		" inflight=%" PRIu32 " rwnd=%" PRIu32 " retrans=%" PRIu32 " acked=%" PRIu64
+		" rcvd=%" PRIu64 "\n", sm->t, ep_format(&sm->local, local, sizeof(local)),
+		ep_format(&sm->peer, peer, sizeof(peer)), state, sm->cwnd, sm->ssthresh,
+		sm->srtt_us, sm->rttvar_us, sm->mss, sm->inflight, sm->rwnd, sm->retrans,
+		sm->acked, sm->received);
+	check(r);
+}

@@ -23,6 +23,10 @@
  *        [mss=N] [ws=N] [sack=1] [ts=1] [inferred=1]   one TCP segment
  *        [blocks=L-R,L-R] [fate=passed|dropped|held]  its SACK blocks (as
  *        on the wire), what the link between hosts did with it
+ *   v1 src=tcpinfo t=NS local=A:P peer=B:Q state=ESTABLISHED cwnd=N
+ *        ssthresh=N srtt=US rttvar=US mss=N inflight=N rwnd=N retrans=N
+ *        acked=N rcvd=N     one socket's TCP_INFO in a sock_diag dump
+ *        (struct msample; ssthresh 0: not set yet, rwnd 0: unknown)
  *
  * Unknown keys are skipped and unknown src= lines ignored, so a newer
  * recording still replays; a line that breaks the grammar is counted and
@@ -63,13 +67,14 @@ void rec_diag_begin(struct recorder *r, mtime_t t);
 void rec_diag_sock(struct recorder *r, const struct diag_sock *d);
 void rec_diag_end(struct recorder *r, mtime_t t);
 void rec_segment(struct recorder *r, const struct mseg *g);
+void rec_tcp_sample(struct recorder *r, const struct msample *sm);
 
 /* ---- reading (recline.c: pure) ---- */
 
 enum rec_kind {
 	REC_BAD = -1, REC_SKIP = 0, REC_HEADER, REC_EVENT, REC_PROC_START,
 	REC_PROC_EXIT, REC_PROC_GO, REC_OUTPUT, REC_DIAG_BEGIN, REC_DIAG_SOCK,
-	REC_DIAG_END, REC_SEGMENT
+	REC_DIAG_END, REC_SEGMENT, REC_TCP_SAMPLE
 };
 
 struct rec_item {
@@ -82,6 +87,7 @@ struct rec_item {
 	struct sl_event ev;
 	struct diag_sock diag;
 	struct mseg seg;
+	struct msample sample;
 };
 
 /* Parse one line (trailing "\n" allowed). Returns the kind: REC_BAD for a

@@ -597,6 +597,28 @@ static void test_link_segments_never_merged(void **state)
 	assert_int_equal(m->nsegs, 4);
 }
 
+/* TCP_INFO samples are kept in order; past SAMPLE_MAX the oldest half
+ * goes, as for segments. */
+static void test_samples_bounded(void **state)
+{
+	struct capture *c = *state;
+	struct msample sm;
+
+	model_init(&c->m);
+	memset(&sm, 0, sizeof(sm));
+	assert_int_equal(ep_parse("127.0.0.1:40000", &sm.local), 0);
+	assert_int_equal(ep_parse("127.0.0.1:5000", &sm.peer), 0);
+	for (uint32_t i = 0; i <= SAMPLE_MAX; i++) {
+		sm.t = T0 + i;
+		sm.cwnd = i;
+		assert_int_equal(model_tcp_sample(&c->m, &sm), 0);
+	}
+	assert_int_equal(c->m.nsamples, SAMPLE_MAX / 2 + 1);
+	assert_int_equal(c->m.samples[0].cwnd, SAMPLE_MAX / 2);
+	assert_int_equal(c->m.samples[c->m.nsamples - 1].cwnd, SAMPLE_MAX);
+	assert_true(c->m.now == T0 + SAMPLE_MAX);
+}
+
 /* The words: full and brief, the fate first, the worst first. */
 static void test_words(void **state)
 {
@@ -642,6 +664,7 @@ int main(int argc, char **argv)
 			cmocka_unit_test_setup_teardown(test_echo_and_reset, setup, teardown),
 			cmocka_unit_test_setup_teardown(test_scale_unknown_midstream, setup, teardown),
 			cmocka_unit_test_setup_teardown(test_link_segments_never_merged, setup, teardown),
+			cmocka_unit_test_setup_teardown(test_samples_bounded, setup, teardown),
 			cmocka_unit_test(test_words),
 		};
 

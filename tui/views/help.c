@@ -14,6 +14,7 @@ static const char *const keys[][2] = {
 	{ "1", "overview: ladder, sockets, source, calls" },
 	{ "2 3 4", "the ladder / sockets with history / TCP state diagram" },
 	{ "5 6", "the source / the calls, full screen" },
+	{ "7", "TCP over time: cwnd, RTT, bytes in flight, window" },
 	{ "Up, Down", "select a socket (its state diagram and history)" },
 	{ "PgUp, PgDn", "scroll the ladder, calls or source" },
 	{ "Home, End", "oldest / newest (replay: End jumps to the end)" },

@@ -9,6 +9,7 @@
  *   source    the C source around the selected process's current call
  *   calls     the log of calls, results and errno names, and output
  *   status    the selected process's call, the mode, the sources, keys
+ *   tcptime   TCP over time: cwnd, RTT, bytes in flight, window, resends
  *   help      every key
  *   menu      the lesson menu (its own screen)
  */
@@ -27,7 +28,8 @@ struct rect {
 
 /* The screens the number keys choose. */
 enum ui_screen {
-	SCR_OVERVIEW = 1, SCR_LADDER, SCR_SOCKETS, SCR_STATES, SCR_SOURCE, SCR_CALLS
+	SCR_OVERVIEW = 1, SCR_LADDER, SCR_SOCKETS, SCR_STATES, SCR_SOURCE, SCR_CALLS,
+	SCR_TCPTIME
 };
 
 /* Looks: colour pairs when there are colours, attributes otherwise. */
@@ -77,6 +79,8 @@ void view_source(struct ui *u, struct rect r);
 void view_calls(struct ui *u, struct rect r);
 void view_status(struct ui *u, struct rect r);
 void view_help(struct ui *u, struct rect r);
+/* TCP over time: one socket's TCP_INFO samples (tcptime.c). */
+void view_tcptime(struct ui *u, struct rect r);
 
 /* The socket the state diagram and history show: the chosen one, or the
  * one the selected process's current call is about. NULL when none. */

@@ -1,0 +1,89 @@
+/* bulk.c — a bulk transfer over loopback, for the TCP-over-time tests: a
+ * child process sends MBYTES megabytes to its parent, which reads them
+ * slowly (64 KB, then a pause of MS milliseconds), so that the transfer
+ * lasts long enough to watch its congestion window.
+ *
+ *   bulk [MBYTES [MS]]     default 8 MB, 2 ms; prints "received N bytes"
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int die(const char *what)
+{
+	perror(what);
+	return 1;
+}
+
+static int send_all(int fd, long total)
+{
+	static char buf[65536];
+
+	memset(buf, 'x', sizeof(buf));
+	while (total > 0) {
+		ssize_t n = send(fd, buf, total < (long)sizeof(buf) ? (size_t)total : sizeof(buf), 0);
+
+		if (n < 0)
+			return die("send");
+		total -= n;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	long mbytes = argc > 1 ? atol(argv[1]) : 8, got = 0;
+	long ms = argc > 2 ? atol(argv[2]) : 2;
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t alen = sizeof(a);
+	struct timespec pause = { 0, ms * 1000000L };
+	char buf[65536];
+	int ls, fd, status;
+	pid_t pid;
+	ssize_t n;
+
+	if (argc > 3 || mbytes <= 0 || mbytes > 1024 || ms < 0 || ms > 1000) {
+		fprintf(stderr, "usage: bulk [MBYTES [MS]]\n");
+		return 2;
+	}
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ls = socket(AF_INET, SOCK_STREAM, 0);
+	if (ls < 0)
+		return die("socket");
+	if (bind(ls, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(ls, 1) < 0 ||
+	    getsockname(ls, (struct sockaddr *)&a, &alen) < 0)
+		return die("bind");
+	printf("listening on 127.0.0.1:%u\n", (unsigned)ntohs(a.sin_port));
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return die("fork");
+	if (pid == 0) {
+		close(ls);
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+			_exit(die("connect"));
+		status = send_all(fd, mbytes * 1024 * 1024);
+		close(fd);
+		_exit(status);
+	}
+	fd = accept(ls, NULL, NULL);
+	if (fd < 0)
+		return die("accept");
+	close(ls);
+	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) {
+		got += n;
+		nanosleep(&pause, NULL);
+	}
+	close(fd);
+	if (waitpid(pid, &status, 0) < 0)
+		return die("waitpid");
+	printf("received %ld bytes\n", got);
+	return n < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+}
