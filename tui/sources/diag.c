@@ -346,8 +346,8 @@ struct source *diag_source_new(struct session *s)
 	}
 	d->base.active = 1;
 	snprintf(d->base.why, sizeof(d->base.why),
-		 "kernel socket table and TCP_INFO every %d ms (%d ms while data flows, up to %d ms "
-		 "while nothing moves, if dumps are slow)", PERIOD_MS, FLOW_PERIOD_MS, IDLE_PERIOD_MAX_MS);
+		 "socket table, TCP_INFO: %d ms (%d with data flowing, up to %d idle)",
+		 PERIOD_MS, FLOW_PERIOD_MS, IDLE_PERIOD_MAX_MS);
 	d->next = session_now();
 	d->active = d->next;
 	return &d->base;

@@ -115,7 +115,9 @@ static attr_t seg_look(const struct ui *u, const struct mseg *g)
 /* What goes on the arrow, in at most w columns: flags, length, the
  * analysis' labels, SACK blocks, the handshake's options. The labels get
  * their short forms when the long ones do not fit; SACK blocks that do
- * not fit go to the numbers on the right (*sack_here is then 0). */
+ * not fit go to the numbers on the right (*sack_here is then 0); the
+ * least important labels are left off, whole, when even that is too
+ * long. */
 static void arrow_label(const struct mseg *g, int w, char *buf, size_t size, int *sack_here)
 {
 	char head[48], labels[160], sack[96], opts[48], part[48];
@@ -142,16 +144,31 @@ static void arrow_label(const struct mseg *g, int w, char *buf, size_t size, int
 		analysis_sack_text(g, part, sizeof(part));
 		text_append(sack, sizeof(sack), part);
 	}
-	*sack_here = 1;
-	for (int brief = 0; brief <= 1; brief++) {
-		for (int with_sack = 1; with_sack >= 0; with_sack--) {
-			analysis_labels(g, brief, labels, sizeof(labels));
-			snprintf(buf, size, "%s%s%s%s%s", head, labels[0] ? " " : "", labels,
-				 with_sack ? sack : "", opts);
-			if ((int)strlen(buf) <= w || (brief && !with_sack)) {
-				*sack_here = with_sack || g->nsack == 0;
-				return;
+	/* Long words with the blocks, short words with them, then without. */
+	for (int k = 0; k < 4; k++) {
+		int brief = k == 1 || k == 3, with_sack = k < 2;
+		char *comma;
+
+		analysis_labels(g, brief, labels, sizeof(labels));
+		for (;;) {
+			text_copy(buf, size, head);
+			if (labels[0] != '\0') {
+				text_append(buf, size, " ");
+				text_append(buf, size, labels);
 			}
+			if (with_sack)
+				text_append(buf, size, sack);
+			text_append(buf, size, opts);
+			if ((int)strlen(buf) <= w || k < 3)
+				break;
+			comma = strrchr(labels, ',');
+			if (comma == NULL)
+				break;
+			*comma = '\0';
+		}
+		if ((int)strlen(buf) <= w || k == 3) {
+			*sack_here = with_sack || g->nsack == 0;
+			return;
 		}
 	}
 }
