@@ -44,6 +44,7 @@ static void handshake(struct an_dir *out, struct an_dir *in, const struct mseg *
 		return;
 	}
 	out->syn_seen = 1;
+	out->syn_seq = g->seq;
 	out->ws_seen = g->has_ws;
 	out->ws = g->ws > 14 ? 14 : g->ws;   /* larger shifts count as 14 */
 	out->t_syn = g->t;
@@ -267,6 +268,19 @@ static void dsack(struct model *m, struct mseg *g)
 	}
 }
 
+/* A SYN with a new sequence number after segments of this 4-tuple: a new
+ * connection reuses it (after TIME_WAIT); what was known of the old one
+ * is let go (both directions for a SYN, the answering side's for a
+ * SYN,ACK). */
+static void new_incarnation(struct an_dir *out, struct an_dir *in, const struct mseg *g)
+{
+	if (!(g->flags & TF_SYN) || !out->sent || (out->syn_seen && g->seq == out->syn_seq))
+		return;
+	memset(out, 0, sizeof(*out));
+	if (!(g->flags & TF_ACK))
+		memset(in, 0, sizeof(*in));
+}
+
 void analysis_segment(struct model *m, struct mconn *c, int d, struct mseg *g)
 {
 	struct an_dir *out = &c->dir[d].an, *in = &c->dir[1 - d].an;
@@ -276,6 +290,7 @@ void analysis_segment(struct model *m, struct mconn *c, int d, struct mseg *g)
 	g->rwin = g->win;
 	if (g->inferred)
 		return;
+	new_incarnation(out, in, g);
 	handshake(out, in, g);
 	window_bytes(out, g);
 	relative_sack(&c->dir[1 - d], g);

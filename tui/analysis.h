@@ -72,6 +72,7 @@ struct an_dir {
 	uint64_t t_dupack;       /* when the last one was sent */
 	/* the handshake */
 	int syn_seen, ws_seen;
+	uint32_t syn_seq;        /* its SYN's sequence number */
 	uint8_t ws;              /* the window scale its SYN asked for */
 	int scale_known;         /* both SYNs seen: shift applies */
 	uint8_t shift;

@@ -77,13 +77,15 @@ static void shift_numbers(struct mseg *g, int from_client)
 	}
 }
 
-/* Read one capture (format in data/analysis/bridge.py) into a model,
- * its first upto lines (-1: all). */
-static int load_upto(struct capture *c, const char *name, int upto)
+/* Add one capture (format in data/analysis/bridge.py) to c's model, its
+ * first upto lines (-1: all), later by toff; its frames are numbered on
+ * from c->nframes. */
+static int read_into(struct capture *c, const char *name, int upto, mtime_t toff)
 {
 	char path[512], line[1024], fate[16], hex[600];
 	uint8_t frame[300];
 	struct ep client = { 0 };
+	int base = c->nframes;
 	FILE *f;
 
 	data_path(name, path, sizeof(path));
@@ -92,8 +94,6 @@ static int load_upto(struct capture *c, const char *name, int upto)
 		fprintf(stderr, "%s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	model_init(&c->m);
-	c->nframes = 0;
 	while (upto != 0 && fgets(line, sizeof(line), f) != NULL) {
 		unsigned long long us;
 		struct mseg g;
@@ -105,9 +105,9 @@ static int load_upto(struct capture *c, const char *name, int upto)
 		if (upto > 0)
 			upto--;
 		if (sscanf(line, "%llu release %d", &us, &num) == 2) {
-			if (num < 0 || num >= c->nframes)
+			if (num < 0 || base + num >= c->nframes)
 				goto bad;
-			analysis_set_fate(&c->m, c->seg[num], FATE_PASSED);
+			analysis_set_fate(&c->m, c->seg[base + num], FATE_PASSED);
 			continue;
 		}
 		if (sscanf(line, "%llu %15s %599s", &us, fate, hex) != 3 || c->nframes >= FRAMES_MAX)
@@ -121,8 +121,8 @@ static int load_upto(struct capture *c, const char *name, int upto)
 		}
 		if (packet_segment(SL_PKT_LINK_ETHERNET, frame, n, &g) < 0)
 			goto bad;
-		g.t = T0 + (mtime_t)us * 1000;
-		if (c->nframes == 0)
+		g.t = T0 + toff + (mtime_t)us * 1000;
+		if (!ep_is_set(&client))
 			client = g.src;
 		shift_numbers(&g, ep_equal(&g.src, &client));
 		g.fate = strcmp(fate, "drop") == 0 ? FATE_DROPPED :
@@ -138,6 +138,14 @@ bad:
 	fclose(f);
 	model_free(&c->m);
 	return -1;
+}
+
+/* One capture into a new model, its first upto lines (-1: all). */
+static int load_upto(struct capture *c, const char *name, int upto)
+{
+	model_init(&c->m);
+	c->nframes = 0;
+	return read_into(c, name, upto, 0);
 }
 
 static int load(struct capture *c, const char *name)
@@ -597,6 +605,35 @@ static void test_link_segments_never_merged(void **state)
 	assert_int_equal(m->nsegs, 4);
 }
 
+/* The same 4-tuple used again (a connection after the first one's
+ * TIME_WAIT): rto.cap twice, the second time 70 s later with other
+ * sequence numbers. The second connection's SYN is no retransmission;
+ * its frames get exactly the labels they get alone. */
+static void test_four_tuple_reused(void **state)
+{
+	struct capture *c = *state;
+	uint32_t labels[32], dupack[32];
+	int n;
+
+	assert_int_equal(load(c, "rto"), 0);
+	n = c->nframes;
+	assert_true(n <= 32);
+	for (int i = 0; i < n; i++) {
+		labels[i] = frame_seg(c, i)->an;
+		dupack[i] = frame_seg(c, i)->dupack;
+	}
+	shift_client = 1000000;
+	shift_server = 2000000;
+	assert_int_equal(read_into(c, "rto", -1, 70 * NS_PER_S), 0);
+	shift_client = shift_server = 0;
+	assert_int_equal(c->nframes, 2 * n);
+	assert_int_equal(c->m.nconns, 1);
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(frame_seg(c, n + i)->an, labels[i]);
+		assert_int_equal(frame_seg(c, n + i)->dupack, dupack[i]);
+	}
+}
+
 /* TCP_INFO samples are kept in order; past SAMPLE_MAX the oldest half
  * goes, as for segments. */
 static void test_samples_bounded(void **state)
@@ -664,6 +701,7 @@ int main(int argc, char **argv)
 			cmocka_unit_test_setup_teardown(test_echo_and_reset, setup, teardown),
 			cmocka_unit_test_setup_teardown(test_scale_unknown_midstream, setup, teardown),
 			cmocka_unit_test_setup_teardown(test_link_segments_never_merged, setup, teardown),
+			cmocka_unit_test_setup_teardown(test_four_tuple_reused, setup, teardown),
 			cmocka_unit_test_setup_teardown(test_samples_bounded, setup, teardown),
 			cmocka_unit_test(test_words),
 		};
