@@ -20,9 +20,10 @@
  * The dump also asks for each socket's TCP_INFO (INET_DIAG_INFO): the
  * congestion window, slow-start threshold, smoothed round trip, bytes in
  * flight, the peer's window, retransmissions. A socket's reading becomes
- * a sample (TCP over time) when it differs from the last one taken of
- * that socket; while data flows the pace is 50 ms, so a transfer gets 20
- * samples a second.
+ * a sample (TCP over time) while data flows (its queues hold data, or its
+ * byte counts moved) and otherwise when it differs from the last one
+ * taken of that socket; while data flows the pace is 50 ms, so a transfer
+ * gets up to 20 samples a second. At most 64 sockets' samples a dump.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -48,6 +49,7 @@
 /* Sockets whose last TCP_INFO is remembered; past that, the one seen
  * least recently is forgotten. */
 #define TRACKED_MAX 128
+#define SAMPLES_PER_DUMP 64
 
 struct tracked {
 	struct msample last;
@@ -64,7 +66,8 @@ struct diag {
 	mtime_t cost;         /* how long the last dump took (request to end) */
 	uint64_t sum, last_sum;  /* what the dump showed, folded */
 	mtime_t dump_t;       /* when the dump being read was asked for */
-	int flowing;          /* a socket's byte counts moved in it */
+	int flowing;          /* data flowed on a socket in it */
+	int samples;          /* samples taken in it */
 	struct tracked tracked[TRACKED_MAX];
 	int ntracked;
 };
@@ -135,7 +138,7 @@ static void tcp_sample(struct diag *d, const struct inet_diag_msg *r,
 	struct tcp_info ti;
 	struct msample sm;
 	struct tracked *t;
-	int fresh;
+	int fresh, busy;
 
 	if (!ep_is_set(&ds->peer) || ds->state == ST_LISTEN ||
 	    len < offsetof(struct tcp_info, tcpi_rcv_rtt))
@@ -164,10 +167,14 @@ static void tcp_sample(struct diag *d, const struct inet_diag_msg *r,
 		sm.received = ti.tcpi_bytes_received;
 	}
 	t = tracked_for(d, &sm, &fresh);
-	if (!fresh && (t->last.acked != sm.acked || t->last.received != sm.received))
+	busy = r->idiag_wqueue > 0 || r->idiag_rqueue > 0 ||
+	       (!fresh && (t->last.acked != sm.acked || t->last.received != sm.received));
+	if (busy)
 		d->flowing = 1;
-	if (fresh || sample_differs(&t->last, &sm))
+	if ((fresh || busy || sample_differs(&t->last, &sm)) && d->samples < SAMPLES_PER_DUMP) {
+		d->samples++;
 		session_tcp_sample(d->base.s, &sm);
+	}
 	t->last = sm;
 	t->seen = sm.t;
 }
@@ -264,6 +271,7 @@ static void dump(struct diag *d, mtime_t now)
 		wire_drain(s->wire);
 	d->sum = 0;
 	d->flowing = 0;
+	d->samples = 0;
 	start = session_now();
 	d->dump_t = start;
 	session_diag_begin(s, start);
