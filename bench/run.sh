@@ -459,3 +459,8 @@ RUNS=3 SOCKLAB_BUILD=$B bench/shim_bench.sh 100000
 echo
 echo "== loading a recording (bench/replay_bench.py)"
 python3 bench/replay_bench.py "$B/socklab"
+
+# TCP over time: at least 10 TCP_INFO samples a second while data flows.
+echo
+echo "== TCP over time (bench/tcptime.sh, 3 runs each)"
+RUNS=3 SOCKLAB_BUILD=$B bench/tcptime.sh

@@ -3,7 +3,11 @@
  * slowly (64 KB, then a pause of MS milliseconds), so that the transfer
  * lasts long enough to watch its congestion window.
  *
- *   bulk [MBYTES [MS]]     default 8 MB, 2 ms; prints "received N bytes"
+ *   bulk [MBYTES [MS [WAIT]]]   default 8 MB, 2 ms; prints its address
+ *                               first, "received N bytes" at the end
+ *
+ * WAIT milliseconds (default 0) pass between "listening on" and the
+ * connect(), time for `socklab watch PORT` to start (bench/tcptime.sh).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -40,6 +44,7 @@ int main(int argc, char **argv)
 {
 	long mbytes = argc > 1 ? atol(argv[1]) : 8, got = 0;
 	long ms = argc > 2 ? atol(argv[2]) : 2;
+	long wait_ms = argc > 3 ? atol(argv[3]) : 0;
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t alen = sizeof(a);
 	struct timespec pause = { 0, ms * 1000000L };
@@ -48,8 +53,9 @@ int main(int argc, char **argv)
 	pid_t pid;
 	ssize_t n;
 
-	if (argc > 3 || mbytes <= 0 || mbytes > 1024 || ms < 0 || ms > 1000) {
-		fprintf(stderr, "usage: bulk [MBYTES [MS]]\n");
+	if (argc > 4 || mbytes <= 0 || mbytes > 1024 || ms < 0 || ms > 1000 || wait_ms < 0 ||
+	    wait_ms > 60000) {
+		fprintf(stderr, "usage: bulk [MBYTES [MS [WAIT]]]\n");
 		return 2;
 	}
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -65,7 +71,10 @@ int main(int argc, char **argv)
 	if (pid < 0)
 		return die("fork");
 	if (pid == 0) {
+		struct timespec wait = { wait_ms / 1000, wait_ms % 1000 * 1000000L };
+
 		close(ls);
+		nanosleep(&wait, NULL);
 		fd = socket(AF_INET, SOCK_STREAM, 0);
 		if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
 			_exit(die("connect"));
