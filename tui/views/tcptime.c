@@ -8,9 +8,11 @@
  * The socket is the one chosen with Up/Down when it has samples, else
  * the one that sent the most. PgUp/PgDn move back through the ladder's
  * segments as on the ladder: a ^ under the time axis marks the time of
- * the newest segment the ladder shows, and the values line gives the
- * socket's values at that moment and the segment itself.
+ * the newest segment the ladder shows (the axis stretches to reach it;
+ * where no sample is in force the plot stays blank), and the values line
+ * gives the socket's values at that moment and the segment itself.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -107,6 +109,10 @@ static uint64_t value(const struct msample *sm, enum field f)
 	return 0;
 }
 
+/* A column with no sample in force: before the first or after the last
+ * (the axis reaches a ladder segment outside the series). */
+#define COL_EMPTY UINT64_MAX
+
 /* One value per column of the plot: the largest in the column's slice of
  * time (the last one before it when none falls inside); for the
  * retransmissions, how many happened in that slice. */
@@ -114,13 +120,21 @@ static void columns(const struct model *m, const struct series *sr, enum field f
                     mtime_t t1, int w, uint64_t *col)
 {
 	int i = sr->first;
-	uint64_t carry = value(&m->samples[sr->first], f);
+	/* A connection starts with no retransmissions: those its first
+	 * sample counts already happened by then. */
+	uint64_t carry = f == F_RETRANS ? 0 : value(&m->samples[sr->first], f);
+	mtime_t first = m->samples[sr->first].t, last = m->samples[sr->last].t;
 
 	for (int c = 0; c < w; c++) {
+		mtime_t start = t0 + (t1 - t0) * (mtime_t)c / (mtime_t)w;
 		mtime_t end = t0 + (t1 - t0) * (mtime_t)(c + 1) / (mtime_t)w;
 		uint64_t v = f == F_RETRANS ? 0 : carry;
 		int any = 0;
 
+		if ((end < first && c < w - 1) || start > last) {
+			col[c] = COL_EMPTY;
+			continue;
+		}
 		for (; i <= sr->last && (m->samples[i].t <= end || c == w - 1); i++) {
 			const struct msample *sm = &m->samples[i];
 			uint64_t x;
@@ -186,6 +200,8 @@ static void draw_cwnd(const struct ui *u, int y, int x, int h, int w, const uint
 	uint64_t top = 0;
 
 	for (int c = 0; c < w; c++) {
+		if (cwnd[c] == COL_EMPTY)
+			continue;
 		if (cwnd[c] > top)
 			top = cwnd[c];
 		if (ssthresh[c] > top)
@@ -202,6 +218,8 @@ static void draw_cwnd(const struct ui *u, int y, int x, int h, int w, const uint
 		if (row != h / 2)
 			draw_text(y + row, x - 1, 1, ui_look(u, LK_DIM), "|");
 	for (int c = 0; c < w; c++) {
+		if (cwnd[c] == COL_EMPTY)
+			continue;
 		/* Rounded to the nearest row; a window above 0 shows at least one. */
 		int bar = (int)((cwnd[c] * (uint64_t)h * 2 + top) / (top * 2));
 		int ss = ssthresh[c] > 0 ? (int)((ssthresh[c] * (uint64_t)h * 2 + top) / (top * 2)) : -1;
@@ -233,10 +251,10 @@ static void draw_strip(const struct ui *u, int y, int x, int w, const char *name
 	char cells[COLS_MAX + 1], right[24];
 
 	for (int c = 0; c < w; c++)
-		if (v[c] > top)
+		if (v[c] != COL_EMPTY && v[c] > top)
 			top = v[c];
 	for (int c = 0; c < w; c++) {
-		int l = top == 0 ? 0 : (int)((v[c] * 7 + top - 1) / top);
+		int l = top == 0 || v[c] == COL_EMPTY ? 0 : (int)((v[c] * 7 + top - 1) / top);
 
 		cells[c] = levels[l > 7 ? 7 : l];
 	}
@@ -347,6 +365,11 @@ void view_tcptime(struct ui *u, struct rect r)
 	last = &m->samples[sr.last];
 	t0 = m->samples[sr.first].t;
 	t1 = last->t;
+	/* The axis reaches the ladder's segment when it lies outside. */
+	if (cur != NULL && cur->t < t0)
+		t0 = cur->t;
+	if (cur != NULL && cur->t > t1)
+		t1 = cur->t;
 	if (t1 < t0 + NS_PER_S)
 		t1 = t0 + NS_PER_S;
 	values_line(u, r.y + 1, r.x, r.w, cur != NULL ? at_time(m, &sr, cur->t) : last, cur);
