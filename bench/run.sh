@@ -460,6 +460,12 @@ echo
 echo "== loading a recording (bench/replay_bench.py)"
 python3 bench/replay_bench.py "$B/socklab"
 
+# The link between hosts (socklab --hosts): bulk and round trips through
+# it against a plain veth pair between the same two hosts.
+echo
+echo "== the link between hosts (bench/link_bench.sh, 3 runs)"
+RUNS=3 SOCKLAB_BUILD=$B bench/link_bench.sh
+
 # TCP over time: at least 10 TCP_INFO samples a second while data flows.
 echo
 echo "== TCP over time (bench/tcptime.sh, 3 runs each)"

@@ -47,20 +47,20 @@ _socklab()
         --record|--pcap|-o|--output|--all)
             COMPREPLY=($(compgen -f -- "$cur"))
             return ;;
-        --timeout|--settle|--from|--to|--solved)
+        --timeout|--settle|--from|--to|--solved|--link)
             return ;;
     esac
     case $cmd in
         run)
             if [[ $cur == -* ]]; then
-                COMPREPLY=($(compgen -W "--work --free --no-netns --record --pcap --batch --timeout --settle --help" -- "$cur"))
+                COMPREPLY=($(compgen -W "--work --free --no-netns --hosts --link --record --pcap --batch --timeout --settle --help" -- "$cur"))
             elif [ "$COMP_CWORD" -eq $((i + 1)) ]; then
                 COMPREPLY=($(compgen -W "$(_socklab_lessons)" -- "$cur"))
             elif [ "$COMP_CWORD" -eq $((i + 2)) ]; then
                 COMPREPLY=($(compgen -W "$(_socklab_lessons "${COMP_WORDS[i+1]}")" -- "$cur"))
             fi ;;
         trace)
-            COMPREPLY=($(compgen -W "--step --record --pcap --batch --timeout --settle --help --" -- "$cur")) ;;
+            COMPREPLY=($(compgen -W "--step --hosts --link --record --pcap --batch --timeout --settle --help --" -- "$cur")) ;;
         watch)
             COMPREPLY=($(compgen -W "--record --pcap --batch --timeout --help" -- "$cur")) ;;
         replay)

@@ -12,10 +12,15 @@
  * The keys in use (lessons/03-tcp-lifecycle/lesson.conf has most):
  *   title, summary           the lesson menu's two lines
  *   programs                 the lesson's own programs, one word each
- *   run                      a process `socklab run` starts, in order
+ *   run                      a process `socklab run` starts, in order;
+ *                            "after 500ms CMD" (or "after 2s CMD"): that long
+ *                            after the run line before it started
  *   scenario.NAME.title|run|then   a named variant of the run lines
  *   hold, scenario.NAME.hold  seconds: `socklab run --batch` ends the run
  *                            that long after its last run line started
+ *   link, scenario.NAME.link       the link's settings on hosts (--hosts,
+ *                            tui/link/spec.h); a scenario with one runs on
+ *                            hosts; hosts = yes, scenario.NAME.hosts = yes
  *   echo-server[.NAME], echo-server-args[.NAME], echo-server-limit[.NAME],
  *   echo-server-children[.NAME]    the designs the concurrency suite tests
  *                            (tests/lessons/test_concurrency.c)

@@ -295,42 +295,19 @@ void analysis_segment(struct model *m, struct mconn *c, int d, struct mseg *g)
 	window_bytes(out, g);
 	relative_sack(&c->dir[1 - d], g);
 	sender_view(out, in, g);
-	if (g->fate == FATE_NONE || g->fate == FATE_PASSED)
+	if (seg_fate_delivered(g->fate))
 		receiver_view(out, g);
 	ack_view(out, in, g);
 	dsack(m, g);
 }
 
-void analysis_set_fate(struct model *m, int i, int fate)
+void analysis_delivered(struct mconn *c, int d, struct mseg *g)
 {
-	struct mseg *g;
-	struct mconn *c;
-
-	if (i < 0 || i >= m->nsegs || fate < 0 || fate >= FATE_COUNT)
-		return;
-	g = &m->segs[i];
-	if (g->fate == FATE_HELD && fate == FATE_PASSED && !g->inferred &&
-	    g->conn >= 0 && g->conn < m->nconns) {
-		c = &m->conns[g->conn];
-		g->fate = (uint8_t)fate;
-		receiver_view(&c->dir[ep_equal(&c->a, &g->src) ? 0 : 1].an, g);
-	}
-	g->fate = (uint8_t)fate;
-	model_touch(m, 0);
+	if (!g->inferred)
+		receiver_view(&c->dir[d].an, g);
 }
 
 /* ---- in words ---------------------------------------------------------------- */
-
-const char *seg_fate_name(int fate)
-{
-	switch (fate) {
-	case FATE_NONE: return "captured";
-	case FATE_PASSED: return "passed";
-	case FATE_DROPPED: return "dropped by the link";
-	case FATE_HELD: return "held";
-	default: return "?";
-	}
-}
 
 static void add_word(char *buf, size_t size, const char *word)
 {
@@ -360,10 +337,6 @@ char *analysis_labels(const struct mseg *g, int brief, char *buf, size_t size)
 	if (size == 0)
 		return buf;
 	buf[0] = '\0';
-	if (g->fate == FATE_DROPPED)
-		add_word(buf, size, brief ? "dropped" : seg_fate_name(g->fate));
-	else if (g->fate == FATE_HELD)
-		add_word(buf, size, seg_fate_name(g->fate));
 	if (g->an & AN_SPURIOUS)
 		add_word(buf, size, brief ? "spurious retrans" : "spurious retransmission");
 	else if (g->an & AN_FAST_RETRANS)

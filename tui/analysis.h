@@ -12,8 +12,9 @@
  *    answers duplicate ACKs is fast. Its ACKs: duplicate ACK #n, zero
  *    window, window update; its window: window full, zero-window probe,
  *    keep-alive.
- *  - the receiver's: only the segments that reached it (not dropped, not
- *    held; a capture on lo sees only those). A
+ *  - the receiver's: only the segments that reached it (seg_fate_delivered:
+ *    not dropped, held or still in flight on the link; a capture on lo
+ *    sees only those), in the order they reached it. A
  *    segment beyond what it has is "previous segment lost"; bytes from
  *    before the highest it has, never sent before, are out-of-order.
  * Sequence numbers compare modulo 2^32 (RFC 9293, 3.4).
@@ -86,17 +87,16 @@ struct an_dir {
  * spurious (a D-SACK). Inferred segments get no labels. */
 void analysis_segment(struct model *m, struct mconn *c, int d, struct mseg *g);
 
-/* The link let go of the held segment m->segs[i] (fate now PASSED) or
- * dropped it (FATE_DROPPED): the receiver's side learns of it now. */
-void analysis_set_fate(struct model *m, int i, int fate);
-
-/* "dropped by the link", "held", "passed", "captured" (FATE_NONE). */
-const char *seg_fate_name(int fate);
+/* g, filed under c in direction d and held or in flight on the link
+ * until now, has reached its receiver (model_segment_fate): the
+ * receiver's side takes it in now, and may find it out of order. */
+void analysis_delivered(struct mconn *c, int d, struct mseg *g);
 
 /* The labels of g as words, in order of importance, ", " between them:
  * "fast retransmission, previous segment lost". brief: the short forms
- * ("fast retrans", "prev lost") for a narrow screen. The fate (dropped,
- * held) comes first. Returns buf ("" when none). */
+ * ("fast retrans", "prev lost") for a narrow screen. What the link did
+ * with it is its fate (model.h), not a label. Returns buf ("" when
+ * none). */
 char *analysis_labels(const struct mseg *g, int brief, char *buf, size_t size);
 
 /* g's SACK blocks, relative: "43441-44889 46337-47785" ("" when none). */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cmdline.h"
+#include "link/spec.h"
 
 static const char overview[] =
 	"usage: socklab [COMMAND] [OPTIONS]\n"
@@ -33,6 +34,20 @@ static const char overview[] =
 	"SIGTERM, SIGINT or its terminal's end, and stops what it started.\n"
 	"Exit status: 0 ok, 1 failure (or stopped by a signal), 2 bad command line.\n";
 
+/* --link SPEC, as link/spec.h reads it. */
+#define LINK_HELP \
+	"                       delay=40ms  jitter=5ms  (one way; a bare number is ms)\n" \
+	"                       loss=2%  loss=every:10  rate=2mbit (kbit, gbit)\n" \
+	"                       queue=20 (frames waiting for the rate: tail drop)\n" \
+	"                       reorder=5%  dup=1%  seed=7 (every choice repeats)\n" \
+	"                       mtu=9000  hold (start holding every frame)\n" \
+	"                       to=HOST (what follows: frames towards HOST only)\n" \
+	"                       drop=syn:1  drop=data:5  hold=fin:1  reorder=data:3\n" \
+	"                       dup=ack:2 (KIND:N, N-M, N- or *: the Nth frame of\n" \
+	"                       KIND syn synack ack data fin rst any, per direction)\n" \
+	"                     e.g. --link delay=40ms,loss=2%,rate=2mbit,queue=20,seed=7\n" \
+	"                          --link to=server,drop=syn:1\n"
+
 static const char run_help[] =
 	"usage: socklab run NN [SCENARIO] [OPTIONS]\n"
 	"Run lesson NN (as in lessons/NN-topic/lesson.conf) and visualize it.\n"
@@ -49,12 +64,22 @@ static const char run_help[] =
 	"  --all-stops        stop at every traced call, also at the fork() of a\n"
 	"                     process that has made no socket call yet\n"
 	"  --no-netns         run on the host's loopback\n"
+	"  --hosts            each program on a host of its own (10.0.0.N, fd00::N,\n"
+	"                     eth0 MTU 1500), joined by a link socklab carries:\n"
+	"                     every frame crosses it, and you can hold and drop them\n"
+	"  --link SPEC        the link's settings (implies --hosts); repeat to add:\n"
+LINK_HELP
 	"  --record FILE      record the session for socklab replay\n"
-	"  --pcap FILE        write the captured segments to a pcap file\n"
+	"  --pcap FILE        write the captured segments to a pcapng file (frames\n"
+	"                     the link dropped, held or delayed carry a comment)\n"
 	"  --batch            no screen: run free, then print the model as text\n"
 	"  --timeout S        --batch: give up after S seconds (default 30)\n"
 	"  --settle MS        --batch: wait MS ms after the end (default 500)\n"
-	"  -h, --help         this help\n";
+	"  -h, --help         this help\n"
+	"\n"
+	"On hosts: h holds every frame on the link, f lets the oldest go, F all,\n"
+	"x drops the selected one, [ ] select; 7 shows the link (its settings,\n"
+	"changed with arrows and + -). Needs user namespaces (or root).\n";
 
 static const char trace_help[] =
 	"usage: socklab trace [OPTIONS] -- CMD [ARGS...]\n"
@@ -66,12 +91,22 @@ static const char trace_help[] =
 	"                     process's fork() calls before its first socket call\n"
 	"                     (a wrapper script's) run on\n"
 	"  --all-stops        with --step: stop at those fork() calls too\n"
+	"  --hosts            each command on a host of its own, joined by the link\n"
+	"                     (as for run): separate the commands with --, e.g.\n"
+	"                     trace --hosts -- ./srv -p 7000 -- nc {server} 7000\n"
+	"                     the first runs on host server (10.0.0.1), the next on\n"
+	"                     client; @NAME as a command's first word names its\n"
+	"                     host; {NAME} is that host's address; the later\n"
+	"                     commands start once the first listens\n"
+	"  --link SPEC        the link's settings (implies --hosts; see run --help)\n"
 	"  --record FILE      record the session for socklab replay\n"
-	"  --pcap FILE        write the captured segments to a pcap file\n"
+	"  --pcap FILE        write the captured segments to a pcapng file\n"
 	"  --batch            no screen: run, then print the model as text\n"
 	"  --timeout S        --batch: give up after S seconds (default 30)\n"
 	"  --settle MS        --batch: wait MS ms after the end (default 500)\n"
 	"  -h, --help         this help\n";
+
+#undef LINK_HELP
 
 static const char watch_help[] =
 	"usage: socklab watch PORT [OPTIONS]\n"
@@ -79,7 +114,7 @@ static const char watch_help[] =
 	"root, every segment, for programs socklab did not start.\n"
 	"\n"
 	"  --record FILE      record the session for socklab replay\n"
-	"  --pcap FILE        write the captured segments to a pcap file\n"
+	"  --pcap FILE        write the captured segments to a pcapng file\n"
 	"  --batch            no screen: watch for --timeout S seconds, then\n"
 	"                     print the model as text\n"
 	"  --timeout S        (default 30)\n"
@@ -154,7 +189,7 @@ static int number(const char *s, long min, long max, long *out)
 }
 
 enum { O_FREE = 256, O_NO_NETNS, O_RECORD, O_PCAP, O_BATCH, O_TIMEOUT, O_SETTLE, O_STEP,
-       O_WORK, O_SVG, O_HTML, O_TXT, O_FROM, O_TO, O_NO_CALLS, O_ALL_STOPS };
+       O_WORK, O_SVG, O_HTML, O_TXT, O_FROM, O_TO, O_NO_CALLS, O_ALL_STOPS, O_HOSTS, O_LINK };
 
 /* Seconds since the session began, "2" or "0.125", into nanoseconds. */
 static int seconds(const char *s, mtime_t *ns)
@@ -210,6 +245,8 @@ static int parse_options(int argc, char **argv, struct cmdline *c)
 		{ "no-calls", no_argument, NULL, O_NO_CALLS },
 		{ "output", required_argument, NULL, 'o' },
 		{ "all-stops", no_argument, NULL, O_ALL_STOPS },
+		{ "hosts", no_argument, NULL, O_HOSTS },
+		{ "link", required_argument, NULL, O_LINK },
 		{ NULL, 0, NULL, 0 },
 	};
 	enum command cmd = c->cmd;
@@ -248,6 +285,27 @@ static int parse_options(int argc, char **argv, struct cmdline *c)
 			ok = cmd == CMD_RUN || cmd == CMD_TRACE;
 			c->opt.all_stops = 1;
 			break;
+		case O_HOSTS:
+			ok = cmd == CMD_RUN || cmd == CMD_TRACE;
+			c->opt.hosts = 1;
+			break;
+		case O_LINK: {
+			struct link_config cfg;
+			char why[256];
+
+			if (cmd != CMD_RUN && cmd != CMD_TRACE) {
+				ok = 0;
+				break;
+			}
+			link_config_default(&cfg);
+			if (link_spec_parse(&cfg, optarg, NULL, 0, why, sizeof(why)) < 0)
+				return usage_error(cmd, "--link:", why);
+			if (c->opt.nlink_specs >= LINK_SPECS_MAX)
+				return usage_error(cmd, "too many --link options", NULL);
+			c->opt.link_specs[c->opt.nlink_specs++] = optarg;
+			c->opt.hosts = 1;
+			break;
+		}
 		case O_RECORD:
 			ok = cmd == CMD_RUN || cmd == CMD_TRACE || cmd == CMD_WATCH;
 			c->opt.record_file = optarg;
@@ -428,6 +486,8 @@ int cmdline_parse(int argc, char **argv, struct cmdline *c)
 	rc = positional(argc, argv, c);
 	if (rc != 0)
 		return rc;
+	if (c->opt.hosts && !c->opt.netns)
+		return usage_error(c->cmd, "--hosts and --no-netns do not go together", NULL);
 	if (c->opt.batch) {
 		if (c->cmd == CMD_MENU || c->cmd == CMD_LIST)
 			return usage_error(c->cmd, "--batch needs a command (run, trace, watch, replay)", NULL);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "launch.h"
+#include "link/link.h"
 #include "session.h"
 
 static const char *call_of(const struct session *s, const struct mproc *p)
@@ -182,6 +183,8 @@ void session_restart(struct session *s)
 	pidset_free(&s->socket_users);
 	s->npassed = 0;
 	model_reset(&s->model);
+	if (s->wire != NULL && link_is(s->wire))
+		link_restart(s->wire);
 	s->started = session_now();
 	if (s->opt.step)
 		s->stepping = 1;

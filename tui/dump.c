@@ -73,16 +73,22 @@ char *dump_segment_text(const struct mseg *g, char *buf, size_t size)
 		text_append(buf, size, analysis_sack_text(g, sack, sizeof(sack)));
 		text_append(buf, size, ">");
 	}
-	if (g->inferred) {
+	if (g->inferred)
 		text_append(buf, size, " (inferred)");
-	} else {
+	/* What a TCP analysis tool makes of it (analysis.h). */
+	if (!g->inferred) {
 		char labels[160];
 
 		if (analysis_labels(g, 0, labels, sizeof(labels))[0] != '\0') {
-			text_append(buf, size, " [");
+			text_append(buf, size, " [TCP ");
 			text_append(buf, size, labels);
 			text_append(buf, size, "]");
 		}
+	}
+	/* What the link between hosts did with it (model.h seg_fate): last. */
+	if (g->fate != FATE_NONE && g->fate != FATE_PASSED) {
+		snprintf(part, sizeof(part), " [%s]", seg_fate_name(g->fate));
+		text_append(buf, size, part);
 	}
 	return buf;
 }

@@ -19,7 +19,7 @@
 
 enum input_kind {
 	IN_EVENT, IN_SEGMENT, IN_DIAG_BEGIN, IN_DIAG_SOCK, IN_DIAG_END,
-	IN_PROC_START, IN_PROC_EXIT, IN_OUTPUT, IN_TCP_SAMPLE
+	IN_PROC_START, IN_PROC_EXIT, IN_OUTPUT, IN_FATE, IN_TCP_SAMPLE
 };
 
 struct input {
@@ -37,6 +37,10 @@ struct input {
 			int code;
 			char text[LOG_TEXT_LEN];  /* name or output line */
 		} proc;
+		struct {
+			uint64_t id;           /* the link's frame number */
+			int fate;
+		} fate;
 	} u;
 };
 

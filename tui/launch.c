@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hostrun.h"
 #include "launch.h"
 #include "session.h"
 #include "quit.h"
@@ -52,6 +53,12 @@ static void exec_child(struct session *s, char *const argv[], int in, int out, i
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	setpgid(0, 0);
+	/* --hosts: the program runs on its host. */
+	if (s->launch_host >= 0 && hosts_enter(&s->hosts, s->launch_host) < 0) {
+		dprintf(err, "socklab: cannot enter host %s: %s\n",
+			s->hosts.h[s->launch_host].name, strerror(errno));
+		_exit(127);
+	}
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
@@ -128,6 +135,7 @@ int launch_child(struct session *s, char *const argv[], const char *name, int th
 	k->fd[0] = p[1][0];
 	k->fd[1] = p[2][0];
 	k->then = then;
+	k->host = s->launch_host;
 	text_copy(k->name, sizeof(k->name), name);
 	session_proc_started(s, pid, name, session_now());
 	if (s->selected <= 0)
@@ -156,11 +164,17 @@ static int program_path(struct session *s, const char *prog, char *out, size_t s
 
 int launch_command(struct session *s, const char *cmd, int then)
 {
-	char buf[1024], path[PATH_MAX], *argv[64];
+	char buf[1024], line[1024], path[PATH_MAX], *argv[64];
 	const char *base;
-	int argc = lesson_split_command(cmd, s->port[0] ? s->port : NULL,
-					s->addr[0] ? s->addr : NULL, buf, sizeof(buf), argv, 64);
+	int argc, host, rc;
 
+	/* Its host, and the hosts' addresses in it (hostrun.h). */
+	if (hostrun_command(s, cmd, line, sizeof(line), &host) < 0) {
+		session_say(s, "cannot start '%s': bad command line", cmd);
+		return -1;
+	}
+	argc = lesson_split_command(line, s->port[0] ? s->port : NULL,
+				    s->addr[0] ? s->addr : NULL, buf, sizeof(buf), argv, 64);
 	if (argc <= 0) {
 		session_say(s, "cannot start '%s': bad command line", cmd);
 		return -1;
@@ -171,7 +185,10 @@ int launch_command(struct session *s, const char *cmd, int then)
 			return -1;
 		argv[0] = path;
 	}
-	return launch_child(s, argv, base, then);
+	s->launch_host = host;
+	rc = launch_child(s, argv, base, then);
+	s->launch_host = -1;
+	return rc;
 }
 
 /* Has this child done what it will do? It has ended, or (in --batch,
@@ -234,8 +251,37 @@ static void first_gave_up(struct session *s)
 		s->exit_code = 1;
 }
 
+const char *launch_after(const char *cmd, int *ms)
+{
+	const char *p = cmd;
+	char *end;
+	long v;
+
+	*ms = 0;
+	if (strncmp(p, "after ", 6) != 0)
+		return cmd;
+	p += 6;
+	v = strtol(p, &end, 10);
+	if (end == p || v < 0 || v > 600000)
+		return cmd;
+	if (strncmp(end, "ms ", 3) == 0) {
+		end += 3;
+	} else if (strncmp(end, "s ", 2) == 0 && v <= 600) {
+		v *= 1000;
+		end += 2;
+	} else {
+		return cmd;
+	}
+	while (*end == ' ')
+		end++;
+	*ms = (int)v;
+	return end;
+}
+
 void launch_next(struct session *s)
 {
+	if (s->opt.mode == SM_TRACE && s->net.ncmd > 0)
+		(void)hostrun_trace_next(s);
 	if (s->opt.mode != SM_RUN || s->scen == NULL)
 		return;
 	first_gave_up(s);
@@ -243,10 +289,23 @@ void launch_next(struct session *s)
 	if (s->next_run > 0 && s->next_run < s->scen->nrun && s->addr[0] != '\0') {
 		int first = s->nkids;
 
-		while (s->next_run < s->scen->nrun)
-			if (launch_command(s, s->scen->run[s->next_run++], 0) < 0)
+		while (s->next_run < s->scen->nrun) {
+			mtime_t now = session_now();
+			int ms;
+			const char *cmd = launch_after(s->scen->run[s->next_run], &ms);
+
+			/* "after 500ms ...": not before that long since the line
+			 * before it started (the session comes back then). */
+			if (ms > 0 && now < s->last_run_t + (mtime_t)ms * NS_PER_MS) {
+				s->run_at = s->last_run_t + (mtime_t)ms * NS_PER_MS;
 				break;
-		s->last_run_t = session_now();
+			}
+			s->run_at = 0;
+			s->next_run++;
+			s->last_run_t = now;
+			if (launch_command(s, cmd, 0) < 0)
+				break;
+		}
 		/* The server listens: what happens next is the clients'. The
 		 * server stays stopped before its next call until chosen. */
 		if (first < s->nkids) {
@@ -263,7 +322,7 @@ int launch_all_done(const struct session *s)
 	if (s->opt.mode == SM_RUN)
 		return s->scen != NULL && runs_over(s) && !running_then(s) &&
 		       s->next_then >= s->scen->nthen;
-	if (s->opt.mode != SM_TRACE || s->nkids == 0)
+	if (s->opt.mode != SM_TRACE || s->nkids == 0 || !hostrun_trace_all_started(s))
 		return 0;
 	for (int i = 0; i < s->nkids; i++)
 		if (!kid_over(s, &s->kids[i]))

@@ -14,7 +14,9 @@ static void scenario_free(struct scenario *sc)
 		free(sc->run[i]);
 	for (int i = 0; i < sc->nthen; i++)
 		free(sc->then[i]);
-	sc->nrun = sc->nthen = 0;
+	for (int i = 0; i < sc->nlink; i++)
+		free(sc->link[i]);
+	sc->nrun = sc->nthen = sc->nlink = 0;
 }
 
 static void lesson_free(struct lesson *l)
@@ -90,6 +92,13 @@ static int conf_entry(struct lesson *l, const struct sl_conf_entry *e)
 		return add_cmd(l->main.run, &l->main.nrun, e->value);
 	if (strcmp(e->key, "hold") == 0)
 		return hold_value(e->value, &l->main.hold_ms);
+	/* On hosts (--hosts): the link's settings, and hosts = yes. */
+	if (strcmp(e->key, "link") == 0)
+		return add_cmd(l->main.link, &l->main.nlink, e->value);
+	if (strcmp(e->key, "hosts") == 0) {
+		l->main.hosts = strcmp(e->value, "yes") == 0;
+		return 0;
+	}
 	rc = sl_lessonconf_split(e->key, "scenario", name, sizeof(name), &field);
 	if (rc <= 0)
 		return rc;   /* another key (skipped), or a malformed one */
@@ -104,6 +113,13 @@ static int conf_entry(struct lesson *l, const struct sl_conf_entry *e)
 		return add_cmd(sc->then, &sc->nthen, e->value);
 	else if (strcmp(field, "hold") == 0)
 		return hold_value(e->value, &sc->hold_ms);
+	else if (strcmp(field, "link") == 0) {
+		/* A scenario with link settings always runs on hosts. */
+		sc->hosts = 1;
+		return add_cmd(sc->link, &sc->nlink, e->value);
+	} else if (strcmp(field, "hosts") == 0) {
+		sc->hosts = strcmp(e->value, "yes") == 0;
+	}
 	return 0;   /* a field of a newer socklab */
 }
 

@@ -12,6 +12,15 @@
  *   scenario.NAME.hold     run line started, holding whatever still waits
  *                          (a client inside connect(), a program waiting
  *                          for Enter) instead of waiting for it to end
+ *   link = SPEC            run on hosts joined by a link (`--hosts`), with
+ *   scenario.NAME.link = SPEC   these settings (link/spec.h); a scenario
+ *                          with a link line always runs on hosts
+ *   hosts = yes            run on hosts, with no link settings
+ *   scenario.NAME.hosts = yes
+ *
+ * On hosts each program runs on a host of its own: the one a leading
+ * "@NAME" word names, else the host named after the program; {NAME} in a
+ * command line is that host's address (127.0.0.1 when not on hosts).
  *
  * Lines are "key = value"; '#' starts a comment line. lib/lessonconf.c
  * reads the file; every line, known here or not, stays in lesson.conf, so
@@ -38,6 +47,9 @@ struct scenario {
 	int nthen;
 	int hold_ms;                   /* --batch: end this long after the last run line
 	                                  started (0: when every program has ended) */
+	char *link[CMDS_MAX];          /* link settings, in order */
+	int nlink;
+	int hosts;                     /* always on hosts */
 };
 
 struct lesson {

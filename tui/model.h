@@ -107,17 +107,39 @@ struct msock {
 	int nhist, caphist;
 };
 
-/* What the link between hosts did with a segment. A segment with a fate
- * other than FATE_NONE comes from the link, which sees each one exactly
- * once; a capture on lo (FATE_NONE) may see one twice, and the model
- * drops the second copy. seg_fate_name() says it in words. */
+/* What the link between hosts (`--hosts`, link/engine.h) did with a
+ * segment: its fate. FATE_NONE for a segment no link carried (captured
+ * on lo, or inferred). A segment first seen held or in flight gets its
+ * final fate later (model_segment_fate). */
 enum seg_fate {
-	FATE_NONE = 0,     /* no link: captured on lo, or inferred */
-	FATE_PASSED,       /* the link passed it on to the receiver */
-	FATE_DROPPED,      /* dropped by the link: the receiver never saw it */
-	FATE_HELD,         /* held on the wire, not released yet */
+	FATE_NONE = 0,
+	FATE_INFLIGHT,     /* on the link: delayed, or waiting for the rate */
+	FATE_HELD,         /* hold mode: waits until released by hand */
+	FATE_PASSED,       /* delivered at once */
+	FATE_DELAYED,      /* delivered after a delay (delay, jitter, rate) */
+	FATE_RELEASED,     /* held, then released by hand and delivered */
+	FATE_REORDERED,    /* delivered after a segment sent later */
+	FATE_DUPLICATED,   /* delivered twice */
+	FATE_DROP_LOSS,    /* dropped: random or every-k-th loss */
+	FATE_DROP_QUEUE,   /* dropped: the rate-limited queue was full */
+	FATE_DROP_RULE,    /* dropped: a drop rule (drop=syn:1) */
+	FATE_DROP_HAND,    /* dropped by hand (the drop key) */
 	FATE_COUNT
 };
+
+/* "passed", "dropped-loss", ... as recordings write them (fate.c). */
+const char *seg_fate_name(int fate);
+/* The fate named name, or -1. */
+int seg_fate_parse(const char *name);
+/* Words for the screen: "dropped by the link (loss)", "held". */
+const char *seg_fate_text(int fate);
+/* One word for a narrow column ("DROPPED", "HELD"); "" when the segment
+ * simply went through (passed or delayed). */
+const char *seg_fate_tag(int fate);
+/* Dropped by the link, whatever the reason. */
+int seg_fate_dropped(int fate);
+/* Reached the receiver (or no link was involved). */
+int seg_fate_delivered(int fate);
 
 #define SACK_MAX 4   /* blocks in one SACK option */
 
@@ -135,7 +157,10 @@ struct mseg {
 	uint16_t mss;
 	uint8_t ws;
 	int inferred;
-	uint8_t fate;          /* enum seg_fate */
+	/* from the link (FATE_NONE otherwise): */
+	uint8_t fate;         /* enum seg_fate, updated until final */
+	uint64_t link_id;     /* the link's frame number, 1, 2, ... */
+	mtime_t t_out;        /* when the link delivered it (0: not yet, never) */
 	uint8_t nsack;         /* SACK blocks, [left, right) as on the wire */
 	uint32_t sack[SACK_MAX][2];
 	/* filled in by the model: */
@@ -296,6 +321,10 @@ void model_diag_begin(struct model *m, mtime_t t);
 int model_diag_socket(struct model *m, const struct diag_sock *d);
 void model_diag_end(struct model *m, mtime_t t);
 void model_tick(struct model *m, mtime_t now);
+/* The link decided the fate of its frame link_id at time t (delivered:
+ * t_out = t; the receiver then takes it in). Returns 0, or -1 when that
+ * segment is no longer in the model. */
+int model_segment_fate(struct model *m, uint64_t link_id, int fate, mtime_t t);
 
 /* ---- what the visualizer itself knows ---- */
 /* A process it started (before any trace event). */

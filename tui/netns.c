@@ -5,6 +5,7 @@
 #include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -101,12 +102,109 @@ int netns_enter(char *why, size_t size)
 
 		snprintf(why, size, "unshare(%s): %s%s",
 			 uid == 0 ? "CLONE_NEWNET" : "CLONE_NEWUSER|CLONE_NEWNET", strerror(e),
-			 e == EPERM || e == ENOSPC || e == EINVAL ?
-			 " (user namespaces disabled?)" : "");
+			 e == EPERM ? " (user namespaces disabled for ordinary users?)" :
+			 e == ENOSPC ? " (a namespace limit reached: /proc/sys/user/max_user_namespaces, "
+				       "max_net_namespaces)" :
+			 e == EINVAL ? " (no namespaces in this kernel?)" : "");
 		return -1;
 	}
 	if (uid != 0 && map_ids(uid, gid, why, size) < 0)
 		return -2;
 	own_socket_table();
 	return bring_lo_up(why, size) < 0 ? -2 : 0;
+}
+
+/* ---- namespaces beside this one ---------------------------------------------- */
+
+/* Run fn inside namespace nsfd and come back. Returns what fn returned,
+ * or -1 (errno) when a namespace could not be entered. */
+static int inside(int nsfd, int (*fn)(void *), void *arg)
+{
+	int here = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), rc, e;
+
+	if (here < 0)
+		return -1;
+	if (setns(nsfd, CLONE_NEWNET) < 0) {
+		e = errno;
+		close(here);
+		errno = e;
+		return -1;
+	}
+	rc = fn(arg);
+	e = errno;
+	if (setns(here, CLONE_NEWNET) < 0) {
+		/* Every later socket would land in the wrong namespace. */
+		perror("socklab: setns back to its own namespace");
+		abort();
+	}
+	close(here);
+	errno = e;
+	return rc;
+}
+
+struct sock_args {
+	int domain, type, protocol;
+};
+
+static int make_socket(void *arg)
+{
+	const struct sock_args *a = arg;
+
+	return socket(a->domain, a->type | SOCK_CLOEXEC, a->protocol);
+}
+
+int netns_socket(int nsfd, int domain, int type, int protocol)
+{
+	struct sock_args a = { domain, type, protocol };
+
+	return inside(nsfd, make_socket, &a);
+}
+
+struct write_args {
+	const char *path, *text;
+};
+
+static int write_it(void *arg)
+{
+	const struct write_args *a = arg;
+
+	return write_file(a->path, a->text);
+}
+
+int netns_write(int nsfd, const char *path, const char *text)
+{
+	struct write_args a = { path, text };
+
+	return inside(nsfd, write_it, &a);
+}
+
+int netns_new(void)
+{
+	int here = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), fd, e;
+	char why[128];
+
+	if (here < 0)
+		return -1;
+	/* Each new namespace then gets a small socket table of its own. */
+	(void)write_file("/proc/sys/net/ipv4/tcp_child_ehash_entries", CHILD_EHASH);
+	if (unshare(CLONE_NEWNET) < 0) {
+		e = errno;
+		close(here);
+		errno = e;
+		return -1;
+	}
+	fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	e = errno;
+	if (fd >= 0 && bring_lo_up(why, sizeof(why)) < 0) {
+		e = EIO;
+		close(fd);
+		fd = -1;
+	}
+	if (setns(here, CLONE_NEWNET) < 0) {
+		perror("socklab: setns back to its own namespace");
+		abort();
+	}
+	close(here);
+	errno = e;
+	return fd;
 }

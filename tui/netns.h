@@ -22,4 +22,18 @@
  * namespaces disabled?)". */
 int netns_enter(char *why, size_t size);
 
+/* ---- namespaces beside this one (hosts.c), for a process that is in a
+ * namespace of its own: each call returns to the current namespace. ---- */
+
+/* Make a new network namespace with its lo up, and size its socket
+ * table as netns_enter does. Returns an fd for it (O_CLOEXEC: it lives
+ * while the fd or a process in it does), or -1 with errno set. */
+int netns_new(void);
+/* A socket made inside the namespace nsfd: it stays in that namespace
+ * whatever namespace its user is in. Returns the fd, or -1 (errno). */
+int netns_socket(int nsfd, int domain, int type, int protocol);
+/* Write text to path (a /proc/sys/net file) as seen from namespace nsfd.
+ * Returns 0, or -1 (errno). */
+int netns_write(int nsfd, const char *path, const char *text);
+
 #endif

@@ -9,7 +9,7 @@
 #include "record.h"
 #include "text.h"
 
-#define VAL_MAX 512
+#define VAL_MAX (REC_SPEC_LEN + 16)
 
 static int plain(unsigned char c)
 {
@@ -149,6 +149,20 @@ static int num(const struct field *f, int n, const char *key, long long min,
 	return 0;
 }
 
+/* An unsigned 64-bit decimal, at least min; absent: 0. */
+static int unum(const struct field *f, int n, const char *key, uint64_t min, uint64_t *out)
+{
+	const char *s = get(f, n, key);
+	char *end;
+
+	*out = 0;
+	if (s == NULL)
+		return 0;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return (errno != 0 || *end != '\0' || *s == '\0' || *s == '-' || *out < min) ? -1 : 0;
+}
+
 static int time_of(const struct field *f, int n, mtime_t *t)
 {
 	const char *s = get(f, n, "t");
@@ -268,16 +282,6 @@ static enum rec_kind parse_diag(const struct field *f, int n, struct rec_item *i
 	return REC_DIAG_SOCK;
 }
 
-const char *rec_fate_word(int fate)
-{
-	switch (fate) {
-	case FATE_PASSED: return "passed";
-	case FATE_DROPPED: return "dropped";
-	case FATE_HELD: return "held";
-	default: return "none";
-	}
-}
-
 /* "L-R,L-R": up to SACK_MAX blocks; absent: none. */
 static int sack_blocks(const char *s, struct mseg *g)
 {
@@ -307,7 +311,6 @@ static int sack_blocks(const char *s, struct mseg *g)
 static enum rec_kind parse_wire(const struct field *f, int n, struct rec_item *it)
 {
 	struct mseg *g = &it->seg;
-	const char *s;
 	long long v;
 
 	if (endpoint(f, n, "from", &g->src, 1) < 0 || endpoint(f, n, "to", &g->dst, 1) < 0)
@@ -347,15 +350,12 @@ static enum rec_kind parse_wire(const struct field *f, int n, struct rec_item *i
 	g->inferred = (int)v;
 	if (sack_blocks(get(f, n, "blocks"), g) < 0)
 		return REC_BAD;
-	if ((s = get(f, n, "fate")) != NULL) {
-		int k;
-
-		for (k = FATE_PASSED; k < FATE_COUNT; k++)
-			if (strcmp(s, rec_fate_word(k)) == 0)
-				break;
-		if (k == FATE_COUNT)
+	if (get(f, n, "fate") != NULL) {
+		g->fate = (uint8_t)seg_fate_parse(get(f, n, "fate"));
+		if (g->fate == (uint8_t)-1 || g->fate == FATE_NONE ||
+		    unum(f, n, "id", 1, &g->link_id) < 0 || g->link_id == 0 ||
+		    unum(f, n, "tout", 0, &g->t_out) < 0)
 			return REC_BAD;
-		g->fate = (uint8_t)k;
 	}
 	return REC_SEGMENT;
 }
@@ -391,6 +391,44 @@ static enum rec_kind parse_tcpinfo(const struct field *f, int n, struct rec_item
 		return REC_BAD;
 	sm->received = (uint64_t)v;
 	return REC_TCP_SAMPLE;
+}
+
+static enum rec_kind parse_link(const struct field *f, int n, struct rec_item *it)
+{
+	const char *ev = get(f, n, "ev"), *s;
+	struct rec_link *l = &it->link;
+	long long v;
+
+	if (ev == NULL)
+		return REC_BAD;
+	if (strcmp(ev, "host") == 0) {
+		if (num(f, n, "i", 0, 63, -1, &v) < 0 || v < 0 || (s = get(f, n, "name")) == NULL)
+			return REC_BAD;
+		l->index = (int)v;
+		text_copy(l->name, sizeof(l->name), s);
+		text_copy(l->addr4, sizeof(l->addr4), (s = get(f, n, "addr")) ? s : "");
+		text_copy(l->addr6, sizeof(l->addr6), (s = get(f, n, "addr6")) ? s : "");
+		return REC_LINK_HOST;
+	}
+	if (strcmp(ev, "settings") == 0) {
+		if ((s = get(f, n, "spec")) == NULL)
+			return REC_BAD;
+		text_copy(l->spec, sizeof(l->spec), strcmp(s, "-") == 0 ? "" : s);
+		return REC_LINK_SETTINGS;
+	}
+	if (strcmp(ev, "fate") == 0) {
+		if ((s = get(f, n, "fate")) == NULL || (l->fate = seg_fate_parse(s)) <= FATE_NONE ||
+		    unum(f, n, "id", 1, &l->id) < 0 || l->id == 0)
+			return REC_BAD;
+		return REC_LINK_FATE;
+	}
+	if (strcmp(ev, "key") == 0) {
+		if ((s = get(f, n, "key")) == NULL || unum(f, n, "id", 0, &l->id) < 0)
+			return REC_BAD;
+		text_copy(l->key, sizeof(l->key), s);
+		return REC_LINK_KEY;
+	}
+	return REC_SKIP;
 }
 
 enum rec_kind rec_parse_line(const char *line, size_t len, struct rec_item *it)
@@ -433,5 +471,7 @@ enum rec_kind rec_parse_line(const char *line, size_t len, struct rec_item *it)
 		return it->kind = parse_wire(f, n, it);
 	if (strcmp(src, "tcpinfo") == 0)
 		return it->kind = parse_tcpinfo(f, n, it);
+	if (strcmp(src, "link") == 0)
+		return it->kind = parse_link(f, n, it);
 	return it->kind = REC_SKIP;
 }

@@ -148,8 +148,54 @@ void rec_segment(struct recorder *r, const struct mseg *g)
 	for (int i = 0; i < g->nsack && i < SACK_MAX; i++)
 		fprintf(r->f, "%s%" PRIu32 "-%" PRIu32, i ? "," : " blocks=", g->sack[i][0],
 			g->sack[i][1]);
-	if (g->fate != FATE_NONE)
-		fprintf(r->f, " fate=%s", rec_fate_word(g->fate));
+	if (g->fate != FATE_NONE) {
+		fprintf(r->f, " id=%" PRIu64 " fate=%s", g->link_id, seg_fate_name(g->fate));
+		if (g->t_out != 0)
+			fprintf(r->f, " tout=%" PRIu64, g->t_out);
+	}
+	fputc('\n', r->f);
+	check(r);
+}
+
+void rec_link_host(struct recorder *r, int index, const char *name, const char *addr4,
+                   const char *addr6)
+{
+	char n[3 * 32];
+
+	if (r->f == NULL || r->failed)
+		return;
+	rec_encode(name, n, sizeof(n));
+	fprintf(r->f, "v1 src=link ev=host i=%d name=%s addr=%s addr6=%s\n", index, n, addr4, addr6);
+	check(r);
+}
+
+void rec_link_settings(struct recorder *r, const char *spec, mtime_t t)
+{
+	char enc[3 * REC_SPEC_LEN];
+
+	if (r->f == NULL || r->failed)
+		return;
+	rec_encode(spec[0] != '\0' ? spec : "-", enc, sizeof(enc));
+	fprintf(r->f, "v1 src=link ev=settings t=%" PRIu64 " spec=%s\n", t, enc);
+	check(r);
+}
+
+void rec_link_fate(struct recorder *r, uint64_t id, int fate, mtime_t t)
+{
+	if (r->f == NULL || r->failed)
+		return;
+	fprintf(r->f, "v1 src=link ev=fate id=%" PRIu64 " fate=%s t=%" PRIu64 "\n", id,
+		seg_fate_name(fate), t);
+	check(r);
+}
+
+void rec_link_key(struct recorder *r, const char *key, uint64_t id, mtime_t t)
+{
+	if (r->f == NULL || r->failed)
+		return;
+	fprintf(r->f, "v1 src=link ev=key key=%s t=%" PRIu64, key, t);
+	if (id != 0)
+		fprintf(r->f, " id=%" PRIu64, id);
 	fputc('\n', r->f);
 	check(r);
 }

@@ -21,8 +21,17 @@
  *   v1 src=diag ev=end t=NS                         and ends
  *   v1 src=wire t=NS from=A:P to=B:Q flags=0x12 seq=N ack=N win=N len=N
  *        [mss=N] [ws=N] [sack=1] [ts=1] [inferred=1]   one TCP segment
- *        [blocks=L-R,L-R] [fate=passed|dropped|held]  its SACK blocks (as
- *        on the wire), what the link between hosts did with it
+ *        [id=N fate=F [tout=NS]]   ... as the link saw it (--hosts): its
+ *        frame number, its fate (model.h seg_fate_name), when it left
+ *   v1 src=link ev=host i=0 name=server addr=10.0.0.1 addr6=fd00::1
+ *        one host of the session's own network (--hosts), in order
+ *   v1 src=link ev=settings t=NS spec=...    the link's settings (link/spec.h),
+ *        at the start and after each change
+ *   v1 src=link ev=fate id=N fate=F t=NS     frame N's fate changed (it left
+ *        the link at t, or was dropped by hand)
+ *   v1 src=link ev=key key=hold-on t=NS [id=N]   a key's action on the link:
+ *        hold-on, hold-off, release, release-all, drop (id: the frame)
+ *        [blocks=L-R,L-R]   its SACK blocks, as on the wire
  *   v1 src=tcpinfo t=NS local=A:P peer=B:Q state=ESTABLISHED cwnd=N
  *        ssthresh=N srtt=US rttvar=US mss=N inflight=N rwnd=N retrans=N
  *        acked=N rcvd=N     one socket's TCP_INFO in a sock_diag dump
@@ -67,6 +76,11 @@ void rec_diag_begin(struct recorder *r, mtime_t t);
 void rec_diag_sock(struct recorder *r, const struct diag_sock *d);
 void rec_diag_end(struct recorder *r, mtime_t t);
 void rec_segment(struct recorder *r, const struct mseg *g);
+void rec_link_host(struct recorder *r, int index, const char *name, const char *addr4,
+                   const char *addr6);
+void rec_link_settings(struct recorder *r, const char *spec, mtime_t t);
+void rec_link_fate(struct recorder *r, uint64_t id, int fate, mtime_t t);
+void rec_link_key(struct recorder *r, const char *key, uint64_t id, mtime_t t);
 void rec_tcp_sample(struct recorder *r, const struct msample *sm);
 
 /* ---- reading (recline.c: pure) ---- */
@@ -74,7 +88,21 @@ void rec_tcp_sample(struct recorder *r, const struct msample *sm);
 enum rec_kind {
 	REC_BAD = -1, REC_SKIP = 0, REC_HEADER, REC_EVENT, REC_PROC_START,
 	REC_PROC_EXIT, REC_PROC_GO, REC_OUTPUT, REC_DIAG_BEGIN, REC_DIAG_SOCK,
-	REC_DIAG_END, REC_SEGMENT, REC_TCP_SAMPLE
+	REC_DIAG_END, REC_SEGMENT, REC_LINK_HOST, REC_LINK_SETTINGS, REC_LINK_FATE,
+	REC_LINK_KEY, REC_TCP_SAMPLE
+};
+
+#define REC_SPEC_LEN 1024
+
+/* What a src=link line says. */
+struct rec_link {
+	uint64_t id;
+	int fate;
+	int index;
+	char key[16];
+	char name[32];
+	char addr4[16], addr6[48];
+	char spec[REC_SPEC_LEN];
 };
 
 struct rec_item {
@@ -87,6 +115,7 @@ struct rec_item {
 	struct sl_event ev;
 	struct diag_sock diag;
 	struct mseg seg;
+	struct rec_link link;
 	struct msample sample;
 };
 
@@ -96,8 +125,6 @@ enum rec_kind rec_parse_line(const char *line, size_t len, struct rec_item *it);
 
 /* Percent-encode s as a value (recline.c). */
 void rec_encode(const char *s, char *out, size_t size);
-/* A segment's fate as the recording writes it: "passed", "dropped",
- * "held" (recline.c). */
-const char *rec_fate_word(int fate);
+
 
 #endif

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "dump.h"
+#include "hostrun.h"
 #include "launch.h"
 #include "netns.h"
 #include "session.h"
@@ -47,7 +48,8 @@ static int setup_namespace(struct session *s, char *err, size_t errsize)
 {
 	int rc;
 
-	if (s->opt.mode != SM_RUN)
+	/* On hosts, trace needs a namespace too: the hosts live beside it. */
+	if (s->opt.mode != SM_RUN && !(s->opt.mode == SM_TRACE && s->net.on))
 		return 0;
 	if (!s->opt.netns) {
 		text_copy(s->ns_why, sizeof(s->ns_why), "--no-netns");
@@ -76,7 +78,10 @@ static int open_recording(struct session *s, char *err, size_t errsize)
 	h.ns = s->private_ns;
 	h.wire = s->wire != NULL && s->wire->active;
 	h.infer = s->model.infer;
-	return rec_open(&s->rec, s->opt.record_file, &h, err, errsize);
+	if (rec_open(&s->rec, s->opt.record_file, &h, err, errsize) < 0)
+		return -1;
+	hostrun_record(s);
+	return 0;
 }
 
 static void make_title(struct session *s)
@@ -134,8 +139,15 @@ int session_init(struct session *s, const struct paths *p, struct lesson *lesson
 		}
 	}
 	make_title(s);
+	if (hostrun_plan(s, err, errsize) < 0)
+		return -1;
 	if (setup_namespace(s, err, errsize) < 0)
 		return -1;
+	if (s->net.on && !s->private_ns) {
+		snprintf(err, errsize, "--hosts needs a network namespace of its own: %s%s",
+			 s->ns_why, s->opt.netns ? "" : " (drop --no-netns)");
+		return -1;
+	}
 	s->started = session_now();
 	s->model.t0 = s->started;
 	if (o->mode == SM_REPLAY) {
@@ -159,8 +171,18 @@ int session_init(struct session *s, const struct paths *p, struct lesson *lesson
 		}
 	}
 	s->diag = diag_source_new(s);
-	s->wire = wire_source_new(s, s->private_ns, o->pcap_file);
-	if (s->diag == NULL || s->wire == NULL) {
+	if (s->diag == NULL) {
+		snprintf(err, errsize, "out of memory");
+		return -1;
+	}
+	/* On hosts the link is the wire: it carries every frame. */
+	if (s->net.on) {
+		if (hostrun_setup(s, err, errsize) < 0)
+			return -1;
+	} else {
+		s->wire = wire_source_new(s, s->private_ns, o->pcap_file);
+	}
+	if (s->wire == NULL) {
 		snprintf(err, errsize, "out of memory");
 		return -1;
 	}
@@ -193,6 +215,10 @@ int session_start(struct session *s)
 		s->next_run = 1;
 		s->last_run_t = session_now();
 		return launch_command(s, s->scen->run[0], 0);
+	}
+	if (s->opt.mode == SM_TRACE && s->net.ncmd > 0) {
+		s->net.next_cmd = 0;
+		return hostrun_trace_next(s);
 	}
 	if (s->opt.mode == SM_TRACE) {
 		const char *base = strrchr(s->opt.argv[0], '/');
@@ -323,6 +349,10 @@ static void apply_input(struct session *s, const struct input *in)
 		rec_segment(&s->rec, &in->u.seg);
 		rc = model_apply_segment(&s->model, &in->u.seg);
 		break;
+	case IN_FATE:
+		rec_link_fate(&s->rec, in->u.fate.id, in->u.fate.fate, in->t);
+		(void)model_segment_fate(&s->model, in->u.fate.id, in->u.fate.fate, in->t);
+		break;
 	case IN_DIAG_BEGIN:
 		rec_diag_begin(&s->rec, in->t);
 		model_diag_begin(&s->model, in->t);
@@ -438,6 +468,18 @@ void session_segment(struct session *s, const struct mseg *g)
 	take_input(s, &in, NULL, 0);
 }
 
+void session_segment_fate(struct session *s, uint64_t id, int fate, mtime_t t)
+{
+	struct input in;
+
+	memset(&in, 0, sizeof(in));
+	in.kind = IN_FATE;
+	in.t = t;
+	in.u.fate.id = id;
+	in.u.fate.fate = fate;
+	take_input(s, &in, NULL, 0);
+}
+
 static void diag_input(struct session *s, enum input_kind kind, mtime_t t,
                        const struct diag_sock *d)
 {
@@ -489,6 +531,40 @@ void session_replay_header(struct session *s, const struct rec_header *h)
 		snprintf(s->title, sizeof(s->title), "replay: ");
 		text_append(s->title, sizeof(s->title), h->title);
 	}
+}
+
+/* What a recording says of the hosts and the link, for the panel. */
+void session_replay_link(struct session *s, const struct rec_item *it)
+{
+	const struct rec_link *l = &it->link;
+
+	switch (it->kind) {
+	case REC_LINK_HOST:
+		if (l->index < 0 || l->index >= HOSTS_MAX)
+			return;
+		s->net.on = 1;
+		text_copy(s->net.host[l->index].name, sizeof(s->net.host[0].name), l->name);
+		text_copy(s->net.host[l->index].addr4, sizeof(s->net.host[0].addr4), l->addr4);
+		text_copy(s->net.host[l->index].addr6, sizeof(s->net.host[0].addr6), l->addr6);
+		if (l->index >= s->net.nhosts)
+			s->net.nhosts = l->index + 1;
+		break;
+	case REC_LINK_SETTINGS:
+		text_copy(s->net.spec, sizeof(s->net.spec), l->spec);
+		break;
+	case REC_LINK_KEY:
+		if (strcmp(l->key, "hold-on") == 0)
+			s->net.hold = 1;
+		else if (strcmp(l->key, "hold-off") == 0)
+			s->net.hold = 0;
+		break;
+	case REC_LINK_FATE:
+		session_segment_fate(s, l->id, l->fate, it->t);
+		break;
+	default:
+		break;
+	}
+	s->model.version++;
 }
 
 static void proc_input(struct session *s, enum input_kind kind, int32_t pid,
@@ -589,6 +665,8 @@ static int timeout_ms(struct session *s, struct frontend *fe, mtime_t now)
 		when = earliest(when, s->done_at + (mtime_t)s->opt.settle_ms * NS_PER_MS);
 	if (hold_end(s) != 0)
 		when = earliest(when, hold_end(s));
+	if (s->run_at != 0)
+		when = earliest(when, s->run_at);
 	if (inqueue_oldest(&s->inputs) != 0)
 		when = earliest(when, inqueue_oldest(&s->inputs) + INQUEUE_WINDOW_NS);
 	if (when <= now)
@@ -770,6 +848,7 @@ void session_free(struct session *s)
 	session_flush(s, UINT64_MAX);
 	inqueue_free(&s->inputs);
 	pidset_free(&s->socket_users);
+	hosts_destroy(&s->hosts);
 	rec_close(&s->rec);
 	if (s->rec.failed)
 		fprintf(stderr, "socklab: writing %s failed: the recording is incomplete\n",

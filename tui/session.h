@@ -13,8 +13,10 @@
 #include <poll.h>
 #include <sys/types.h>
 
+#include "hosts.h"
 #include "inqueue.h"
 #include "lessons.h"
+#include "link/engine.h"
 #include "model.h"
 #include "paths.h"
 #include "pidset.h"
@@ -40,6 +42,29 @@ struct session_opts {
 	int work;                  /* run: the student's copy (--work, work.h) */
 	const char *prog_dir;      /* run --work: where its programs are built */
 	const char *src_dir;       /* run --work: its sources ("" unknown) */
+	int hosts;                 /* run, trace: each program on a host (hosts.h) */
+#define LINK_SPECS_MAX 8
+	const char *link_specs[LINK_SPECS_MAX];  /* --link SPEC, in order */
+	int nlink_specs;
+};
+
+#define LINK_SPEC_TEXT 1024
+
+/* What the link panel shows of the session's own network: the live
+ * link's, or what a recording said. */
+struct session_net {
+	int on;                    /* the programs run on hosts */
+	int nhosts;
+	struct {
+		char name[HOST_NAME_LEN];
+		char addr4[16], addr6[48];
+	} host[HOSTS_MAX];
+	char spec[LINK_SPEC_TEXT];  /* replay: the settings recorded last */
+	int hold;                  /* replay: hold mode was on */
+	/* trace --hosts: the commands (NULL-ended, inside opt.argv) */
+	char **cmd[HOSTS_MAX];
+	int cmd_host[HOSTS_MAX];
+	int ncmd, next_cmd;
 };
 
 #define KIDS_MAX 32
@@ -53,6 +78,7 @@ struct child {
 	size_t len[2];
 	char name[NAME_LEN];
 	int then;                  /* a scenario's "then" command */
+	int host;                  /* the host it runs on, -1 none */
 	char last_err[LOG_TEXT_LEN]; /* the last line it wrote to stderr */
 	int exited, code;
 };
@@ -85,7 +111,10 @@ struct session {
 	struct lesson *lesson;
 	struct scenario *scen;
 	char title[LESSON_TEXT_LEN];
-	struct source *trace, *diag, *wire, *replay;
+	struct source *trace, *diag, *wire, *replay;   /* wire: or the link */
+	struct hosts hosts;        /* --hosts: the hosts (made when net.on) */
+	struct session_net net;
+	int launch_host;           /* the host the next launch_child goes to */
 	struct recorder rec;
 	int private_ns;            /* the lesson runs in its own network namespace */
 	char ns_why[MESSAGE_LEN];  /* why it does not, when it does not */
@@ -105,6 +134,7 @@ struct session {
 	mtime_t done_at;
 	mtime_t started;
 	mtime_t last_run_t;        /* the last run line was started */
+	mtime_t run_at;            /* the next run line waits until then ("after") */
 	struct reader readers[READERS_MAX]; /* waiting for input now */
 	int nreaders;
 	mtime_t input_checked;
@@ -150,6 +180,9 @@ void session_flush(struct session *s, mtime_t upto);
 void session_event(struct session *s, const struct sl_event *ev, const char *line,
                    size_t len);
 void session_segment(struct session *s, const struct mseg *g);
+/* The link's frame id has a new fate (at t: when it left, or was
+ * dropped). */
+void session_segment_fate(struct session *s, uint64_t id, int fate, mtime_t t);
 void session_diag_begin(struct session *s, mtime_t t);
 void session_diag_sock(struct session *s, const struct diag_sock *d);
 void session_diag_end(struct session *s, mtime_t t);
@@ -165,5 +198,6 @@ void session_trace_closed(struct session *s, int32_t pid);
 /* Replay only. */
 void session_replay_go(struct session *s, int32_t pid, mtime_t t);
 void session_replay_header(struct session *s, const struct rec_header *h);
+void session_replay_link(struct session *s, const struct rec_item *it);
 
 #endif

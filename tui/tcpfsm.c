@@ -275,7 +275,10 @@ static int file_segment(struct model *m, const struct mseg *in)
 	/* The sender first: a SYN makes the client's socket, which the
 	 * SYN,ACK that follows then finds. */
 	fsm_sender(m, c, d, g, cause);
-	fsm_receiver(m, c, d, g, cause);
+	/* A segment held, in flight or dropped on the link has not reached
+	 * its receiver (yet). */
+	if (seg_fate_delivered(g->fate))
+		fsm_receiver(m, c, d, g, cause);
 	return 0;
 }
 
@@ -283,6 +286,8 @@ int model_apply_segment(struct model *m, const struct mseg *in)
 {
 	if (!ep_is_set(&in->src) || !ep_is_set(&in->dst))
 		return 0;
+	/* The link sees each frame once: a copy it sent twice is one
+	 * segment (FATE_DUPLICATED), a retransmission is another. */
 	if (!in->inferred && in->fate == FATE_NONE && is_duplicate(m, in))
 		return 0;
 	model_keep_small(m);
@@ -312,4 +317,62 @@ void model_apply_inferred(struct model *m)
 		if (ep_is_set(&m->inferred[i].src) && ep_is_set(&m->inferred[i].dst))
 			(void)file_segment(m, &m->inferred[i]);
 	m->ninferred = 0;
+}
+
+/* The segment the link numbered link_id, or -1. The link numbers its
+ * frames in the order they reach it, which is the order they are taken
+ * in: the ids grow along the array, and a search halves it (a bulk
+ * transfer behind a delay has thousands of segments in flight). */
+static int seg_by_link_id(const struct model *m, uint64_t link_id)
+{
+	int lo = 0, hi = m->nsegs - 1;
+
+	while (lo <= hi) {
+		int mid = lo + (hi - lo) / 2;
+		uint64_t id = m->segs[mid].link_id;
+
+		if (id == link_id)
+			return mid;
+		if (id < link_id)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	/* Not in order after all (segments of another kind in between): look. */
+	for (int i = m->nsegs - 1; i >= 0; i--)
+		if (m->segs[i].link_id == link_id)
+			return i;
+	return -1;
+}
+
+int model_segment_fate(struct model *m, uint64_t link_id, int fate, mtime_t t)
+{
+	int i = link_id != 0 ? seg_by_link_id(m, link_id) : -1;
+
+	if (i >= 0) {
+		struct mseg *g = &m->segs[i];
+		int was;
+		struct mseg copy;
+
+		if (g->fate == FATE_NONE)
+			return -1;
+		was = seg_fate_delivered(g->fate);
+		g->fate = (uint8_t)fate;
+		if (seg_fate_delivered(fate))
+			g->t_out = t;
+		model_touch(m, t);
+		if (was || !seg_fate_delivered(fate) || g->conn < 0 || g->conn >= m->nconns)
+			return 0;
+		/* Delivered now: the receiver takes it in at this moment. */
+		copy = *g;
+		copy.t = t;
+		for (int d = 0; d < 2; d++)
+			if (ep_equal(&m->conns[g->conn].a, d == 0 ? &g->src : &g->dst) &&
+			    ep_equal(&m->conns[g->conn].b, d == 0 ? &g->dst : &g->src)) {
+				analysis_delivered(&m->conns[g->conn], d, g);
+				fsm_receiver(m, &m->conns[g->conn], d, &copy, CAUSE_WIRE);
+			}
+		return 0;
+	}
+	return -1;
 }

@@ -2,12 +2,12 @@
 """test_ladder_labels.py — the ladder explains, at 80x24. Two of the real
 captures of tests/unit/data/analysis (two Linux stacks joined by a link
 that dropped frames) are turned into recordings, segment lines with the
-link's fate, and replayed: the ladder must draw a dropped segment ending
-in X, name the retransmissions, the duplicate ACK with its SACK block,
-the lost segment before the FIN, the window in bytes, and count the
-drops and retransmissions in its title; on the zero-window capture,
-window full, zero window, the probes and the window update. --batch of
-the same replay prints the labels in brackets."""
+link's fate, and replayed: the ladder must name the retransmissions (the
+fast one on an arrow the link cut short with an X), the duplicate ACK
+with its SACK block, the lost segment before the FIN, the window in
+bytes, and count the drops and retransmissions in its title; on the
+zero-window capture, window full, zero window, the probes and the window
+update. --batch of the same replay prints the labels in brackets."""
 import os
 import re
 import struct
@@ -18,11 +18,13 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 from tuilib import ROOT, SOCKLAB, Tmux, check, finish, need, run
 
 CAPS = os.path.join(ROOT, "tests", "unit", "data", "analysis")
-FATES = {"pass": "passed", "drop": "dropped", "held": "held"}
+# The link that made the captures dropped frames by its rules.
+FATES = {"pass": "passed", "drop": "dropped-rule", "held": "held"}
 
 
-def frame_line(t, fate, frame):
-    """One capture frame (Ethernet, IPv4, TCP) as a recording's wire line."""
+def frame_line(t, fate, frame, link_id):
+    """One capture frame (Ethernet, IPv4, TCP) as a recording's wire line,
+    the link's frame link_id."""
     ip = frame[14:]
     ihl = (ip[0] & 15) * 4
     total = struct.unpack("!H", ip[2:4])[0]
@@ -47,8 +49,9 @@ def frame_line(t, fate, frame):
                                            for j in range(i + 2, i + size, 8))
         i += size
     return ("v1 src=wire t=%d from=%s:%d to=%s:%d flags=0x%02x seq=%d ack=%d win=%d len=%d%s "
-            "fate=%s" % (t, ".".join(map(str, ip[12:16])), sport, ".".join(map(str, ip[16:20])),
-                         dport, flags, seq, ack, win, total - ihl - doff, extra, FATES[fate]))
+            "id=%d fate=%s" % (t, ".".join(map(str, ip[12:16])), sport,
+                               ".".join(map(str, ip[16:20])), dport, flags, seq, ack, win,
+                               total - ihl - doff, extra, link_id, FATES[fate]))
 
 
 def recording(name, tmp):
@@ -59,7 +62,8 @@ def recording(name, tmp):
             if line.startswith("#"):
                 continue
             us, fate, hexframe = line.split()
-            lines.append(frame_line(t0 + int(us) * 1000, fate, bytes.fromhex(hexframe)))
+            lines.append(frame_line(t0 + int(us) * 1000, fate, bytes.fromhex(hexframe),
+                                    len(lines)))
     path = os.path.join(tmp, name + ".rec")
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -94,10 +98,10 @@ def main():
                   "the ladder fits 80x24")
             check("ladder: 14 segments, 3 dropped, 3 retransmitted" in s,
                   "the title counts the drops and retransmissions")
-            check(len(rows_with(s, r"\| *-+ SYN dropped .*-X\|")) == 1,
+            check(len(rows_with(s, r"\|-+ SYN [^|]*X +\| DROPPED seq=0")) == 1,
                   "the dropped SYN ends in X short of the server")
             check(len(rows_with(s, r"SYN retrans.*->\|")) == 1, "the SYN sent again: a retransmission")
-            check(len(rows_with(s, r"PSH,ACK len=552 dropped, fast retrans.*X\|")) == 1,
+            check(len(rows_with(s, r"PSH,ACK (len=552 )?fast retrans[^|]*X +\| DROPPED seq=1449")) == 1,
                   "the fast retransmission, dropped too")
             check(len(rows_with(s, r"PSH,ACK len=552 retransmission -*>\|")) == 1,
                   "the timer's retransmission")
@@ -109,7 +113,7 @@ def main():
                   "the window in bytes (67 << 10)")
         batch = run([SOCKLAB, "replay", rto, "--batch"])
         check(batch.returncode == 0 and
-              "PSH,ACK seq=1449 ack=1 win=64512 len=552 [dropped by the link, fast retransmission]"
+              "PSH,ACK seq=1449 ack=1 win=64512 len=552 [TCP fast retransmission] [dropped-rule]"
               in batch.stdout, "--batch prints the labels")
         zw = recording("zerowin", tmp)
         s = ladder(zw, ["Home"], r"^- ladder: .*\[scrolled back")

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""test_pcap.py — `--pcap FILE` writes what the capture saw in the pcap
+"""test_pcap.py — `--pcap FILE` writes what the capture saw in the pcapng
 format (tcpdump -r, Wireshark). The file is read back here, without
-tcpdump: its global header, its link type, and every TCP segment in it.
+tcpdump (pcapng.py): its section header, its interface's link type, and
+every TCP segment in it.
 The first three segments of the first connection must be the handshake,
 SYN, SYN-ACK, ACK, in that order; no segment may be there twice (lo shows
 each frame going out and coming in); and the file must hold exactly the
@@ -14,42 +15,21 @@ import sys
 import tempfile
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import pcapng
+from pcapng import ACK, FIN, RST, SYN
 from tuilib import AS_NOBODY, SOCKLAB, can_setpriv, check, finish, need, run
-
-FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 
 
 def read_pcap(path):
     """[(ts, src, dst, flags, seq, ack, len)] of every TCP segment."""
-    with open(path, "rb") as f:
-        data = f.read()
-    magic = struct.unpack("<I", data[:4])[0]
-    if magic not in (0xA1B2C3D4, 0xA1B23C4D):
-        raise ValueError("bad magic %#x" % magic)
-    linktype = struct.unpack("<I", data[20:24])[0]
-    off, segs = 24, []
-    while off + 16 <= len(data):
-        sec, frac, incl, _orig = struct.unpack("<IIII", data[off:off + 16])
-        frame = data[off + 16:off + 16 + incl]
-        off += 16 + incl
-        if linktype == 1:          # Ethernet (Linux lo)
-            if struct.unpack("!H", frame[12:14])[0] != 0x0800:
-                continue
-            ip = frame[14:]
-        elif linktype in (12, 101):
-            ip = frame
-        else:
-            raise ValueError("unexpected link type %d" % linktype)
-        if ip[0] >> 4 != 4 or ip[9] != 6:
-            continue
-        ihl = (ip[0] & 15) * 4
-        total = struct.unpack("!H", ip[2:4])[0]
-        tcp = ip[ihl:]
-        sport, dport, seq, ack = struct.unpack("!HHII", tcp[:12])
-        doff = (tcp[12] >> 4) * 4
-        src = "%d.%d.%d.%d:%d" % (*ip[12:16], sport)
-        dst = "%d.%d.%d.%d:%d" % (*ip[16:20], dport)
-        segs.append((sec + frac / 1e9, src, dst, tcp[13], seq, ack, total - ihl - doff))
+    linktype, frames = pcapng.read(path)
+    if linktype != 1:
+        raise ValueError("unexpected link type %d" % linktype)
+    segs = []
+    for ns, frame, _comment in frames:
+        t = pcapng.tcp(frame)
+        if t is not None:
+            segs.append((ns / 1e9,) + t)
     return linktype, segs
 
 
@@ -65,7 +45,7 @@ def one_run(prefix, who, tmp):
     except (OSError, ValueError, struct.error) as e:
         check(False, "%s: the pcap file reads back (%s)" % (who, e))
         return
-    check(linktype == 1, "%s: a pcap file of Ethernet frames (lo), link type %d" % (who, linktype))
+    check(linktype == 1, "%s: a pcapng file of Ethernet frames (lo), link type %d" % (who, linktype))
     first = segs[0] if segs else None
     conn = [s for s in segs if first and {s[1], s[2]} == {first[1], first[2]}]
     flags = [s[3] & (SYN | ACK | FIN | RST) for s in conn[:3]]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""test_tcptime.py — TCP over time (view 7). A bulk transfer
+"""test_tcptime.py — TCP over time (view 8). A bulk transfer
 (tests/progs/bulk: 16 MB over loopback, read slowly) traced by socklab at
 80x24 shows the sender's congestion window: the values line with a cwnd
 above 0, the plot's columns of #, the time axis; PgUp moves a ^ back along
@@ -87,10 +87,10 @@ def screen_test():
         if t.wait_for(r"bulk", what="the traced program") is None:
             check(False, "socklab trace starts the bulk transfer")
             return
-        t.keys("7")
+        t.keys("8")
         s = t.wait_all([r"now: cwnd [1-9]\d*", r"cwnd \(segments\)", r"^time \(s\)"],
                        what="cwnd on the TCP over time view")
-        check(s is not None, "view 7 shows the congestion window of the transfer at 80x24")
+        check(s is not None, "view 8 shows the congestion window of the transfer at 80x24")
         if s is None:
             return
         rows = s.splitlines()

@@ -13,7 +13,7 @@
  *   test_analysis                 run the tests
  *   test_analysis --print NAME    print a capture's frames with their labels
  */
-// SOURCES: tui/model.c tui/sockets.c tui/tcpfsm.c tui/infer.c tui/compact.c tui/endpoint.c tui/dump.c tui/analysis.c tui/packet.c
+// SOURCES: tui/model.c tui/sockets.c tui/tcpfsm.c tui/infer.c tui/compact.c tui/endpoint.c tui/dump.c tui/analysis.c tui/packet.c tui/fate.c
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -107,7 +107,10 @@ static int read_into(struct capture *c, const char *name, int upto, mtime_t toff
 		if (sscanf(line, "%llu release %d", &us, &num) == 2) {
 			if (num < 0 || base + num >= c->nframes)
 				goto bad;
-			analysis_set_fate(&c->m, c->seg[base + num], FATE_PASSED);
+			/* The link numbers its frames from 1, in order. */
+			if (model_segment_fate(&c->m, (uint64_t)(base + num) + 1, FATE_RELEASED,
+					       T0 + toff + (mtime_t)us * 1000) < 0)
+				goto bad;
 			continue;
 		}
 		if (sscanf(line, "%llu %15s %599s", &us, fate, hex) != 3 || c->nframes >= FRAMES_MAX)
@@ -125,8 +128,10 @@ static int read_into(struct capture *c, const char *name, int upto, mtime_t toff
 		if (!ep_is_set(&client))
 			client = g.src;
 		shift_numbers(&g, ep_equal(&g.src, &client));
-		g.fate = strcmp(fate, "drop") == 0 ? FATE_DROPPED :
+		/* The link that made them dropped frames by its rules. */
+		g.fate = strcmp(fate, "drop") == 0 ? FATE_DROP_RULE :
 			 strcmp(fate, "held") == 0 ? FATE_HELD : FATE_PASSED;
+		g.link_id = (uint64_t)c->nframes + 1;
 		c->seg[c->nframes++] = c->m.nsegs;
 		if (model_apply_segment(&c->m, &g) < 0)
 			goto bad;
@@ -262,10 +267,10 @@ static void test_rto(void **state)
 
 	assert_int_equal(load(c, "rto"), 0);
 	assert_int_equal(c->nframes, 14);
-	assert_int_equal(frame_seg(c, 0)->fate, FATE_DROPPED);
-	assert_int_equal(frame_seg(c, 5)->fate, FATE_DROPPED);
-	assert_int_equal(frame_seg(c, 9)->fate, FATE_DROPPED);
-	assert_int_equal(count_fate(c, FATE_DROPPED), 3);
+	assert_int_equal(frame_seg(c, 0)->fate, FATE_DROP_RULE);
+	assert_int_equal(frame_seg(c, 5)->fate, FATE_DROP_RULE);
+	assert_int_equal(frame_seg(c, 9)->fate, FATE_DROP_RULE);
+	assert_int_equal(count_fate(c, FATE_DROP_RULE), 3);
 	check_labels(c, w, sizeof(w) / sizeof(w[0]));
 	/* The resent SYN a second after the first; the last resend 200 ms
 	 * or more after the duplicate ACK. */
@@ -296,10 +301,10 @@ static void test_fast_retransmission(void **state)
 	char text[256];
 
 	assert_int_equal(load(c, "fastretx"), 0);
-	assert_int_equal(count_fate(c, FATE_DROPPED), 1);
+	assert_int_equal(count_fate(c, FATE_DROP_RULE), 1);
 	lost = frame_seg(c, 52);
 	again = frame_seg(c, 78);
-	assert_int_equal(lost->fate, FATE_DROPPED);
+	assert_int_equal(lost->fate, FATE_DROP_RULE);
 	check_labels(c, w, sizeof(w) / sizeof(w[0]));
 	/* Exactly the dropped bytes again. */
 	assert_int_equal(again->seq, lost->seq);
@@ -311,9 +316,9 @@ static void test_fast_retransmission(void **state)
 	assert_int_equal(frame_seg(c, 57)->rsack[0][1], 46337);
 	assert_int_equal(frame_seg(c, 77)->rsack[0][1], 69505);
 	assert_string_equal(dump_segment_text(frame_seg(c, 57), text, sizeof(text)),
-			    "ACK seq=1 ack=41993 win=48128 <SACK 43441-46337> [duplicate ACK #1]");
+			    "ACK seq=1 ack=41993 win=48128 <SACK 43441-46337> [TCP duplicate ACK #1]");
 	assert_string_equal(dump_segment_text(lost, text, sizeof(text)),
-			    "ACK seq=41993 ack=1 win=64512 len=1448 [dropped by the link]");
+			    "ACK seq=41993 ack=1 win=64512 len=1448 [dropped-rule]");
 }
 
 /* The receiver's first 7 ACKs dropped: the sender, hearing nothing,
@@ -329,7 +334,7 @@ static void test_spurious_retransmission(void **state)
 	};
 
 	assert_int_equal(load(c, "spurious"), 0);
-	assert_int_equal(count_fate(c, FATE_DROPPED), 7);
+	assert_int_equal(count_fate(c, FATE_DROP_RULE), 7);
 	check_labels(c, w, sizeof(w) / sizeof(w[0]));
 	/* What it resent lies below what the dropped ACK had acknowledged. */
 	assert_true(frame_seg(c, 17)->rseq + frame_seg(c, 17)->len <= frame_seg(c, 16)->rack);
@@ -472,7 +477,7 @@ static void test_reorder_and_hold(void **state)
 
 	assert_int_equal(load(c, "reorder"), 0);
 	check_labels(c, w, sizeof(w) / sizeof(w[0]));
-	assert_int_equal(frame_seg(c, 68)->fate, FATE_PASSED);
+	assert_int_equal(frame_seg(c, 68)->fate, FATE_RELEASED);
 	assert_int_equal(count_fate(c, FATE_HELD), 0);
 	model_free(&c->m);
 	/* The same capture up to the frames before the release: held. */
@@ -480,7 +485,8 @@ static void test_reorder_and_hold(void **state)
 	assert_int_equal(c->nframes, 73);
 	assert_int_equal(frame_seg(c, 68)->fate, FATE_HELD);
 	assert_int_equal(LABELS(frame_seg(c, 68)), 0);
-	assert_string_equal(analysis_labels(frame_seg(c, 68), 0, text, sizeof(text)), "held");
+	assert_string_equal(analysis_labels(frame_seg(c, 68), 0, text, sizeof(text)), "");
+	assert_non_null(strstr(dump_segment_text(frame_seg(c, 68), text, sizeof(text)), " [held]"));
 	assert_int_equal(LABELS(frame_seg(c, 69)), AN_PREV_LOST);
 }
 
@@ -499,8 +505,8 @@ static void test_slow_acks(void **state)
 	};
 
 	assert_int_equal(load(c, "slowack"), 0);
-	assert_int_equal(frame_seg(c, 4)->fate, FATE_DROPPED);
-	assert_int_equal(frame_seg(c, 8)->fate, FATE_DROPPED);
+	assert_int_equal(frame_seg(c, 4)->fate, FATE_DROP_RULE);
+	assert_int_equal(frame_seg(c, 8)->fate, FATE_DROP_RULE);
 	check_labels(c, w, sizeof(w) / sizeof(w[0]));
 	assert_true(frame_seg(c, 8)->t - frame_seg(c, 7)->t > 150 * NS_PER_MS);
 	assert_true(frame_seg(c, 9)->t - frame_seg(c, 7)->t > 500 * NS_PER_MS);
@@ -656,7 +662,7 @@ static void test_samples_bounded(void **state)
 	assert_true(c->m.now == T0 + SAMPLE_MAX);
 }
 
-/* The words: full and brief, the fate first, the worst first. */
+/* The words: full and brief, the worst first. */
 static void test_words(void **state)
 {
 	struct mseg g;
@@ -665,12 +671,11 @@ static void test_words(void **state)
 	(void)state;
 	memset(&g, 0, sizeof(g));
 	assert_string_equal(analysis_labels(&g, 0, buf, sizeof(buf)), "");
-	g.fate = FATE_DROPPED;
+	g.fate = FATE_DROP_RULE;   /* the fate is no label: the ladder draws it */
 	g.an = AN_RETRANS | AN_FAST_RETRANS | AN_PREV_LOST;
 	assert_string_equal(analysis_labels(&g, 0, buf, sizeof(buf)),
-			    "dropped by the link, fast retransmission, previous segment lost");
-	assert_string_equal(analysis_labels(&g, 1, buf, sizeof(buf)),
-			    "dropped, fast retrans, prev lost");
+			    "fast retransmission, previous segment lost");
+	assert_string_equal(analysis_labels(&g, 1, buf, sizeof(buf)), "fast retrans, prev lost");
 	g.fate = FATE_NONE;
 	g.an = AN_DUP_ACK | AN_ZERO_WINDOW;
 	g.dupack = 12;
@@ -678,8 +683,6 @@ static void test_words(void **state)
 	assert_string_equal(analysis_labels(&g, 1, buf, sizeof(buf)), "dup ACK #12, zero win");
 	g.an = AN_RETRANS | AN_SPURIOUS;
 	assert_string_equal(analysis_labels(&g, 0, buf, sizeof(buf)), "spurious retransmission");
-	assert_string_equal(seg_fate_name(FATE_HELD), "held");
-	assert_string_equal(seg_fate_name(FATE_DROPPED), "dropped by the link");
 }
 
 int main(int argc, char **argv)

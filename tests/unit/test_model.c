@@ -8,7 +8,7 @@
  * The model is pure (no I/O, no clock), so its sources are compiled into
  * this test:
  */
-// SOURCES: tui/model.c tui/sockets.c tui/tcpfsm.c tui/infer.c tui/compact.c tui/endpoint.c tui/dump.c tui/analysis.c
+// SOURCES: tui/model.c tui/sockets.c tui/tcpfsm.c tui/infer.c tui/compact.c tui/endpoint.c tui/dump.c tui/fate.c tui/analysis.c
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

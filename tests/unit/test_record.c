@@ -1,10 +1,10 @@
 /* test_record.c — tui/record.c and tui/recline.c: the lines a recording
- * holds for a segment (with its SACK blocks and the link's fate) and for
- * a TCP_INFO sample are read back as they were written; recordings made
- * before those keys existed still read; a line that breaks them is
- * refused, never half-trusted.
+ * holds for a segment (with its SACK blocks and what the link did with
+ * it) and for a TCP_INFO sample are read back as they were written;
+ * recordings made before those keys existed still read; a line that
+ * breaks them is refused, never half-trusted.
  */
-// SOURCES: tui/record.c tui/recline.c tui/endpoint.c
+// SOURCES: tui/record.c tui/recline.c tui/endpoint.c tui/fate.c
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -95,20 +95,23 @@ static void test_segment_round_trip(void **state)
 	g.sack[0][1] = 1152;
 	g.sack[1][0] = 3000;
 	g.sack[1][1] = 4448;
-	g.fate = FATE_DROPPED;
+	g.fate = FATE_DROP_RULE;
+	g.link_id = 5;
 	rec_segment(&w->r, &g);
 	g.nsack = 0;
 	g.fate = FATE_HELD;
+	g.link_id = 6;
 	rec_segment(&w->r, &g);
 	read_back(w);
 	assert_int_equal(w->n, 3);
-	assert_non_null(strstr(w->lines[1], " blocks=4294967000-1152,3000-4448 fate=dropped"));
+	assert_non_null(strstr(w->lines[1], " blocks=4294967000-1152,3000-4448 id=5 fate=dropped-rule"));
 	assert_int_equal(parse(w->lines[1], &it), REC_SEGMENT);
 	assert_int_equal(it.seg.nsack, 2);
 	assert_int_equal(it.seg.sack[0][0], 4294967000u);
 	assert_int_equal(it.seg.sack[0][1], 1152);
 	assert_int_equal(it.seg.sack[1][1], 4448);
-	assert_int_equal(it.seg.fate, FATE_DROPPED);
+	assert_int_equal(it.seg.fate, FATE_DROP_RULE);
+	assert_int_equal(it.seg.link_id, 5);
 	assert_int_equal(it.seg.seq, 4000000000u);
 	assert_int_equal(parse(w->lines[2], &it), REC_SEGMENT);
 	assert_int_equal(it.seg.nsack, 0);
@@ -120,7 +123,7 @@ static void test_segment_lines_old_and_bad(void **state)
 	struct rec_item it;
 
 	(void)state;
-	/* Written before SACK blocks and fates: no blocks, no link. */
+	/* Written before SACK blocks and the link: no blocks, no link. */
 	assert_int_equal(parse("v1 src=wire t=5 from=127.0.0.1:1 to=127.0.0.1:2 flags=0x10 "
 			       "seq=1 ack=1 win=64 len=0\n", &it), REC_SEGMENT);
 	assert_int_equal(it.seg.nsack, 0);
@@ -128,7 +131,8 @@ static void test_segment_lines_old_and_bad(void **state)
 	/* Broken: refused. */
 	static const char *const bad[] = {
 		"blocks=1-", "blocks=-2", "blocks=1-2,", "blocks=1-2,3-4,5-6,7-8,9-10",
-		"blocks=99999999999-1", "blocks=x", "fate=lost", "fate=none",
+		"blocks=99999999999-1", "blocks=x", "id=1 fate=lost", "id=1 fate=none",
+		"fate=passed",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char line[256];

@@ -39,6 +39,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "netns.h"
 #include "session.h"
 #include "sources/source.h"
 
@@ -56,9 +57,14 @@ struct tracked {
 	mtime_t seen;
 };
 
+/* socklab's own namespace, and each host's (--hosts). */
+#define NETNS_MAX 9
+
 struct diag {
 	struct source base;
-	int fd;
+	int fd;               /* the namespace being dumped */
+	int fds[NETNS_MAX];
+	int nfds;
 	mtime_t next;         /* the next dump is due */
 	mtime_t active;       /* when something last happened */
 	unsigned seq;
@@ -275,13 +281,17 @@ static void dump(struct diag *d, mtime_t now)
 	start = session_now();
 	d->dump_t = start;
 	session_diag_begin(s, start);
-	for (size_t i = 0; i < nfamilies; i++) {
-		if (send_request(d, families[i]) < 0 || read_answer(d) < 0) {
-			/* IPv6 may be missing: that family simply has nothing. */
-			if (families[i] == AF_INET) {
-				snprintf(d->base.why, sizeof(d->base.why), "sock_diag: %s",
-					 strerror(errno));
-				d->base.active = 0;
+	/* One dump of every namespace: the hosts' tables make one table. */
+	for (int k = 0; k < d->nfds; k++) {
+		d->fd = d->fds[k];
+		for (size_t i = 0; i < nfamilies; i++) {
+			if (send_request(d, families[i]) < 0 || read_answer(d) < 0) {
+				/* IPv6 may be missing: that family simply has nothing. */
+				if (families[i] == AF_INET) {
+					snprintf(d->base.why, sizeof(d->base.why), "sock_diag: %s",
+						 strerror(errno));
+					d->base.active = 0;
+				}
 			}
 		}
 	}
@@ -320,8 +330,8 @@ static void diag_destroy(struct source *src)
 {
 	struct diag *d = of(src);
 
-	if (d->fd >= 0)
-		close(d->fd);
+	for (int k = 0; k < d->nfds; k++)
+		close(d->fds[k]);
 	free(d);
 }
 
@@ -333,6 +343,22 @@ void diag_poke(struct source *src, int delay_ms)
 	d->active = now;
 	if (when < d->next)
 		d->next = when;
+}
+
+int diag_add_netns(struct source *src, int nsfd)
+{
+	struct diag *d = of(src);
+	int fd;
+
+	if (d->nfds >= NETNS_MAX) {
+		errno = ENOSPC;
+		return -1;
+	}
+	fd = netns_socket(nsfd, AF_NETLINK, SOCK_DGRAM, NETLINK_SOCK_DIAG);
+	if (fd < 0)
+		return -1;
+	d->fds[d->nfds++] = fd;
+	return 0;
 }
 
 struct source *diag_source_new(struct session *s)
@@ -352,6 +378,7 @@ struct source *diag_source_new(struct session *s)
 			 strerror(errno));
 		return &d->base;
 	}
+	d->fds[d->nfds++] = d->fd;
 	d->base.active = 1;
 	snprintf(d->base.why, sizeof(d->base.why),
 		 "socket table, TCP_INFO: %d ms (%d with data flowing, up to %d idle)",

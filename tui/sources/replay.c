@@ -183,6 +183,12 @@ static enum rec_kind apply(struct replay *r, long i, struct rec_item *it)
 	case REC_SEGMENT:
 		session_segment(s, &it->seg);
 		break;
+	case REC_LINK_HOST:
+	case REC_LINK_SETTINGS:
+	case REC_LINK_FATE:
+	case REC_LINK_KEY:
+		session_replay_link(s, it);
+		break;
 	case REC_SKIP:
 		break;
 	}

@@ -32,6 +32,9 @@ struct source {
 	mtime_t (*deadline)(struct source *src);
 	/* Called on every pass of the loop. */
 	void (*tick)(struct source *src, mtime_t now);
+	/* A wire source: take in every segment seen so far, now (may be
+	 * NULL; wire_drain calls it). */
+	void (*drain)(struct source *src);
 	void (*destroy)(struct source *src);
 };
 
@@ -50,19 +53,27 @@ int trace_send_ctl(struct source *src, int32_t pid, int ctl);
 /* Stop tracing: close every connection (a process waiting at the step
  * gate then goes on untraced). */
 void trace_close_all(struct source *src);
+/* Listen under the same name in network namespace nsfd too (a host of
+ * `--hosts`: an abstract name is private to its namespace). Returns 0,
+ * or -1 (errno). */
+int trace_listen_netns(struct source *src, int nsfd);
 
 /* sock_diag dumps every 100 ms (50 ms while data flows), and soon after
  * each call; with each socket's TCP_INFO (session_tcp_sample). */
 struct source *diag_source_new(struct session *s);
 /* Dump within delay_ms (sooner if one is due anyway). */
 void diag_poke(struct source *src, int delay_ms);
+/* Dump network namespace nsfd's table too (a host of `--hosts`).
+ * Returns 0, or -1 (errno). */
+int diag_add_netns(struct source *src, int nsfd);
 
 /* Capture on lo. private_ns: the session has its own network namespace,
  * so every TCP segment there is the session's. pcap_file: also write
  * what is captured there (NULL: no file). */
 struct source *wire_source_new(struct session *s, int private_ns, const char *pcap_file);
-/* Read whatever the capture has now (before a dump, so that the dump
- * does not overtake segments that came before it). */
+/* Read whatever the capture (or the link, link/link.h) has now (before
+ * a dump, so that the dump does not overtake segments that came before
+ * it). */
 void wire_drain(struct source *src);
 
 /* A recorded session. */

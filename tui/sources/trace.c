@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "netns.h"
 #include "pidset.h"
 #include "session.h"
 #include "sources/source.h"
@@ -42,6 +43,8 @@
 #define BATCH 256
 #define PENDING_MAX 64
 #define PENDING_NS (2 * NS_PER_S)
+/* Listeners: socklab's namespace, and each host's (--hosts). */
+#define LISTENERS_MAX 9
 
 struct conn {
 	int fd;
@@ -52,6 +55,10 @@ struct conn {
 struct trace {
 	struct source base;
 	int listen_fd;
+	/* The same name bound in other network namespaces: an abstract
+	 * name belongs to the namespace it was bound in. */
+	int more_fd[LISTENERS_MAX - 1];
+	int nmore;
 	char addr[64];     /* "@socklab-PID-N", what SOCKLAB_TRACE says */
 	struct conn conns[SHIM_CONNS_MAX];
 	int nconns;
@@ -68,11 +75,24 @@ static struct trace *of(struct source *src)
 	return (struct trace *)src;
 }
 
+/* Bind fd to the name in t->addr and listen. */
+static int bind_listen(struct trace *t, int fd)
+{
+	struct sockaddr_un sun;
+	socklen_t len;
+
+	if (sl_unix_addr(t->addr, &sun, &len) < 0 ||
+	    bind(fd, (struct sockaddr *)&sun, len) < 0 || listen(fd, SOMAXCONN) < 0) {
+		snprintf(t->base.why, sizeof(t->base.why), "bind %s: %s", t->addr, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return 0;
+}
+
 static int open_listener(struct trace *t)
 {
 	static unsigned counter;
-	struct sockaddr_un sun;
-	socklen_t len;
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0) {
@@ -80,13 +100,27 @@ static int open_listener(struct trace *t)
 		return -1;
 	}
 	snprintf(t->addr, sizeof(t->addr), "@socklab-%d-%u", (int)getpid(), counter++);
-	if (sl_unix_addr(t->addr, &sun, &len) < 0 ||
-	    bind(fd, (struct sockaddr *)&sun, len) < 0 || listen(fd, SOMAXCONN) < 0) {
-		snprintf(t->base.why, sizeof(t->base.why), "bind %s: %s", t->addr, strerror(errno));
-		close(fd);
+	if (bind_listen(t, fd) < 0)
+		return -1;
+	t->listen_fd = fd;
+	return 0;
+}
+
+int trace_listen_netns(struct source *src, int nsfd)
+{
+	struct trace *t = of(src);
+	int fd;
+
+	if (t->listen_fd < 0 || t->nmore >= LISTENERS_MAX - 1) {
+		errno = ENOSPC;
 		return -1;
 	}
-	t->listen_fd = fd;
+	fd = netns_socket(nsfd, AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	if (bind_listen(t, fd) < 0)
+		return -1;
+	t->more_fd[t->nmore++] = fd;
 	return 0;
 }
 
@@ -198,10 +232,10 @@ static void take(struct trace *t, int fd, pid_t pid)
 	t->nconns++;
 }
 
-static void accept_conns(struct trace *t)
+static void accept_conns(struct trace *t, int listen_fd)
 {
 	for (;;) {
-		int fd = accept4(t->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		pid_t pid = 0;
 
 		if (fd < 0)
@@ -293,6 +327,12 @@ static int trace_fill(struct source *src, struct pollfd *pfd, int max)
 	pfd[n].events = POLLIN;
 	pfd[n].revents = 0;
 	n++;
+	for (int i = 0; i < t->nmore && n < max; i++) {
+		pfd[n].fd = t->more_fd[i];
+		pfd[n].events = POLLIN;
+		pfd[n].revents = 0;
+		n++;
+	}
 	for (int i = 0; i < t->nconns && n < max; i++) {
 		pfd[n].fd = t->conns[i].fd;
 		pfd[n].events = POLLIN;
@@ -305,18 +345,19 @@ static int trace_fill(struct source *src, struct pollfd *pfd, int max)
 static void trace_ready(struct source *src, const struct pollfd *pfd, int n)
 {
 	struct trace *t = of(src);
-	int count = t->nconns;
+	int count = t->nconns, first = 1 + t->nmore;
 
 	/* The slots follow the connections as they were when filled; walk
 	 * backwards so that dropping one does not move those not seen yet. */
-	for (int i = (n - 1 < count ? n - 1 : count); i >= 1; i--) {
-		if (pfd[i].revents == 0)
+	for (int i = (n - first < count ? n - first : count) - 1; i >= 0; i--) {
+		if (pfd[first + i].revents == 0)
 			continue;
-		if (read_conn(t, &t->conns[i - 1]) < 0)
-			conn_closed(t, i - 1);
+		if (read_conn(t, &t->conns[i]) < 0)
+			conn_closed(t, i);
 	}
-	if (n > 0 && (pfd[0].revents & POLLIN))
-		accept_conns(t);
+	for (int i = 0; i < first && i < n; i++)
+		if (pfd[i].revents & POLLIN)
+			accept_conns(t, i == 0 ? t->listen_fd : t->more_fd[i - 1]);
 	if (t->npending > 0)
 		settle_pending(t, session_now());
 }
@@ -347,6 +388,8 @@ static void trace_destroy(struct source *src)
 	trace_close_all(src);
 	if (t->listen_fd >= 0)
 		close(t->listen_fd);
+	for (int i = 0; i < t->nmore; i++)
+		close(t->more_fd[i]);
 	pidset_free(&t->forked);
 	free(t);
 }

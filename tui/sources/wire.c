@@ -66,11 +66,19 @@ static int64_t clock_ns(clockid_t id)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* The frame into the --pcap file (pcapng: nanosecond times). */
+static void write_frame(struct wire *w, const struct pcap_pkthdr *h, const unsigned char *frame)
+{
+	int64_t ns = (int64_t)h->ts.tv_sec * 1000000000 + (int64_t)h->ts.tv_usec * (w->nano ? 1 : 1000);
+
+	pcap_out_write(&w->out, ns > 0 ? (uint64_t)ns : 0, frame, h->caplen, h->len, NULL);
+}
+
 /* Hand a segment (and its frame) on to the session. */
 static void pass_on(struct wire *w, const struct pcap_pkthdr *h, const unsigned char *frame,
                     const struct mseg *g)
 {
-	pcap_out_write(&w->out, h, frame);
+	write_frame(w, h, frame);
 	session_segment(w->base.s, g);
 }
 
@@ -130,7 +138,7 @@ static void on_frame(unsigned char *user, const struct pcap_pkthdr *h, const uns
 	w->frames++;
 	if (packet_segment(w->link, frame, h->caplen, &g) < 0) {
 		if (w->private_ns)
-			pcap_out_write(&w->out, h, frame);
+			write_frame(w, h, frame);
 		return;
 	}
 	ns = (int64_t)h->ts.tv_sec * 1000000000 + (int64_t)h->ts.tv_usec * (w->nano ? 1 : 1000);
@@ -164,6 +172,12 @@ static int set_filter(struct wire *w)
 }
 
 void wire_drain(struct source *src)
+{
+	if (src->drain != NULL)
+		src->drain(src);
+}
+
+static void capture_drain(struct source *src)
 {
 	struct wire *w = of(src);
 
@@ -257,6 +271,7 @@ struct source *wire_source_new(struct session *s, int private_ns, const char *pc
 	w->base.fill = wire_fill;
 	w->base.ready = wire_ready;
 	w->base.tick = wire_tick;
+	w->base.drain = capture_drain;
 	w->base.destroy = wire_destroy;
 	w->fd = -1;
 	w->private_ns = private_ns;
@@ -273,7 +288,8 @@ struct source *wire_source_new(struct session *s, int private_ns, const char *pc
 	if (!private_ns)
 		w->lobby = malloc(LOBBY_MAX * sizeof(*w->lobby));
 	if (pcap_file != NULL &&
-	    pcap_out_open(&w->out, w->p, pcap_file, w->base.why, sizeof(w->base.why)) < 0) {
+	    pcap_out_open(&w->out, pcap_file, "lo", pcap_datalink(w->p), SNAPLEN, w->base.why,
+			  sizeof(w->base.why)) < 0) {
 		pcap_close(w->p);
 		w->p = NULL;
 		return &w->base;

@@ -13,7 +13,11 @@ void view_header(struct ui *u, struct rect r)
 	int rw;
 
 	draw_fill(r.y, r.x, r.w, ui_look(u, LK_TITLE), ' ');
-	if (s->opt.mode == SM_REPLAY)
+	if (s->net.on)
+		snprintf(right, sizeof(right), "%s%d hosts, link%s ",
+			 s->opt.mode == SM_REPLAY ? "recorded, " : "", s->net.nhosts,
+			 s->net.hold ? " HOLD" : "");
+	else if (s->opt.mode == SM_REPLAY)
 		snprintf(right, sizeof(right), "recorded%s ", s->private_ns ? ", private lo" : "");
 	else if (s->opt.mode == SM_RUN)
 		snprintf(right, sizeof(right), "%s ", s->private_ns ? "private lo" : "host lo");

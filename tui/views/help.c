@@ -13,13 +13,20 @@ static const char *const keys[][2] = {
 	{ "r", "restart the lesson (replay: rewind)" },
 	{ "1", "overview: ladder, sockets, source, calls" },
 	{ "2 3 4", "the ladder / sockets with history / TCP state diagram" },
-	{ "5 6 7", "the source / the calls / TCP over time (cwnd, RTT)" },
+	{ "5 6 8", "the source / the calls / TCP over time (cwnd, RTT)" },
 	{ "Up, Down", "select a socket (its state diagram and history)" },
 	{ "PgUp, PgDn", "scroll the ladder, calls or source" },
 	{ "Home, End", "oldest / newest (replay: End jumps to the end)" },
 	{ "Esc", "back to the overview" },
 	{ "?", "this help (any key closes it)" },
 	{ "q", "quit" },
+};
+
+/* On hosts (--hosts): the link's keys. */
+static const char *const link_keys[][2] = {
+	{ "7", "the link: its settings (arrows, + -), what it did, the wire" },
+	{ "h  f F", "hold every frame on the wire / let the oldest go, all" },
+	{ "x  [ ]", "drop the segment chosen on the wire / choose another" },
 };
 
 static void source_line(struct ui *u, int y, int x, int w, const struct source *src)
@@ -40,6 +47,8 @@ void view_help(struct ui *u, struct rect r)
 	draw_title(u, r, "help: keys", 1);
 	for (int i = 0; i < n && y < r.y + r.h - 1; i++, y++)
 		draw_fmt(y, r.x + 2, r.w - 4, A_NORMAL, "%-12s %s", keys[i][0], keys[i][1]);
+	for (int i = 0; s->net.on && i < 3 && y < r.y + r.h - 1; i++, y++)
+		draw_fmt(y, r.x + 2, r.w - 4, A_NORMAL, "%-12s %s", link_keys[i][0], link_keys[i][1]);
 	y++;
 	if (y < r.y + r.h - 1)
 		draw_text(y++, r.x + 2, r.w - 4, ui_look(u, LK_BOLD), "sources");

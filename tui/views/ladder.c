@@ -5,9 +5,10 @@
  * relative sequence and acknowledgement numbers and its window in bytes
  * to the right, SACK blocks as relative ranges, the handshake's options
  * (MSS, window scale, SACK) on the segments that carry them, and the
- * time since the session began. A segment the link dropped ends in an X
- * short of its receiver; one it holds is drawn with ~ and no head.
- * Inferred segments are drawn dotted and say so.
+ * time since the session began. What the link between hosts did with a
+ * segment shows in how far its arrow goes (an X where it was dropped)
+ * and a word before its numbers. Inferred segments are drawn dotted and
+ * say so.
  */
 #include <stdio.h>
 #include <string.h>
@@ -97,12 +98,10 @@ static void end_label(const struct model *m, const struct ep *ep, char *buf, siz
 
 static attr_t seg_look(const struct ui *u, const struct mseg *g)
 {
-	if (g->fate == FATE_DROPPED || (g->an & AN_TROUBLE))
+	if ((g->flags & TF_RST) || seg_fate_dropped(g->fate) || (g->an & AN_TROUBLE))
 		return ui_look(u, LK_BAD);
 	if (g->an & AN_WINDOW)
 		return ui_look(u, LK_CLOSING);
-	if (g->flags & TF_RST)
-		return ui_look(u, LK_BAD);
 	if (g->flags & TF_SYN)
 		return ui_look(u, LK_OPENING);
 	if (g->flags & TF_FIN)
@@ -113,21 +112,26 @@ static attr_t seg_look(const struct ui *u, const struct mseg *g)
 }
 
 /* What goes on the arrow, in at most w columns: flags, length, the
- * analysis' labels, SACK blocks, the handshake's options. The labels get
- * their short forms when the long ones do not fit; SACK blocks that do
- * not fit go to the numbers on the right (*sack_here is then 0); the
- * least important labels are left off, whole, when even that is too
- * long. */
+ * analysis' labels, SACK blocks, the handshake's options. When they do
+ * not all fit (an arrow cut short by the link is shorter still), in this
+ * order: the labels' short forms, the SACK blocks moved to the numbers
+ * on the right (*sack_here is then 0), then, for the labels' sake, the
+ * options left off, the length left off, and the least important labels,
+ * whole. A segment with no label is cut where the arrow ends. */
 static void arrow_label(const struct mseg *g, int w, char *buf, size_t size, int *sack_here)
 {
-	char head[48], labels[160], sack[96], opts[48], part[48];
+	static const struct {
+		int brief, sack, opts, len;
+	} tries[] = {
+		{ 0, 1, 1, 1 }, { 1, 1, 1, 1 }, { 0, 0, 1, 1 }, { 1, 0, 1, 1 },
+		{ 1, 0, 0, 1 }, { 1, 0, 0, 0 },
+	};
+	int n = (int)(sizeof(tries) / sizeof(tries[0]));
+	char flags[48], len[24] = "", labels[160], sack[96] = "", opts[48] = "", part[48];
 
-	model_flags_text(g->flags, head, sizeof(head));
-	if (g->len > 0) {
-		snprintf(part, sizeof(part), " len=%u", (unsigned)g->len);
-		text_append(head, sizeof(head), part);
-	}
-	opts[0] = '\0';
+	model_flags_text(g->flags, flags, sizeof(flags));
+	if (g->len > 0)
+		snprintf(len, sizeof(len), " len=%u", (unsigned)g->len);
 	if (g->has_mss) {
 		snprintf(part, sizeof(part), " mss=%u", (unsigned)g->mss);
 		text_append(opts, sizeof(opts), part);
@@ -138,36 +142,38 @@ static void arrow_label(const struct mseg *g, int w, char *buf, size_t size, int
 	}
 	if (g->sack_ok)
 		text_append(opts, sizeof(opts), " sack");
-	sack[0] = '\0';
 	if (g->nsack > 0) {
 		text_copy(sack, sizeof(sack), " SACK ");
 		analysis_sack_text(g, part, sizeof(part));
 		text_append(sack, sizeof(sack), part);
 	}
-	/* Long words with the blocks, short words with them, then without. */
-	for (int k = 0; k < 4; k++) {
-		int brief = k == 1 || k == 3, with_sack = k < 2;
+	if (analysis_labels(g, 0, labels, sizeof(labels))[0] == '\0')
+		n = 4;   /* the tries with every part */
+	for (int k = 0; k < n; k++) {
 		char *comma;
 
-		analysis_labels(g, brief, labels, sizeof(labels));
+		analysis_labels(g, tries[k].brief, labels, sizeof(labels));
 		for (;;) {
-			text_copy(buf, size, head);
+			text_copy(buf, size, flags);
+			if (tries[k].len)
+				text_append(buf, size, len);
 			if (labels[0] != '\0') {
 				text_append(buf, size, " ");
 				text_append(buf, size, labels);
 			}
-			if (with_sack)
+			if (tries[k].sack)
 				text_append(buf, size, sack);
-			text_append(buf, size, opts);
-			if ((int)strlen(buf) <= w || k < 3)
+			if (tries[k].opts)
+				text_append(buf, size, opts);
+			if ((int)strlen(buf) <= w || k < n - 1)
 				break;
 			comma = strrchr(labels, ',');
 			if (comma == NULL)
 				break;
 			*comma = '\0';
 		}
-		if ((int)strlen(buf) <= w || k == 3) {
-			*sack_here = with_sack || g->nsack == 0;
+		if ((int)strlen(buf) <= w || k == n - 1) {
+			*sack_here = tries[k].sack || g->nsack == 0;
 			return;
 		}
 	}
@@ -177,7 +183,14 @@ static void details(const struct mseg *g, int sack_here, char *buf, size_t size)
 {
 	char part[96], win[24];
 
-	snprintf(buf, size, "seq=%u", (unsigned)g->rseq);
+	/* What the link did with it, first: the column is narrow. */
+	buf[0] = '\0';
+	if (seg_fate_tag(g->fate)[0] != '\0') {
+		text_copy(buf, size, seg_fate_tag(g->fate));
+		text_append(buf, size, " ");
+	}
+	snprintf(part, sizeof(part), "seq=%u", (unsigned)g->rseq);
+	text_append(buf, size, part);
 	if (g->flags & TF_ACK) {
 		snprintf(part, sizeof(part), " ack=%u", (unsigned)g->rack);
 		text_append(buf, size, part);
@@ -194,40 +207,71 @@ static void details(const struct mseg *g, int sack_here, char *buf, size_t size)
 	}
 }
 
+/* How far along its arrow a segment got: a segment the link dropped ends
+ * in an X three quarters of the way, one held (|) or in flight (>) has
+ * got half way; len when it arrived. */
+static int reach_of(const struct mseg *g, int len)
+{
+	if (seg_fate_dropped(g->fate))
+		return len * 3 / 4;
+	if (g->fate == FATE_HELD || g->fate == FATE_INFLIGHT)
+		return len / 2;
+	return len;
+}
+
+static void cut_short(const struct mseg *g, char *line, int len, int rightwards)
+{
+	int reach = reach_of(g, len);
+	char head = seg_fate_dropped(g->fate) ? 'X' : g->fate == FATE_HELD ? '|' :
+		    rightwards ? '>' : '<';
+
+	if (reach >= len || reach < 1)
+		return;
+	if (rightwards) {
+		memset(line + reach, ' ', (size_t)(len - reach));
+		line[reach - 1] = head;
+	} else {
+		memset(line, ' ', (size_t)(len - reach));
+		line[len - reach] = head;
+	}
+}
+
 /* Returns whether the SACK blocks went on the arrow. */
 static int draw_arrow(const struct ui *u, int y, int xa, int xb, const struct mseg *g)
 {
 	int lo = xa < xb ? xa : xb, hi = xa < xb ? xb : xa, len = hi - lo - 1;
-	char label[256], line[256], head = xa < xb ? '>' : '<';
+	char label[256], line[256];
 	attr_t a = seg_look(u, g);
-	int ll, sack_here;
+	int ll, reach, from, span, sack_here = 1;
 
 	if (len < 3)
 		return 0;
 	if (len >= (int)sizeof(line))
 		len = (int)sizeof(line) - 1;
-	memset(line, g->inferred ? '.' : g->fate == FATE_HELD ? '~' : '-', (size_t)len);
+	memset(line, g->inferred ? '.' : '-', (size_t)len);
 	line[len] = '\0';
-	/* Dropped: it never reaches the other end. Held: not yet. */
-	if (g->fate == FATE_DROPPED)
-		head = 'X';
-	else if (g->fate == FATE_HELD)
-		head = '~';
 	if (xa < xb)
-		line[len - 1] = head;
+		line[len - 1] = '>';
 	else
-		line[0] = head;
-	arrow_label(g, len - 4, label, sizeof(label), &sack_here);
+		line[0] = '<';
+	if (g->link_id != 0 && g->link_id == ui_link_selected(u))
+		a = ui_look(u, LK_SELECTED);
+	/* The label sits on the part of the arrow the segment travelled. */
+	reach = reach_of(g, len);
+	span = reach < len ? reach - 1 : len;
+	from = reach < len && xa > xb ? len - reach + 1 : 0;
+	arrow_label(g, span - 4, label, sizeof(label), &sack_here);
 	ll = (int)strlen(label);
-	if (ll > len - 4)
-		ll = len - 4;
+	if (ll > span - 4)
+		ll = span - 4;
 	if (ll > 0)
-		memcpy(line + (len - ll) / 2, label, (size_t)ll);
+		memcpy(line + from + (span - ll) / 2, label, (size_t)ll);
 	/* A blank either side of the label, where it fits. */
-	if ((len - ll) / 2 - 1 >= 1)
-		line[(len - ll) / 2 - 1] = ' ';
-	if ((len - ll) / 2 + ll < len - 1)
-		line[(len - ll) / 2 + ll] = ' ';
+	if (ll > 0 && (span - ll) / 2 - 1 >= 1)
+		line[from + (span - ll) / 2 - 1] = ' ';
+	if (ll > 0 && (span - ll) / 2 + ll < span - 1)
+		line[from + (span - ll) / 2 + ll] = ' ';
+	cut_short(g, line, len, xa < xb);
 	draw_text(y, lo + 1, len, a, line);
 	return sack_here;
 }
@@ -240,7 +284,7 @@ static void ladder_title(const struct ui *u, char *buf, size_t size)
 	char part[48];
 
 	for (int i = 0; i < m->nsegs; i++) {
-		dropped += m->segs[i].fate == FATE_DROPPED;
+		dropped += seg_fate_dropped(m->segs[i].fate);
 		retrans += (m->segs[i].an & AN_RETRANS) != 0;
 	}
 	snprintf(buf, size, "ladder: %d segment%s", m->nsegs, m->nsegs == 1 ? "" : "s");

@@ -156,6 +156,8 @@ void view_status(struct ui *u, struct rect r)
 		x += source_word(u, y, x, s->diag, "off");
 		x += source_word(u, y, x, s->wire, s->model.infer ? "inferred" : "off");
 	}
+	if (s->net.on && s->net.hold)
+		x += draw_text(y, x, 5, ui_look(u, LK_BANNER), "HOLD ");
 	x += draw_text(y, x, 2, ui_look(u, LK_TITLE), "| ");
 	if (s->message[0] != '\0' && now - s->message_t < MESSAGE_NS)
 		draw_text(y, x, r.x + r.w - x, ui_look(u, LK_TITLE), s->message);

@@ -29,7 +29,7 @@ struct rect {
 /* The screens the number keys choose. */
 enum ui_screen {
 	SCR_OVERVIEW = 1, SCR_LADDER, SCR_SOCKETS, SCR_STATES, SCR_SOURCE, SCR_CALLS,
-	SCR_TCPTIME
+	SCR_LINK, SCR_TCPTIME
 };
 
 /* Looks: colour pairs when there are colours, attributes otherwise. */
@@ -53,6 +53,8 @@ struct ui {
 	int dirty;                /* a key or a resize: draw again */
 	uint64_t renumbered;      /* the model's count when sel_sock was chosen */
 	int empty_reads;          /* stdin readable with no key, passes in a row */
+	uint64_t link_sel;        /* the segment on the wire chosen ([ ]), by id */
+	int link_row, link_col;   /* the link panel's setting and direction */
 	struct srcloc loc;
 };
 
@@ -79,6 +81,14 @@ void view_source(struct ui *u, struct rect r);
 void view_calls(struct ui *u, struct rect r);
 void view_status(struct ui *u, struct rect r);
 void view_help(struct ui *u, struct rect r);
+/* The link between the hosts (link.c): settings, counts, the wire. */
+void view_link(struct ui *u, struct rect r);
+/* A key for the link (h f F x [ ], and the panel's own); 1 when it was. */
+int view_link_key(struct ui *u, int key);
+/* The segment on the wire the drop key drops: the one chosen, else the
+ * oldest; 0 when none is on the wire. */
+uint64_t ui_link_selected(const struct ui *u);
+int ui_on_hosts(const struct ui *u);
 /* TCP over time: one socket's TCP_INFO samples (tcptime.c). */
 void view_tcptime(struct ui *u, struct rect r);
 
