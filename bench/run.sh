@@ -465,3 +465,8 @@ python3 bench/replay_bench.py "$B/socklab"
 echo
 echo "== the link between hosts (bench/link_bench.sh, 3 runs)"
 RUNS=3 SOCKLAB_BUILD=$B bench/link_bench.sh
+
+# TCP over time: at least 10 TCP_INFO samples a second while data flows.
+echo
+echo "== TCP over time (bench/tcptime.sh, 3 runs each)"
+RUNS=3 SOCKLAB_BUILD=$B bench/tcptime.sh

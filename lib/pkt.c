@@ -232,6 +232,10 @@ static void tcp_option(struct sl_pkt_tcp *tcp, const uint8_t *o, size_t len)
 		if ((len - 2) % 8 != 0)
 			break;
 		tcp->sack_blocks = (unsigned)((len - 2) / 8);
+		for (unsigned i = 0; i < tcp->sack_blocks && i < SL_PKT_SACK_MAX; i++) {
+			tcp->sack[i][0] = get32(o + 2 + 8 * i);
+			tcp->sack[i][1] = get32(o + 6 + 8 * i);
+		}
 		return;
 	case 8: /* timestamps: the sender's clock, and the echo of ours */
 		if (len != 10)

@@ -45,6 +45,9 @@
 #define SL_PKT_ICMP6_ECHO 128u
 #define SL_PKT_ICMP6_ECHO_REPLY 129u
 
+/* SACK blocks whose edges are kept (a 40-byte option space holds 4). */
+#define SL_PKT_SACK_MAX 4u
+
 /* TCP flag bits, as in byte 13 of the header. */
 #define SL_PKT_TCP_FIN 0x01u
 #define SL_PKT_TCP_SYN 0x02u
@@ -100,6 +103,8 @@ struct sl_pkt_tcp {
 	uint8_t wscale;
 	int sack_permitted;
 	unsigned sack_blocks; /* SACK blocks in a SACK option */
+	uint32_t sack[SL_PKT_SACK_MAX][2]; /* the first blocks' left and
+	                       right edges, as on the wire */
 	int has_timestamps;
 	uint32_t ts_val, ts_ecr;
 	int bad_options;    /* an option ran past the header or had a wrong

@@ -41,7 +41,9 @@ char *dump_segment_text(const struct mseg *g, char *buf, size_t size)
 		text_append(buf, size, part);
 	}
 	if (!g->inferred) {
-		snprintf(part, sizeof(part), " win=%u", (unsigned)g->win);
+		char win[24];
+
+		snprintf(part, sizeof(part), " win=%s", analysis_win_text(g, win, sizeof(win)));
 		text_append(buf, size, part);
 	}
 	if (g->len > 0) {
@@ -64,9 +66,26 @@ char *dump_segment_text(const struct mseg *g, char *buf, size_t size)
 		snprintf(part, sizeof(part), " <%s>", opt);
 		text_append(buf, size, part);
 	}
+	if (g->nsack > 0) {
+		char sack[96];
+
+		text_append(buf, size, " <SACK ");
+		text_append(buf, size, analysis_sack_text(g, sack, sizeof(sack)));
+		text_append(buf, size, ">");
+	}
 	if (g->inferred)
 		text_append(buf, size, " (inferred)");
-	/* What the link between hosts did with it (model.h seg_fate). */
+	/* What a TCP analysis tool makes of it (analysis.h). */
+	if (!g->inferred) {
+		char labels[160];
+
+		if (analysis_labels(g, 0, labels, sizeof(labels))[0] != '\0') {
+			text_append(buf, size, " [TCP ");
+			text_append(buf, size, labels);
+			text_append(buf, size, "]");
+		}
+	}
+	/* What the link between hosts did with it (model.h seg_fate): last. */
 	if (g->fate != FATE_NONE && g->fate != FATE_PASSED) {
 		snprintf(part, sizeof(part), " [%s]", seg_fate_name(g->fate));
 		text_append(buf, size, part);
@@ -172,11 +191,51 @@ static void dump_segments(const struct model *m, FILE *out)
 	}
 }
 
+/* TCP_INFO over time, socket by socket in the order they first appear:
+ * the series the "TCP over time" view draws. Only when there are any
+ * (a recording made before they were taken has none). */
+static void dump_samples(const struct model *m, FILE *out)
+{
+	if (m->nsamples == 0)
+		return;
+	fprintf(out, "tcp over time\n");
+	for (int i = 0; i < m->nsamples; i++) {
+		const struct msample *first = &m->samples[i];
+		char local[EP_TEXT_LEN], peer[EP_TEXT_LEN];
+		int seen = 0;
+
+		for (int k = 0; k < i && !seen; k++)
+			seen = ep_equal(&m->samples[k].local, &first->local) &&
+			       ep_equal(&m->samples[k].peer, &first->peer);
+		if (seen)
+			continue;
+		fprintf(out, "  %s > %s\n", ep_format(&first->local, local, sizeof(local)),
+			ep_format(&first->peer, peer, sizeof(peer)));
+		for (int k = i; k < m->nsamples; k++) {
+			const struct msample *sm = &m->samples[k];
+			char when[32], ssthresh[16];
+
+			if (!ep_equal(&sm->local, &first->local) || !ep_equal(&sm->peer, &first->peer))
+				continue;
+			if (sm->ssthresh == 0)
+				snprintf(ssthresh, sizeof(ssthresh), "-");
+			else
+				snprintf(ssthresh, sizeof(ssthresh), "%" PRIu32, sm->ssthresh);
+			fprintf(out, "    %s %s cwnd=%" PRIu32 " ssthresh=%s srtt=%" PRIu32 ".%03" PRIu32
+				"ms inflight=%" PRIu32 " rwnd=%" PRIu32 " retrans=%" PRIu32 "\n",
+				dump_reltime(m, sm->t, when, sizeof(when)), model_state_name(sm->state),
+				sm->cwnd, ssthresh, sm->srtt_us / 1000, sm->srtt_us % 1000, sm->inflight,
+				sm->rwnd, sm->retrans);
+		}
+	}
+}
+
 int dump_model(const struct model *m, FILE *out)
 {
 	dump_procs(m, out);
 	dump_sockets(m, out);
 	dump_segments(m, out);
+	dump_samples(m, out);
 	if (m->bad_events)
 		fprintf(out, "ignored %" PRIu64 " events that made no sense\n", m->bad_events);
 	fflush(out);

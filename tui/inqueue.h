@@ -19,7 +19,7 @@
 
 enum input_kind {
 	IN_EVENT, IN_SEGMENT, IN_DIAG_BEGIN, IN_DIAG_SOCK, IN_DIAG_END,
-	IN_PROC_START, IN_PROC_EXIT, IN_OUTPUT, IN_FATE
+	IN_PROC_START, IN_PROC_EXIT, IN_OUTPUT, IN_FATE, IN_TCP_SAMPLE
 };
 
 struct input {
@@ -31,6 +31,7 @@ struct input {
 		struct sl_event ev;
 		struct mseg seg;
 		struct diag_sock diag;
+		struct msample sample;
 		struct {
 			int32_t pid;
 			int code;

@@ -49,6 +49,7 @@ void model_free(struct model *m)
 	free(m->conns);
 	free(m->segs);
 	free(m->log);
+	free(m->samples);
 	free(m->atoms);
 	free(m->inferred);
 	memset(m, 0, sizeof(*m));

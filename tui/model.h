@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "analysis.h"
 #include "endpoint.h"
 #include "event.h"
 
@@ -140,6 +141,8 @@ int seg_fate_dropped(int fate);
 /* Reached the receiver (or no link was involved). */
 int seg_fate_delivered(int fate);
 
+#define SACK_MAX 4   /* blocks in one SACK option */
+
 /* A segment. The wire fills seq/ack with the real numbers; the model adds
  * conn and the numbers relative to each direction's first sequence
  * number. Inferred segments carry relative numbers already. */
@@ -158,9 +161,16 @@ struct mseg {
 	uint8_t fate;         /* enum seg_fate, updated until final */
 	uint64_t link_id;     /* the link's frame number, 1, 2, ... */
 	mtime_t t_out;        /* when the link delivered it (0: not yet, never) */
+	uint8_t nsack;         /* SACK blocks, [left, right) as on the wire */
+	uint32_t sack[SACK_MAX][2];
 	/* filled in by the model: */
 	int conn;
 	uint32_t rseq, rack;
+	/* filled in by the analysis (analysis.h): */
+	uint32_t an;           /* AN_* labels */
+	uint32_t dupack;       /* n of "duplicate ACK #n" */
+	uint32_t rwin;         /* the window in bytes (scaled), if AN_WIN_KNOWN */
+	uint32_t rsack[SACK_MAX][2];  /* the SACK blocks, relative */
 };
 
 /* Per direction of a connection. */
@@ -172,6 +182,7 @@ struct mdir {
 	/* inference bookkeeping, in bytes */
 	uint64_t sent, recvd, emitted;
 	int fin_emitted, rst_emitted;
+	struct an_dir an;    /* what the analysis knows (analysis.h) */
 };
 
 struct mconn {
@@ -244,8 +255,25 @@ struct diag_sock {
 	uint32_t uid;
 };
 
+/* One reading of TCP_INFO for one socket, from a sock_diag dump: what
+ * the kernel's congestion control thinks, over time. */
+struct msample {
+	mtime_t t;
+	struct ep local, peer;
+	int state;
+	uint32_t cwnd;        /* congestion window, in segments */
+	uint32_t ssthresh;    /* slow-start threshold, segments; 0: not set yet */
+	uint32_t srtt_us, rttvar_us;  /* smoothed round trip and its variation */
+	uint32_t mss;         /* the segment size it sends */
+	uint32_t inflight;    /* bytes sent and not acknowledged yet */
+	uint32_t rwnd;        /* the peer's receive window, bytes (0: unknown) */
+	uint32_t retrans;     /* segments retransmitted so far */
+	uint64_t acked, received;  /* bytes acknowledged by the peer; received */
+};
+
 #define LOG_MAX  20000
 #define SEG_MAX  20000
+#define SAMPLE_MAX 50000
 #define SOCKS_MAX 4096   /* then gone sockets are let go (compact.c) */
 #define CONNS_MAX 4096
 #define PORTS_MAX 256
@@ -256,6 +284,7 @@ struct model {
 	struct mconn *conns;  int nconns, capconns;
 	struct mseg *segs;    int nsegs, capsegs;
 	struct mlog *log;     int nlog, caplog;
+	struct msample *samples; int nsamples, capsamples;  /* analysis.c */
 	uint64_t log_dropped, segs_dropped; /* oldest entries let go */
 	char **atoms;         int natoms, capatoms;
 	uint16_t ports[PORTS_MAX]; int nports;

@@ -28,5 +28,10 @@ int packet_segment(unsigned link, const uint8_t *frame, size_t caplen, struct ms
 	g->ws = p.tcp.wscale;
 	g->sack_ok = p.tcp.sack_permitted;
 	g->has_ts = p.tcp.has_timestamps;
+	for (unsigned i = 0; i < p.tcp.sack_blocks && i < SACK_MAX; i++) {
+		g->sack[i][0] = p.tcp.sack[i][0];
+		g->sack[i][1] = p.tcp.sack[i][1];
+		g->nsack++;
+	}
 	return 0;
 }

@@ -282,6 +282,32 @@ static enum rec_kind parse_diag(const struct field *f, int n, struct rec_item *i
 	return REC_DIAG_SOCK;
 }
 
+/* "L-R,L-R": up to SACK_MAX blocks; absent: none. */
+static int sack_blocks(const char *s, struct mseg *g)
+{
+	g->nsack = 0;
+	while (s != NULL && *s != '\0') {
+		unsigned long long l, r;
+		char *end;
+
+		if (g->nsack == SACK_MAX || *s < '0' || *s > '9')
+			return -1;
+		errno = 0;
+		l = strtoull(s, &end, 10);
+		if (errno != 0 || *end != '-' || end[1] < '0' || end[1] > '9' || l > UINT32_MAX)
+			return -1;
+		r = strtoull(end + 1, &end, 10);
+		if (errno != 0 || r > UINT32_MAX || (*end != ',' && *end != '\0') ||
+		    (*end == ',' && end[1] == '\0'))
+			return -1;
+		g->sack[g->nsack][0] = (uint32_t)l;
+		g->sack[g->nsack][1] = (uint32_t)r;
+		g->nsack++;
+		s = *end == ',' ? end + 1 : end;
+	}
+	return 0;
+}
+
 static enum rec_kind parse_wire(const struct field *f, int n, struct rec_item *it)
 {
 	struct mseg *g = &it->seg;
@@ -322,6 +348,8 @@ static enum rec_kind parse_wire(const struct field *f, int n, struct rec_item *i
 	if (num(f, n, "inferred", 0, 1, 0, &v) < 0)
 		return REC_BAD;
 	g->inferred = (int)v;
+	if (sack_blocks(get(f, n, "blocks"), g) < 0)
+		return REC_BAD;
 	if (get(f, n, "fate") != NULL) {
 		g->fate = (uint8_t)seg_fate_parse(get(f, n, "fate"));
 		if (g->fate == (uint8_t)-1 || g->fate == FATE_NONE ||
@@ -330,6 +358,39 @@ static enum rec_kind parse_wire(const struct field *f, int n, struct rec_item *i
 			return REC_BAD;
 	}
 	return REC_SEGMENT;
+}
+
+/* "src=tcpinfo": one socket's TCP_INFO. */
+static enum rec_kind parse_tcpinfo(const struct field *f, int n, struct rec_item *it)
+{
+	static const char *const keys[] = {
+		"cwnd", "ssthresh", "srtt", "rttvar", "mss", "inflight", "rwnd", "retrans",
+	};
+	struct msample *sm = &it->sample;
+	uint32_t *vals[] = {
+		&sm->cwnd, &sm->ssthresh, &sm->srtt_us, &sm->rttvar_us, &sm->mss,
+		&sm->inflight, &sm->rwnd, &sm->retrans,
+	};
+	const char *s;
+	long long v;
+
+	if (endpoint(f, n, "local", &sm->local, 1) < 0 || endpoint(f, n, "peer", &sm->peer, 1) < 0)
+		return REC_BAD;
+	sm->t = it->t;
+	if ((s = get(f, n, "state")) == NULL || (sm->state = sl_event_state_num(s)) < 0)
+		return REC_BAD;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (num(f, n, keys[i], 0, UINT32_MAX, 0, &v) < 0)
+			return REC_BAD;
+		*vals[i] = (uint32_t)v;
+	}
+	if (num(f, n, "acked", 0, INT64_MAX, 0, &v) < 0)
+		return REC_BAD;
+	sm->acked = (uint64_t)v;
+	if (num(f, n, "rcvd", 0, INT64_MAX, 0, &v) < 0)
+		return REC_BAD;
+	sm->received = (uint64_t)v;
+	return REC_TCP_SAMPLE;
 }
 
 static enum rec_kind parse_link(const struct field *f, int n, struct rec_item *it)
@@ -408,6 +469,8 @@ enum rec_kind rec_parse_line(const char *line, size_t len, struct rec_item *it)
 		return it->kind = parse_diag(f, n, it);
 	if (strcmp(src, "wire") == 0)
 		return it->kind = parse_wire(f, n, it);
+	if (strcmp(src, "tcpinfo") == 0)
+		return it->kind = parse_tcpinfo(f, n, it);
 	if (strcmp(src, "link") == 0)
 		return it->kind = parse_link(f, n, it);
 	return it->kind = REC_SKIP;

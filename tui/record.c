@@ -145,6 +145,9 @@ void rec_segment(struct recorder *r, const struct mseg *g)
 		fprintf(r->f, " ts=1");
 	if (g->inferred)
 		fprintf(r->f, " inferred=1");
+	for (int i = 0; i < g->nsack && i < SACK_MAX; i++)
+		fprintf(r->f, "%s%" PRIu32 "-%" PRIu32, i ? "," : " blocks=", g->sack[i][0],
+			g->sack[i][1]);
 	if (g->fate != FATE_NONE) {
 		fprintf(r->f, " id=%" PRIu64 " fate=%s", g->link_id, seg_fate_name(g->fate));
 		if (g->t_out != 0)
@@ -194,5 +197,22 @@ void rec_link_key(struct recorder *r, const char *key, uint64_t id, mtime_t t)
 	if (id != 0)
 		fprintf(r->f, " id=%" PRIu64, id);
 	fputc('\n', r->f);
+	check(r);
+}
+
+void rec_tcp_sample(struct recorder *r, const struct msample *sm)
+{
+	char local[EP_TEXT_LEN], peer[EP_TEXT_LEN];
+	const char *state = sl_event_state_name(sm->state);
+
+	if (r->f == NULL || r->failed || state == NULL)
+		return;
+	fprintf(r->f, "v1 src=tcpinfo t=%" PRIu64 " local=%s peer=%s state=%s cwnd=%" PRIu32
+		" ssthresh=%" PRIu32 " srtt=%" PRIu32 " rttvar=%" PRIu32 " mss=%" PRIu32
+		" inflight=%" PRIu32 " rwnd=%" PRIu32 " retrans=%" PRIu32 " acked=%" PRIu64
+		" rcvd=%" PRIu64 "\n", sm->t, ep_format(&sm->local, local, sizeof(local)),
+		ep_format(&sm->peer, peer, sizeof(peer)), state, sm->cwnd, sm->ssthresh,
+		sm->srtt_us, sm->rttvar_us, sm->mss, sm->inflight, sm->rwnd, sm->retrans,
+		sm->acked, sm->received);
 	check(r);
 }

@@ -31,6 +31,11 @@
  *        the link at t, or was dropped by hand)
  *   v1 src=link ev=key key=hold-on t=NS [id=N]   a key's action on the link:
  *        hold-on, hold-off, release, release-all, drop (id: the frame)
+ *        [blocks=L-R,L-R]   its SACK blocks, as on the wire
+ *   v1 src=tcpinfo t=NS local=A:P peer=B:Q state=ESTABLISHED cwnd=N
+ *        ssthresh=N srtt=US rttvar=US mss=N inflight=N rwnd=N retrans=N
+ *        acked=N rcvd=N     one socket's TCP_INFO in a sock_diag dump
+ *        (struct msample; ssthresh 0: not set yet, rwnd 0: unknown)
  *
  * Unknown keys are skipped and unknown src= lines ignored, so a newer
  * recording still replays; a line that breaks the grammar is counted and
@@ -76,6 +81,7 @@ void rec_link_host(struct recorder *r, int index, const char *name, const char *
 void rec_link_settings(struct recorder *r, const char *spec, mtime_t t);
 void rec_link_fate(struct recorder *r, uint64_t id, int fate, mtime_t t);
 void rec_link_key(struct recorder *r, const char *key, uint64_t id, mtime_t t);
+void rec_tcp_sample(struct recorder *r, const struct msample *sm);
 
 /* ---- reading (recline.c: pure) ---- */
 
@@ -83,7 +89,7 @@ enum rec_kind {
 	REC_BAD = -1, REC_SKIP = 0, REC_HEADER, REC_EVENT, REC_PROC_START,
 	REC_PROC_EXIT, REC_PROC_GO, REC_OUTPUT, REC_DIAG_BEGIN, REC_DIAG_SOCK,
 	REC_DIAG_END, REC_SEGMENT, REC_LINK_HOST, REC_LINK_SETTINGS, REC_LINK_FATE,
-	REC_LINK_KEY
+	REC_LINK_KEY, REC_TCP_SAMPLE
 };
 
 #define REC_SPEC_LEN 1024
@@ -110,6 +116,7 @@ struct rec_item {
 	struct diag_sock diag;
 	struct mseg seg;
 	struct rec_link link;
+	struct msample sample;
 };
 
 /* Parse one line (trailing "\n" allowed). Returns the kind: REC_BAD for a
@@ -118,5 +125,6 @@ enum rec_kind rec_parse_line(const char *line, size_t len, struct rec_item *it);
 
 /* Percent-encode s as a value (recline.c). */
 void rec_encode(const char *s, char *out, size_t size);
+
 
 #endif

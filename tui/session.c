@@ -273,6 +273,8 @@ static int belongs(struct session *s, const struct input *in)
 		return (g->flags & (TF_SYN | TF_ACK)) == TF_SYN &&
 		       (traced_listener(m, &g->dst) || connecting_to(m, &g->dst));
 	}
+	if (in->kind == IN_TCP_SAMPLE)
+		return model_sock_by_tuple(m, &in->u.sample.local, &in->u.sample.peer) != NULL;
 	if (in->kind == IN_DIAG_SOCK) {
 		const struct diag_sock *d = &in->u.diag;
 		struct ep none = { 0 };
@@ -376,6 +378,10 @@ static void apply_input(struct session *s, const struct input *in)
 	case IN_OUTPUT:
 		rec_output(&s->rec, in->u.proc.pid, in->u.proc.text, in->t);
 		rc = model_output(&s->model, in->u.proc.pid, in->u.proc.text, in->t);
+		break;
+	case IN_TCP_SAMPLE:
+		rec_tcp_sample(&s->rec, &in->u.sample);
+		rc = model_tcp_sample(&s->model, &in->u.sample);
 		break;
 	}
 	if (rc < 0)
@@ -496,6 +502,17 @@ void session_diag_begin(struct session *s, mtime_t t)
 void session_diag_sock(struct session *s, const struct diag_sock *d)
 {
 	diag_input(s, IN_DIAG_SOCK, s->diag_t, d);
+}
+
+void session_tcp_sample(struct session *s, const struct msample *sm)
+{
+	struct input in;
+
+	memset(&in, 0, sizeof(in));
+	in.kind = IN_TCP_SAMPLE;
+	in.t = sm->t;
+	in.u.sample = *sm;
+	take_input(s, &in, NULL, 0);
 }
 
 void session_diag_end(struct session *s, mtime_t t)

@@ -186,6 +186,8 @@ void session_segment_fate(struct session *s, uint64_t id, int fate, mtime_t t);
 void session_diag_begin(struct session *s, mtime_t t);
 void session_diag_sock(struct session *s, const struct diag_sock *d);
 void session_diag_end(struct session *s, mtime_t t);
+/* One socket's TCP_INFO, read in the dump being taken. */
+void session_tcp_sample(struct session *s, const struct msample *sm);
 /* What the visualizer itself sees of its processes (launch.c and the
  * replay). */
 void session_proc_started(struct session *s, int32_t pid, const char *name, mtime_t t);

@@ -269,6 +269,7 @@ static int file_segment(struct model *m, const struct mseg *in)
 	*g = *in;
 	g->conn = (int)(c - m->conns);
 	number_segment(c, d, g);
+	analysis_segment(m, c, d, g);
 	c->nsegs++;
 	model_touch(m, g->t);
 	/* The sender first: a SYN makes the client's socket, which the
@@ -367,8 +368,10 @@ int model_segment_fate(struct model *m, uint64_t link_id, int fate, mtime_t t)
 		copy.t = t;
 		for (int d = 0; d < 2; d++)
 			if (ep_equal(&m->conns[g->conn].a, d == 0 ? &g->src : &g->dst) &&
-			    ep_equal(&m->conns[g->conn].b, d == 0 ? &g->dst : &g->src))
+			    ep_equal(&m->conns[g->conn].b, d == 0 ? &g->dst : &g->src)) {
+				analysis_delivered(&m->conns[g->conn], d, g);
 				fsm_receiver(m, &m->conns[g->conn], d, &copy, CAUSE_WIRE);
+			}
 		return 0;
 	}
 	return -1;

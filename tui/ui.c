@@ -131,6 +131,7 @@ static void draw_all(struct ui *u)
 	case SCR_SOURCE: view_source(u, body); break;
 	case SCR_CALLS: view_calls(u, body); break;
 	case SCR_LINK: view_link(u, body); break;
+	case SCR_TCPTIME: view_tcptime(u, body); break;
 	default: layout_overview(u, body); break;
 	}
 	view_status(u, status);
@@ -207,7 +208,7 @@ static void on_key(struct ui *u, int key)
 	case '\t': session_select_next(s); u->sel_sock = -1; u->source_shift = 0; break;
 	case 'r': session_restart(s); u->sel_sock = -1; to_end(u); break;
 	case '?': case KEY_F(1): u->help = 1; break;
-	case '1': case '2': case '3': case '4': case '5': case '6': case '7':
+	case '1': case '2': case '3': case '4': case '5': case '6': case '7': case '8':
 		u->screen = (enum ui_screen)(key - '0');
 		break;
 	case 27: u->screen = SCR_OVERVIEW; break;

@@ -9,7 +9,7 @@
  * side: a segment the link holds, delays or drops reaches its receiver
  * only when (if) the link delivers it.
  */
-// SOURCES: tui/link/engine.c tui/link/spec.c tui/fate.c tui/model.c tui/sockets.c tui/tcpfsm.c tui/infer.c tui/compact.c tui/endpoint.c tui/dump.c
+// SOURCES: tui/link/engine.c tui/link/spec.c tui/fate.c tui/model.c tui/sockets.c tui/tcpfsm.c tui/infer.c tui/compact.c tui/endpoint.c tui/dump.c tui/analysis.c
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -8,7 +8,7 @@
  * The model is pure (no I/O, no clock), so its sources are compiled into
  * this test:
  */
-// SOURCES: tui/model.c tui/sockets.c tui/tcpfsm.c tui/infer.c tui/compact.c tui/endpoint.c tui/dump.c tui/fate.c
+// SOURCES: tui/model.c tui/sockets.c tui/tcpfsm.c tui/infer.c tui/compact.c tui/endpoint.c tui/dump.c tui/fate.c tui/analysis.c
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -219,7 +219,8 @@ static void test_data(void **state)
 	assert_int_equal(m->segs[3].len, 12);
 	assert_int_equal(m->segs[4].rack, 13);
 	dump_segment_text(&m->segs[3], text, sizeof(text));
-	assert_string_equal(text, "PSH,ACK seq=1 ack=1 win=512 len=12");
+	/* The window in bytes: 512 in units of 2^7 (both SYNs asked for 7). */
+	assert_string_equal(text, "PSH,ACK seq=1 ack=1 win=65536 len=12");
 	/* Data moves no state. */
 	assert_int_equal(by_fd(m, 200, 3)->state, ST_ESTABLISHED);
 	assert_int_equal(by_fd(m, 100, 4)->state, ST_ESTABLISHED);

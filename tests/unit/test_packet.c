@@ -18,7 +18,7 @@
  *    a length field of 0, an unknown link type) is refused, and a segment
  *    whose data was cut off by the snap length keeps its real length.
  */
-// SOURCES: tui/packet.c tui/model.c tui/sockets.c tui/tcpfsm.c tui/infer.c tui/compact.c tui/endpoint.c tui/fate.c
+// SOURCES: tui/packet.c tui/model.c tui/sockets.c tui/tcpfsm.c tui/infer.c tui/compact.c tui/endpoint.c tui/fate.c tui/analysis.c
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

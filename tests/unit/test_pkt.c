@@ -504,6 +504,8 @@ static void test_tcp_options(void **state)
 	decode_ok(b, sizeof(pkt_syn), &p);
 	assert_false(p.tcp.bad_options);
 	assert_int_equal(p.tcp.sack_blocks, 1);
+	assert_int_equal(p.tcp.sack[0][0], 1);   /* the block's edges */
+	assert_int_equal(p.tcp.sack[0][1], 2);
 	assert_true(p.tcp.has_wscale);
 	assert_int_equal(p.tcp.wscale, 7);
 	assert_false(p.tcp.has_mss);

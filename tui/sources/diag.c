@@ -16,11 +16,22 @@
  * TIME_WAIT and its timer, an orphan in FIN_WAIT2 after close(), a
  * connection the listener has not accepted yet. A dump needs no
  * privilege.
+ *
+ * The dump also asks for each socket's TCP_INFO (INET_DIAG_INFO): the
+ * congestion window, slow-start threshold, smoothed round trip, bytes in
+ * flight, the peer's window, retransmissions. A socket's reading becomes
+ * a sample (TCP over time) while data flows (its queues hold data, or its
+ * byte counts moved) and otherwise when it differs from the last one
+ * taken of that socket; while data flows the pace is 50 ms, so a transfer
+ * gets up to 20 samples a second. At most 64 sockets' samples a dump.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
+#include <linux/tcp.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,8 +44,18 @@
 #include "sources/source.h"
 
 #define PERIOD_MS 100
+#define FLOW_PERIOD_MS 50
 #define IDLE_PERIOD_MAX_MS 1000
 #define ACTIVE_FOR_MS 3000
+/* Sockets whose last TCP_INFO is remembered; past that, the one seen
+ * least recently is forgotten. */
+#define TRACKED_MAX 128
+#define SAMPLES_PER_DUMP 64
+
+struct tracked {
+	struct msample last;
+	mtime_t seen;
+};
 
 /* socklab's own namespace, and each host's (--hosts). */
 #define NETNS_MAX 9
@@ -50,6 +71,11 @@ struct diag {
 	uint64_t dumps;
 	mtime_t cost;         /* how long the last dump took (request to end) */
 	uint64_t sum, last_sum;  /* what the dump showed, folded */
+	mtime_t dump_t;       /* when the dump being read was asked for */
+	int flowing;          /* data flowed on a socket in it */
+	int samples;          /* samples taken in it */
+	struct tracked tracked[TRACKED_MAX];
+	int ntracked;
 };
 
 static struct diag *of(struct source *src)
@@ -74,11 +100,94 @@ static int send_request(struct diag *d, int family)
 	msg.req.sdiag_protocol = IPPROTO_TCP;
 	/* Every state but 13 (bound, not listening: not a connection). */
 	msg.req.idiag_states = ~(1u << 13);
+	msg.req.idiag_ext = 1u << (INET_DIAG_INFO - 1);
 	return sendto(d->fd, &msg, sizeof(msg), 0, (struct sockaddr *)&nl, sizeof(nl)) < 0 ? -1 : 0;
 }
 
-static void one_socket(struct diag *d, const struct inet_diag_msg *r)
+/* The last sample of the socket local-peer; a new slot (the least
+ * recently seen, when all are taken) when there is none. *fresh: new. */
+static struct tracked *tracked_for(struct diag *d, const struct msample *sm, int *fresh)
 {
+	struct tracked *old = NULL;
+
+	*fresh = 0;
+	for (int i = 0; i < d->ntracked; i++) {
+		struct tracked *t = &d->tracked[i];
+
+		if (ep_equal(&t->last.local, &sm->local) && ep_equal(&t->last.peer, &sm->peer))
+			return t;
+		if (old == NULL || t->seen < old->seen)
+			old = t;
+	}
+	*fresh = 1;
+	if (d->ntracked < TRACKED_MAX)
+		return &d->tracked[d->ntracked++];
+	return old;
+}
+
+static int sample_differs(const struct msample *a, const struct msample *b)
+{
+	return a->state != b->state || a->cwnd != b->cwnd || a->ssthresh != b->ssthresh ||
+	       a->srtt_us != b->srtt_us || a->rttvar_us != b->rttvar_us || a->mss != b->mss ||
+	       a->inflight != b->inflight || a->rwnd != b->rwnd || a->retrans != b->retrans ||
+	       a->acked != b->acked || a->received != b->received;
+}
+
+/* A field of struct tcp_info, when the kernel's (len bytes) has it. */
+#define HAS_INFO(len, field) \
+	((len) >= offsetof(struct tcp_info, field) + sizeof(((struct tcp_info *)0)->field))
+
+/* TCP_INFO (the attribute's payload, len bytes) of a connected socket. */
+static void tcp_sample(struct diag *d, const struct inet_diag_msg *r,
+                       const struct diag_sock *ds, const void *payload, size_t len)
+{
+	struct tcp_info ti;
+	struct msample sm;
+	struct tracked *t;
+	int fresh, busy;
+
+	if (!ep_is_set(&ds->peer) || ds->state == ST_LISTEN ||
+	    len < offsetof(struct tcp_info, tcpi_rcv_rtt))
+		return;
+	memset(&ti, 0, sizeof(ti));
+	memcpy(&ti, payload, len < sizeof(ti) ? len : sizeof(ti));
+	memset(&sm, 0, sizeof(sm));
+	sm.t = d->dump_t;
+	sm.local = ds->local;
+	sm.peer = ds->peer;
+	sm.state = ds->state;
+	sm.cwnd = ti.tcpi_snd_cwnd;
+	/* Linux starts ssthresh at "infinity" (0x7fffffff): not set yet. */
+	sm.ssthresh = ti.tcpi_snd_ssthresh >= 0x7fffffffu ? 0 : ti.tcpi_snd_ssthresh;
+	sm.srtt_us = ti.tcpi_rtt;
+	sm.rttvar_us = ti.tcpi_rttvar;
+	sm.mss = ti.tcpi_snd_mss;
+	sm.retrans = ti.tcpi_total_retrans;
+	/* Sent and not acknowledged: the send queue less what is not sent. */
+	if (HAS_INFO(len, tcpi_notsent_bytes) && r->idiag_wqueue >= ti.tcpi_notsent_bytes)
+		sm.inflight = r->idiag_wqueue - ti.tcpi_notsent_bytes;
+	if (HAS_INFO(len, tcpi_snd_wnd))
+		sm.rwnd = ti.tcpi_snd_wnd;
+	if (HAS_INFO(len, tcpi_bytes_received)) {
+		sm.acked = ti.tcpi_bytes_acked;
+		sm.received = ti.tcpi_bytes_received;
+	}
+	t = tracked_for(d, &sm, &fresh);
+	busy = r->idiag_wqueue > 0 || r->idiag_rqueue > 0 ||
+	       (!fresh && (t->last.acked != sm.acked || t->last.received != sm.received));
+	if (busy)
+		d->flowing = 1;
+	if ((fresh || busy || sample_differs(&t->last, &sm)) && d->samples < SAMPLES_PER_DUMP) {
+		d->samples++;
+		session_tcp_sample(d->base.s, &sm);
+	}
+	t->last = sm;
+	t->seen = sm.t;
+}
+
+static void one_socket(struct diag *d, const struct nlmsghdr *h)
+{
+	const struct inet_diag_msg *r = NLMSG_DATA(h);
 	struct session *s = d->base.s;
 	struct diag_sock ds;
 	uint16_t sport = ntohs(r->id.idiag_sport), dport = ntohs(r->id.idiag_dport);
@@ -102,6 +211,15 @@ static void one_socket(struct diag *d, const struct inet_diag_msg *r)
 				      (uint64_t)ds.state << 8 | ds.timer);
 	d->sum = d->sum * 1000003u + ((uint64_t)ds.rq << 32 | ds.sq);
 	session_diag_sock(s, &ds);
+	/* Its attributes: TCP_INFO, when the kernel gave it. */
+	{
+		int len = (int)h->nlmsg_len - (int)NLMSG_LENGTH(sizeof(*r));
+		const struct rtattr *a = (const struct rtattr *)(r + 1);
+
+		for (; RTA_OK(a, len); a = RTA_NEXT(a, len))
+			if (a->rta_type == INET_DIAG_INFO)
+				tcp_sample(d, r, &ds, RTA_DATA(a), RTA_PAYLOAD(a));
+	}
 }
 
 /* Read the answer to one request. Returns 0, or -1 on an error. */
@@ -131,7 +249,7 @@ static int read_answer(struct diag *d)
 				return -1;
 			}
 			if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct inet_diag_msg)))
-				one_socket(d, NLMSG_DATA(h));
+				one_socket(d, h);
 		}
 	}
 }
@@ -158,7 +276,10 @@ static void dump(struct diag *d, mtime_t now)
 	if (s->wire != NULL)
 		wire_drain(s->wire);
 	d->sum = 0;
+	d->flowing = 0;
+	d->samples = 0;
 	start = session_now();
+	d->dump_t = start;
 	session_diag_begin(s, start);
 	/* One dump of every namespace: the hosts' tables make one table. */
 	for (int k = 0; k < d->nfds; k++) {
@@ -183,8 +304,11 @@ static void dump(struct diag *d, mtime_t now)
 	/* The dump's own time: not the wire's segments before it, nor how
 	 * late the tick came. */
 	d->cost = end - start;
-	d->next = now + (now - d->active < ACTIVE_FOR_MS * NS_PER_MS ? PERIOD_MS * NS_PER_MS :
-			 idle_period(d));
+	if (d->flowing)
+		d->next = now + FLOW_PERIOD_MS * NS_PER_MS;
+	else
+		d->next = now + (now - d->active < ACTIVE_FOR_MS * NS_PER_MS ?
+				 PERIOD_MS * NS_PER_MS : idle_period(d));
 }
 
 static mtime_t diag_deadline(struct source *src)
@@ -257,8 +381,8 @@ struct source *diag_source_new(struct session *s)
 	d->fds[d->nfds++] = d->fd;
 	d->base.active = 1;
 	snprintf(d->base.why, sizeof(d->base.why),
-		 "kernel socket table every %d ms (up to %d ms while nothing moves, if dumps are slow)",
-		 PERIOD_MS, IDLE_PERIOD_MAX_MS);
+		 "socket table, TCP_INFO: %d ms (%d with data flowing, up to %d idle)",
+		 PERIOD_MS, FLOW_PERIOD_MS, IDLE_PERIOD_MAX_MS);
 	d->next = session_now();
 	d->active = d->next;
 	return &d->base;

@@ -177,6 +177,9 @@ static enum rec_kind apply(struct replay *r, long i, struct rec_item *it)
 	case REC_DIAG_END:
 		session_diag_end(s, it->t);
 		break;
+	case REC_TCP_SAMPLE:
+		session_tcp_sample(s, &it->sample);
+		break;
 	case REC_SEGMENT:
 		session_segment(s, &it->seg);
 		break;

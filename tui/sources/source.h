@@ -58,7 +58,8 @@ void trace_close_all(struct source *src);
  * or -1 (errno). */
 int trace_listen_netns(struct source *src, int nsfd);
 
-/* sock_diag dumps every 100 ms, and soon after each call. */
+/* sock_diag dumps every 100 ms (50 ms while data flows), and soon after
+ * each call; with each socket's TCP_INFO (session_tcp_sample). */
 struct source *diag_source_new(struct session *s);
 /* Dump within delay_ms (sooner if one is due anyway). */
 void diag_poke(struct source *src, int delay_ms);

@@ -13,7 +13,7 @@ static const char *const keys[][2] = {
 	{ "r", "restart the lesson (replay: rewind)" },
 	{ "1", "overview: ladder, sockets, source, calls" },
 	{ "2 3 4", "the ladder / sockets with history / TCP state diagram" },
-	{ "5 6", "the source / the calls, full screen" },
+	{ "5 6 8", "the source / the calls / TCP over time (cwnd, RTT)" },
 	{ "Up, Down", "select a socket (its state diagram and history)" },
 	{ "PgUp, PgDn", "scroll the ladder, calls or source" },
 	{ "Home, End", "oldest / newest (replay: End jumps to the end)" },

@@ -1,10 +1,14 @@
 /* ladder.c — the segments as a ladder diagram: a column per endpoint
  * (address and port, named after the process that owns it), an arrow per
- * segment with its flags and length, its relative sequence and
- * acknowledgement numbers and window to the right, the handshake's
- * options (MSS, window scale, SACK) on the segments that carry them, and
- * the time since the session began. Inferred segments are drawn dotted
- * and say so.
+ * segment with its flags and length and what a TCP analysis makes of it
+ * (retransmission, duplicate ACK #n, zero window, ...: analysis.h), its
+ * relative sequence and acknowledgement numbers and its window in bytes
+ * to the right, SACK blocks as relative ranges, the handshake's options
+ * (MSS, window scale, SACK) on the segments that carry them, and the
+ * time since the session began. What the link between hosts did with a
+ * segment shows in how far its arrow goes (an X where it was dropped)
+ * and a word before its numbers. Inferred segments are drawn dotted and
+ * say so.
  */
 #include <stdio.h>
 #include <string.h>
@@ -88,10 +92,16 @@ static void end_label(const struct model *m, const struct ep *ep, char *buf, siz
 	text_copy(buf, size, ep_format(ep, addr, sizeof(addr)));
 }
 
+/* Labels that say something went wrong, and those about the window. */
+#define AN_TROUBLE (AN_RETRANS | AN_PREV_LOST | AN_DUP_ACK | AN_OUT_OF_ORDER)
+#define AN_WINDOW (AN_ZERO_WINDOW | AN_WIN_FULL | AN_ZW_PROBE)
+
 static attr_t seg_look(const struct ui *u, const struct mseg *g)
 {
-	if ((g->flags & TF_RST) || seg_fate_dropped(g->fate))
+	if ((g->flags & TF_RST) || seg_fate_dropped(g->fate) || (g->an & AN_TROUBLE))
 		return ui_look(u, LK_BAD);
+	if (g->an & AN_WINDOW)
+		return ui_look(u, LK_CLOSING);
 	if (g->flags & TF_SYN)
 		return ui_look(u, LK_OPENING);
 	if (g->flags & TF_FIN)
@@ -101,31 +111,77 @@ static attr_t seg_look(const struct ui *u, const struct mseg *g)
 	return A_NORMAL;
 }
 
-/* What goes on the arrow: flags, length, the handshake's options. */
-static void arrow_label(const struct mseg *g, char *buf, size_t size)
+/* What goes on the arrow, in at most w columns: flags, length, the
+ * analysis' labels, SACK blocks, the handshake's options. When they do
+ * not all fit (an arrow cut short by the link is shorter still), in this
+ * order: the labels' short forms, the SACK blocks moved to the numbers
+ * on the right (*sack_here is then 0), then, for the labels' sake, the
+ * options left off, the length left off, and the least important labels,
+ * whole. A segment with no label is cut where the arrow ends. */
+static void arrow_label(const struct mseg *g, int w, char *buf, size_t size, int *sack_here)
 {
-	char part[48];
+	static const struct {
+		int brief, sack, opts, len;
+	} tries[] = {
+		{ 0, 1, 1, 1 }, { 1, 1, 1, 1 }, { 0, 0, 1, 1 }, { 1, 0, 1, 1 },
+		{ 1, 0, 0, 1 }, { 1, 0, 0, 0 },
+	};
+	int n = (int)(sizeof(tries) / sizeof(tries[0]));
+	char flags[48], len[24] = "", labels[160], sack[96] = "", opts[48] = "", part[48];
 
-	model_flags_text(g->flags, buf, size);
-	if (g->len > 0) {
-		snprintf(part, sizeof(part), " len=%u", (unsigned)g->len);
-		text_append(buf, size, part);
-	}
+	model_flags_text(g->flags, flags, sizeof(flags));
+	if (g->len > 0)
+		snprintf(len, sizeof(len), " len=%u", (unsigned)g->len);
 	if (g->has_mss) {
 		snprintf(part, sizeof(part), " mss=%u", (unsigned)g->mss);
-		text_append(buf, size, part);
+		text_append(opts, sizeof(opts), part);
 	}
 	if (g->has_ws) {
 		snprintf(part, sizeof(part), " ws=%u", (unsigned)g->ws);
-		text_append(buf, size, part);
+		text_append(opts, sizeof(opts), part);
 	}
 	if (g->sack_ok)
-		text_append(buf, size, " sack");
+		text_append(opts, sizeof(opts), " sack");
+	if (g->nsack > 0) {
+		text_copy(sack, sizeof(sack), " SACK ");
+		analysis_sack_text(g, part, sizeof(part));
+		text_append(sack, sizeof(sack), part);
+	}
+	if (analysis_labels(g, 0, labels, sizeof(labels))[0] == '\0')
+		n = 4;   /* the tries with every part */
+	for (int k = 0; k < n; k++) {
+		char *comma;
+
+		analysis_labels(g, tries[k].brief, labels, sizeof(labels));
+		for (;;) {
+			text_copy(buf, size, flags);
+			if (tries[k].len)
+				text_append(buf, size, len);
+			if (labels[0] != '\0') {
+				text_append(buf, size, " ");
+				text_append(buf, size, labels);
+			}
+			if (tries[k].sack)
+				text_append(buf, size, sack);
+			if (tries[k].opts)
+				text_append(buf, size, opts);
+			if ((int)strlen(buf) <= w || k < n - 1)
+				break;
+			comma = strrchr(labels, ',');
+			if (comma == NULL)
+				break;
+			*comma = '\0';
+		}
+		if ((int)strlen(buf) <= w || k == n - 1) {
+			*sack_here = tries[k].sack || g->nsack == 0;
+			return;
+		}
+	}
 }
 
-static void details(const struct mseg *g, char *buf, size_t size)
+static void details(const struct mseg *g, int sack_here, char *buf, size_t size)
 {
-	char part[32];
+	char part[96], win[24];
 
 	/* What the link did with it, first: the column is narrow. */
 	buf[0] = '\0';
@@ -142,8 +198,12 @@ static void details(const struct mseg *g, char *buf, size_t size)
 	if (g->inferred) {
 		text_append(buf, size, " inferred");
 	} else {
-		snprintf(part, sizeof(part), " win=%u", (unsigned)g->win);
+		snprintf(part, sizeof(part), " win=%s", analysis_win_text(g, win, sizeof(win)));
 		text_append(buf, size, part);
+	}
+	if (!sack_here) {
+		text_append(buf, size, " SACK ");
+		text_append(buf, size, analysis_sack_text(g, part, sizeof(part)));
 	}
 }
 
@@ -176,15 +236,16 @@ static void cut_short(const struct mseg *g, char *line, int len, int rightwards)
 	}
 }
 
-static void draw_arrow(const struct ui *u, int y, int xa, int xb, const struct mseg *g)
+/* Returns whether the SACK blocks went on the arrow. */
+static int draw_arrow(const struct ui *u, int y, int xa, int xb, const struct mseg *g)
 {
 	int lo = xa < xb ? xa : xb, hi = xa < xb ? xb : xa, len = hi - lo - 1;
-	char label[96], line[256];
+	char label[256], line[256];
 	attr_t a = seg_look(u, g);
-	int ll, reach, from, span;
+	int ll, reach, from, span, sack_here = 1;
 
 	if (len < 3)
-		return;
+		return 0;
 	if (len >= (int)sizeof(line))
 		len = (int)sizeof(line) - 1;
 	memset(line, g->inferred ? '.' : '-', (size_t)len);
@@ -199,7 +260,7 @@ static void draw_arrow(const struct ui *u, int y, int xa, int xb, const struct m
 	reach = reach_of(g, len);
 	span = reach < len ? reach - 1 : len;
 	from = reach < len && xa > xb ? len - reach + 1 : 0;
-	arrow_label(g, label, sizeof(label));
+	arrow_label(g, span - 4, label, sizeof(label), &sack_here);
 	ll = (int)strlen(label);
 	if (ll > span - 4)
 		ll = span - 4;
@@ -212,6 +273,33 @@ static void draw_arrow(const struct ui *u, int y, int xa, int xb, const struct m
 		line[from + (span - ll) / 2 + ll] = ' ';
 	cut_short(g, line, len, xa < xb);
 	draw_text(y, lo + 1, len, a, line);
+	return sack_here;
+}
+
+/* "ladder: 175 segments, 1 dropped, 1 retransmitted". */
+static void ladder_title(const struct ui *u, char *buf, size_t size)
+{
+	const struct model *m = &u->s->model;
+	int dropped = 0, retrans = 0;
+	char part[48];
+
+	for (int i = 0; i < m->nsegs; i++) {
+		dropped += seg_fate_dropped(m->segs[i].fate);
+		retrans += (m->segs[i].an & AN_RETRANS) != 0;
+	}
+	snprintf(buf, size, "ladder: %d segment%s", m->nsegs, m->nsegs == 1 ? "" : "s");
+	if (dropped > 0) {
+		snprintf(part, sizeof(part), ", %d dropped", dropped);
+		text_append(buf, size, part);
+	}
+	if (retrans > 0) {
+		snprintf(part, sizeof(part), ", %d retransmitted", retrans);
+		text_append(buf, size, part);
+	}
+	if (m->infer)
+		text_append(buf, size, " (inferred from calls)");
+	if (u->ladder_back > 0)
+		text_append(buf, size, "  [scrolled back: End]");
 }
 
 void view_ladder(struct ui *u, struct rect r)
@@ -219,12 +307,10 @@ void view_ladder(struct ui *u, struct rect r)
 	const struct model *m = &u->s->model;
 	struct ends e;
 	int rows = r.h - 2, last, first, detail_x, span, detail_w = 28;
-	char title[96], label[64];
+	char title[160], label[64];
 
 	collect_ends(m, &e);
-	snprintf(title, sizeof(title), "ladder: %d segment%s%s%s", m->nsegs, m->nsegs == 1 ? "" : "s",
-		 m->infer ? " (inferred from calls)" : "",
-		 u->ladder_back > 0 ? "  [scrolled back: End]" : "");
+	ladder_title(u, title, sizeof(title));
 	draw_title(u, r, title, u->screen == SCR_LADDER);
 	if (rows < 1)
 		return;
@@ -263,7 +349,8 @@ void view_ladder(struct ui *u, struct rect r)
 	for (int i = first, y = r.y + 2; i < last; i++, y++) {
 		const struct mseg *g = &m->segs[i];
 		int a = end_index(&e, &g->src), b = end_index(&e, &g->dst);
-		char when[32], text[96];
+		char when[32], text[192];
+		int sack_here;
 		double t = (double)(g->t > m->t0 ? g->t - m->t0 : 0) / (double)NS_PER_S;
 
 		snprintf(when, sizeof(when), "%7.3f", t);
@@ -272,8 +359,8 @@ void view_ladder(struct ui *u, struct rect r)
 			draw_text(y, e.x[k], 1, ui_look(u, LK_FRAME), "|");
 		if (a < 0 || b < 0)
 			continue;
-		draw_arrow(u, y, e.x[a], e.x[b], g);
-		details(g, text, sizeof(text));
+		sack_here = draw_arrow(u, y, e.x[a], e.x[b], g);
+		details(g, sack_here, text, sizeof(text));
 		draw_text(y, detail_x, r.x + r.w - detail_x, g->inferred ? ui_look(u, LK_DIM) : A_NORMAL, text);
 	}
 }

@@ -9,6 +9,7 @@
  *   source    the C source around the selected process's current call
  *   calls     the log of calls, results and errno names, and output
  *   status    the selected process's call, the mode, the sources, keys
+ *   tcptime   TCP over time: cwnd, RTT, bytes in flight, window, resends
  *   help      every key
  *   menu      the lesson menu (its own screen)
  */
@@ -28,7 +29,7 @@ struct rect {
 /* The screens the number keys choose. */
 enum ui_screen {
 	SCR_OVERVIEW = 1, SCR_LADDER, SCR_SOCKETS, SCR_STATES, SCR_SOURCE, SCR_CALLS,
-	SCR_LINK
+	SCR_LINK, SCR_TCPTIME
 };
 
 /* Looks: colour pairs when there are colours, attributes otherwise. */
@@ -88,6 +89,8 @@ int view_link_key(struct ui *u, int key);
  * oldest; 0 when none is on the wire. */
 uint64_t ui_link_selected(const struct ui *u);
 int ui_on_hosts(const struct ui *u);
+/* TCP over time: one socket's TCP_INFO samples (tcptime.c). */
+void view_tcptime(struct ui *u, struct rect r);
 
 /* The socket the state diagram and history show: the chosen one, or the
  * one the selected process's current call is about. NULL when none. */
