@@ -15,6 +15,11 @@ SVG, from data/lesson02.rec (lesson 02 run free; data/lesson02.dump is what
   output folder that does not exist (exit 1, nothing left behind).
 - a recording whose process names and output hold markup, control
   characters and bytes that are not UTF-8 still gives valid XML.
+- a session on hosts whose link dropped the first SYN (data/
+  lesson02-syn-lost.rec: `socklab run 02 --link to=server,drop=syn:1
+  --batch --record`): the text export marks that SYN dropped by the link
+  and its resend a retransmission, the SVG draws the dropped arrow cut
+  short with a cross, and both say the segments came through the link.
 """
 import os
 import re
@@ -28,6 +33,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 from tuilib import DATA, SOCKLAB, check, finish, need, run
 
 REC = os.path.join(DATA, "lesson02.rec")
+LINK_REC = os.path.join(DATA, "lesson02-syn-lost.rec")
 DUMP = os.path.join(DATA, "lesson02.dump")
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
@@ -200,6 +206,30 @@ def hostile(tmp):
             check(False, "%s: the file is valid UTF-8 (%s)" % (fmt, e))
 
 
+def link_labels(tmp):
+    r = run([SOCKLAB, "export", LINK_REC, "--txt"])
+    syns = [l for l in r.stdout.splitlines() if re.search(r"client:\d+ > server:\d+  SYN ", l)]
+    dropped = [l for l in syns if "[DROPPED by the link (rule)]" in l]
+    resent = [l for l in syns if "[retransmission]" in l]
+    if not check(r.returncode == 0 and len(dropped) == 1 and len(resent) == 1 and
+                 dropped[0].split()[1] == resent[0].split()[1] and "seq=0" in resent[0],
+                 "text: the first SYN is marked dropped by the link, the same client's "
+                 "next SYN (seq=0) a retransmission"):
+        print(r.stdout + r.stderr)
+    check("on hosts joined by socklab's link" in r.stdout,
+          "text: says the segments came through socklab's link")
+    out = os.path.join(tmp, "link.svg")
+    r = run([SOCKLAB, "export", LINK_REC, "--svg", "-o", out])
+    ok = r.returncode == 0 and subprocess.run(["xmllint", "--noout", out]).returncode == 0
+    root = ET.parse(out).getroot() if ok else None
+    crosses = [] if root is None else [e for e in root.iter(SVG_NS + "path")
+                                       if e.get("class") == "dropped"]
+    text = "" if root is None else " ".join("".join(e.itertext()) for e in root.iter(SVG_NS + "text"))
+    check(ok and len(crosses) == 1 and "DROPPED by the link" in text and "retransmission" in text,
+          "SVG: valid XML, one dropped arrow ending in a cross, the labels in its text "
+          "(%d crosses)" % len(crosses))
+
+
 def main():
     need(SOCKLAB)
     if shutil.which("xmllint") is None:
@@ -213,6 +243,7 @@ def main():
         svg_export(tmp, want, txt)
         window(want)
         hostile(tmp)
+        link_labels(tmp)
     finish()
 
 

@@ -44,9 +44,23 @@ static int read_header(const char *path, struct rec_header *h)
 	return rc;
 }
 
-static void describe(const struct rec_header *h, char *buf, size_t size)
+/* Did socklab's link between hosts carry the segments (--hosts)? */
+static int on_hosts(const struct model *m)
+{
+	for (int i = 0; i < m->nsegs; i++)
+		if (m->segs[i].fate != FATE_NONE)
+			return 1;
+	return 0;
+}
+
+static void describe(const struct rec_header *h, const struct model *m, char *buf, size_t size)
 {
 	snprintf(buf, size, "socklab %s", h->mode[0] ? h->mode : "?");
+	if (on_hosts(m)) {
+		text_append(buf, size, ", on hosts joined by socklab's link, every segment as "
+			    "the link carried it");
+		return;
+	}
 	if (h->ns)
 		text_append(buf, size, ", in a private network namespace");
 	if (h->wire)
@@ -133,7 +147,7 @@ int export_main(const struct export_opts *o)
 	 * is the one the visualizer showed. */
 	replay_to_end(s->replay);
 	session_flush(s, UINT64_MAX);
-	describe(&h, source, sizeof(source));
+	describe(&h, &s->model, source, sizeof(source));
 	if (story_build(&st, &s->model, o, h.title[0] ? h.title : o->file, source,
 			h.infer && !h.wire) < 0) {
 		fprintf(stderr, "socklab: out of memory\n");

@@ -43,7 +43,7 @@ int export_main(const struct export_opts *o);
 
 #define LANES_MAX 12
 #define LANE_LABEL_LEN 48
-#define SEG_LABELS_MAX 6
+#define SEG_LABELS_MAX 12
 
 enum row_kind { ROW_SEG, ROW_CALL };
 
@@ -94,9 +94,12 @@ int story_build(struct story *st, const struct model *m, const struct export_opt
 void story_free(struct story *st);
 
 /* Labels a segment carries beyond its flags and numbers: the analysis'
- * ("retransmission", "dup ack #2", ...) and "inferred". Returns how many
- * were put in out (at most max); the strings live as long as the model. */
-int story_seg_labels(const struct model *m, const struct mseg *g, const char **out, int max);
+ * ("retransmission", "duplicate ACK #2", ...), its SACK blocks, what the
+ * link did with it ("dropped by the link (loss)", "held") and "inferred".
+ * Returns how many were written to out (at most max). */
+#define STORY_LABEL_LEN 64
+int story_seg_labels(const struct model *m, const struct mseg *g,
+		     char out[][STORY_LABEL_LEN], int max);
 /* "client[123]" for the process that made log entry e. */
 void story_who(const struct model *m, int32_t pid, char *buf, size_t size);
 /* "connect(3, 127.0.0.1:4000) = 0", "accept(3) = -1 EAGAIN". */

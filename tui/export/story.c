@@ -6,17 +6,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis.h"
 #include "export/export.h"
 #include "text.h"
 
-int story_seg_labels(const struct model *m, const struct mseg *g, const char **out, int max)
+int story_seg_labels(const struct model *m, const struct mseg *g,
+		     char out[][STORY_LABEL_LEN], int max)
 {
+	char all[256], sack[160];
+	const char *p = all;
 	int n = 0;
 
 	(void)m;
-	/* The analysis' labels go first, once the model carries them. */
+	/* The analysis' labels, one each ("retransmission, window full"). */
+	analysis_labels(g, 0, all, sizeof(all));
+	while (*p != '\0' && n < max) {
+		size_t len = strcspn(p, ",");
+
+		snprintf(out[n++], STORY_LABEL_LEN, "%.*s", (int)len, p);
+		p += len;
+		p += strspn(p, ", ");
+	}
+	if (g->nsack > 0 && n < max)
+		snprintf(out[n++], STORY_LABEL_LEN, "SACK %s",
+			 analysis_sack_text(g, sack, sizeof(sack)));
+	if (seg_fate_tag(g->fate)[0] != '\0' && n < max)
+		snprintf(out[n++], STORY_LABEL_LEN, "%s", seg_fate_text(g->fate));
 	if (g->inferred && n < max)
-		out[n++] = "inferred";
+		snprintf(out[n++], STORY_LABEL_LEN, "inferred");
 	return n;
 }
 
@@ -85,7 +102,10 @@ void story_numbers_text(const struct mseg *g, char *buf, size_t size)
 		text_append(buf, size, part);
 	}
 	if (!g->inferred) {
-		snprintf(part, sizeof(part), " win=%u", (unsigned)g->win);
+		char win[24];
+
+		/* In bytes, scaled, where the handshake gave the scale. */
+		snprintf(part, sizeof(part), " win=%s", analysis_win_text(g, win, sizeof(win)));
 		text_append(buf, size, part);
 	}
 }

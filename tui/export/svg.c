@@ -232,14 +232,28 @@ static void svg_segment(const struct story *st, const struct geom *gm, const str
                         int y, FILE *out)
 {
 	const struct mseg *g = &st->m->segs[row->index];
-	const char *labels[SEG_LABELS_MAX], *colour = seg_colour(g);
+	char labels[SEG_LABELS_MAX][STORY_LABEL_LEN];
+	const char *colour = seg_colour(g);
 	int xa = gm->lane_x[row->from], xb = gm->lane_x[row->to];
 	int dir = xb > xa ? 1 : -1, n;
 	char text[128];
 
-	fprintf(out, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"2.5\"%s "
-		"marker-end=\"url(#arrow-%s)\"/>\n", xa + 3 * dir, y, xb - 3 * dir, y, colour,
-		g->inferred ? " stroke-dasharray=\"7 5\"" : "", seg_marker(g));
+	if (seg_fate_dropped(g->fate)) {
+		/* Dropped on the link: the arrow stops two thirds of the way
+		 * and ends in a cross, as on socklab's ladder. */
+		int xe = xa + (xb - xa) * 2 / 3;
+
+		fprintf(out, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" "
+			"stroke-width=\"2.5\" stroke-dasharray=\"7 5\"/>\n", xa + 3 * dir, y, xe, y,
+			colour);
+		fprintf(out, "<path class=\"dropped\" d=\"M%d,%d L%d,%d M%d,%d L%d,%d\" stroke=\"#cf222e\" "
+			"stroke-width=\"3\"/>\n", xe - 7, y - 7, xe + 7, y + 7, xe - 7, y + 7, xe + 7, y - 7);
+	} else {
+		fprintf(out, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" "
+			"stroke-width=\"2.5\"%s marker-end=\"url(#arrow-%s)\"/>\n", xa + 3 * dir, y,
+			xb - 3 * dir, y, colour, g->inferred ? " stroke-dasharray=\"7 5\"" : "",
+			seg_marker(g));
+	}
 	story_arrow_text(g, text, sizeof(text));
 	fprintf(out, "<text class=\"flags\" x=\"%d\" y=\"%d\" font-size=\"15\" font-weight=\"bold\" "
 		"text-anchor=\"middle\" fill=\"%s\">", (xa + xb) / 2, y - 7, colour);

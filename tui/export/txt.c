@@ -26,7 +26,7 @@ static void txt_ladder(const struct story *st, FILE *out)
 	for (int r = 0; r < st->nrows; r++) {
 		const struct xrow *row = &st->rows[r];
 		const struct mseg *g;
-		const char *labels[SEG_LABELS_MAX];
+		char labels[SEG_LABELS_MAX][STORY_LABEL_LEN];
 		char when[32], arrow[128], nums[96];
 		int n;
 
