@@ -176,7 +176,7 @@ static void fsm_sender(struct model *m, const struct mconn *c, int d,
 	}
 	if ((g->flags & TF_SYN) && (s->state == ST_NONE || s->state == ST_CLOSE))
 		sock_set_state(m, s, (g->flags & TF_ACK) ? ST_SYN_RECV : ST_SYN_SENT, t,
-			       cause, (g->flags & TF_ACK) ? "SYN,ACK sent" : "SYN sent");
+			       cause, (g->flags & TF_ACK) ? "SYN answered (SYN,ACK)" : "SYN sent");
 	if (g->flags & TF_FIN) {
 		/* Simultaneous close: this FIN does not acknowledge the peer's,
 		 * so it left before the peer's arrived; the CLOSE_WAIT guessed
@@ -208,21 +208,12 @@ static void fsm_receiver(struct model *m, struct mconn *c, int d, const struct m
 			end_closed(m, r, t, cause, "RST received");
 		return;
 	}
-	if ((g->flags & TF_SYN) && !(g->flags & TF_ACK)) {
-		/* A listener answers with a new socket of its own. */
-		if (r == NULL && sock_listener_for(m, &g->dst) != NULL) {
-			r = sock_new(m, t);
-			if (r == NULL)
-				return;
-			r->family = g->dst.family;
-			r->type = 1;
-			r->local = g->dst;
-			r->peer = g->src;
-			r->tcp = 1;
-			sock_set_state(m, r, ST_SYN_RECV, t, cause, "SYN received");
-		}
+	/* A SYN to a listener makes no socket here: the listener's kernel
+	 * answers with a SYN,ACK from a new socket of its own (fsm_sender),
+	 * unless its accept queue is full, when it drops the SYN unanswered
+	 * and has no such socket: lesson 03's backlog. */
+	if ((g->flags & TF_SYN) && !(g->flags & TF_ACK))
 		return;
-	}
 	if (r == NULL)
 		return;
 	if ((g->flags & TF_SYN) && r->state == ST_SYN_SENT) {

@@ -191,6 +191,8 @@ CLAIMS = {
          lambda r: r.sock_count(r"client\[\d+\] fd 3 \S+ \S+ ESTABLISHED$") == 2 and not r.called("server", "accept")),
         ("the third stays in SYN_SENT, its SYN sent again", backlog_third),
         ("no RST: a full queue drops SYNs silently", no_rst),
+        ("no SYN_RECV socket for it: the listener's kernel made none",
+         lambda r: not r.sock(r"SYN_RECV$")),
         ("every program still held (the server waiting for Enter)",
          lambda r: r.procs_named("client") == 3 and not any(st.startswith("exited") for _, st in r.procs))],
     ("03", "closewait"): [

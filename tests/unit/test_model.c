@@ -186,7 +186,7 @@ static void test_handshake(void **state)
 	assert_int_equal(s->state, ST_ESTABLISHED);
 	/* The client's fd socket and the socket the SYN showed are one. */
 	assert_string_equal(path(c, buf, sizeof(buf)), "->CLOSE>SYN_SENT>ESTABLISHED");
-	/* The server's socket was born from the SYN, before accept(). */
+	/* The server's socket was born with its SYN,ACK, before accept(). */
 	assert_string_equal(path(s, buf, sizeof(buf)), "->SYN_RECV>ESTABLISHED");
 	assert_int_equal(by_fd(m, 100, 3)->state, ST_LISTEN);
 	/* One connection, three segments numbered from each side's SYN. */
@@ -203,6 +203,28 @@ static void test_handshake(void **state)
 	assert_true(model_port_wanted(m, 5000));
 	assert_true(model_port_wanted(m, 40001));
 	assert_false(model_port_wanted(m, 5001));
+}
+
+/* A listener whose accept queue is full drops a SYN unanswered: no
+ * SYN,ACK, and no socket of its own for that client (lesson 03's backlog);
+ * the SYN's retransmission answered makes one. */
+static void test_syn_unanswered_makes_no_server_socket(void **state)
+{
+	struct model *m = *state;
+	int n;
+
+	server_listens(m);
+	n = m->nsocks;
+	seg_opts(m, 20, CLI, SRV, TF_SYN, 1000, 0, 0, 65495);
+	seg_opts(m, 1020, CLI, SRV, TF_SYN, 1000, 0, 0, 65495);
+	for (int i = 0; i < m->nsocks; i++)
+		assert_int_not_equal(m->socks[i].state, ST_SYN_RECV);
+	/* The client's end (from its SYN) is all there is. */
+	assert_int_equal(m->nsocks, n + 1);
+	seg_opts(m, 3020, CLI, SRV, TF_SYN, 1000, 0, 0, 65495);
+	seg_opts(m, 3021, SRV, CLI, TF_SYN | TF_ACK, 7000, 1001, 0, 65495);
+	assert_int_equal(m->nsocks, n + 2);
+	assert_int_equal(m->socks[m->nsocks - 1].state, ST_SYN_RECV);
 }
 
 static void test_data(void **state)
@@ -951,6 +973,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_handshake, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_syn_unanswered_makes_no_server_socket,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_active_and_passive_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_simultaneous_close, setup, teardown),
