@@ -679,7 +679,7 @@ static void test_bad_options_exit_2_saying_why(void **state)
 		{ "server", "--delay", "60001", NULL, "bad delay '60001'" },
 		{ "server", "extra", NULL, NULL, "unexpected argument 'extra'" },
 		{ "server", "-z", NULL, NULL, "unknown option -z" },
-		{ "client", "-c", "5", NULL, "give the server's port with -p PORT" },
+		{ "client", "-c", "5", NULL, "missing -p PORT" },
 		{ "client", "-p", "0", NULL, "bad port '0'" },
 		{ "client", "-p", "9", "-c0", "bad count '0'" },
 		{ "client", "-p", "9", "-s5", "bad size '5'" },
