@@ -154,6 +154,7 @@ static void open_listener(struct balancer *lb)
 {
 	static const int sigs[] = { SIGINT, SIGTERM };
 	char err[SL_ERR_LEN];
+	int flags;
 
 	lb->sigfd = block_signals(sigs, 2);
 	if (lb->sigfd < 0)
@@ -161,7 +162,8 @@ static void open_listener(struct balancer *lb)
 	lb->listener = sl_tcp_listen(lb->host, lb->port, SOMAXCONN, NULL, NULL, err);
 	if (lb->listener < 0)
 		die("%s", err);
-	if (fcntl(lb->listener, F_SETFL, fcntl(lb->listener, F_GETFL) | O_NONBLOCK) < 0)
+	flags = fcntl(lb->listener, F_GETFL);
+	if (flags < 0 || fcntl(lb->listener, F_SETFL, flags | O_NONBLOCK) < 0)
 		die("fcntl O_NONBLOCK:");
 	lb->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (lb->ep < 0)
