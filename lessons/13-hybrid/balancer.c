@@ -65,6 +65,7 @@ struct end {
 	uint32_t events;
 	int eof;                      /* recv() returned 0: nothing more from it */
 	int shut;                     /* we sent it our FIN (shutdown SHUT_WR) */
+	int parked;                   /* hung up: out of the epoll set for now */
 };
 
 /* Bytes on their way from one end to the other. */
@@ -390,7 +391,9 @@ static void on_pair_event(struct balancer *lb, struct end *e, uint32_t ev)
 		close_pair(lb, p, failed(e));
 		return;
 	}
-	if ((ev & (EPOLLIN | EPOLLHUP)) && !e->eof) {
+	/* EPOLLHUP may come while the buffer is full: read only into room,
+	 * or recv() asked for 0 bytes would return 0, a false end of file. */
+	if ((ev & (EPOLLIN | EPOLLHUP)) && !e->eof && buffered(from_e) < BUF_CAP) {
 		if (fill(e, from_e) < 0) {
 			close_pair(lb, p, failed(e));
 			return;
@@ -413,6 +416,18 @@ static void on_pair_event(struct balancer *lb, struct end *e, uint32_t ev)
 	if (p->backend.eof && buffered(&p->down) == 0) {
 		close_pair(lb, p, p->client.eof ? NULL : "the backend closed the connection");
 		return;
+	}
+	/* EPOLLHUP (both directions of e are shut) comes with every
+	 * epoll_wait(), asked for or not. While there is nothing to read
+	 * from e now (its end of file is seen, or the buffer it fills is
+	 * full), take e out of the epoll set, or the loop would spin on it;
+	 * set_events() puts it back once there is room. */
+	if ((ev & EPOLLHUP) && (e->eof || buffered(from_e) == BUF_CAP)) {
+		if (epoll_ctl(lb->ep, EPOLL_CTL_DEL, e->fd, NULL) < 0) {
+			close_pair(lb, p, "epoll_ctl failed");
+			return;
+		}
+		e->parked = 1;
 	}
 	if (update_events(lb, p) < 0)
 		close_pair(lb, p, "epoll_ctl failed");
@@ -490,15 +505,23 @@ static int update_events(struct balancer *lb, struct pair *p)
 	return 0;
 }
 
+/* Watch e for events: EPOLL_CTL_ADD or _MOD. A parked end comes back
+ * into the set only when it may be read from again. */
 static int set_events(struct balancer *lb, struct end *e, uint32_t events, int op)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = e };
 
-	if (op == EPOLL_CTL_MOD && events == e->events)
+	if (e->parked) {
+		if (!(events & EPOLLIN))
+			return 0;
+		op = EPOLL_CTL_ADD;
+	} else if (op == EPOLL_CTL_MOD && events == e->events) {
 		return 0;
+	}
 	if (epoll_ctl(lb->ep, op, e->fd, &ev) < 0)
 		return -1;
 	e->events = events;
+	e->parked = 0;
 	return 0;
 }
 
