@@ -65,7 +65,7 @@ struct supervisor {
 	int stopping;
 };
 
-struct worker; /* a worker's state: see worker_main() */
+struct worker; /* a worker's state, defined with the worker's code below */
 struct conn;
 
 /* main() is the whole story; each step is a function below it, in order. */
@@ -232,6 +232,8 @@ static pid_t start_worker(struct supervisor *sv, int id)
 
 enum kind { LISTENER, SIGNALS, CLIENT };
 
+/* What epoll's data.ptr points to: the listener, the signalfd, or a
+ * client with the output it has not taken yet. */
 struct conn {
 	enum kind kind;
 	int fd;
@@ -243,6 +245,7 @@ struct conn {
 	struct conn *prev, *next;
 };
 
+/* One worker's state: each forked child has its own copy. */
 struct worker {
 	int id;
 	int verbose;
