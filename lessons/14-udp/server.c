@@ -63,11 +63,6 @@ static void parse_options(int argc, char **argv);
 static int open_socket(void);
 static int bind_to(const struct addrinfo *ai);
 static int serve(int fd, struct totals *t);
-static int should_drop(long nth);
-static void pause_before_echo(long ms);
-static void echo_back(int fd, const char *buf, size_t len,
-		      const struct sockaddr_storage *peer, socklen_t peerlen,
-		      const char *who, struct totals *t);
 
 int main(int argc, char **argv)
 {
@@ -142,6 +137,45 @@ static int bind_to(const struct addrinfo *ai)
 	return fd;
 }
 
+/* ---- the loop: first what serve() does with a datagram (echo it, or drop
+ * it; late, with --delay), then serve() itself ---------------------------- */
+
+/* Send one datagram back to the address it came from. A failure is
+ * reported and the server carries on: it concerns this client only. */
+static void echo_back(int fd, const char *buf, size_t len,
+		      const struct sockaddr_storage *peer, socklen_t peerlen,
+		      const char *who, struct totals *t)
+{
+	/* EXERCISE 1: send the datagram back to the address it came from */
+	/* One sendto() is one whole datagram: it is never sent in part, so
+	 * there is no short-write loop here. MSG_NOSIGNAL is for stream
+	 * sockets; a datagram socket never raises SIGPIPE. */
+	ssize_t n = sendto(fd, buf, len, 0, (const struct sockaddr *)peer, peerlen);
+
+	if (n < 0) {
+		warn("sendto %s:", who);
+		return;
+	}
+	t->echoed++;
+	/* END EXERCISE 1 */
+}
+
+/* Is the datagram we just counted one that --drop throws away? */
+static int should_drop(long nth)
+{
+	return drop_every > 0 && nth % drop_every == 0;
+}
+
+/* --delay: be a slow server. A stop signal cuts nanosleep() short, and it
+ * sleeps the rest anyway: the echo goes out, and a stop may take this long. */
+static void pause_before_echo(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
 /* Receive, report, and echo or drop datagrams until told to stop or done
  * with -n. Returns EXIT_OK, or EXIT_RUNTIME if poll() or recvfrom() fails. */
 static int serve(int fd, struct totals *t)
@@ -201,42 +235,6 @@ static int serve(int fd, struct totals *t)
 		echo_back(fd, buf, (size_t)n, &peer, peerlen, who, t);
 	}
 	return EXIT_OK;
-}
-
-/* Is the datagram we just counted one that --drop throws away? */
-static int should_drop(long nth)
-{
-	return drop_every > 0 && nth % drop_every == 0;
-}
-
-/* --delay: be a slow server. A stop signal cuts nanosleep() short, and it
- * sleeps the rest anyway: the echo goes out, and a stop may take this long. */
-static void pause_before_echo(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-/* Send one datagram back to the address it came from. A failure is
- * reported and the server carries on: it concerns this client only. */
-static void echo_back(int fd, const char *buf, size_t len,
-		      const struct sockaddr_storage *peer, socklen_t peerlen,
-		      const char *who, struct totals *t)
-{
-	/* EXERCISE 1: send the datagram back to the address it came from */
-	/* One sendto() is one whole datagram: it is never sent in part, so
-	 * there is no short-write loop here. MSG_NOSIGNAL is for stream
-	 * sockets; a datagram socket never raises SIGPIPE. */
-	ssize_t n = sendto(fd, buf, len, 0, (const struct sockaddr *)peer, peerlen);
-
-	if (n < 0) {
-		warn("sendto %s:", who);
-		return;
-	}
-	t->echoed++;
-	/* END EXERCISE 1 */
 }
 
 /* ---- Plumbing: the command line ---------------------------------------- */

@@ -75,8 +75,7 @@ struct announcer {
 
 /* main() is the whole story; each step is a function below it, in order. */
 static void parse_options(int argc, char **argv, struct options *opt);
-static int open_announcer(struct announcer *a, const struct options *opt,
-			  int tcp_port);
+static int open_announcer(struct announcer *a, const struct options *opt, int tcp_port);
 static int set_multicast_options(int fd, const struct options *opt);
 static int set_broadcast_options(int fd);
 static int run(int listener, struct announcer *a, const struct options *opt);
