@@ -25,22 +25,19 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
-#include <netdb.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
 #include "net.h"
 #include "lesson/lesson.h"
+#include "common.h"
 
 #define MAX_BACKENDS 16
 #define MAX_EVENTS 256
@@ -49,6 +46,7 @@
 #define DOWN_FOR_MS 2000          /* skip a failed backend this long */
 #define ACCEPT_PAUSE_MS 100       /* after EMFILE, as in lesson 10 */
 
+/* A backend server, resolved once, at the start (-B). */
 struct backend {
 	char name[SL_ADDRSTRLEN];     /* its address, as sl_addr_format writes it */
 	struct sockaddr_storage addr;
@@ -67,6 +65,7 @@ struct end {
 	uint32_t events;
 	int eof;                      /* recv() returned 0: nothing more from it */
 	int shut;                     /* we sent it our FIN (shutdown SHUT_WR) */
+	int parked;                   /* hung up: out of the epoll set for now */
 };
 
 /* Bytes on their way from one end to the other. */
@@ -75,6 +74,7 @@ struct pipebuf {
 	size_t start, end;
 };
 
+/* One client: its socket, its backend's, and a buffer each way. */
 struct pair {
 	struct end client, backend;
 	struct pipebuf up;            /* client -> backend */
@@ -87,9 +87,11 @@ struct pair {
 	struct pair *prev, *next;
 };
 
+/* The whole balancer: one event loop owns all of it. */
 struct balancer {
+	const char *host, *port;      /* where to listen (-b, -p) */
+	int verbose;                  /* -v */
 	int ep, listener, sigfd;
-	int verbose;
 	struct end listener_end, signal_end;
 	struct backend backends[MAX_BACKENDS];
 	int nbackends, next_backend;
@@ -100,191 +102,185 @@ struct balancer {
 	int stop;
 };
 
-struct options {
-	const char *host;
-	const char *port;
-	const char *backends[MAX_BACKENDS];
-	int nbackends;
-	int verbose;
-};
+/* main() is the whole story; each step is a function below it, in order. */
+static void parse_options(int argc, char **argv, struct balancer *lb);
+static void open_listener(struct balancer *lb);
+static void run(struct balancer *lb);
+static void accept_clients(struct balancer *lb);
+static void try_backends(struct balancer *lb, struct pair *p);
+static int pick_backend(struct balancer *lb);
+static int connect_backend(struct balancer *lb, struct pair *p);
+static void mark_down(struct balancer *lb, int i, int err);
+static void on_connected(struct balancer *lb, struct pair *p, int timed_out);
+static void on_pair_event(struct balancer *lb, struct end *e, uint32_t ev);
+static int fill(struct end *src, struct pipebuf *buf);
+static int drain(struct pipebuf *buf, struct end *dst, const struct end *src);
+static int update_events(struct balancer *lb, struct pair *p);
+static int set_events(struct balancer *lb, struct end *e, uint32_t events,
+		      int op);
+static size_t buffered(const struct pipebuf *p);
+static void close_pair(struct balancer *lb, struct pair *p, const char *why);
+static void check_connect_timeouts(struct balancer *lb);
+static void free_dead(struct balancer *lb);
+static const char *failed(const struct end *e);
+static void parse_backend(const char *arg, struct backend *b);
 
-static void usage(void)
+int main(int argc, char **argv)
 {
-	printf("usage: balancer [-b ADDR] [-p PORT] -B HOST:PORT [-B HOST:PORT...] [-v]\n"
-	       "A round-robin TCP load balancer (lesson 13): each client is connected\n"
-	       "to the next backend in turn, and bytes are copied both ways.\n"
-	       "\n"
-	       "  -b, --bind ADDR          address to listen on (default %s)\n"
-	       "  -p, --port PORT          port to listen on (default 0: any free port)\n"
-	       "  -B, --backend HOST:PORT  a backend server (1 to %d; [v6addr]:PORT)\n"
-	       "  -v, --verbose            print clients, backends chosen and failures\n"
-	       "  -h, --help               show this help\n",
-	       DEFAULT_HOST, MAX_BACKENDS);
+	static struct balancer lb;
+
+	parse_options(argc, argv, &lb);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	open_listener(&lb);
+	announce_listening(lb.listener);
+	for (int i = 0; i < lb.nbackends; i++)
+		printf("backend %d: %s\n", i + 1, lb.backends[i].name);
+	run(&lb);
+	printf("stopping: signal received\n");
+	for (int i = 0; i < lb.nbackends; i++)
+		printf("backend %s: %ld clients\n", lb.backends[i].name, lb.backends[i].clients);
+	while (lb.pairs != NULL)
+		close_pair(&lb, lb.pairs, "balancer stopping");
+	free_dead(&lb);
+	close(lb.ep);
+	close(lb.listener);
+	close(lb.sigfd);
+	return EXIT_OK;
 }
 
-static void parse_options(int argc, char **argv, struct options *opt)
+/* The listener, non-blocking, and one epoll instance for it, for a
+ * signalfd (lesson 10's: SIGINT and SIGTERM come as events) and for the
+ * sockets of every pair. */
+static void open_listener(struct balancer *lb)
 {
-	static const struct option longopts[] = {
-		COMMON_LONGOPTS,
-		{ "backend", required_argument, NULL, 'B' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
+	static const int sigs[] = { SIGINT, SIGTERM };
+	char err[SL_ERR_LEN];
+	int flags;
 
-	opterr = 0;
-	memset(opt, 0, sizeof(*opt));
-	opt->host = DEFAULT_HOST;
-	opt->port = "0";
-	while ((c = getopt_long(argc, argv, ":" COMMON_SHORTOPTS "B:v", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage();
-			exit(EXIT_OK);
-		case 'b':
-			opt->host = optarg;
-			break;
-		case 'p':
-			opt->port = opt_port(optarg);
-			break;
-		case 'B':
-			if (opt->nbackends == MAX_BACKENDS)
-				usage_error("too many backends: at most %d", MAX_BACKENDS);
-			opt->backends[opt->nbackends++] = optarg;
-			break;
-		case 'v':
-			opt->verbose = 1;
-			break;
-		default:
-			bad_option(c, argv);
+	lb->sigfd = block_signals(sigs, 2);
+	if (lb->sigfd < 0)
+		die("signalfd:");
+	lb->listener = sl_tcp_listen(lb->host, lb->port, SOMAXCONN, NULL, NULL, err);
+	if (lb->listener < 0)
+		die("%s", err);
+	flags = fcntl(lb->listener, F_GETFL);
+	if (flags < 0 || fcntl(lb->listener, F_SETFL, flags | O_NONBLOCK) < 0)
+		die("fcntl O_NONBLOCK:");
+	lb->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (lb->ep < 0)
+		die("epoll_create1:");
+	lb->listener_end.fd = lb->listener;
+	lb->signal_end.fd = lb->sigfd;
+	if (set_events(lb, &lb->listener_end, EPOLLIN, EPOLL_CTL_ADD) < 0 ||
+	    set_events(lb, &lb->signal_end, EPOLLIN, EPOLL_CTL_ADD) < 0)
+		die("epoll_ctl ADD:");
+}
+
+/* The event loop: events on the listener, the signalfd, or a pair. */
+static void run(struct balancer *lb)
+{
+	struct epoll_event events[MAX_EVENTS];
+
+	while (!lb->stop) {
+		/* While clients exist, wake up at least every 250 ms to
+		 * notice connect timeouts. */
+		int timeout = lb->pairs != NULL ? 250 : -1;
+		int n;
+
+		if (lb->accept_paused) {
+			long long left = lb->resume_ms - now_ms();
+
+			timeout = left <= 0 ? 0 : left < 250 ? (int)left : 250;
+		}
+		n = epoll_wait(lb->ep, events, MAX_EVENTS, timeout);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			die("epoll_wait:");
+		}
+		for (int i = 0; i < n; i++) {
+			struct end *e = events[i].data.ptr;
+
+			if (e == &lb->listener_end)
+				accept_clients(lb);
+			else if (e == &lb->signal_end)
+				lb->stop = 1;
+			else
+				on_pair_event(lb, e, events[i].events);
+		}
+		check_connect_timeouts(lb);
+		free_dead(lb);
+		if (lb->accept_paused && now_ms() >= lb->resume_ms) {
+			if (set_events(lb, &lb->listener_end, EPOLLIN, EPOLL_CTL_MOD) < 0)
+				die("epoll_ctl MOD:");
+			lb->accept_paused = 0;
 		}
 	}
-	if (optind < argc)
-		usage_error("unexpected argument '%s'", argv[optind]);
-	if (opt->nbackends == 0)
-		usage_error("give at least one backend with -B HOST:PORT");
 }
 
-/* "host:port" or "[v6]:port" -> a resolved address, checked up front so a
- * typo is a usage error, not a failure at the first client. */
-static void parse_backend(const char *arg, struct backend *b)
+/* Accept every queued client and start its backend connect. */
+static void accept_clients(struct balancer *lb)
 {
-	char host[256];
-	const char *colon = strrchr(arg, ':');
-	const char *h = arg;
-	size_t hlen;
-	uint16_t port;
-	struct addrinfo hints, *res;
-	int rc;
+	for (;;) {
+		struct sockaddr_storage peer;
+		socklen_t len = sizeof(peer);
+		int fd = accept4(lb->listener, (struct sockaddr *)&peer, &len,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct pair *p;
 
-	if (colon == NULL || colon == arg)
-		usage_error("bad backend '%s': expected HOST:PORT", arg);
-	hlen = (size_t)(colon - arg);
-	if (arg[0] == '[' && hlen >= 2 && arg[hlen - 1] == ']') {
-		h = arg + 1;
-		hlen -= 2;
+		if (fd < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			/* EMFILE and the like: the client stays queued. Stop
+			 * watching the listener for a while, or this
+			 * level-triggered loop would spin on it. */
+			warn("accept:");
+			if (set_events(lb, &lb->listener_end, 0, EPOLL_CTL_MOD) < 0)
+				die("epoll_ctl MOD:");
+			lb->accept_paused = 1;
+			lb->resume_ms = now_ms() + ACCEPT_PAUSE_MS;
+			return;
+		}
+		p = calloc(1, sizeof(*p));
+		if (p == NULL) {
+			warn("calloc:");
+			close(fd);
+			continue;
+		}
+		p->client = (struct end){ .pair = p, .fd = fd, .is_backend = 0 };
+		p->backend = (struct end){ .pair = p, .fd = -1, .is_backend = 1 };
+		if (sl_addr_format((struct sockaddr *)&peer, len, p->who, sizeof(p->who)) == NULL)
+			snprintf(p->who, sizeof(p->who), "(fd %d)", fd);
+		/* Watched for nothing until its backend is connected. */
+		if (set_events(lb, &p->client, 0, EPOLL_CTL_ADD) < 0) {
+			warn("epoll_ctl ADD:");
+			close(fd);
+			free(p);
+			continue;
+		}
+		p->next = lb->pairs;
+		if (lb->pairs != NULL)
+			lb->pairs->prev = p;
+		lb->pairs = p;
+		try_backends(lb, p);
 	}
-	if (hlen >= sizeof(host))
-		usage_error("bad backend '%s': host name too long", arg);
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-	if (sl_port_parse(colon + 1, &port) < 0 || port == 0)
-		usage_error("bad backend port '%s': expected a number from 1 to 65535",
-			    colon + 1);
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	rc = getaddrinfo(host, colon + 1, &hints, &res);
-	if (rc != 0)
-		usage_error("bad backend '%s': %s", arg,
-			    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-	memcpy(&b->addr, res->ai_addr, res->ai_addrlen);
-	b->addrlen = res->ai_addrlen;
-	freeaddrinfo(res);
-	if (sl_addr_format((struct sockaddr *)&b->addr, b->addrlen, b->name,
-			   sizeof(b->name)) == NULL)
-		snprintf(b->name, sizeof(b->name), "%.100s:%u", host, port);
 }
 
-static long long now_ms(void)
+/* Try backends, starting with the next in turn, until a connect is under
+ * way; close the client when every one has failed. */
+static void try_backends(struct balancer *lb, struct pair *p)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static size_t buffered(const struct pipebuf *p)
-{
-	return p->end - p->start;
-}
-
-/* ---- the interest list ------------------------------------------------------ */
-
-static int set_events(struct balancer *lb, struct end *e, uint32_t events, int op)
-{
-	struct epoll_event ev = { .events = events, .data.ptr = e };
-
-	if (op == EPOLL_CTL_MOD && events == e->events)
-		return 0;
-	if (epoll_ctl(lb->ep, op, e->fd, &ev) < 0)
-		return -1;
-	e->events = events;
-	return 0;
-}
-
-/* What each end should be watched for, from the state of both buffers:
- * read from an end while the buffer it fills has room and it has not
- * finished; write to it while the buffer it drains holds something. */
-static int update_events(struct balancer *lb, struct pair *p)
-{
-	uint32_t cev = 0, bev = 0;
-
-	if (p->connecting) {
-		bev = EPOLLOUT; /* writable = the handshake is over */
-	} else {
-		/* EXERCISE 4: back-pressure: watch each end only for what the buffers allow */
-		if (!p->client.eof && buffered(&p->up) < BUF_CAP)
-			cev |= EPOLLIN;
-		if (buffered(&p->down) > 0)
-			cev |= EPOLLOUT;
-		if (!p->backend.eof && buffered(&p->down) < BUF_CAP)
-			bev |= EPOLLIN;
-		if (buffered(&p->up) > 0)
-			bev |= EPOLLOUT;
-		/* END EXERCISE 4 */
+	while (p->attempts < lb->nbackends) {
+		p->backend_index = pick_backend(lb);
+		p->attempts++;
+		if (connect_backend(lb, p) == 0)
+			return;
+		mark_down(lb, p->backend_index, errno);
 	}
-	if (set_events(lb, &p->client, cev, EPOLL_CTL_MOD) < 0 ||
-	    set_events(lb, &p->backend, bev, EPOLL_CTL_MOD) < 0)
-		return -1;
-	return 0;
-}
-
-/* ---- pairs --------------------------------------------------------------------- */
-
-/* Close both sockets now; free the memory after this epoll batch, since
- * an event for the other socket of the pair may still be in it. */
-static void close_pair(struct balancer *lb, struct pair *p, const char *why)
-{
-	if (p->closed)
-		return;
-	if (lb->verbose)
-		printf("client %s closed%s%s\n", p->who, why ? ": " : "", why ? why : "");
-	close(p->client.fd);
-	if (p->backend.fd >= 0)
-		close(p->backend.fd);
-	if (p->prev != NULL)
-		p->prev->next = p->next;
-	else
-		lb->pairs = p->next;
-	if (p->next != NULL)
-		p->next->prev = p->prev;
-	p->closed = 1;
-	p->next = lb->dead;
-	lb->dead = p;
-	if (lb->accept_paused)
-		lb->resume_ms = 0; /* descriptors are free again */
+	close_pair(lb, p, "no backend available");
 }
 
 /* The next backend in turn that is not marked down; if all are down, the
@@ -347,20 +343,6 @@ static void mark_down(struct balancer *lb, int i, int err)
 	b->down_until = now_ms() + DOWN_FOR_MS;
 }
 
-/* Try backends, starting with the next in turn, until a connect is under
- * way; close the client when every one has failed. */
-static void try_backends(struct balancer *lb, struct pair *p)
-{
-	while (p->attempts < lb->nbackends) {
-		p->backend_index = pick_backend(lb);
-		p->attempts++;
-		if (connect_backend(lb, p) == 0)
-			return;
-		mark_down(lb, p->backend_index, errno);
-	}
-	close_pair(lb, p, "no backend available");
-}
-
 /* The backend's connect() finished, one way or the other. */
 static void on_connected(struct balancer *lb, struct pair *p, int timed_out)
 {
@@ -388,6 +370,65 @@ static void on_connected(struct balancer *lb, struct pair *p, int timed_out)
 	b->clients++;
 	if (lb->verbose)
 		printf("client %s -> backend %s\n", p->who, b->name);
+	if (update_events(lb, p) < 0)
+		close_pair(lb, p, "epoll_ctl failed");
+}
+
+static void on_pair_event(struct balancer *lb, struct end *e, uint32_t ev)
+{
+	struct pair *p = e->pair;
+	struct end *other = e->is_backend ? &p->client : &p->backend;
+	struct pipebuf *from_e = e->is_backend ? &p->down : &p->up; /* e fills it */
+	struct pipebuf *to_e = e->is_backend ? &p->up : &p->down;   /* e drains it */
+
+	if (p->closed)
+		return;
+	if (e->is_backend && p->connecting) {
+		on_connected(lb, p, 0);
+		return;
+	}
+	if (ev & EPOLLERR) {
+		close_pair(lb, p, failed(e));
+		return;
+	}
+	/* EPOLLHUP may come while the buffer is full: read only into room,
+	 * or recv() asked for 0 bytes would return 0, a false end of file. */
+	if ((ev & (EPOLLIN | EPOLLHUP)) && !e->eof && buffered(from_e) < BUF_CAP) {
+		if (fill(e, from_e) < 0) {
+			close_pair(lb, p, failed(e));
+			return;
+		}
+		/* Forward at once; EPOLLOUT takes over for what does not fit. */
+		if (drain(from_e, other, e) < 0) {
+			close_pair(lb, p, failed(other));
+			return;
+		}
+	}
+	if ((ev & EPOLLOUT) && drain(to_e, e, other) < 0) {
+		close_pair(lb, p, failed(e));
+		return;
+	}
+	/* The backend has finished and everything it sent is delivered:
+	 * the client is done with. Normally the client finished first (an
+	 * echo client sends its FIN, we pass it on, the echo server
+	 * closes); if not, the backend went away mid-conversation, taking
+	 * the client's state with it, so the client is closed too. */
+	if (p->backend.eof && buffered(&p->down) == 0) {
+		close_pair(lb, p, p->client.eof ? NULL : "the backend closed the connection");
+		return;
+	}
+	/* EPOLLHUP (both directions of e are shut) comes with every
+	 * epoll_wait(), asked for or not. While there is nothing to read
+	 * from e now (its end of file is seen, or the buffer it fills is
+	 * full), take e out of the epoll set, or the loop would spin on it;
+	 * set_events() puts it back once there is room. */
+	if ((ev & EPOLLHUP) && (e->eof || buffered(from_e) == BUF_CAP)) {
+		if (epoll_ctl(lb->ep, EPOLL_CTL_DEL, e->fd, NULL) < 0) {
+			close_pair(lb, p, "epoll_ctl failed");
+			return;
+		}
+		e->parked = 1;
+	}
 	if (update_events(lb, p) < 0)
 		close_pair(lb, p, "epoll_ctl failed");
 }
@@ -437,103 +478,80 @@ static int drain(struct pipebuf *buf, struct end *dst, const struct end *src)
 	return 0;
 }
 
-static const char *failed(const struct end *e)
+/* What each end should be watched for, from the state of both buffers:
+ * read from an end while the buffer it fills has room and it has not
+ * finished; write to it while the buffer it drains holds something. */
+static int update_events(struct balancer *lb, struct pair *p)
 {
-	return e->is_backend ? "the backend failed" : "the client failed";
+	uint32_t cev = 0, bev = 0;
+
+	if (p->connecting) {
+		bev = EPOLLOUT; /* writable = the handshake is over */
+	} else {
+		/* EXERCISE 4: back-pressure: watch each end only for what the buffers allow */
+		if (!p->client.eof && buffered(&p->up) < BUF_CAP)
+			cev |= EPOLLIN;
+		if (buffered(&p->down) > 0)
+			cev |= EPOLLOUT;
+		if (!p->backend.eof && buffered(&p->down) < BUF_CAP)
+			bev |= EPOLLIN;
+		if (buffered(&p->up) > 0)
+			bev |= EPOLLOUT;
+		/* END EXERCISE 4 */
+	}
+	if (set_events(lb, &p->client, cev, EPOLL_CTL_MOD) < 0 ||
+	    set_events(lb, &p->backend, bev, EPOLL_CTL_MOD) < 0)
+		return -1;
+	return 0;
 }
 
-static void on_pair_event(struct balancer *lb, struct end *e, uint32_t ev)
+/* Watch e for events: EPOLL_CTL_ADD or _MOD. A parked end comes back
+ * into the set only when it may be read from again. */
+static int set_events(struct balancer *lb, struct end *e, uint32_t events, int op)
 {
-	struct pair *p = e->pair;
-	struct end *other = e->is_backend ? &p->client : &p->backend;
-	struct pipebuf *from_e = e->is_backend ? &p->down : &p->up; /* e fills it */
-	struct pipebuf *to_e = e->is_backend ? &p->up : &p->down;   /* e drains it */
+	struct epoll_event ev = { .events = events, .data.ptr = e };
 
+	if (e->parked) {
+		if (!(events & EPOLLIN))
+			return 0;
+		op = EPOLL_CTL_ADD;
+	} else if (op == EPOLL_CTL_MOD && events == e->events) {
+		return 0;
+	}
+	if (epoll_ctl(lb->ep, op, e->fd, &ev) < 0)
+		return -1;
+	e->events = events;
+	e->parked = 0;
+	return 0;
+}
+
+static size_t buffered(const struct pipebuf *p)
+{
+	return p->end - p->start;
+}
+
+/* Close both sockets now; free the memory after this epoll batch, since
+ * an event for the other socket of the pair may still be in it. */
+static void close_pair(struct balancer *lb, struct pair *p, const char *why)
+{
 	if (p->closed)
 		return;
-	if (e->is_backend && p->connecting) {
-		on_connected(lb, p, 0);
-		return;
-	}
-	if (ev & EPOLLERR) {
-		close_pair(lb, p, failed(e));
-		return;
-	}
-	if ((ev & (EPOLLIN | EPOLLHUP)) && !e->eof) {
-		if (fill(e, from_e) < 0) {
-			close_pair(lb, p, failed(e));
-			return;
-		}
-		/* Forward at once; EPOLLOUT takes over for what does not fit. */
-		if (drain(from_e, other, e) < 0) {
-			close_pair(lb, p, failed(other));
-			return;
-		}
-	}
-	if ((ev & EPOLLOUT) && drain(to_e, e, other) < 0) {
-		close_pair(lb, p, failed(e));
-		return;
-	}
-	/* The backend has finished and everything it sent is delivered:
-	 * the client is done with. Normally the client finished first (an
-	 * echo client sends its FIN, we pass it on, the echo server
-	 * closes); if not, the backend went away mid-conversation, taking
-	 * the client's state with it, so the client is closed too. */
-	if (p->backend.eof && buffered(&p->down) == 0) {
-		close_pair(lb, p, p->client.eof ? NULL : "the backend closed the connection");
-		return;
-	}
-	if (update_events(lb, p) < 0)
-		close_pair(lb, p, "epoll_ctl failed");
-}
-
-static void accept_clients(struct balancer *lb)
-{
-	for (;;) {
-		struct sockaddr_storage peer;
-		socklen_t len = sizeof(peer);
-		int fd = accept4(lb->listener, (struct sockaddr *)&peer, &len,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct pair *p;
-
-		if (fd < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return;
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			/* EMFILE and the like: the client stays queued. Stop
-			 * watching the listener for a while, or this
-			 * level-triggered loop would spin on it. */
-			warn("accept:");
-			if (set_events(lb, &lb->listener_end, 0, EPOLL_CTL_MOD) < 0)
-				die("epoll_ctl MOD:");
-			lb->accept_paused = 1;
-			lb->resume_ms = now_ms() + ACCEPT_PAUSE_MS;
-			return;
-		}
-		p = calloc(1, sizeof(*p));
-		if (p == NULL) {
-			warn("calloc:");
-			close(fd);
-			continue;
-		}
-		p->client = (struct end){ .pair = p, .fd = fd, .is_backend = 0 };
-		p->backend = (struct end){ .pair = p, .fd = -1, .is_backend = 1 };
-		if (sl_addr_format((struct sockaddr *)&peer, len, p->who, sizeof(p->who)) == NULL)
-			snprintf(p->who, sizeof(p->who), "(fd %d)", fd);
-		/* Watched for nothing until its backend is connected. */
-		if (set_events(lb, &p->client, 0, EPOLL_CTL_ADD) < 0) {
-			warn("epoll_ctl ADD:");
-			close(fd);
-			free(p);
-			continue;
-		}
-		p->next = lb->pairs;
-		if (lb->pairs != NULL)
-			lb->pairs->prev = p;
-		lb->pairs = p;
-		try_backends(lb, p);
-	}
+	if (lb->verbose)
+		printf("client %s closed%s%s\n", p->who, why ? ": " : "", why ? why : "");
+	close(p->client.fd);
+	if (p->backend.fd >= 0)
+		close(p->backend.fd);
+	if (p->prev != NULL)
+		p->prev->next = p->next;
+	else
+		lb->pairs = p->next;
+	if (p->next != NULL)
+		p->next->prev = p->prev;
+	p->closed = 1;
+	p->next = lb->dead;
+	lb->dead = p;
+	if (lb->accept_paused)
+		lb->resume_ms = 0; /* descriptors are free again */
 }
 
 /* A backend that answers neither yes nor no (a host that is down, a
@@ -559,102 +577,68 @@ static void free_dead(struct balancer *lb)
 	}
 }
 
-static void run(struct balancer *lb)
+/* ---- Plumbing: words for a failure, the command line ---------------------- */
+
+static const char *failed(const struct end *e)
 {
-	struct epoll_event events[MAX_EVENTS];
-
-	while (!lb->stop) {
-		/* While clients exist, wake up at least every 250 ms to
-		 * notice connect timeouts. */
-		int timeout = lb->pairs != NULL ? 250 : -1;
-		int n;
-
-		if (lb->accept_paused) {
-			long long left = lb->resume_ms - now_ms();
-
-			timeout = left <= 0 ? 0 : left < 250 ? (int)left : 250;
-		}
-		n = epoll_wait(lb->ep, events, MAX_EVENTS, timeout);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			die("epoll_wait:");
-		}
-		for (int i = 0; i < n; i++) {
-			struct end *e = events[i].data.ptr;
-
-			if (e == &lb->listener_end)
-				accept_clients(lb);
-			else if (e == &lb->signal_end)
-				lb->stop = 1;
-			else
-				on_pair_event(lb, e, events[i].events);
-		}
-		check_connect_timeouts(lb);
-		free_dead(lb);
-		if (lb->accept_paused && now_ms() >= lb->resume_ms) {
-			if (set_events(lb, &lb->listener_end, EPOLLIN, EPOLL_CTL_MOD) < 0)
-				die("epoll_ctl MOD:");
-			lb->accept_paused = 0;
-		}
-	}
+	return e->is_backend ? "the backend failed" : "the client failed";
 }
 
-static int open_signalfd(void)
+/* The options, as a table: lib/lesson parses and checks them; each -B
+ * is then resolved. */
+static void parse_options(int argc, char **argv, struct balancer *lb)
 {
-	sigset_t mask;
-	int fd;
+	static const char *backends[MAX_BACKENDS + 1]; /* the -B texts, NULL after the last */
+	const struct lesson_opt options[] = {
+		OPT_BIND(&lb->host, "address to listen on (default " DEFAULT_HOST ")"),
+		OPT_PORT(&lb->port, "port to listen on (default 0: any free port)"),
+		{ 'B', "backend", OPT_LIST, backends, "HOST:PORT",
+		  "a backend server (1 to 16; [v6addr]:PORT)",
+		  .what = "backend", .max = MAX_BACKENDS, .required = 1 },
+		{ 'v', "verbose", OPT_FLAG, &lb->verbose,
+		  .help = "print clients, backends chosen and failures" },
+		{ 0 }
+	};
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-		die("sigprocmask:");
-	fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (fd < 0)
-		die("signalfd:");
-	return fd;
+	lb->host = DEFAULT_HOST;
+	lb->port = "0";
+	lesson_options(argc, argv, &(struct lesson_cli){
+		.about = "A round-robin TCP load balancer (lesson 13): each client is connected\n"
+			 "to the next backend in turn, and bytes are copied both ways.",
+		.opts = options,
+	});
+	for (lb->nbackends = 0; backends[lb->nbackends] != NULL; lb->nbackends++)
+		parse_backend(backends[lb->nbackends], &lb->backends[lb->nbackends]);
 }
 
-int main(int argc, char **argv)
+/* "host:port" or "[v6]:port" -> a resolved address, checked up front so a
+ * typo is a usage error, not a failure at the first client. */
+static void parse_backend(const char *arg, struct backend *b)
 {
-	static struct balancer lb;
-	struct options opt;
-	char err[SL_ERR_LEN];
+	const char *colon = strrchr(arg, ':');
+	int hlen = colon != NULL ? (int)(colon - arg) : 0;
+	char host[256], err[SL_ERR_LEN];
+	struct addrinfo *res;
+	uint16_t port;
 
-	parse_options(argc, argv, &opt);
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	for (int i = 0; i < opt.nbackends; i++)
-		parse_backend(opt.backends[i], &lb.backends[i]);
-	lb.nbackends = opt.nbackends;
-	lb.verbose = opt.verbose;
-	lb.sigfd = open_signalfd();
-	lb.listener = sl_tcp_listen(opt.host, opt.port, SOMAXCONN, NULL, NULL, err);
-	if (lb.listener < 0)
-		die("%s", err);
-	if (fcntl(lb.listener, F_SETFL, fcntl(lb.listener, F_GETFL) | O_NONBLOCK) < 0)
-		die("fcntl O_NONBLOCK:");
-	lb.ep = epoll_create1(EPOLL_CLOEXEC);
-	if (lb.ep < 0)
-		die("epoll_create1:");
-	lb.listener_end.fd = lb.listener;
-	lb.signal_end.fd = lb.sigfd;
-	if (set_events(&lb, &lb.listener_end, EPOLLIN, EPOLL_CTL_ADD) < 0 ||
-	    set_events(&lb, &lb.signal_end, EPOLLIN, EPOLL_CTL_ADD) < 0)
-		die("epoll_ctl ADD:");
-	announce_listening(lb.listener);
-	for (int i = 0; i < lb.nbackends; i++)
-		printf("backend %d: %s\n", i + 1, lb.backends[i].name);
-	run(&lb);
-	printf("stopping: signal received\n");
-	for (int i = 0; i < lb.nbackends; i++)
-		printf("backend %s: %ld clients\n", lb.backends[i].name, lb.backends[i].clients);
-	while (lb.pairs != NULL)
-		close_pair(&lb, lb.pairs, "balancer stopping");
-	free_dead(&lb);
-	close(lb.ep);
-	close(lb.listener);
-	close(lb.sigfd);
-	return EXIT_OK;
+	if (hlen == 0)
+		usage_error("bad backend '%s': expected HOST:PORT", arg);
+	if (hlen >= (int)sizeof(host))
+		usage_error("bad backend '%s': host name too long", arg);
+	if (arg[0] == '[' && hlen >= 2 && arg[hlen - 1] == ']')
+		snprintf(host, sizeof(host), "%.*s", hlen - 2, arg + 1);
+	else
+		snprintf(host, sizeof(host), "%.*s", hlen, arg);
+	if (sl_port_parse(colon + 1, &port) < 0 || port == 0)
+		usage_error("bad backend port '%s': expected a number from 1 to 65535",
+			    colon + 1);
+	res = sl_addr_resolve(host, colon + 1, SOCK_STREAM, 0, err);
+	if (res == NULL)
+		usage_error("bad backend '%s': %s", arg, err);
+	memcpy(&b->addr, res->ai_addr, res->ai_addrlen);
+	b->addrlen = res->ai_addrlen;
+	freeaddrinfo(res);
+	if (sl_addr_format((struct sockaddr *)&b->addr, b->addrlen, b->name,
+			   sizeof(b->name)) == NULL)
+		snprintf(b->name, sizeof(b->name), "%.100s:%u", host, port);
 }

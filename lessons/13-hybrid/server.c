@@ -26,7 +26,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -39,90 +38,118 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
 #include "lesson/lesson.h"
+#include "common.h"
 
 #define MAX_WORKERS 64
-#define MAX_EVENTS 256
-#define OUT_CAP (64 * 1024)
-#define READ_MAX (64 * 1024)
-#define ACCEPT_BATCH 64
-#define ACCEPT_PAUSE_MS 100
-#define STOP_GRACE_MS 5000
+#define STOP_GRACE_MS 5000 /* then SIGKILL the workers still running */
 
 struct options {
-	const char *host;
-	const char *port;
-	long workers;
-	int verbose;
+	const char *host, *port; /* -b, -p */
+	long workers;            /* -w */
+	int verbose;             /* -v */
 };
 
-static void usage(void)
-{
-	printf("usage: server [-b ADDR] [-p PORT] [-w N] [-v]\n"
-	       "An echo server of N worker processes (lesson 13), each with its own\n"
-	       "epoll loop and its own listening socket on the same port\n"
-	       "(SO_REUSEPORT): the kernel spreads the clients over them.\n"
-	       "\n"
-	       "  -b, --bind ADDR     address to listen on (default %s)\n"
-	       "  -p, --port PORT     port to listen on (default 0: any free port)\n"
-	       "  -w, --workers N     worker processes (1 to %d, default: one per CPU)\n"
-	       "  -v, --verbose       print clients, with the worker that served each\n"
-	       "  -h, --help          show this help\n"
-	       "Send SIGUSR1 to the parent to have every worker print its counters.\n",
-	       DEFAULT_HOST, MAX_WORKERS);
-}
+/* The parent. It never accepts a client: it holds the port, starts the
+ * workers, replaces those that die and stops them all at the end. */
+struct supervisor {
+	struct options opt;
+	int port_fd;                  /* bound, not listening: holds the port */
+	struct sockaddr_storage addr; /* what the workers bind */
+	socklen_t addrlen;
+	int sigfd;
+	pid_t pid[MAX_WORKERS];       /* 0: no worker in that slot */
+	int stopping;
+};
 
-static void parse_options(int argc, char **argv, struct options *opt)
-{
-	static const struct option longopts[] = {
-		COMMON_LONGOPTS,
-		{ "workers", required_argument, NULL, 'w' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 },
-	};
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	int c;
+struct worker; /* a worker's state, defined with the worker's code below */
+struct conn;
 
-	opterr = 0;
-	opt->host = DEFAULT_HOST;
-	opt->port = "0";
-	opt->workers = cpus < 1 ? 1 : cpus > MAX_WORKERS ? MAX_WORKERS : cpus;
-	opt->verbose = 0;
-	while ((c = getopt_long(argc, argv, ":" COMMON_SHORTOPTS "w:v", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage();
-			exit(EXIT_OK);
-		case 'b':
-			opt->host = optarg;
-			break;
-		case 'p':
-			opt->port = opt_port(optarg);
-			break;
-		case 'w':
-			opt->workers = opt_number(optarg, "worker count", 1, MAX_WORKERS);
-			break;
-		case 'v':
-			opt->verbose = 1;
-			break;
-		default:
-			bad_option(c, argv);
+/* main() is the whole story; each step is a function below it, in order. */
+static void parse_options(int argc, char **argv, struct options *opt);
+static void reserve_port(struct supervisor *sv);
+static int bind_reuseport(const struct sockaddr *addr, socklen_t len);
+static pid_t start_worker(struct supervisor *sv, int id);
+static noreturn void worker_main(int id, int verbose, const struct sockaddr_storage *addr,
+				 socklen_t addrlen, int ready, pid_t parent);
+static void worker_loop(struct worker *w);
+static void accept_clients(struct worker *w);
+static void on_client(struct worker *w, struct conn *c, uint32_t ev);
+static int read_once(struct worker *w, struct conn *c);
+static int flush_output(struct conn *c);
+static void close_client(struct worker *w, struct conn *c);
+static void on_worker_signal(struct worker *w);
+static int rewatch(struct worker *w, struct conn *c, uint32_t events, int op);
+static size_t pending(const struct conn *c);
+static void supervise(struct supervisor *sv);
+static int reap_workers(struct supervisor *sv);
+static void stop_workers(struct supervisor *sv);
+static void signal_workers(struct supervisor *sv, int sig);
+static void describe_status(int status, char *buf, size_t size);
+static void say(const struct worker *w, int fd, const char *what, long long bytes);
+
+int main(int argc, char **argv)
+{
+	static struct supervisor sv;
+	static const int sigs[] = { SIGINT, SIGTERM, SIGCHLD, SIGUSR1 };
+
+	parse_options(argc, argv, &sv.opt);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* Every signal comes as a read from a signalfd (lesson 10), SIGCHLD
+	 * too. Blocked before the first fork, so no signal slips through to
+	 * a default action in the window before a worker's signalfd exists. */
+	sv.sigfd = block_signals(sigs, 4);
+	if (sv.sigfd < 0)
+		die("signalfd:");
+	reserve_port(&sv);
+	for (int i = 0; i < sv.opt.workers; i++) {
+		if (start_worker(&sv, i) < 0) {
+			warn("worker %d could not start", i);
+			stop_workers(&sv);
+			close(sv.port_fd);
+			close(sv.sigfd);
+			return EXIT_RUNTIME;
 		}
 	}
-	if (optind < argc)
-		usage_error("unexpected argument '%s'", argv[optind]);
+	announce_listening(sv.port_fd);
+	printf("%ld worker%s, one epoll loop each, sharing the port with SO_REUSEPORT\n",
+	       sv.opt.workers, sv.opt.workers == 1 ? "" : "s");
+	supervise(&sv);
+	printf("stopping: signal received\n");
+	stop_workers(&sv);
+	close(sv.port_fd);
+	close(sv.sigfd);
+	return EXIT_OK;
 }
 
-static long long now_ms(void)
+/* Resolve -b and bind the port, without listening, to learn and hold it. */
+static void reserve_port(struct supervisor *sv)
 {
-	struct timespec ts;
+	struct addrinfo hints, *res;
+	char where[SL_ADDRSTRLEN];
+	int rc;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	rc = getaddrinfo(sv->opt.host, sv->opt.port, &hints, &res);
+	if (rc != 0)
+		die("resolve %s: %s", sv->opt.host,
+		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+	if (sl_addr_format(res->ai_addr, res->ai_addrlen, where, sizeof(where)) == NULL)
+		snprintf(where, sizeof(where), "%s", sv->opt.host);
+	sv->port_fd = bind_reuseport(res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	if (sv->port_fd < 0)
+		die("bind %s:", where);
+	/* With -p 0 the kernel chose the port: the workers bind that one. */
+	sv->addrlen = sizeof(sv->addr);
+	if (getsockname(sv->port_fd, (struct sockaddr *)&sv->addr, &sv->addrlen) < 0)
+		die("getsockname:");
 }
 
 /* A socket bound to addr with SO_REUSEPORT: every socket of the group
@@ -156,20 +183,57 @@ fail:
 	return -1;
 }
 
-static int block_signals(const int *sigs, int n, sigset_t *mask)
+/* Fork worker number id and wait until it listens. Returns its pid, or -1
+ * when it could not start (it has said why on stderr). */
+static pid_t start_worker(struct supervisor *sv, int id)
 {
-	sigemptyset(mask);
-	for (int i = 0; i < n; i++)
-		sigaddset(mask, sigs[i]);
-	if (sigprocmask(SIG_BLOCK, mask, NULL) < 0)
-		return -1;
-	return signalfd(-1, mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	/* EXERCISE 1: fork worker id, and wait until it listens */
+	pid_t parent = getpid();
+	int ready[2];
+	char byte;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		die("pipe2:");
+	fflush(stdout); /* or the child would print our buffered lines again */
+	pid = fork();
+	if (pid < 0)
+		die("fork:");
+	if (pid == 0) {
+		/* The child needs none of the parent's descriptors but the
+		 * pipe's write end. */
+		close(ready[0]);
+		close(sv->port_fd);
+		close(sv->sigfd);
+		worker_main(id, sv->opt.verbose, &sv->addr, sv->addrlen, ready[1], parent);
+	}
+	close(ready[1]);
+	do
+		n = read(ready[0], &byte, 1);
+	while (n < 0 && errno == EINTR);
+	close(ready[0]);
+	if (n != 1)
+		return -1; /* it exited before listening */
+	sv->pid[id] = pid;
+	if (sv->opt.verbose)
+		printf("worker %d: pid %d\n", id, (int)pid);
+	return pid;
+	/* END EXERCISE 1 */
 }
 
-/* ==== a worker: lesson 10's level-triggered epoll echo loop ==================== */
+/* ---- a worker: lesson 10's level-triggered epoll echo loop ---------------- */
+
+#define MAX_EVENTS 256
+#define OUT_CAP (64 * 1024)  /* pending output per client, at most */
+#define READ_MAX (64 * 1024)
+#define ACCEPT_BATCH 64
+#define ACCEPT_PAUSE_MS 100  /* after EMFILE, as in lesson 10 */
 
 enum kind { LISTENER, SIGNALS, CLIENT };
 
+/* What epoll's data.ptr points to: the listener, the signalfd, or a
+ * client with the output it has not taken yet. */
 struct conn {
 	enum kind kind;
 	int fd;
@@ -181,6 +245,7 @@ struct conn {
 	struct conn *prev, *next;
 };
 
+/* One worker's state: each forked child has its own copy. */
 struct worker {
 	int id;
 	int verbose;
@@ -195,137 +260,89 @@ struct worker {
 	char buf[READ_MAX];
 };
 
-static int rewatch(struct worker *w, struct conn *c, uint32_t events, int op)
+/* The worker's whole life. ready is the write end of a pipe: one byte
+ * tells the parent "I listen"; closing it without a byte, "I failed". */
+static noreturn void worker_main(int id, int verbose, const struct sockaddr_storage *addr,
+				 socklen_t addrlen, int ready, pid_t parent)
 {
-	struct epoll_event ev = { .events = events, .data.ptr = c };
+	static struct worker w; /* a fresh copy in each forked child */
+	static const int sigs[] = { SIGINT, SIGTERM, SIGUSR1 };
 
-	if (op == EPOLL_CTL_MOD && events == c->events)
-		return 0;
-	if (epoll_ctl(w->ep, op, c->fd, &ev) < 0)
-		return -1;
-	c->events = events;
-	return 0;
+	/* If the parent dies, however it dies, the kernel sends us SIGTERM:
+	 * no worker outlives its supervisor. (Linux only; it fires when the
+	 * forking thread exits.) The parent may have died just before. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+		die("prctl PR_SET_PDEATHSIG:");
+	if (getppid() != parent)
+		exit(EXIT_RUNTIME);
+	w.id = id;
+	w.verbose = verbose;
+	w.signals.kind = SIGNALS;
+	w.signals.fd = block_signals(sigs, 3);
+	if (w.signals.fd < 0)
+		die("worker %d: signalfd:", id);
+	w.listener.kind = LISTENER;
+	w.listener.fd = bind_reuseport((const struct sockaddr *)addr, addrlen);
+	if (w.listener.fd < 0)
+		die("worker %d: bind:", id);
+	if (listen(w.listener.fd, SOMAXCONN) < 0)
+		die("worker %d: listen:", id);
+	if (fcntl(w.listener.fd, F_SETFL, fcntl(w.listener.fd, F_GETFL) | O_NONBLOCK) < 0)
+		die("fcntl O_NONBLOCK:");
+	w.ep = epoll_create1(EPOLL_CLOEXEC);
+	if (w.ep < 0)
+		die("epoll_create1:");
+	if (rewatch(&w, &w.listener, EPOLLIN, EPOLL_CTL_ADD) < 0 ||
+	    rewatch(&w, &w.signals, EPOLLIN, EPOLL_CTL_ADD) < 0)
+		die("epoll_ctl ADD:");
+	if (write(ready, "r", 1) != 1)
+		die("worker %d: tell the parent:", id);
+	close(ready);
+
+	worker_loop(&w);
+	while (w.clients != NULL)
+		close_client(&w, w.clients);
+	close(w.ep);
+	close(w.listener.fd);
+	close(w.signals.fd);
+	/* exit(), not _exit(): stdout may hold lines still to be written. */
+	exit(EXIT_OK);
 }
 
-static size_t pending(const struct conn *c)
+static void worker_loop(struct worker *w)
 {
-	return c->out_end - c->out_start;
-}
+	struct epoll_event events[MAX_EVENTS];
 
-static void say(const struct worker *w, int fd, const char *what, long long bytes)
-{
-	struct sockaddr_storage peer;
-	socklen_t len = sizeof(peer);
-	char who[SL_ADDRSTRLEN];
+	while (!w->stop) {
+		int timeout = -1, n;
 
-	if (!w->verbose)
-		return;
-	if (getpeername(fd, (struct sockaddr *)&peer, &len) < 0 ||
-	    sl_addr_format((struct sockaddr *)&peer, len, who, sizeof(who)) == NULL)
-		snprintf(who, sizeof(who), "(fd %d)", fd);
-	if (bytes < 0)
-		printf("worker %d (pid %d): client %s %s\n", w->id, (int)getpid(), who, what);
-	else
-		printf("worker %d (pid %d): client %s %s (%lld bytes echoed)\n", w->id,
-		       (int)getpid(), who, what, bytes);
-}
+		if (w->accept_paused) {
+			long long left = w->resume_ms - now_ms();
 
-static void close_client(struct worker *w, struct conn *c)
-{
-	say(w, c->fd, "disconnected", c->echoed);
-	w->bytes += c->echoed;
-	close(c->fd);
-	free(c->out);
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		w->clients = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	free(c);
-	w->nclients--;
-	if (w->accept_paused)
-		w->resume_ms = 0;
-}
+			timeout = left > 0 ? (int)left : 0;
+		}
+		n = epoll_wait(w->ep, events, MAX_EVENTS, timeout);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			die("worker %d: epoll_wait:", w->id);
+		}
+		for (int i = 0; i < n; i++) {
+			struct conn *c = events[i].data.ptr;
 
-static int flush_output(struct conn *c)
-{
-	while (pending(c) > 0) {
-		ssize_t n = send(c->fd, c->out + c->out_start, pending(c), MSG_NOSIGNAL);
-
-		if (n < 0)
-			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
-		c->out_start += (size_t)n;
-	}
-	free(c->out);
-	c->out = NULL;
-	c->out_start = c->out_end = 0;
-	return 0;
-}
-
-/* One recv() and its echo; what send() does not take waits in c->out. */
-static int read_once(struct worker *w, struct conn *c)
-{
-	size_t want = OUT_CAP - pending(c);
-	ssize_t n, sent = 0;
-
-	if (want > READ_MAX)
-		want = READ_MAX;
-	n = recv(c->fd, w->buf, want, 0);
-	if (n < 0)
-		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
-	if (n == 0) {
-		c->peer_done = 1;
-		return 0;
-	}
-	c->echoed += n;
-	if (pending(c) == 0) {
-		sent = send(c->fd, w->buf, (size_t)n, MSG_NOSIGNAL);
-		if (sent < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				return -1;
-			sent = 0;
+			if (c->kind == LISTENER)
+				accept_clients(w);
+			else if (c->kind == SIGNALS)
+				on_worker_signal(w);
+			else
+				on_client(w, c, events[i].events);
+		}
+		if (w->accept_paused && now_ms() >= w->resume_ms) {
+			if (rewatch(w, &w->listener, EPOLLIN, EPOLL_CTL_MOD) < 0)
+				die("epoll_ctl MOD:");
+			w->accept_paused = 0;
 		}
 	}
-	if (sent < n) {
-		if (c->out == NULL) {
-			c->out = malloc(OUT_CAP);
-			if (c->out == NULL)
-				return -1;
-		}
-		if (c->out_end + (size_t)(n - sent) > OUT_CAP) {
-			memmove(c->out, c->out + c->out_start, pending(c));
-			c->out_end -= c->out_start;
-			c->out_start = 0;
-		}
-		memcpy(c->out + c->out_end, w->buf + sent, (size_t)(n - sent));
-		c->out_end += (size_t)(n - sent);
-	}
-	return 0;
-}
-
-static void on_client(struct worker *w, struct conn *c, uint32_t ev)
-{
-	uint32_t want = 0;
-
-	if ((ev & EPOLLERR) || ((ev & EPOLLOUT) && flush_output(c) < 0)) {
-		close_client(w, c);
-		return;
-	}
-	if ((ev & (EPOLLIN | EPOLLHUP)) && !c->peer_done && read_once(w, c) < 0) {
-		close_client(w, c);
-		return;
-	}
-	if (c->peer_done && pending(c) == 0) {
-		close_client(w, c);
-		return;
-	}
-	if (!c->peer_done && pending(c) < OUT_CAP)
-		want |= EPOLLIN;
-	if (pending(c) > 0)
-		want |= EPOLLOUT;
-	if (rewatch(w, c, want, EPOLL_CTL_MOD) < 0)
-		close_client(w, c);
 }
 
 static void accept_clients(struct worker *w)
@@ -380,6 +397,104 @@ static void accept_clients(struct worker *w)
 	}
 }
 
+static void on_client(struct worker *w, struct conn *c, uint32_t ev)
+{
+	uint32_t want = 0;
+
+	if ((ev & EPOLLERR) || ((ev & EPOLLOUT) && flush_output(c) < 0)) {
+		close_client(w, c);
+		return;
+	}
+	if ((ev & (EPOLLIN | EPOLLHUP)) && !c->peer_done && read_once(w, c) < 0) {
+		close_client(w, c);
+		return;
+	}
+	if (c->peer_done && pending(c) == 0) {
+		close_client(w, c);
+		return;
+	}
+	if (!c->peer_done && pending(c) < OUT_CAP)
+		want |= EPOLLIN;
+	if (pending(c) > 0)
+		want |= EPOLLOUT;
+	if (rewatch(w, c, want, EPOLL_CTL_MOD) < 0)
+		close_client(w, c);
+}
+
+/* One recv() and its echo; what send() does not take waits in c->out. */
+static int read_once(struct worker *w, struct conn *c)
+{
+	size_t want = OUT_CAP - pending(c);
+	ssize_t n, sent = 0;
+
+	if (want > READ_MAX)
+		want = READ_MAX;
+	n = recv(c->fd, w->buf, want, 0);
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+	if (n == 0) {
+		c->peer_done = 1;
+		return 0;
+	}
+	c->echoed += n;
+	if (pending(c) == 0) {
+		sent = send(c->fd, w->buf, (size_t)n, MSG_NOSIGNAL);
+		if (sent < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				return -1;
+			sent = 0;
+		}
+	}
+	if (sent < n) {
+		if (c->out == NULL) {
+			c->out = malloc(OUT_CAP);
+			if (c->out == NULL)
+				return -1;
+		}
+		if (c->out_end + (size_t)(n - sent) > OUT_CAP) {
+			memmove(c->out, c->out + c->out_start, pending(c));
+			c->out_end -= c->out_start;
+			c->out_start = 0;
+		}
+		memcpy(c->out + c->out_end, w->buf + sent, (size_t)(n - sent));
+		c->out_end += (size_t)(n - sent);
+	}
+	return 0;
+}
+
+static int flush_output(struct conn *c)
+{
+	while (pending(c) > 0) {
+		ssize_t n = send(c->fd, c->out + c->out_start, pending(c), MSG_NOSIGNAL);
+
+		if (n < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+		c->out_start += (size_t)n;
+	}
+	free(c->out);
+	c->out = NULL;
+	c->out_start = c->out_end = 0;
+	return 0;
+}
+
+static void close_client(struct worker *w, struct conn *c)
+{
+	say(w, c->fd, "disconnected", c->echoed);
+	w->bytes += c->echoed;
+	close(c->fd);
+	free(c->out);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		w->clients = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	free(c);
+	w->nclients--;
+	if (w->accept_paused)
+		w->resume_ms = 0;
+}
+
 static void on_worker_signal(struct worker *w)
 {
 	struct signalfd_siginfo si;
@@ -394,152 +509,45 @@ static void on_worker_signal(struct worker *w)
 	}
 }
 
-static void worker_loop(struct worker *w)
+static int rewatch(struct worker *w, struct conn *c, uint32_t events, int op)
 {
-	struct epoll_event events[MAX_EVENTS];
+	struct epoll_event ev = { .events = events, .data.ptr = c };
 
-	while (!w->stop) {
-		int timeout = -1, n;
+	if (op == EPOLL_CTL_MOD && events == c->events)
+		return 0;
+	if (epoll_ctl(w->ep, op, c->fd, &ev) < 0)
+		return -1;
+	c->events = events;
+	return 0;
+}
 
-		if (w->accept_paused) {
-			long long left = w->resume_ms - now_ms();
+static size_t pending(const struct conn *c)
+{
+	return c->out_end - c->out_start;
+}
 
-			timeout = left > 0 ? (int)left : 0;
-		}
-		n = epoll_wait(w->ep, events, MAX_EVENTS, timeout);
-		if (n < 0) {
+/* ---- the parent: watch, restart, stop ---------------------------------------- */
+
+static void supervise(struct supervisor *sv)
+{
+	for (;;) {
+		struct pollfd pfd = { .fd = sv->sigfd, .events = POLLIN };
+		struct signalfd_siginfo si;
+
+		if (poll(&pfd, 1, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			die("worker %d: epoll_wait:", w->id);
+			die("poll:");
 		}
-		for (int i = 0; i < n; i++) {
-			struct conn *c = events[i].data.ptr;
-
-			if (c->kind == LISTENER)
-				accept_clients(w);
-			else if (c->kind == SIGNALS)
-				on_worker_signal(w);
+		while (read(sv->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			if (si.ssi_signo == SIGCHLD)
+				reap_workers(sv);
+			else if (si.ssi_signo == SIGUSR1)
+				signal_workers(sv, SIGUSR1);
 			else
-				on_client(w, c, events[i].events);
-		}
-		if (w->accept_paused && now_ms() >= w->resume_ms) {
-			if (rewatch(w, &w->listener, EPOLLIN, EPOLL_CTL_MOD) < 0)
-				die("epoll_ctl MOD:");
-			w->accept_paused = 0;
+				return; /* SIGINT or SIGTERM */
 		}
 	}
-}
-
-/* The worker's whole life. ready is the write end of a pipe: one byte
- * tells the parent "I listen"; closing it without a byte, "I failed". */
-static noreturn void worker_main(int id, int verbose, const struct sockaddr_storage *addr,
-				 socklen_t addrlen, int ready, pid_t parent)
-{
-	static struct worker w; /* a fresh copy in each forked child */
-	static const int sigs[] = { SIGINT, SIGTERM, SIGUSR1 };
-	sigset_t mask;
-
-	/* If the parent dies, however it dies, the kernel sends us SIGTERM:
-	 * no worker outlives its supervisor. (Linux only; it fires when the
-	 * forking thread exits.) The parent may have died just before. */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
-		die("prctl PR_SET_PDEATHSIG:");
-	if (getppid() != parent)
-		exit(EXIT_RUNTIME);
-	w.id = id;
-	w.verbose = verbose;
-	w.signals.kind = SIGNALS;
-	w.signals.fd = block_signals(sigs, 3, &mask);
-	if (w.signals.fd < 0)
-		die("worker %d: signalfd:", id);
-	w.listener.kind = LISTENER;
-	w.listener.fd = bind_reuseport((const struct sockaddr *)addr, addrlen);
-	if (w.listener.fd < 0)
-		die("worker %d: bind:", id);
-	if (listen(w.listener.fd, SOMAXCONN) < 0)
-		die("worker %d: listen:", id);
-	if (fcntl(w.listener.fd, F_SETFL, fcntl(w.listener.fd, F_GETFL) | O_NONBLOCK) < 0)
-		die("fcntl O_NONBLOCK:");
-	w.ep = epoll_create1(EPOLL_CLOEXEC);
-	if (w.ep < 0)
-		die("epoll_create1:");
-	if (rewatch(&w, &w.listener, EPOLLIN, EPOLL_CTL_ADD) < 0 ||
-	    rewatch(&w, &w.signals, EPOLLIN, EPOLL_CTL_ADD) < 0)
-		die("epoll_ctl ADD:");
-	if (write(ready, "r", 1) != 1)
-		die("worker %d: tell the parent:", id);
-	close(ready);
-
-	worker_loop(&w);
-	while (w.clients != NULL)
-		close_client(&w, w.clients);
-	close(w.ep);
-	close(w.listener.fd);
-	close(w.signals.fd);
-	/* exit(), not _exit(): stdout may hold lines still to be written. */
-	exit(EXIT_OK);
-}
-
-/* ==== the parent: start, watch, restart, stop ==================================== */
-
-struct supervisor {
-	struct options opt;
-	int port_fd;                  /* bound, not listening: holds the port */
-	struct sockaddr_storage addr; /* what the workers bind */
-	socklen_t addrlen;
-	int sigfd;
-	pid_t pid[MAX_WORKERS];       /* 0: no worker in that slot */
-	int stopping;
-};
-
-/* Fork worker number id and wait until it listens. Returns its pid, or -1
- * when it could not start (it has said why on stderr). */
-static pid_t start_worker(struct supervisor *sv, int id)
-{
-	/* EXERCISE 1: fork worker id, and wait until it listens */
-	pid_t parent = getpid();
-	int ready[2];
-	char byte;
-	ssize_t n;
-	pid_t pid;
-
-	if (pipe2(ready, O_CLOEXEC) < 0)
-		die("pipe2:");
-	fflush(stdout); /* or the child would print our buffered lines again */
-	pid = fork();
-	if (pid < 0)
-		die("fork:");
-	if (pid == 0) {
-		/* The child needs none of the parent's descriptors but the
-		 * pipe's write end. */
-		close(ready[0]);
-		close(sv->port_fd);
-		close(sv->sigfd);
-		worker_main(id, sv->opt.verbose, &sv->addr, sv->addrlen, ready[1], parent);
-	}
-	close(ready[1]);
-	do
-		n = read(ready[0], &byte, 1);
-	while (n < 0 && errno == EINTR);
-	close(ready[0]);
-	if (n != 1)
-		return -1; /* it exited before listening */
-	sv->pid[id] = pid;
-	if (sv->opt.verbose)
-		printf("worker %d: pid %d\n", id, (int)pid);
-	return pid;
-	/* END EXERCISE 1 */
-}
-
-static void describe_status(int status, char *buf, size_t size)
-{
-	if (WIFEXITED(status))
-		snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(buf, size, "was killed by signal %d (%s)", WTERMSIG(status),
-			 strsignal(WTERMSIG(status)));
-	else
-		snprintf(buf, size, "changed state 0x%x", status);
 }
 
 /* Collect every worker that has died (one SIGCHLD may stand for several).
@@ -575,13 +583,6 @@ static int reap_workers(struct supervisor *sv)
 	return running;
 }
 
-static void signal_workers(struct supervisor *sv, int sig)
-{
-	for (int i = 0; i < sv->opt.workers; i++)
-		if (sv->pid[i] > 0)
-			kill(sv->pid[i], sig);
-}
-
 /* SIGTERM every worker and wait for them all; SIGKILL the stragglers. */
 static void stop_workers(struct supervisor *sv)
 {
@@ -607,85 +608,67 @@ static void stop_workers(struct supervisor *sv)
 	}
 }
 
-static void supervise(struct supervisor *sv)
+static void signal_workers(struct supervisor *sv, int sig)
 {
-	for (;;) {
-		struct pollfd pfd = { .fd = sv->sigfd, .events = POLLIN };
-		struct signalfd_siginfo si;
-
-		if (poll(&pfd, 1, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			die("poll:");
-		}
-		while (read(sv->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-			if (si.ssi_signo == SIGCHLD)
-				reap_workers(sv);
-			else if (si.ssi_signo == SIGUSR1)
-				signal_workers(sv, SIGUSR1);
-			else
-				return; /* SIGINT or SIGTERM */
-		}
-	}
+	for (int i = 0; i < sv->opt.workers; i++)
+		if (sv->pid[i] > 0)
+			kill(sv->pid[i], sig);
 }
 
-/* Resolve -b and bind the port, without listening, to learn and hold it. */
-static void reserve_port(struct supervisor *sv)
-{
-	struct addrinfo hints, *res;
-	char where[SL_ADDRSTRLEN];
-	int rc;
+/* ---- Plumbing: messages, the command line ---------------------------------- */
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	rc = getaddrinfo(sv->opt.host, sv->opt.port, &hints, &res);
-	if (rc != 0)
-		die("resolve %s: %s", sv->opt.host,
-		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-	if (sl_addr_format(res->ai_addr, res->ai_addrlen, where, sizeof(where)) == NULL)
-		snprintf(where, sizeof(where), "%s", sv->opt.host);
-	sv->port_fd = bind_reuseport(res->ai_addr, res->ai_addrlen);
-	freeaddrinfo(res);
-	if (sv->port_fd < 0)
-		die("bind %s:", where);
-	/* With -p 0 the kernel chose the port: the workers bind that one. */
-	sv->addrlen = sizeof(sv->addr);
-	if (getsockname(sv->port_fd, (struct sockaddr *)&sv->addr, &sv->addrlen) < 0)
-		die("getsockname:");
+static void describe_status(int status, char *buf, size_t size)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, size, "was killed by signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, size, "changed state 0x%x", status);
 }
 
-int main(int argc, char **argv)
+static void say(const struct worker *w, int fd, const char *what, long long bytes)
 {
-	static struct supervisor sv;
-	static const int sigs[] = { SIGINT, SIGTERM, SIGCHLD, SIGUSR1 };
-	sigset_t mask;
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+	char who[SL_ADDRSTRLEN];
 
-	parse_options(argc, argv, &sv.opt);
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	/* Blocked before the first fork, so no signal slips through to a
-	 * default action in the window before a worker's signalfd exists. */
-	sv.sigfd = block_signals(sigs, 4, &mask);
-	if (sv.sigfd < 0)
-		die("signalfd:");
-	reserve_port(&sv);
-	for (int i = 0; i < sv.opt.workers; i++) {
-		if (start_worker(&sv, i) < 0) {
-			warn("worker %d could not start", i);
-			stop_workers(&sv);
-			close(sv.port_fd);
-			close(sv.sigfd);
-			return EXIT_RUNTIME;
-		}
-	}
-	announce_listening(sv.port_fd);
-	printf("%ld worker%s, one epoll loop each, sharing the port with SO_REUSEPORT\n",
-	       sv.opt.workers, sv.opt.workers == 1 ? "" : "s");
-	supervise(&sv);
-	printf("stopping: signal received\n");
-	stop_workers(&sv);
-	close(sv.port_fd);
-	close(sv.sigfd);
-	return EXIT_OK;
+	if (!w->verbose)
+		return;
+	if (getpeername(fd, (struct sockaddr *)&peer, &len) < 0 ||
+	    sl_addr_format((struct sockaddr *)&peer, len, who, sizeof(who)) == NULL)
+		snprintf(who, sizeof(who), "(fd %d)", fd);
+	if (bytes < 0)
+		printf("worker %d (pid %d): client %s %s\n", w->id, (int)getpid(), who, what);
+	else
+		printf("worker %d (pid %d): client %s %s (%lld bytes echoed)\n", w->id,
+		       (int)getpid(), who, what, bytes);
+}
+
+/* The options, as a table: lib/lesson parses and checks them. */
+static void parse_options(int argc, char **argv, struct options *opt)
+{
+	const struct lesson_opt options[] = {
+		OPT_BIND(&opt->host, "address to listen on (default " DEFAULT_HOST ")"),
+		OPT_PORT(&opt->port, "port to listen on (default 0: any free port)"),
+		{ 'w', "workers", OPT_NUMBER, &opt->workers, "N",
+		  "worker processes (1 to 64, default: one per CPU)",
+		  .what = "worker count", .min = 1, .max = MAX_WORKERS },
+		{ 'v', "verbose", OPT_FLAG, &opt->verbose,
+		  .help = "print clients, with the worker that served each" },
+		{ 0 }
+	};
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	opt->host = DEFAULT_HOST;
+	opt->port = "0";
+	opt->workers = cpus < 1 ? 1 : cpus > MAX_WORKERS ? MAX_WORKERS : cpus;
+	lesson_options(argc, argv, &(struct lesson_cli){
+		.about = "An echo server of N worker processes (lesson 13), each with its own\n"
+			 "epoll loop and its own listening socket on the same port\n"
+			 "(SO_REUSEPORT): the kernel spreads the clients over them.",
+		.footer = "Send SIGUSR1 to the parent to have every worker print its counters.",
+		.opts = options,
+	});
 }

@@ -27,7 +27,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdint.h>
@@ -102,170 +101,97 @@ struct run {
 	unsigned char expect[MAX_PAYLOAD];
 };
 
-static void usage(void)
-{
-	printf("usage: client [-b ADDR] -p PORT [-c COUNT] [-s SIZE] [-t MS] [-r R]\n"
-	       "              [-w W] [--connect] [-T TAG] [-v]\n"
-	       "The UDP echo client (lesson 14): sends COUNT numbered datagrams, waits\n"
-	       "for each echo, sends again on a timeout, and reports which sequence\n"
-	       "numbers were lost, duplicated or reordered. Exits 0 when every\n"
-	       "datagram was answered, 1 when some were lost or a call failed.\n"
-	       "\n"
-	       "  -b, --bind ADDR      the server's address (default %s)\n"
-	       "  -p, --port PORT      the server's port (required)\n"
-	       "  -c, --count COUNT    datagrams to send (default 10)\n"
-	       "  -s, --size BYTES     bytes in each datagram, header included\n"
-	       "                       (default 64, at most %d)\n"
-	       "  -t, --timeout MS     wait this long for a reply (default 500)\n"
-	       "  -r, --retries R      send a datagram again up to R times when its\n"
-	       "                       reply times out (default 2; 0: never)\n"
-	       "  -w, --window W       up to W datagrams in flight at once (default 1:\n"
-	       "                       send the next only after this one's reply)\n"
-	       "      --connect        connect() the UDP socket: an ICMP port\n"
-	       "                       unreachable then shows as ECONNREFUSED\n"
-	       "  -T, --tag TEXT       a name put in every datagram (default pid-PID)\n"
-	       "  -v, --verbose        print a line for every reply\n"
-	       "  -h, --help           show this help\n",
-	       DEFAULT_HOST, MAX_PAYLOAD);
-}
+/* What the summary lists. */
+enum what { LOST, DUPLICATED, REORDERED };
 
-static void parse_options(int argc, char **argv, struct options *opt)
-{
-	enum { OPT_CONNECT = 256 };
-	static const struct option longopts[] = {
-		COMMON_LONGOPTS,
-		{ "count", required_argument, NULL, 'c' },
-		{ "size", required_argument, NULL, 's' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "retries", required_argument, NULL, 'r' },
-		{ "window", required_argument, NULL, 'w' },
-		{ "connect", no_argument, NULL, OPT_CONNECT },
-		{ "tag", required_argument, NULL, 'T' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-
-	opterr = 0;
-	memset(opt, 0, sizeof(*opt));
-	opt->host = DEFAULT_HOST;
-	opt->count = 10;
-	opt->size = 64;
-	opt->timeout_ms = 500;
-	opt->retries = 2;
-	opt->window = 1;
-	snprintf(opt->tag, sizeof(opt->tag), "pid-%ld", (long)getpid());
-	while ((c = getopt_long(argc, argv, ":" COMMON_SHORTOPTS "c:s:t:r:w:T:v",
-				longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage();
-			exit(EXIT_OK);
-		case 'b':
-			opt->host = optarg;
-			break;
-		case 'p':
-			opt->port = opt_port(optarg);
-			break;
-		case 'c':
-			opt->count = opt_number(optarg, "count", 1, 1000000);
-			break;
-		case 's':
-			opt->size = opt_number(optarg, "size", HDR_LEN, MAX_PAYLOAD);
-			break;
-		case 't':
-			opt->timeout_ms = opt_number(optarg, "timeout", 1, 600000);
-			break;
-		case 'r':
-			opt->retries = opt_number(optarg, "retry count", 0, 100);
-			break;
-		case 'w':
-			opt->window = opt_number(optarg, "window", 1, 1000);
-			break;
-		case OPT_CONNECT:
-			opt->connect = 1;
-			break;
-		case 'T':
-			if (strlen(optarg) > MAX_TAG)
-				usage_error("bad tag '%s': at most %d bytes", optarg, MAX_TAG);
-			snprintf(opt->tag, sizeof(opt->tag), "%s", optarg);
-			break;
-		case 'v':
-			opt->verbose = 1;
-			break;
-		default:
-			bad_option(c, argv);
-		}
-	}
-	if (optind < argc)
-		usage_error("unexpected argument '%s'", argv[optind]);
-	if (opt->port == NULL)
-		usage_error("give the server's port with -p PORT");
-	if (strcmp(opt->port, "0") == 0)
-		usage_error("bad port '0': a server's port is 1 to 65535");
-	if (opt->size < HDR_LEN + (long)strlen(opt->tag))
-		usage_error("bad size %ld: the header and the tag '%s' need %zu bytes",
-			    opt->size, opt->tag, HDR_LEN + strlen(opt->tag));
-	if (opt->window > opt->count)
-		opt->window = opt->count;
-}
-
-static long long now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* ---- the datagram ---------------------------------------------------- */
-
-static void put32(unsigned char *p, uint32_t v)
-{
-	v = htonl(v);
-	memcpy(p, &v, 4);
-}
-
-static void put16(unsigned char *p, uint16_t v)
-{
-	v = htons(v);
-	memcpy(p, &v, 2);
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return ntohl(v);
-}
-
-static uint16_t get16(const unsigned char *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, 2);
-	return ntohs(v);
-}
-
-/* Build the datagram for one send: header, tag, then filler that depends
- * on seq, so a reply mixed up with another datagram does not compare
- * equal. */
+/* main() is the whole story; each step is a function below it, in order. */
+static void parse_options(int argc, char **argv, struct options *opt);
+static int setup(struct run *r, const struct options *opt);
+static int resolve_server(struct run *r);
+static int open_socket(struct run *r);
+static int transfer(struct run *r);
+static int fill_window(struct run *r);
+static void start_slot(struct run *r, struct slot *sl, uint32_t seq);
+static int send_datagram(struct run *r, uint32_t seq);
 static void make_datagram(unsigned char *buf, const struct options *opt,
-			  uint32_t seq, unsigned try, uint32_t sendno)
-{
-	size_t taglen = strlen(opt->tag);
+			  uint32_t seq, unsigned try, uint32_t sendno);
+static void put32(unsigned char *p, uint32_t v);
+static void put16(unsigned char *p, uint16_t v);
+static void show_local_address(const struct run *r);
+static void report_refused(struct run *r, const char *call, uint32_t seq);
+static int wait_ms(const struct run *r);
+static int wait_and_receive(struct run *r, int ms);
+static int receive_reply(struct run *r);
+static int is_our_reply(struct run *r, size_t n, const struct sockaddr *from,
+			socklen_t fromlen, uint32_t *seq_out, unsigned *try_out);
+static uint32_t get32(const unsigned char *p);
+static uint16_t get16(const unsigned char *p);
+static void record_reply(struct run *r, uint32_t seq, unsigned try);
+static void print_round_trip(const struct slot *sl, uint32_t seq, unsigned try,
+			     unsigned tries);
+static long find_slot(const struct run *r, uint32_t seq);
+static void remove_slot(struct run *r, long i);
+static int expire_slots(struct run *r);
+static long earliest_slot(const struct run *r);
+static int expire_slot(struct run *r, long i);
+static int late_replies_possible(const struct run *r);
+static int collect_late_replies(struct run *r);
+static long print_summary(const struct run *r);
+static long print_list(const struct run *r, const char *name, enum what w);
+static int matches(const struct seq_state *s, enum what w);
+static void teardown(struct run *r);
+static long long now_us(void);
 
-	put32(buf, seq);
-	put16(buf + 4, (uint16_t)try);
-	put16(buf + 6, (uint16_t)taglen);
-	put32(buf + 8, sendno);
-	memcpy(buf + HDR_LEN, opt->tag, taglen);
-	for (size_t i = HDR_LEN + taglen; i < (size_t)opt->size; i++)
-		buf[i] = (unsigned char)('a' + (seq + i) % 26);
+int main(int argc, char **argv)
+{
+	struct options opt;
+	struct run *r;
+	int status = EXIT_OK;
+	long lost;
+
+	parse_options(argc, argv, &opt);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* Three 64 KiB buffers: on the heap rather than the stack. */
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		die("calloc:");
+	if (setup(r, &opt) < 0) {
+		teardown(r);
+		return EXIT_RUNTIME;
+	}
+	if (transfer(r) < 0)
+		status = EXIT_RUNTIME;
+	else if (late_replies_possible(r) && collect_late_replies(r) < 0)
+		status = EXIT_RUNTIME;
+	lost = print_summary(r);
+	if (lost > 0 && status == EXIT_OK)
+		status = EXIT_RUNTIME;
+	teardown(r);
+	return status;
 }
 
-/* ---- the socket ------------------------------------------------------ */
+/* ---- the socket ------------------------------------------------------------ */
+
+static int setup(struct run *r, const struct options *opt)
+{
+	r->opt = opt;
+	r->fd = -1;
+	r->next_seq = 1;
+	r->seqs = calloc((size_t)opt->count + 1, sizeof(*r->seqs));
+	r->slots = calloc((size_t)opt->window, sizeof(*r->slots));
+	if (r->seqs == NULL || r->slots == NULL) {
+		warn("calloc:");
+		return -1;
+	}
+	if (resolve_server(r) < 0 || open_socket(r) < 0)
+		return -1;
+	printf("%s%ld %s of %ld bytes to %s, timeout %ld ms, %ld %s, window %ld\n",
+	       opt->connect ? "connected UDP socket: " : "", opt->count,
+	       opt->count == 1 ? "datagram" : "datagrams", opt->size,
+	       r->server_text, opt->timeout_ms, opt->retries,
+	       opt->retries == 1 ? "retry" : "retries", opt->window);
+	return 0;
+}
 
 /* Resolve the server's address. A UDP client has nothing to try each
  * address with (no handshake says whether one works), so it takes the
@@ -317,29 +243,45 @@ static int open_socket(struct run *r)
 	return 0;
 }
 
-/* Print our own address, which the kernel chose at the first send. */
-static void show_local_address(const struct run *r)
-{
-	struct sockaddr_storage me;
-	socklen_t len = sizeof(me);
-	char text[SL_ADDRSTRLEN];
+/* ---- sending, with a window of datagrams in flight ------------------------- */
 
-	if (getsockname(r->fd, (struct sockaddr *)&me, &len) < 0) {
-		warn("getsockname:");
-		return;
+/* Send everything, keep the window full, resend on timeouts. */
+static int transfer(struct run *r)
+{
+	for (;;) {
+		if (fill_window(r) < 0)
+			return -1;
+		if (r->inflight == 0)
+			return 0; /* every datagram answered or given up */
+		if (wait_and_receive(r, wait_ms(r)) < 0)
+			return -1;
+		if (expire_slots(r) < 0)
+			return -1;
 	}
-	if (sl_addr_format((struct sockaddr *)&me, len, text, sizeof(text)) != NULL)
-		printf("our socket: %s (bound by the kernel at the first %s)\n",
-		       text, r->opt->connect ? "connect()" : "sendto()");
 }
 
-/* ECONNREFUSED on a UDP socket: what it means, said once. */
-static void report_refused(struct run *r, const char *call, uint32_t seq)
+/* Send new datagrams while the window has room. */
+static int fill_window(struct run *r)
 {
-	r->refused = 1;
-	printf("seq %u: %s: Connection refused: an ICMP port unreachable came back,\n"
-	       "  nothing is bound to %s now (only a connected UDP socket is told)\n",
-	       (unsigned)seq, call, r->server_text);
+	while (r->inflight < r->opt->window && r->next_seq <= (uint32_t)r->opt->count) {
+		uint32_t seq = r->next_seq++;
+
+		/* The clock starts before the send: on loopback the reply
+		 * may be queued before sendto() has even returned. */
+		start_slot(r, &r->slots[r->inflight++], seq);
+		if (send_datagram(r, seq) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void start_slot(struct run *r, struct slot *sl, uint32_t seq)
+{
+	sl->seq = seq;
+	sl->sent_at_us = now_us();
+	if (r->seqs[seq].tries == 0)
+		sl->first_sent_us = sl->sent_at_us;
+	sl->deadline_us = sl->sent_at_us + r->opt->timeout_ms * 1000;
 }
 
 /* Send one try of one datagram. Returns 0, or -1 when the run must stop. */
@@ -372,92 +314,61 @@ static int send_datagram(struct run *r, uint32_t seq)
 	return 0;
 }
 
-/* ---- the window of datagrams in flight --------------------------------- */
-
-static void start_slot(struct run *r, struct slot *sl, uint32_t seq)
+/* Build the datagram for one send: header, tag, then filler that depends
+ * on seq, so a reply mixed up with another datagram does not compare
+ * equal. */
+static void make_datagram(unsigned char *buf, const struct options *opt,
+			  uint32_t seq, unsigned try, uint32_t sendno)
 {
-	sl->seq = seq;
-	sl->sent_at_us = now_us();
-	if (r->seqs[seq].tries == 0)
-		sl->first_sent_us = sl->sent_at_us;
-	sl->deadline_us = sl->sent_at_us + r->opt->timeout_ms * 1000;
+	size_t taglen = strlen(opt->tag);
+
+	put32(buf, seq);
+	put16(buf + 4, (uint16_t)try);
+	put16(buf + 6, (uint16_t)taglen);
+	put32(buf + 8, sendno);
+	memcpy(buf + HDR_LEN, opt->tag, taglen);
+	for (size_t i = HDR_LEN + taglen; i < (size_t)opt->size; i++)
+		buf[i] = (unsigned char)('a' + (seq + i) % 26);
 }
 
-/* Take slot i out of the window (the last slot moves into its place). */
-static void remove_slot(struct run *r, long i)
+static void put32(unsigned char *p, uint32_t v)
 {
-	r->slots[i] = r->slots[r->inflight - 1];
-	r->inflight--;
+	v = htonl(v);
+	memcpy(p, &v, 4);
 }
 
-static long find_slot(const struct run *r, uint32_t seq)
+static void put16(unsigned char *p, uint16_t v)
 {
-	for (long i = 0; i < r->inflight; i++)
-		if (r->slots[i].seq == seq)
-			return i;
-	return -1;
+	v = htons(v);
+	memcpy(p, &v, 2);
 }
 
-/* Send new datagrams while the window has room. */
-static int fill_window(struct run *r)
+/* Print our own address, which the kernel chose at the first send. */
+static void show_local_address(const struct run *r)
 {
-	while (r->inflight < r->opt->window && r->next_seq <= (uint32_t)r->opt->count) {
-		uint32_t seq = r->next_seq++;
+	struct sockaddr_storage me;
+	socklen_t len = sizeof(me);
+	char text[SL_ADDRSTRLEN];
 
-		/* The clock starts before the send: on loopback the reply
-		 * may be queued before sendto() has even returned. */
-		start_slot(r, &r->slots[r->inflight++], seq);
-		if (send_datagram(r, seq) < 0)
-			return -1;
+	if (getsockname(r->fd, (struct sockaddr *)&me, &len) < 0) {
+		warn("getsockname:");
+		return;
 	}
-	return 0;
+	if (sl_addr_format((struct sockaddr *)&me, len, text, sizeof(text)) != NULL)
+		printf("our socket: %s (bound by the kernel at the first %s)\n",
+		       text, r->opt->connect ? "connect()" : "sendto()");
 }
 
-/* A timer ran out: send that datagram again, or give up on it. */
-static int expire_slot(struct run *r, long i)
+/* ECONNREFUSED on a UDP socket: what it means, said once. */
+static void report_refused(struct run *r, const char *call, uint32_t seq)
 {
-	uint32_t seq = r->slots[i].seq;
-	struct seq_state *s = &r->seqs[seq];
-	unsigned max_tries = 1 + (unsigned)r->opt->retries;
-
-	/* EXERCISE 2: no reply in time: send it again, or give up on it */
-	if (s->tries < max_tries) {
-		printf("seq %u: no reply within %ld ms, sending it again (try %u of %u)\n",
-		       (unsigned)seq, r->opt->timeout_ms, s->tries + 1, max_tries);
-		r->retries++;
-		start_slot(r, &r->slots[i], seq);
-		return send_datagram(r, seq);
-	}
-	printf("seq %u: no reply after %u %s, giving up\n", (unsigned)seq,
-	       s->tries, s->tries == 1 ? "try" : "tries");
-	s->given_up = 1;
-	remove_slot(r, i);
-	return 0;
-	/* END EXERCISE 2 */
+	r->refused = 1;
+	printf("seq %u: %s: Connection refused: an ICMP port unreachable came back,\n"
+	       "  nothing is bound to %s now (only a connected UDP socket is told)\n",
+	       (unsigned)seq, call, r->server_text);
 }
 
-/* The slot whose timer runs out first, or -1 when the window is empty. */
-static long earliest_slot(const struct run *r)
-{
-	long first = r->inflight > 0 ? 0 : -1;
-
-	for (long i = 1; i < r->inflight; i++)
-		if (r->slots[i].deadline_us < r->slots[first].deadline_us)
-			first = i;
-	return first;
-}
-
-/* Handle every slot whose deadline has passed, earliest first. */
-static int expire_slots(struct run *r)
-{
-	long long now = now_us();
-	long i;
-
-	while ((i = earliest_slot(r)) >= 0 && r->slots[i].deadline_us <= now)
-		if (expire_slot(r, i) < 0)
-			return -1;
-	return 0;
-}
+/* ---- replies --------------------------------------------------------------- */
 
 /* Milliseconds until the earliest deadline in the window (rounded up). */
 static int wait_ms(const struct run *r)
@@ -467,81 +378,23 @@ static int wait_ms(const struct run *r)
 	return left <= 0 ? 0 : (int)((left + 999) / 1000);
 }
 
-/* ---- replies ----------------------------------------------------------- */
-
-/* Is this datagram, from this address, a faithful echo of one of ours?
- * Fills *seq_out and *try_out when it is. */
-static int is_our_reply(struct run *r, size_t n, const struct sockaddr *from,
-			socklen_t fromlen, uint32_t *seq_out, unsigned *try_out)
+/* Wait up to ms for a datagram and take it. Returns 0, or -1 to stop. */
+static int wait_and_receive(struct run *r, int ms)
 {
-	uint32_t seq, sendno;
-	unsigned try;
+	struct pollfd pfd = { .fd = r->fd, .events = POLLIN };
+	int ready = poll(&pfd, 1, ms);
 
-	/* An unconnected socket takes datagrams from anyone: check who. */
-	if (!r->opt->connect &&
-	    (fromlen != r->serverlen || memcmp(from, &r->server, fromlen) != 0))
-		return 0;
-	if (n != (size_t)r->opt->size || n < HDR_LEN)
-		return 0;
-	seq = get32(r->in);
-	try = get16(r->in + 4);
-	sendno = get32(r->in + 8);
-	if (seq < 1 || seq >= r->next_seq || try < 1 || try > r->seqs[seq].tries ||
-	    sendno < 1 || sendno > r->sendno)
-		return 0;
-	make_datagram(r->expect, r->opt, seq, try, sendno);
-	if (memcmp(r->expect, r->in, n) != 0)
-		return 0;
-	*seq_out = seq;
-	*try_out = try;
-	return 1;
-}
-
-/* -v: how long the answered try took, when we know when it was sent. */
-static void print_round_trip(const struct slot *sl, uint32_t seq, unsigned try,
-			     unsigned tries)
-{
-	long long now = now_us();
-
-	if (try == tries)
-		printf("seq %u: reply to try %u after %.3f ms\n", (unsigned)seq, try,
-		       (double)(now - sl->sent_at_us) / 1000.0);
-	else if (try == 1)
-		printf("seq %u: reply to try 1 after %.3f ms (try %u was already sent)\n",
-		       (unsigned)seq, (double)(now - sl->first_sent_us) / 1000.0, tries);
-	else
-		printf("seq %u: reply to try %u of %u\n", (unsigned)seq, try, tries);
-}
-
-/* Book one reply: the first for its seq, a duplicate, late, reordered. */
-static void record_reply(struct run *r, uint32_t seq, unsigned try)
-{
-	struct seq_state *s = &r->seqs[seq];
-	uint32_t sendno = get32(r->in + 8);
-	long i = find_slot(r, seq);
-
-	s->replies++;
-	if (s->replies > 1) {
-		printf("seq %u: duplicate reply (to try %u)\n", (unsigned)seq, try);
-		return;
+	if (ready < 0) {
+		if (errno == EINTR)
+			return 0;
+		warn("poll:");
+		return -1;
 	}
-	/* Reordered: a datagram sent later was answered first. A retry is a
-	 * new send, so its reply arriving after others is not reordering. */
-	if (sendno < r->newest_answered) {
-		s->reordered = 1;
-		printf("seq %u: reply came after that of a datagram sent later: reordered\n",
-		       (unsigned)seq);
-	}
-	if (sendno > r->newest_answered)
-		r->newest_answered = sendno;
-	if (i >= 0) {
-		if (r->opt->verbose)
-			print_round_trip(&r->slots[i], seq, try, s->tries);
-		remove_slot(r, i);
-	} else if (s->given_up) {
-		printf("seq %u: late reply (to try %u), after we gave up on it\n",
-		       (unsigned)seq, try);
-	}
+	/* POLLERR: a connected socket has an error waiting (ECONNREFUSED);
+	 * recv() is the call that reports it. */
+	if (ready > 0 && (pfd.revents & (POLLIN | POLLERR)))
+		return receive_reply(r);
+	return 0;
 }
 
 /* Receive one datagram that poll() said is there. Returns 0, or -1 when
@@ -590,38 +443,167 @@ static int receive_reply(struct run *r)
 	return 0;
 }
 
-/* Wait up to ms for a datagram and take it. Returns 0, or -1 to stop. */
-static int wait_and_receive(struct run *r, int ms)
+/* Is this datagram, from this address, a faithful echo of one of ours?
+ * Fills *seq_out and *try_out when it is. */
+static int is_our_reply(struct run *r, size_t n, const struct sockaddr *from,
+			socklen_t fromlen, uint32_t *seq_out, unsigned *try_out)
 {
-	struct pollfd pfd = { .fd = r->fd, .events = POLLIN };
-	int ready = poll(&pfd, 1, ms);
+	uint32_t seq, sendno;
+	unsigned try;
 
-	if (ready < 0) {
-		if (errno == EINTR)
-			return 0;
-		warn("poll:");
-		return -1;
+	/* An unconnected socket takes datagrams from anyone: check who. */
+	if (!r->opt->connect &&
+	    (fromlen != r->serverlen || memcmp(from, &r->server, fromlen) != 0))
+		return 0;
+	if (n != (size_t)r->opt->size || n < HDR_LEN)
+		return 0;
+	seq = get32(r->in);
+	try = get16(r->in + 4);
+	sendno = get32(r->in + 8);
+	if (seq < 1 || seq >= r->next_seq || try < 1 || try > r->seqs[seq].tries ||
+	    sendno < 1 || sendno > r->sendno)
+		return 0;
+	make_datagram(r->expect, r->opt, seq, try, sendno);
+	if (memcmp(r->expect, r->in, n) != 0)
+		return 0;
+	*seq_out = seq;
+	*try_out = try;
+	return 1;
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return ntohl(v);
+}
+
+static uint16_t get16(const unsigned char *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, 2);
+	return ntohs(v);
+}
+
+/* Book one reply: the first for its seq, a duplicate, late, reordered. */
+static void record_reply(struct run *r, uint32_t seq, unsigned try)
+{
+	struct seq_state *s = &r->seqs[seq];
+	uint32_t sendno = get32(r->in + 8);
+	long i = find_slot(r, seq);
+
+	s->replies++;
+	if (s->replies > 1) {
+		printf("seq %u: duplicate reply (to try %u)\n", (unsigned)seq, try);
+		return;
 	}
-	/* POLLERR: a connected socket has an error waiting (ECONNREFUSED);
-	 * recv() is the call that reports it. */
-	if (ready > 0 && (pfd.revents & (POLLIN | POLLERR)))
-		return receive_reply(r);
+	/* Reordered: a datagram sent later was answered first. A retry is a
+	 * new send, so its reply arriving after others is not reordering. */
+	if (sendno < r->newest_answered) {
+		s->reordered = 1;
+		printf("seq %u: reply came after that of a datagram sent later: reordered\n",
+		       (unsigned)seq);
+	}
+	if (sendno > r->newest_answered)
+		r->newest_answered = sendno;
+	if (i >= 0) {
+		if (r->opt->verbose)
+			print_round_trip(&r->slots[i], seq, try, s->tries);
+		remove_slot(r, i);
+	} else if (s->given_up) {
+		printf("seq %u: late reply (to try %u), after we gave up on it\n",
+		       (unsigned)seq, try);
+	}
+}
+
+/* -v: how long the answered try took, when we know when it was sent. */
+static void print_round_trip(const struct slot *sl, uint32_t seq, unsigned try,
+			     unsigned tries)
+{
+	long long now = now_us();
+
+	if (try == tries)
+		printf("seq %u: reply to try %u after %.3f ms\n", (unsigned)seq, try,
+		       (double)(now - sl->sent_at_us) / 1000.0);
+	else if (try == 1)
+		printf("seq %u: reply to try 1 after %.3f ms (try %u was already sent)\n",
+		       (unsigned)seq, (double)(now - sl->first_sent_us) / 1000.0, tries);
+	else
+		printf("seq %u: reply to try %u of %u\n", (unsigned)seq, try, tries);
+}
+
+static long find_slot(const struct run *r, uint32_t seq)
+{
+	for (long i = 0; i < r->inflight; i++)
+		if (r->slots[i].seq == seq)
+			return i;
+	return -1;
+}
+
+/* Take slot i out of the window (the last slot moves into its place). */
+static void remove_slot(struct run *r, long i)
+{
+	r->slots[i] = r->slots[r->inflight - 1];
+	r->inflight--;
+}
+
+/* ---- timeouts: send again, or give up -------------------------------------- */
+
+/* Handle every slot whose deadline has passed, earliest first. */
+static int expire_slots(struct run *r)
+{
+	long long now = now_us();
+	long i;
+
+	while ((i = earliest_slot(r)) >= 0 && r->slots[i].deadline_us <= now)
+		if (expire_slot(r, i) < 0)
+			return -1;
 	return 0;
 }
 
-/* Send everything, keep the window full, resend on timeouts. */
-static int transfer(struct run *r)
+/* The slot whose timer runs out first, or -1 when the window is empty. */
+static long earliest_slot(const struct run *r)
 {
-	for (;;) {
-		if (fill_window(r) < 0)
-			return -1;
-		if (r->inflight == 0)
-			return 0; /* every datagram answered or given up */
-		if (wait_and_receive(r, wait_ms(r)) < 0)
-			return -1;
-		if (expire_slots(r) < 0)
-			return -1;
+	long first = r->inflight > 0 ? 0 : -1;
+
+	for (long i = 1; i < r->inflight; i++)
+		if (r->slots[i].deadline_us < r->slots[first].deadline_us)
+			first = i;
+	return first;
+}
+
+/* A timer ran out: send that datagram again, or give up on it. */
+static int expire_slot(struct run *r, long i)
+{
+	uint32_t seq = r->slots[i].seq;
+	struct seq_state *s = &r->seqs[seq];
+	unsigned max_tries = 1 + (unsigned)r->opt->retries;
+
+	/* EXERCISE 2: no reply in time: send it again, or give up on it */
+	if (s->tries < max_tries) {
+		printf("seq %u: no reply within %ld ms, sending it again (try %u of %u)\n",
+		       (unsigned)seq, r->opt->timeout_ms, s->tries + 1, max_tries);
+		r->retries++;
+		start_slot(r, &r->slots[i], seq);
+		return send_datagram(r, seq);
 	}
+	printf("seq %u: no reply after %u %s, giving up\n", (unsigned)seq,
+	       s->tries, s->tries == 1 ? "try" : "tries");
+	s->given_up = 1;
+	remove_slot(r, i);
+	return 0;
+	/* END EXERCISE 2 */
+}
+
+/* Was any datagram sent twice or given up on? Then a reply may be late. */
+static int late_replies_possible(const struct run *r)
+{
+	for (uint32_t seq = 1; seq < r->next_seq; seq++)
+		if (r->seqs[seq].tries > 1 || r->seqs[seq].given_up)
+			return 1;
+	return 0;
 }
 
 /* After a timeout or a resend, a reply may still be on its way: wait one
@@ -637,30 +619,22 @@ static int collect_late_replies(struct run *r)
 	return 0;
 }
 
-/* Was any datagram sent twice or given up on? Then a reply may be late. */
-static int late_replies_possible(const struct run *r)
+/* ---- the report ------------------------------------------------------------ */
+
+/* "sent 20, answered 16, lost 4 (5 10 15 20), duplicates 0, ..." */
+static long print_summary(const struct run *r)
 {
+	long sent = (long)r->next_seq - 1, answered = 0, lost;
+
 	for (uint32_t seq = 1; seq < r->next_seq; seq++)
-		if (r->seqs[seq].tries > 1 || r->seqs[seq].given_up)
-			return 1;
-	return 0;
-}
-
-/* ---- the report -------------------------------------------------------- */
-
-enum what { LOST, DUPLICATED, REORDERED };
-
-static int matches(const struct seq_state *s, enum what w)
-{
-	switch (w) {
-	case LOST:
-		return s->tries > 0 && s->replies == 0;
-	case DUPLICATED:
-		return s->replies > 1;
-	case REORDERED:
-		return s->reordered;
-	}
-	return 0;
+		if (r->seqs[seq].replies > 0)
+			answered++;
+	printf("sent %ld, answered %ld", sent, answered);
+	lost = print_list(r, "lost", LOST);
+	print_list(r, "duplicates", DUPLICATED);
+	print_list(r, "reordered", REORDERED);
+	printf(", retries %ld, not ours %ld\n", r->retries, r->not_ours);
+	return lost;
 }
 
 /* Print ", NAME N (seq seq ...)" for the sequence numbers that match. */
@@ -685,42 +659,16 @@ static long print_list(const struct run *r, const char *name, enum what w)
 	return n;
 }
 
-/* "sent 20, answered 16, lost 4 (5 10 15 20), duplicates 0, ..." */
-static long print_summary(const struct run *r)
+static int matches(const struct seq_state *s, enum what w)
 {
-	long sent = (long)r->next_seq - 1, answered = 0, lost;
-
-	for (uint32_t seq = 1; seq < r->next_seq; seq++)
-		if (r->seqs[seq].replies > 0)
-			answered++;
-	printf("sent %ld, answered %ld", sent, answered);
-	lost = print_list(r, "lost", LOST);
-	print_list(r, "duplicates", DUPLICATED);
-	print_list(r, "reordered", REORDERED);
-	printf(", retries %ld, not ours %ld\n", r->retries, r->not_ours);
-	return lost;
-}
-
-/* ---- main -------------------------------------------------------------- */
-
-static int setup(struct run *r, const struct options *opt)
-{
-	r->opt = opt;
-	r->fd = -1;
-	r->next_seq = 1;
-	r->seqs = calloc((size_t)opt->count + 1, sizeof(*r->seqs));
-	r->slots = calloc((size_t)opt->window, sizeof(*r->slots));
-	if (r->seqs == NULL || r->slots == NULL) {
-		warn("calloc:");
-		return -1;
+	switch (w) {
+	case LOST:
+		return s->tries > 0 && s->replies == 0;
+	case DUPLICATED:
+		return s->replies > 1;
+	case REORDERED:
+		return s->reordered;
 	}
-	if (resolve_server(r) < 0 || open_socket(r) < 0)
-		return -1;
-	printf("%s%ld %s of %ld bytes to %s, timeout %ld ms, %ld %s, window %ld\n",
-	       opt->connect ? "connected UDP socket: " : "", opt->count,
-	       opt->count == 1 ? "datagram" : "datagrams", opt->size,
-	       r->server_text, opt->timeout_ms, opt->retries,
-	       opt->retries == 1 ? "retry" : "retries", opt->window);
 	return 0;
 }
 
@@ -733,30 +681,73 @@ static void teardown(struct run *r)
 	free(r);
 }
 
-int main(int argc, char **argv)
-{
-	struct options opt;
-	struct run *r;
-	int status = EXIT_OK;
-	long lost;
+/* ---- Plumbing: the clock, the command line --------------------------------- */
 
-	parse_options(argc, argv, &opt);
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	/* Three 64 KiB buffers: on the heap rather than the stack. */
-	r = calloc(1, sizeof(*r));
-	if (r == NULL)
-		die("calloc:");
-	if (setup(r, &opt) < 0) {
-		teardown(r);
-		return EXIT_RUNTIME;
-	}
-	if (transfer(r) < 0)
-		status = EXIT_RUNTIME;
-	else if (late_replies_possible(r) && collect_late_replies(r) < 0)
-		status = EXIT_RUNTIME;
-	lost = print_summary(r);
-	if (lost > 0 && status == EXIT_OK)
-		status = EXIT_RUNTIME;
-	teardown(r);
-	return status;
+static long long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The options, as a table: lib/lesson parses and checks them; then the
+ * checks that involve two of them. */
+static void parse_options(int argc, char **argv, struct options *opt)
+{
+	const char *tag = NULL;
+	const struct lesson_opt options[] = {
+		OPT_BIND(&opt->host, "the server's address (default " DEFAULT_HOST ")"),
+		OPT_SERVER_PORT(&opt->port),
+		{ 'c', "count", OPT_NUMBER, &opt->count, "COUNT", "datagrams to send (default 10)",
+		  .what = "count", .min = 1, .max = 1000000 },
+		{ 's', "size", OPT_NUMBER, &opt->size, "BYTES",
+		  "bytes in each datagram, header included\n(default 64, at most 65507)",
+		  .what = "size", .min = HDR_LEN, .max = MAX_PAYLOAD },
+		{ 't', "timeout", OPT_NUMBER, &opt->timeout_ms, "MS",
+		  "wait this long for a reply (default 500)",
+		  .what = "timeout", .min = 1, .max = 600000 },
+		{ 'r', "retries", OPT_NUMBER, &opt->retries, "R",
+		  "send a datagram again up to R times when its\n"
+		  "reply times out (default 2; 0: never)",
+		  .what = "retry count", .min = 0, .max = 100 },
+		{ 'w', "window", OPT_NUMBER, &opt->window, "W",
+		  "up to W datagrams in flight at once (default 1:\n"
+		  "send the next only after this one's reply)",
+		  .what = "window", .min = 1, .max = 1000 },
+		{ 0, "connect", OPT_FLAG, &opt->connect,
+		  .help = "connect() the UDP socket: an ICMP port\n"
+			  "unreachable then shows as ECONNREFUSED" },
+		{ 'T', "tag", OPT_STRING, &tag, "TEXT",
+		  "a name put in every datagram (default pid-PID)", .what = "tag" },
+		{ 'v', "verbose", OPT_FLAG, &opt->verbose, .help = "print a line for every reply" },
+		{ 0 }
+	};
+
+	memset(opt, 0, sizeof(*opt));
+	opt->host = DEFAULT_HOST;
+	opt->count = 10;
+	opt->size = 64;
+	opt->timeout_ms = 500;
+	opt->retries = 2;
+	opt->window = 1;
+	lesson_options(argc, argv, &(struct lesson_cli){
+		.about = "The UDP echo client (lesson 14): sends COUNT numbered datagrams, waits\n"
+			 "for each echo, sends again on a timeout, and reports which sequence\n"
+			 "numbers were lost, duplicated or reordered.",
+		.footer = "Exits 0 when every datagram was answered, 1 when some were lost or a\n"
+			  "call failed, 2 on a bad command line.",
+		.opts = options,
+	});
+	if (tag != NULL && strlen(tag) > MAX_TAG)
+		usage_error("bad tag '%s': at most %d bytes", tag, MAX_TAG);
+	if (tag != NULL)
+		snprintf(opt->tag, sizeof(opt->tag), "%s", tag);
+	else
+		snprintf(opt->tag, sizeof(opt->tag), "pid-%ld", (long)getpid());
+	if (opt->size < HDR_LEN + (long)strlen(opt->tag))
+		usage_error("bad size %ld: the header and the tag '%s' need %zu bytes",
+			    opt->size, opt->tag, HDR_LEN + strlen(opt->tag));
+	if (opt->window > opt->count)
+		opt->window = opt->count;
 }

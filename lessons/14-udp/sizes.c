@@ -22,7 +22,6 @@
  * Notice when it runs: every number it prints comes from the kernel.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -45,9 +44,8 @@
 #define WAIT_MS 2000
 
 struct options {
-	const char *host;
-	const char *port;
-	long extra_size; /* -s: one more datagram of this size; -1: none */
+	const char *host, *port; /* -b, -p: the receiving socket's address */
+	long extra_size;         /* -s: one more datagram of this size; -1: none */
 };
 
 struct pair {
@@ -60,57 +58,54 @@ struct pair {
 	int surprises;                 /* results other than the expected */
 };
 
-static void usage(void)
-{
-	printf("usage: sizes [-b ADDR] [-p PORT] [-s BYTES]\n"
-	       "Shows what a UDP datagram is (lesson 14): boundaries kept, the size\n"
-	       "limit (EMSGSIZE) and truncation (MSG_TRUNC), with two sockets of its\n"
-	       "own. Exits 0 when the kernel behaved as described, 1 otherwise.\n"
-	       "\n"
-	       "  -b, --bind ADDR    address for the receiving socket (default %s;\n"
-	       "                     ::1 shows the IPv6 limit)\n"
-	       "  -p, --port PORT    its port (default 0: any free port)\n"
-	       "  -s, --size BYTES   also try one datagram of BYTES bytes\n"
-	       "  -h, --help         show this help\n",
-	       DEFAULT_HOST);
-}
+/* main() is the whole story; each step is a function below it, in order. */
+static void parse_options(int argc, char **argv, struct options *opt);
+static int open_pair(struct pair *p, const char *host, const char *port);
+static void show_udp_boundaries(struct pair *p);
+static void send_expect_ok(struct pair *p, char c, size_t len);
+static ssize_t send_bytes(struct pair *p, char c, size_t len);
+static void recv_expect(struct pair *p, char c, size_t want);
+static ssize_t recv_one(struct pair *p, void *buf, size_t len, int flags);
+static int wait_datagram(struct pair *p);
+static void show_tcp_contrast(struct pair *p, const char *host);
+static ssize_t tcp_three_sends(struct pair *p, int cfd, int sfd);
+static int queued_bytes(int fd);
+static void show_size_limit(struct pair *p, long extra_size);
+static void try_size(struct pair *p, size_t len);
+static void show_truncation(struct pair *p);
+static void show_trunc_flag(struct pair *p);
+static void show_msg_flags(struct pair *p);
+static void show_rest_is_gone(struct pair *p);
+static void show_peek_size(struct pair *p);
 
-static void parse_options(int argc, char **argv, struct options *opt)
+int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		COMMON_LONGOPTS,
-		{ "size", required_argument, NULL, 's' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
+	struct options opt;
+	struct pair p = { .rx = -1, .tx = -1 };
+	int status = EXIT_RUNTIME;
 
-	opterr = 0;
-	opt->host = DEFAULT_HOST;
-	opt->port = "0";
-	opt->extra_size = -1;
-	while ((c = getopt_long(argc, argv, ":" COMMON_SHORTOPTS "s:", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage();
-			exit(EXIT_OK);
-		case 'b':
-			opt->host = optarg;
-			break;
-		case 'p':
-			opt->port = opt_port(optarg);
-			break;
-		case 's':
-			opt->extra_size = opt_number(optarg, "size", 0, TOO_BIG);
-			break;
-		default:
-			bad_option(c, argv);
-		}
+	parse_options(argc, argv, &opt);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	p.buf = malloc(TOO_BIG);
+	if (p.buf == NULL)
+		die("malloc:");
+	if (open_pair(&p, opt.host, opt.port) == 0) {
+		show_udp_boundaries(&p);
+		show_tcp_contrast(&p, opt.host);
+		show_size_limit(&p, opt.extra_size);
+		show_truncation(&p);
+		if (p.surprises == 0)
+			status = EXIT_OK;
+		else
+			printf("\n%d result(s) differ from what this lesson describes\n", p.surprises);
 	}
-	if (optind < argc)
-		usage_error("unexpected argument '%s'", argv[optind]);
+	if (p.rx >= 0)
+		close(p.rx);
+	if (p.tx >= 0)
+		close(p.tx);
+	free(p.buf);
+	return status;
 }
-
-/* ---- the two sockets --------------------------------------------------- */
 
 /* Bind the receiving socket and open a sending one of the same family.
  * Returns 0, or -1 (said why). */
@@ -159,13 +154,22 @@ static int open_pair(struct pair *p, const char *host, const char *port)
 	return 0;
 }
 
-/* ---- sending and receiving --------------------------------------------- */
+/* ---- 1. boundaries --------------------------------------------------------- */
 
-/* Send len bytes of c as one datagram. Returns sendto()'s result. */
-static ssize_t send_bytes(struct pair *p, char c, size_t len)
+static void show_udp_boundaries(struct pair *p)
 {
-	memset(p->buf, c, len);
-	return sendto(p->tx, p->buf, len, 0, (struct sockaddr *)&p->rxaddr, p->rxlen);
+	printf("\n1. message boundaries\n");
+	send_expect_ok(p, 'A', 100);
+	send_expect_ok(p, 'B', 200);
+	send_expect_ok(p, 'C', 300);
+	/* The buffer has room for all 600 bytes, yet each recv() stops at
+	 * the end of one datagram. */
+	recv_expect(p, 'A', 100);
+	recv_expect(p, 'B', 200);
+	recv_expect(p, 'C', 300);
+	printf("3 sends, 3 receives: each recv() returned exactly one datagram\n");
+	send_expect_ok(p, 'E', 0);
+	recv_expect(p, 'E', 0);
 }
 
 /* Send and say so; an unexpected failure counts as a surprise. */
@@ -180,6 +184,46 @@ static void send_expect_ok(struct pair *p, char c, size_t len)
 		printf("sendto() %zu bytes of '%c'\n", len, c);
 	else
 		printf("sendto() 0 bytes\n");
+}
+
+/* Send len bytes of c as one datagram. Returns sendto()'s result. */
+static ssize_t send_bytes(struct pair *p, char c, size_t len)
+{
+	memset(p->buf, c, len);
+	return sendto(p->tx, p->buf, len, 0, (struct sockaddr *)&p->rxaddr, p->rxlen);
+}
+
+/* Receive one datagram into a buffer big enough for any, and check its
+ * size and contents. */
+static void recv_expect(struct pair *p, char c, size_t want)
+{
+	ssize_t n = recv_one(p, p->buf, TOO_BIG, 0);
+
+	if (n < 0)
+		return;
+	if (n == 0)
+		printf("recv() = 0 bytes: an empty datagram (on UDP, 0 is not end of file)\n");
+	else
+		printf("recv() = %zd bytes of '%c'\n", n, p->buf[0]);
+	if ((size_t)n != want || (n > 0 && (p->buf[0] != c || p->buf[n - 1] != c))) {
+		printf("unexpected: wanted %zu bytes of '%c'\n", want, c);
+		p->surprises++;
+	}
+}
+
+/* recv() with a wait first; -1 (said why) on failure. */
+static ssize_t recv_one(struct pair *p, void *buf, size_t len, int flags)
+{
+	ssize_t n;
+
+	if (wait_datagram(p) < 0)
+		return -1;
+	n = recv(p->rx, buf, len, flags);
+	if (n < 0) {
+		warn("recv:");
+		p->surprises++;
+	}
+	return n;
 }
 
 /* Wait (bounded) until the receiving socket has a datagram. A datagram to
@@ -203,87 +247,6 @@ static int wait_datagram(struct pair *p)
 		return -1;
 	}
 	return 0;
-}
-
-/* recv() with a wait first; -1 (said why) on failure. */
-static ssize_t recv_one(struct pair *p, void *buf, size_t len, int flags)
-{
-	ssize_t n;
-
-	if (wait_datagram(p) < 0)
-		return -1;
-	n = recv(p->rx, buf, len, flags);
-	if (n < 0) {
-		warn("recv:");
-		p->surprises++;
-	}
-	return n;
-}
-
-/* Receive one datagram into a buffer big enough for any, and check its
- * size and contents. */
-static void recv_expect(struct pair *p, char c, size_t want)
-{
-	ssize_t n = recv_one(p, p->buf, TOO_BIG, 0);
-
-	if (n < 0)
-		return;
-	if (n == 0)
-		printf("recv() = 0 bytes: an empty datagram (on UDP, 0 is not end of file)\n");
-	else
-		printf("recv() = %zd bytes of '%c'\n", n, p->buf[0]);
-	if ((size_t)n != want || (n > 0 && (p->buf[0] != c || p->buf[n - 1] != c))) {
-		printf("unexpected: wanted %zu bytes of '%c'\n", want, c);
-		p->surprises++;
-	}
-}
-
-/* ---- 1. boundaries ------------------------------------------------------- */
-
-static void show_udp_boundaries(struct pair *p)
-{
-	printf("\n1. message boundaries\n");
-	send_expect_ok(p, 'A', 100);
-	send_expect_ok(p, 'B', 200);
-	send_expect_ok(p, 'C', 300);
-	/* The buffer has room for all 600 bytes, yet each recv() stops at
-	 * the end of one datagram. */
-	recv_expect(p, 'A', 100);
-	recv_expect(p, 'B', 200);
-	recv_expect(p, 'C', 300);
-	printf("3 sends, 3 receives: each recv() returned exactly one datagram\n");
-	send_expect_ok(p, 'E', 0);
-	recv_expect(p, 'E', 0);
-}
-
-/* Bytes waiting in a stream socket's receive queue, or -1. */
-static int queued_bytes(int fd)
-{
-	int n;
-
-	return ioctl(fd, FIONREAD, &n) < 0 ? -1 : n;
-}
-
-/* Three sends on cfd, then one recv on sfd once all 600 bytes are
- * queued. Returns what recv() returned, or -1 (said why). */
-static ssize_t tcp_three_sends(struct pair *p, int cfd, int sfd)
-{
-	ssize_t n;
-
-	memset(p->buf, 'T', 300);
-	if (sl_io_write_all(cfd, p->buf, 100) < 0 ||
-	    sl_io_write_all(cfd, p->buf, 200) < 0 ||
-	    sl_io_write_all(cfd, p->buf, 300) < 0) {
-		warn("send:");
-		return -1;
-	}
-	/* Wait (at most 2 s) until all 600 bytes have arrived. */
-	for (int tries = 0; queued_bytes(sfd) < 600 && tries < 200; tries++)
-		usleep(10000);
-	n = recv(sfd, p->buf, TOO_BIG, 0);
-	if (n < 0)
-		warn("recv:");
-	return n;
 }
 
 /* The same three sends over a TCP connection on loopback (the library
@@ -321,7 +284,48 @@ static void show_tcp_contrast(struct pair *p, const char *host)
 	close(lfd);
 }
 
-/* ---- 2. the size limit --------------------------------------------------- */
+/* Three sends on cfd, then one recv on sfd once all 600 bytes are
+ * queued. Returns what recv() returned, or -1 (said why). */
+static ssize_t tcp_three_sends(struct pair *p, int cfd, int sfd)
+{
+	ssize_t n;
+
+	memset(p->buf, 'T', 300);
+	if (sl_io_write_all(cfd, p->buf, 100) < 0 ||
+	    sl_io_write_all(cfd, p->buf, 200) < 0 ||
+	    sl_io_write_all(cfd, p->buf, 300) < 0) {
+		warn("send:");
+		return -1;
+	}
+	/* Wait (at most 2 s) until all 600 bytes have arrived. */
+	for (int tries = 0; queued_bytes(sfd) < 600 && tries < 200; tries++)
+		usleep(10000);
+	n = recv(sfd, p->buf, TOO_BIG, 0);
+	if (n < 0)
+		warn("recv:");
+	return n;
+}
+
+/* Bytes waiting in a stream socket's receive queue, or -1. */
+static int queued_bytes(int fd)
+{
+	int n;
+
+	return ioctl(fd, FIONREAD, &n) < 0 ? -1 : n;
+}
+
+/* ---- 2. the size limit ----------------------------------------------------- */
+
+static void show_size_limit(struct pair *p, long extra_size)
+{
+	printf("\n2. the size limit: %d bytes of payload over %s\n", p->max_payload,
+	       p->max_payload == MAX_UDP4 ? "IPv4" : "IPv6");
+	try_size(p, (size_t)p->max_payload);
+	try_size(p, (size_t)p->max_payload + 1);
+	try_size(p, TOO_BIG);
+	if (extra_size >= 0)
+		try_size(p, (size_t)extra_size);
+}
 
 /* Try one datagram of len bytes; say what the kernel did. */
 static void try_size(struct pair *p, size_t len)
@@ -342,18 +346,16 @@ static void try_size(struct pair *p, size_t len)
 		p->surprises++;
 }
 
-static void show_size_limit(struct pair *p, long extra_size)
-{
-	printf("\n2. the size limit: %d bytes of payload over %s\n", p->max_payload,
-	       p->max_payload == MAX_UDP4 ? "IPv4" : "IPv6");
-	try_size(p, (size_t)p->max_payload);
-	try_size(p, (size_t)p->max_payload + 1);
-	try_size(p, TOO_BIG);
-	if (extra_size >= 0)
-		try_size(p, (size_t)extra_size);
-}
+/* ---- 3. truncation --------------------------------------------------------- */
 
-/* ---- 3. truncation ------------------------------------------------------- */
+static void show_truncation(struct pair *p)
+{
+	printf("\n3. truncation\n");
+	show_trunc_flag(p);
+	show_msg_flags(p);
+	show_rest_is_gone(p);
+	show_peek_size(p);
+}
 
 static void show_trunc_flag(struct pair *p)
 {
@@ -422,40 +424,25 @@ static void show_peek_size(struct pair *p)
 	recv_expect(p, 'P', (size_t)n);
 }
 
-static void show_truncation(struct pair *p)
-{
-	printf("\n3. truncation\n");
-	show_trunc_flag(p);
-	show_msg_flags(p);
-	show_rest_is_gone(p);
-	show_peek_size(p);
-}
+/* ---- Plumbing: the command line ---------------------------------------- */
 
-int main(int argc, char **argv)
+/* The options, as a table: lib/lesson parses and checks them. */
+static void parse_options(int argc, char **argv, struct options *opt)
 {
-	struct options opt;
-	struct pair p = { .rx = -1, .tx = -1 };
-	int status = EXIT_RUNTIME;
+	const struct lesson_opt options[] = {
+		OPT_BIND(&opt->host, "address for the receiving socket (default " DEFAULT_HOST ";\n"
+			 "::1 shows the IPv6 limit)"),
+		OPT_PORT(&opt->port, "its port (default 0: any free port)"),
+		{ 's', "size", OPT_NUMBER, &opt->extra_size, "BYTES",
+		  "also try one datagram of BYTES bytes", .what = "size", .min = 0, .max = TOO_BIG },
+		{ 0 }
+	};
 
-	parse_options(argc, argv, &opt);
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	p.buf = malloc(TOO_BIG);
-	if (p.buf == NULL)
-		die("malloc:");
-	if (open_pair(&p, opt.host, opt.port) == 0) {
-		show_udp_boundaries(&p);
-		show_tcp_contrast(&p, opt.host);
-		show_size_limit(&p, opt.extra_size);
-		show_truncation(&p);
-		if (p.surprises == 0)
-			status = EXIT_OK;
-		else
-			printf("\n%d result(s) differ from what this lesson describes\n", p.surprises);
-	}
-	if (p.rx >= 0)
-		close(p.rx);
-	if (p.tx >= 0)
-		close(p.tx);
-	free(p.buf);
-	return status;
+	*opt = (struct options){ .host = DEFAULT_HOST, .port = "0", .extra_size = -1 };
+	lesson_options(argc, argv, &(struct lesson_cli){
+		.about = "Shows what a UDP datagram is (lesson 14): boundaries kept, the size\n"
+			 "limit (EMSGSIZE) and truncation (MSG_TRUNC), with two sockets of its\n"
+			 "own. Exits 0 when the kernel behaved as described, 1 otherwise.",
+		.opts = options,
+	});
 }

@@ -4,11 +4,10 @@
  * run, and no one can know it in advance) that announces itself: every
  * 500 ms it sends one UDP datagram, "socklab-discovery v1 name=echo
  * tcp=PORT addr=127.0.0.1", to a multicast group. Clients that joined
- * the group hear it and learn where to connect. In between, ppoll()
+ * the group hear it and learn where to connect. In between, poll()
  * waits on the TCP listener with a timeout that ends at the next
- * announcement, and each client that connects gets one line back.
- * SIGINT/SIGTERM are blocked except inside ppoll(), so a stop signal is
- * never lost between the loop's test and the wait.
+ * announcement, and each client that connects gets one line back. It
+ * stops with the signal-safe stop of lesson 02, from lib/lesson.
  *
  * Why: well-known ports and DNS need someone to decide and configure
  * things ahead of time. On a local network a service can instead say
@@ -32,28 +31,23 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "socklab.h"
 #include "lesson/lesson.h"
-#include "discovery.h"
+#include "lesson/stop.h"
+#include "common.h"
 
 #define BACKLOG 16
 /* A client that connects must send its line within this time. */
 #define CLIENT_TIMEOUT_S 2
 #define MAX_LINE 256
-
-static volatile sig_atomic_t stop_requested;
 
 struct options {
 	const char *host;         /* TCP service address (IPv4) */
@@ -69,172 +63,7 @@ struct options {
 	int verbose;
 };
 
-static void usage(void)
-{
-	printf("usage: server [-b ADDR] [-p PORT] [-N NAME] [-g GROUP] [-P PORT]\n"
-	       "              [-i ADDR] [-I MS] [--ttl N] [--broadcast ADDR] [-n N] [-v]\n"
-	       "A TCP service that announces its port on a multicast group (lesson 15).\n"
-	       "Each client that connects sends one line and gets one line back.\n"
-	       "\n"
-	       "  -b, --bind ADDR          IPv4 address of the TCP service (default %s)\n"
-	       "  -p, --port PORT          its port (default 0: any free port)\n"
-	       "  -N, --name NAME          the service name to announce (default %s)\n"
-	       "  -g, --group GROUP        multicast group to announce on (default %s)\n"
-	       "  -P, --announce-port PORT UDP port of the announcements (default %s)\n"
-	       "  -i, --iface ADDR         address of the interface to announce from\n"
-	       "                           (default %s, the loopback)\n"
-	       "  -I, --interval MS        time between announcements (default 500)\n"
-	       "      --ttl N              IP_MULTICAST_TTL (default 1)\n"
-	       "      --broadcast ADDR     announce by broadcast to ADDR instead\n"
-	       "                           (127.255.255.255 on the loopback)\n"
-	       "  -n, --clients N          exit after N clients (default 0: until\n"
-	       "                           SIGINT or SIGTERM)\n"
-	       "  -v, --verbose            print every announcement\n"
-	       "  -h, --help               show this help\n",
-	       DEFAULT_HOST, DEFAULT_NAME, DEFAULT_GROUP, DEFAULT_ANNOUNCE_PORT,
-	       DEFAULT_IFACE);
-}
-
-/* A numeric IPv4 address, or exit 2. No names: a name could need DNS. */
-static const char *opt_ipv4(const char *arg, const char *what)
-{
-	struct in_addr a;
-
-	if (inet_pton(AF_INET, arg, &a) != 1)
-		usage_error("bad %s '%s': expected an IPv4 address such as 127.0.0.1",
-			    what, arg);
-	return arg;
-}
-
-static void check_options(const struct options *opt)
-{
-	struct in_addr g;
-
-	if (!valid_service_name(opt->name))
-		usage_error("bad name '%s': 1 to %d letters, digits, '.', '_' or '-'",
-			    opt->name, MAX_NAME);
-	inet_pton(AF_INET, opt->group, &g);
-	if (!IN_MULTICAST(ntohl(g.s_addr)))
-		usage_error("bad group '%s': a multicast group is 224.0.0.0 to 239.255.255.255",
-			    opt->group);
-	if (strcmp(opt->announce_port, "0") == 0)
-		usage_error("bad announce port '0': clients must know it in advance");
-}
-
-static void parse_options(int argc, char **argv, struct options *opt)
-{
-	enum { OPT_TTL = 256, OPT_BROADCAST };
-	static const struct option longopts[] = {
-		COMMON_LONGOPTS,
-		{ "name", required_argument, NULL, 'N' },
-		{ "group", required_argument, NULL, 'g' },
-		{ "announce-port", required_argument, NULL, 'P' },
-		{ "iface", required_argument, NULL, 'i' },
-		{ "interval", required_argument, NULL, 'I' },
-		{ "ttl", required_argument, NULL, OPT_TTL },
-		{ "broadcast", required_argument, NULL, OPT_BROADCAST },
-		{ "clients", required_argument, NULL, 'n' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-
-	opterr = 0;
-	memset(opt, 0, sizeof(*opt));
-	opt->host = DEFAULT_HOST;
-	opt->port = "0";
-	opt->name = DEFAULT_NAME;
-	opt->group = DEFAULT_GROUP;
-	opt->announce_port = DEFAULT_ANNOUNCE_PORT;
-	opt->iface = DEFAULT_IFACE;
-	opt->interval_ms = 500;
-	opt->ttl = 1;
-	while ((c = getopt_long(argc, argv, ":" COMMON_SHORTOPTS "N:g:P:i:I:n:v",
-				longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage();
-			exit(EXIT_OK);
-		case 'b':
-			opt->host = opt_ipv4(optarg, "address");
-			break;
-		case 'p':
-			opt->port = opt_port(optarg);
-			break;
-		case 'N':
-			opt->name = optarg;
-			break;
-		case 'g':
-			opt->group = opt_ipv4(optarg, "group");
-			break;
-		case 'P':
-			opt->announce_port = opt_port(optarg);
-			break;
-		case 'i':
-			opt->iface = opt_ipv4(optarg, "interface address");
-			break;
-		case 'I':
-			opt->interval_ms = opt_number(optarg, "interval", 10, 3600000);
-			break;
-		case OPT_TTL:
-			opt->ttl = opt_number(optarg, "TTL", 0, 255);
-			break;
-		case OPT_BROADCAST:
-			opt->broadcast = opt_ipv4(optarg, "broadcast address");
-			break;
-		case 'n':
-			opt->max_clients = opt_number(optarg, "client count", 0, 1000000);
-			break;
-		case 'v':
-			opt->verbose = 1;
-			break;
-		default:
-			bad_option(c, argv);
-		}
-	}
-	if (optind < argc)
-		usage_error("unexpected argument '%s'", argv[optind]);
-	check_options(opt);
-}
-
-static void on_stop_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
-/* Install the SIGINT/SIGTERM handler and block both signals: they get
- * through only while ppoll() waits. *during_wait gets the mask for it. */
-static void install_stop_handlers(sigset_t *during_wait)
-{
-	struct sigaction sa;
-	sigset_t stop_signals;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = 0;
-	if (sigaction(SIGINT, &sa, NULL) < 0)
-		die("sigaction SIGINT:");
-	if (sigaction(SIGTERM, &sa, NULL) < 0)
-		die("sigaction SIGTERM:");
-	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGINT);
-	sigaddset(&stop_signals, SIGTERM);
-	if (sigprocmask(SIG_BLOCK, &stop_signals, during_wait) < 0)
-		die("sigprocmask:");
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- the announcer --------------------------------------------------------- */
-
+/* The announcing socket, and what it sends where. */
 struct announcer {
 	int fd;
 	struct sockaddr_in dest;   /* group (or broadcast address) and port */
@@ -243,6 +72,92 @@ struct announcer {
 	char dest_text[SL_ADDRSTRLEN];
 	long sent;
 };
+
+/* main() is the whole story; each step is a function below it, in order. */
+static void parse_options(int argc, char **argv, struct options *opt);
+static int open_announcer(struct announcer *a, const struct options *opt, int tcp_port);
+static int set_multicast_options(int fd, const struct options *opt);
+static int set_broadcast_options(int fd);
+static int run(int listener, struct announcer *a, const struct options *opt);
+static int announce(struct announcer *a, int verbose);
+static int wait_for_client(int listener, long long next);
+static int serve_one(int listener, const char *name);
+static void answer_client(int fd, const char *who, const char *name);
+
+int main(int argc, char **argv)
+{
+	struct options opt;
+	struct announcer a = { .fd = -1 };
+	struct sockaddr_storage bound;
+	socklen_t boundlen = sizeof(bound);
+	char err[SL_ERR_LEN];
+	int listener, flags, status = EXIT_RUNTIME;
+
+	parse_options(argc, argv, &opt);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	stop_on_signals(); /* the signal-safe stop of lesson 02, from lib/lesson */
+
+	/* The service itself is ordinary TCP (lesson 02), opened by the
+	 * library: port 0, so nobody could have guessed it. */
+	listener = sl_tcp_listen(opt.host, opt.port, BACKLOG, &bound, &boundlen, err);
+	if (listener < 0)
+		die("%s", err);
+	/* Non-blocking: see serve_one(). */
+	flags = fcntl(listener, F_GETFL);
+	if (flags < 0 || fcntl(listener, F_SETFL, flags | O_NONBLOCK) < 0)
+		die("fcntl O_NONBLOCK:");
+	announce_listening(listener);
+
+	if (open_announcer(&a, &opt, sl_addr_port((struct sockaddr *)&bound)) == 0) {
+		printf("announcing \"%s\" to %s every %ld ms (%s)\n", a.text, a.dest_text,
+		       opt.interval_ms, opt.broadcast != NULL ? "broadcast" : "multicast");
+		status = run(listener, &a, &opt);
+	}
+	if (a.fd >= 0)
+		close(a.fd);
+	close(listener);
+	if (stop_requested)
+		printf("stopping: signal received\n");
+	printf("sent %ld announcements\n", a.sent);
+	return status;
+}
+
+/* ---- the announcer --------------------------------------------------------- */
+
+/* The announcing socket and the text it sends. Returns 0, or -1. */
+static int open_announcer(struct announcer *a, const struct options *opt,
+			  int tcp_port)
+{
+	const char *to = opt->broadcast != NULL ? opt->broadcast : opt->group;
+	uint16_t port;
+
+	a->sent = 0;
+	a->len = (size_t)snprintf(a->text, sizeof(a->text), "%s name=%s tcp=%d",
+				  ANNOUNCE_PREFIX, opt->name, tcp_port);
+	/* Listening on one address only? Say which: the datagram's source
+	 * is the announcing interface's address, which may differ. */
+	if (strcmp(opt->host, "0.0.0.0") != 0)
+		a->len += (size_t)snprintf(a->text + a->len, sizeof(a->text) - a->len,
+					   " addr=%s", opt->host);
+	sl_port_parse(opt->announce_port, &port);
+	memset(&a->dest, 0, sizeof(a->dest));
+	a->dest.sin_family = AF_INET;
+	a->dest.sin_port = htons(port);
+	inet_pton(AF_INET, to, &a->dest.sin_addr);
+	snprintf(a->dest_text, sizeof(a->dest_text), "%s:%u", to, (unsigned)port);
+
+	/* A plain UDP socket: nothing about it says "multicast" until the
+	 * options below and the group address we send to. No bind(): it
+	 * only sends. */
+	a->fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (a->fd < 0) {
+		warn("socket:");
+		return -1;
+	}
+	if (opt->broadcast != NULL)
+		return set_broadcast_options(a->fd);
+	return set_multicast_options(a->fd, opt);
+}
 
 /* Multicast: which interface, how far, and a copy for this host. */
 static int set_multicast_options(int fd, const struct options *opt)
@@ -291,39 +206,39 @@ static int set_broadcast_options(int fd)
 	/* END EXERCISE 3 */
 }
 
-/* The announcing socket and the text it sends. Returns 0, or -1. */
-static int open_announcer(struct announcer *a, const struct options *opt,
-			  int tcp_port)
+/* ---- the loop: announce, and serve clients in between --------------------- */
+
+/* Announce every interval and serve clients in between, until a signal
+ * or max_clients. Returns EXIT_OK or EXIT_RUNTIME. */
+static int run(int listener, struct announcer *a, const struct options *opt)
 {
-	const char *to = opt->broadcast != NULL ? opt->broadcast : opt->group;
-	uint16_t port;
+	long long next = now_ms();
+	long served = 0;
 
-	a->sent = 0;
-	a->len = (size_t)snprintf(a->text, sizeof(a->text), "%s name=%s tcp=%d",
-				  ANNOUNCE_PREFIX, opt->name, tcp_port);
-	/* Listening on one address only? Say which: the datagram's source
-	 * is the announcing interface's address, which may differ. */
-	if (strcmp(opt->host, "0.0.0.0") != 0)
-		a->len += (size_t)snprintf(a->text + a->len, sizeof(a->text) - a->len,
-					   " addr=%s", opt->host);
-	sl_port_parse(opt->announce_port, &port);
-	memset(&a->dest, 0, sizeof(a->dest));
-	a->dest.sin_family = AF_INET;
-	a->dest.sin_port = htons(port);
-	inet_pton(AF_INET, to, &a->dest.sin_addr);
-	snprintf(a->dest_text, sizeof(a->dest_text), "%s:%u", to, (unsigned)port);
+	while (!stop_requested && (opt->max_clients == 0 || served < opt->max_clients)) {
+		long long now = now_ms();
+		int ready, rc;
 
-	/* A plain UDP socket: nothing about it says "multicast" until the
-	 * options below and the group address we send to. No bind(): it
-	 * only sends. */
-	a->fd = socket(AF_INET, SOCK_DGRAM, 0);
-	if (a->fd < 0) {
-		warn("socket:");
-		return -1;
+		/* Time for an announcement (and the next one's time). */
+		if (now >= next) {
+			if (announce(a, opt->verbose) < 0 && a->sent == 0)
+				return EXIT_RUNTIME; /* the very first failed: give up */
+			next += opt->interval_ms;
+			if (next <= now)
+				next = now + opt->interval_ms; /* we fell behind: skip */
+		}
+		ready = wait_for_client(listener, next);
+		if (ready < 0)
+			return EXIT_RUNTIME;
+		if (ready == 0)
+			continue;
+		/* The listener is readable: a connection waits for accept(). */
+		rc = serve_one(listener, opt->name);
+		if (rc < 0)
+			return EXIT_RUNTIME;
+		served += rc;
 	}
-	if (opt->broadcast != NULL)
-		return set_broadcast_options(a->fd);
-	return set_multicast_options(a->fd, opt);
+	return EXIT_OK;
 }
 
 /* Send one announcement. Returns 0, or -1 (said why). */
@@ -340,7 +255,53 @@ static int announce(struct announcer *a, int verbose)
 	return 0;
 }
 
-/* ---- the TCP service -------------------------------------------------- */
+/* Wait for a client until the next announcement is due (or a stop
+ * signal). Returns 1 when the listener is readable, 0 when not, -1 on
+ * failure. */
+static int wait_for_client(int listener, long long next)
+{
+	/* The listener, and lib/lesson's stop pipe, which a stop signal
+	 * makes readable: a signal cannot slip in unseen between the loop's
+	 * test and the wait. */
+	struct pollfd pfd[2] = {
+		{ .fd = listener, .events = POLLIN },
+		{ .fd = stop_pipe(), .events = POLLIN },
+	};
+	long long left = next - now_ms();
+
+	if (poll(pfd, 2, left > 0 ? (int)left : 0) < 0) {
+		if (errno == EINTR)
+			return 0; /* a signal: the loop test reads the flag */
+		warn("poll:");
+		return -1;
+	}
+	return pfd[0].revents != 0;
+}
+
+/* Accept one client the listener has ready, and serve it. Returns 1 when
+ * a client was served, 0 when there was none after all, -1 on failure. */
+static int serve_one(int listener, const char *name)
+{
+	struct sockaddr_storage peer;
+	socklen_t peerlen = sizeof(peer);
+	char who[SL_ADDRSTRLEN];
+	/* The listener is non-blocking: if the client gave up between
+	 * poll() and here, accept() says EAGAIN instead of waiting. */
+	int fd = accept(listener, (struct sockaddr *)&peer, &peerlen);
+
+	if (fd < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
+		    errno == ECONNABORTED)
+			return 0;
+		warn("accept:");
+		return -1;
+	}
+	if (sl_addr_format((struct sockaddr *)&peer, peerlen, who, sizeof(who)) == NULL)
+		snprintf(who, sizeof(who), "(unknown address)");
+	answer_client(fd, who, name);
+	close(fd);
+	return 1;
+}
 
 /* Read one line from the client (bounded by SO_RCVTIMEO) and answer it. */
 static void answer_client(int fd, const char *who, const char *name)
@@ -376,132 +337,37 @@ static void answer_client(int fd, const char *who, const char *name)
 	sl_line_free(&lr);
 }
 
-/* Accept one client the listener has ready, and serve it. Returns 1 when
- * a client was served, 0 when there was none after all, -1 on failure. */
-static int serve_one(int listener, const char *name)
+/* ---- Plumbing: the command line ---------------------------------------- */
+
+/* The options, as a table: lib/lesson parses and checks them; then the
+ * addresses and the name. */
+static void parse_options(int argc, char **argv, struct options *opt)
 {
-	struct sockaddr_storage peer;
-	socklen_t peerlen = sizeof(peer);
-	char who[SL_ADDRSTRLEN];
-	/* The listener is non-blocking: if the client gave up between
-	 * ppoll() and here, accept() says EAGAIN instead of waiting. */
-	int fd = accept(listener, (struct sockaddr *)&peer, &peerlen);
+	const struct lesson_opt options[] = {
+		OPT_BIND(&opt->host, "IPv4 address of the TCP service (default " DEFAULT_HOST ")"),
+		OPT_PORT(&opt->port, "its port (default 0: any free port)"),
+		OPT_RENDEZVOUS(&opt->name, &opt->group, &opt->announce_port, &opt->iface),
+		{ 'I', "interval", OPT_NUMBER, &opt->interval_ms, "MS",
+		  "time between announcements (default 500)", .what = "interval", .min = 10, .max = 3600000 },
+		{ 0, "ttl", OPT_NUMBER, &opt->ttl, "N", "IP_MULTICAST_TTL (default 1)",
+		  .what = "TTL", .min = 0, .max = 255 },
+		{ 0, "broadcast", OPT_STRING, &opt->broadcast, "ADDR", .what = "broadcast address",
+		  .help = "announce by broadcast to ADDR instead\n(127.255.255.255 on the loopback)" },
+		{ 'n', "clients", OPT_NUMBER, &opt->max_clients, "N", .what = "client count",
+		  .help = "exit after N clients (default 0: until a signal)", .max = 1000000 },
+		{ 'v', "verbose", OPT_FLAG, &opt->verbose, .help = "print every announcement" },
+		{ 0 }
+	};
 
-	if (fd < 0) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
-		    errno == ECONNABORTED)
-			return 0;
-		warn("accept:");
-		return -1;
-	}
-	if (sl_addr_format((struct sockaddr *)&peer, peerlen, who, sizeof(who)) == NULL)
-		snprintf(who, sizeof(who), "(unknown address)");
-	answer_client(fd, who, name);
-	close(fd);
-	return 1;
-}
-
-/* Wait for a client until the next announcement is due (or a stop
- * signal). Returns 1 when the listener is readable, 0 when not, -1 on
- * failure. */
-static int wait_for_client(int listener, long long next, const sigset_t *during_wait)
-{
-	struct pollfd pfd = { .fd = listener, .events = POLLIN };
-	long long left = next - now_ms();
-	struct timespec ts;
-	int n;
-
-	if (left < 0)
-		left = 0;
-	ts.tv_sec = (time_t)(left / 1000);
-	ts.tv_nsec = (long)(left % 1000) * 1000000;
-	/* ppoll() unblocks SIGINT/SIGTERM and waits, in one step: a stop
-	 * signal cannot slip in between the loop's test and the wait. */
-	n = ppoll(&pfd, 1, &ts, during_wait);
-	if (n < 0) {
-		if (errno == EINTR)
-			return 0; /* a signal: the loop test reads the flag */
-		warn("ppoll:");
-		return -1;
-	}
-	return n > 0;
-}
-
-/* Announce every interval and serve clients in between, until a signal
- * or max_clients. Returns EXIT_OK or EXIT_RUNTIME. */
-static int run(int listener, struct announcer *a, const struct options *opt,
-	       const sigset_t *during_wait)
-{
-	long long next = now_ms();
-	long served = 0;
-
-	while (!stop_requested && (opt->max_clients == 0 || served < opt->max_clients)) {
-		long long now = now_ms();
-		int ready, rc;
-
-		/* Time for an announcement (and the next one's time). */
-		if (now >= next) {
-			if (announce(a, opt->verbose) < 0 && a->sent == 0)
-				return EXIT_RUNTIME; /* the very first failed: give up */
-			next += opt->interval_ms;
-			if (next <= now)
-				next = now + opt->interval_ms; /* we fell behind: skip */
-		}
-		ready = wait_for_client(listener, next, during_wait);
-		if (ready < 0)
-			return EXIT_RUNTIME;
-		if (ready == 0)
-			continue;
-		/* The listener is readable: a connection waits for accept(). */
-		rc = serve_one(listener, opt->name);
-		if (rc < 0)
-			return EXIT_RUNTIME;
-		served += rc;
-	}
-	return EXIT_OK;
-}
-
-/* Put the listener in non-blocking mode (see serve_one). */
-static void set_nonblocking(int fd)
-{
-	int flags = fcntl(fd, F_GETFL);
-
-	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
-		die("fcntl O_NONBLOCK:");
-}
-
-int main(int argc, char **argv)
-{
-	struct options opt;
-	struct announcer a = { .fd = -1 };
-	struct sockaddr_storage bound;
-	socklen_t boundlen = sizeof(bound);
-	char err[SL_ERR_LEN];
-	sigset_t during_wait;
-	int listener, status = EXIT_RUNTIME;
-
-	parse_options(argc, argv, &opt);
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	install_stop_handlers(&during_wait);
-
-	/* The service itself is ordinary TCP (lesson 02), opened by the
-	 * library: port 0, so nobody could have guessed it. */
-	listener = sl_tcp_listen(opt.host, opt.port, BACKLOG, &bound, &boundlen, err);
-	if (listener < 0)
-		die("%s", err);
-	set_nonblocking(listener);
-	announce_listening(listener);
-
-	if (open_announcer(&a, &opt, sl_addr_port((struct sockaddr *)&bound)) == 0) {
-		printf("announcing \"%s\" to %s every %ld ms (%s)\n", a.text, a.dest_text,
-		       opt.interval_ms, opt.broadcast != NULL ? "broadcast" : "multicast");
-		status = run(listener, &a, &opt, &during_wait);
-	}
-	if (a.fd >= 0)
-		close(a.fd);
-	close(listener);
-	if (stop_requested)
-		printf("stopping: signal received\n");
-	printf("sent %ld announcements\n", a.sent);
-	return status;
+	*opt = (struct options){ .host = DEFAULT_HOST, .port = "0", .name = DEFAULT_NAME,
+		.group = DEFAULT_GROUP, .announce_port = DEFAULT_ANNOUNCE_PORT,
+		.iface = DEFAULT_IFACE, .interval_ms = 500, .ttl = 1 };
+	lesson_options(argc, argv, &(struct lesson_cli){
+		.about = "A TCP service that announces its port on a multicast group (lesson 15).\n"
+			 "Each client that connects sends one line and gets one line back.",
+		.opts = options,
+	});
+	check_ipv4(opt->host, "address");
+	check_ipv4(opt->broadcast, "broadcast address");
+	check_rendezvous(opt->name, opt->group, opt->iface);
 }

@@ -65,6 +65,8 @@ enum lesson_opt_kind {
 	OPT_COUNT,   /* no argument, each use adds one: -vv gives 2 (int) */
 	OPT_OCTAL,   /* a number in [.min, .max] (min >= 0) written in octal,
 		      * as file modes are: "600", "0660": *(long *)value */
+	OPT_LIST,    /* may be given again: each text is kept, in order, in a
+		      * const char *[.max + 1], NULL after the last one */
 };
 
 struct lesson_opt {
@@ -75,7 +77,8 @@ struct lesson_opt {
 	const char *arg;          /* the argument's name in the help: "N" */
 	const char *help;         /* what it does; '\n' starts a new help line */
 	const char *what;         /* in errors: "bad client count 'x'" */
-	long min, max;            /* OPT_NUMBER's range; OPT_FLAG's value */
+	long min, max;            /* OPT_NUMBER's range; OPT_FLAG's value;
+				   * OPT_LIST: how many at most */
 	const char *const *choices; /* OPT_CHOICE: the names, NULL at the end */
 	int required;             /* missing → "missing -p PORT: <what>" */
 };

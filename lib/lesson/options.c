@@ -64,7 +64,7 @@ static void print_usage_line(const struct lesson_cli *cli, int nopts)
 	const char *prog = program_invocation_short_name;
 	int indent = (int)strlen("usage: ") + (int)strlen(prog);
 	int col = indent;
-	char word[128];
+	char word[2 * 96 + 16]; /* room for "-B X [-B X...]" */
 
 	printf("usage: %s", prog);
 	for (int i = 0; i <= nopts; i++) {
@@ -75,8 +75,13 @@ static void print_usage_line(const struct lesson_cli *cli, int nopts)
 			char spelled[96];
 
 			opt_spelling(&cli->opts[i], spelled, sizeof(spelled));
-			snprintf(word, sizeof(word), cli->opts[i].required ? "%s" : "[%s]",
-				 spelled);
+			if (cli->opts[i].kind == OPT_LIST) /* "-B X [-B X...]" */
+				snprintf(word, sizeof(word),
+					 cli->opts[i].required ? "%s [%s...]" : "[%s...]",
+					 spelled, spelled);
+			else
+				snprintf(word, sizeof(word),
+					 cli->opts[i].required ? "%s" : "[%s]", spelled);
 		} else if (cli->args != NULL) {
 			w = cli->args;
 		} else {
@@ -168,6 +173,22 @@ static void take_value(const struct lesson_opt *o, const char *arg)
 	case OPT_STRING:
 		*(const char **)o->value = arg;
 		break;
+	case OPT_LIST: {
+		const char **items = o->value;
+		long n = 0;
+
+		while (items[n] != NULL)
+			n++;
+		if (n >= o->max) {
+			char spelled[96];
+
+			opt_spelling(o, spelled, sizeof(spelled));
+			usage_error("%s given more than %ld times", spelled, o->max);
+		}
+		items[n] = arg;
+		items[n + 1] = NULL;
+		break;
+	}
 	case OPT_PORT: {
 		uint16_t port;
 

@@ -111,19 +111,21 @@ static long current_syscall(pid_t pid)
 	return nr;
 }
 
-static int is_in_ppoll(void *arg)
+static int is_in_poll(void *arg)
 {
-	return current_syscall(*(pid_t *)arg) == SYS_ppoll;
+	long nr = current_syscall(*(pid_t *)arg);
+
+	return nr == SYS_poll || nr == SYS_ppoll;
 }
 
 /* Stop the server with sig and expect exit 0 and its totals line. Waiting
- * until it sits in ppoll() first makes sure the signal arrives while the
+ * until it sits in poll() first makes sure the signal arrives while the
  * server waits: the case that matters, and the one to test every time. */
 static void stop_server(struct h_proc *srv, int sig, const char *totals)
 {
 	int rc;
 
-	h_poll_until(is_in_ppoll, &srv->pid, DEADLINE_MS);
+	assert_true(h_poll_until(is_in_poll, &srv->pid, DEADLINE_MS));
 	rc = h_stop(srv, sig, DEADLINE_MS);
 	if (rc != 0)
 		fprintf(stderr, "server exit %d; stderr:\n%s\n", rc, srv->errbuf);
@@ -679,7 +681,7 @@ static void test_bad_options_exit_2_saying_why(void **state)
 		{ "server", "--delay", "60001", NULL, "bad delay '60001'" },
 		{ "server", "extra", NULL, NULL, "unexpected argument 'extra'" },
 		{ "server", "-z", NULL, NULL, "unknown option -z" },
-		{ "client", "-c", "5", NULL, "give the server's port with -p PORT" },
+		{ "client", "-c", "5", NULL, "missing -p PORT" },
 		{ "client", "-p", "0", NULL, "bad port '0'" },
 		{ "client", "-p", "9", "-c0", "bad count '0'" },
 		{ "client", "-p", "9", "-s5", "bad size '5'" },

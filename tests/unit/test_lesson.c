@@ -199,6 +199,29 @@ static void call_client_options(void *arg)
 
 #define ARGV(...) ((char *[]){ "prog", __VA_ARGS__, NULL })
 
+/* A repeatable option: each -B kept in order, at most 3, at least one. */
+static const char *o_backends[3 + 1];
+
+static const struct lesson_opt list_table[] = {
+	{ 'B', "backend", OPT_LIST, o_backends, "HOST:PORT", "a backend (1 to 3)",
+	  .what = "backend", .max = 3, .required = 1 },
+	{ 0 }
+};
+
+static void call_list_options(void *arg)
+{
+	char **argv = arg;
+	int argc = 0;
+
+	while (argv[argc] != NULL)
+		argc++;
+	optind = 1;
+	lesson_options(argc, argv, &(struct lesson_cli){ .opts = list_table });
+	for (int i = 0; o_backends[i] != NULL; i++)
+		printf("%s%s", i > 0 ? " " : "", o_backends[i]);
+	printf("\n");
+}
+
 /* Run a parse that must fail with exit 2 and exactly this message. */
 static void expect_usage(void (*fn)(void *), char **argv, const char *msg)
 {
@@ -289,6 +312,26 @@ static void test_options_required_and_positional(void **state)
 	run_child(call_client_options, ARGV("-p", "7", "a"), &o);
 	assert_int_equal(o.code, 0);
 	assert_string_equal(o.out, "port=7\n");
+}
+
+static void test_options_list_keeps_each_value_in_order(void **state)
+{
+	struct outcome o;
+
+	(void)state;
+	run_child(call_list_options, ARGV("-B", "a:1", "--backend=b:2", "-Bc:3"), &o);
+	assert_int_equal(o.code, 0);
+	assert_string_equal(o.out, "a:1 b:2 c:3\n");
+	run_child(call_list_options, ARGV("-B", "a:1"), &o);
+	assert_int_equal(o.code, 0);
+	assert_string_equal(o.out, "a:1\n");
+	expect_usage(call_list_options, ARGV("-B", "a", "-B", "b", "-B", "c", "-B", "d"),
+		     "-B HOST:PORT given more than 3 times");
+	expect_usage(call_list_options, ((char *[]){ "prog", NULL }), "missing -B HOST:PORT");
+	run_child(call_list_options, ARGV("-h"), &o);
+	assert_int_equal(o.code, 0);
+	assert_non_null(strstr(o.out, "usage: test_lesson -B HOST:PORT [-B HOST:PORT...]\n"));
+	assert_non_null(strstr(o.out, "  -B, --backend HOST:PORT   a backend (1 to 3)\n"));
 }
 
 static void test_options_help_made_from_the_table(void **state)
@@ -480,6 +523,7 @@ int main(void)
 		cmocka_unit_test(test_options_number_and_choice_checked),
 		cmocka_unit_test(test_options_misuse_named),
 		cmocka_unit_test(test_options_required_and_positional),
+		cmocka_unit_test(test_options_list_keeps_each_value_in_order),
 		cmocka_unit_test(test_options_help_made_from_the_table),
 		cmocka_unit_test(test_options_octal),
 		cmocka_unit_test(test_stop_wakes_a_blocked_accept),
