@@ -243,7 +243,7 @@ EXERCISE_LESSONS := $(foreach f,$(wildcard lessons/*/exercise.conf),$(firstword 
 test: tests
 	$(if $(FUZZ_BINS),@$(MAKE) --no-print-directory fuzz-smoke)
 	@SOCKLAB_BUILD=$(B) $(if $(SANITIZE),CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)") mk/runtests.sh $(UNIT_BINS) $(LTEST_BINS) $(FUZZ_PLAIN) tests/slides/check_slides.py \
-		$(wildcard tests/tui/test_*.sh tests/tui/test_*.py tests/exercise/test_*.py tests/bench/test_*.py) \
+		$(wildcard tests/tui/test_*.sh tests/tui/test_*.py tests/exercise/test_*.py tests/bench/test_*.py tests/lessons/test_*.py) \
 		$(filter-out tests/exercise/test_steps.sh,$(wildcard tests/exercise/test_*.sh)) \
 		$(addprefix tests/exercise/test_steps.sh:,$(EXERCISE_LESSONS))
 

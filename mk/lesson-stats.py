@@ -24,7 +24,8 @@ For each file it counts
             against the concept would reward deleting explanations.
   of file   concept / lines, for comparison
 
-The floors (--check), for every server lesson (a program named *server.c):
+The floors (--check), for every server lesson (a program named *server.c,
+and lesson 13's balancer):
   concept ratio >= CONCEPT_FLOOR, and for the lessons that a classic guide
   has an equivalent of, code lines <= CLASSIC_FACTOR x the classic's count.
   A lesson's README names that classic and its count in a line
@@ -40,7 +41,11 @@ import os
 import re
 import sys
 
-CONCEPT_FLOOR = 0.65
+# Set from the lessons as they are (the lowest server, lesson 04's, is
+# 77%): a server lesson that lets its plumbing grow past a quarter of its
+# code fails. The issue that asked for the measure aimed at 65%.
+CONCEPT_FLOOR = 0.75
+SERVER = re.compile(r"(server|balancer)\.c$")
 CLASSIC_FACTOR = 1.6
 # Functions that were plumbing before the rule (usage, option parsing,
 # signal set-up), by name.
@@ -184,7 +189,7 @@ def main():
         sums = [sums[0] + total, sums[1] + code, sums[2] + concept]
         ratio = concept / code if code else 0.0
         note = ""
-        if f.endswith("server.c"):
+        if SERVER.search(f):
             ok = ratio >= CONCEPT_FLOOR
             note = "%s >= %d%%" % ("ok" if ok else "BELOW", CONCEPT_FLOOR * 100)
             if not ok:

@@ -71,36 +71,36 @@ with tempfile.TemporaryDirectory() as tmp:
     with open(os.path.join(lesson, "server.c"), "w") as f:
         f.write(GOOD)
     with open(os.path.join(lesson, "README.md"), "w") as f:
-        f.write("<!-- classic: server.c 24 -->\n")
+        f.write("<!-- classic: server.c 28 -->\n")
     r = run("--root", tmp, "--check")
     row = [l for l in r.stdout.splitlines() if l.startswith("90-made-up/server.c")]
     fields = row[0].split() if row else []
     check("the made-up lesson is counted: 36 lines, 28 code, 17 concept",
           fields[1:4] == ["36", "28", "17"], r.stdout)
-    check("61% concept is below the 65% floor and fails --check",
-          r.returncode == 1 and "concept 61% < 65%" in r.stderr, r.stderr)
+    check("61% concept is below the 75% floor and fails --check",
+          r.returncode == 1 and "concept 61% < 75%" in r.stderr, r.stderr)
 
-    # Eight more concept lines: 25 of 36 (69%) is above the floor, and
-    # 36 code lines are within 1.6 x 24 = 38.4.
+    # Sixteen more concept lines: 33 of 44 (75%) is at the floor, and
+    # 44 code lines are within 1.6 x 28 = 44.8.
     with open(os.path.join(lesson, "server.c"), "w") as f:
-        f.write(GOOD.replace(CONCEPT, CONCEPT + "\n" + CONCEPT))
+        f.write(GOOD.replace(CONCEPT, "\n".join([CONCEPT] * 3)))
     r = run("--root", tmp, "--check")
-    check("25 of 36 code lines (69%) passes, 36 <= 1.6 x 24", r.returncode == 0, r.stdout + r.stderr)
+    check("33 of 44 code lines (75%) passes, 44 <= 1.6 x 28", r.returncode == 0, r.stdout + r.stderr)
 
     with open(os.path.join(lesson, "README.md"), "w") as f:
-        f.write("<!-- classic: server.c 22 -->\n")
+        f.write("<!-- classic: server.c 27 -->\n")
     r = run("--root", tmp, "--check")
-    check("36 code lines against a classic of 22 (limit 35.2) fails",
-          r.returncode == 1 and "36 code lines > 1.6 x 22" in r.stderr, r.stderr)
+    check("44 code lines against a classic of 27 (limit 43.2) fails",
+          r.returncode == 1 and "44 code lines > 1.6 x 27" in r.stderr, r.stderr)
 
     with open(os.path.join(lesson, "README.md"), "w") as f:
-        f.write("<!-- classic: server.c 22 x1.7 -->\n")
+        f.write("<!-- classic: server.c 27 x1.7 -->\n")
     r = run("--root", tmp, "--check")
-    check("a lesson's own limit (1.7 x 22 = 37.4) holds it: 36 passes", r.returncode == 0, r.stderr)
+    check("a lesson's own limit (1.7 x 27 = 45.9) holds it: 44 passes", r.returncode == 0, r.stderr)
     with open(os.path.join(lesson, "README.md"), "w") as f:
-        f.write("<!-- classic: server.c 22 x1.6 -->\n")
+        f.write("<!-- classic: server.c 27 x1.6 -->\n")
     r = run("--root", tmp, "--check")
-    check("... and 1.6 x 22 = 35.2 fails it", r.returncode == 1 and "> 1.6 x 22" in r.stderr, r.stderr)
+    check("... and 1.6 x 27 = 43.2 fails it", r.returncode == 1 and "> 1.6 x 27" in r.stderr, r.stderr)
 
 print("test_stats: %s" % ("all passed" if failed == 0 else "%d failed" % failed))
 sys.exit(1 if failed else 0)
