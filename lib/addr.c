@@ -229,3 +229,16 @@ int sl_unix_addr(const char *path, struct sockaddr_un *sun, socklen_t *len)
 	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + room);
 	return 0;
 }
+
+char *sl_addr_peer(int fd, char *buf, size_t size)
+{
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+	int saved = errno; /* a message helper: leave errno as it was */
+
+	if (getpeername(fd, (struct sockaddr *)&peer, &len) < 0 ||
+	    sl_addr_format((struct sockaddr *)&peer, len, buf, size) == NULL)
+		snprintf(buf, size, "(fd %d)", fd);
+	errno = saved;
+	return buf;
+}

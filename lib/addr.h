@@ -45,6 +45,11 @@ struct addrinfo *sl_addr_resolve(const char *host, const char *service,
 char *sl_addr_format(const struct sockaddr *sa, socklen_t len,
                      char *buf, size_t size);
 
+/* The peer of a connected socket as text, as sl_addr_format writes it, for
+ * messages: "(fd N)" when the kernel cannot say (not connected, already
+ * reset) or buf is too small for the address. Returns buf; never fails. */
+char *sl_addr_peer(int fd, char *buf, size_t size);
+
 /* The port of an AF_INET/AF_INET6 address, in host byte order; -1 with
  * errno EAFNOSUPPORT for other families. */
 int sl_addr_port(const struct sockaddr *sa);

@@ -120,7 +120,6 @@ static int watch(struct server *s, struct conn *c, uint32_t events);
 static int rewatch(struct server *s, struct conn *c, uint32_t events);
 static long long now_ms(void);
 static const char *event_names(uint32_t ev, char *buf, size_t size);
-static void describe_peer(int fd, char *who, size_t size);
 
 int main(int argc, char **argv)
 {
@@ -290,7 +289,7 @@ static void add_client(struct server *s, int fd)
 	if (s->verbose >= 1) {
 		char who[SL_ADDRSTRLEN];
 
-		describe_peer(fd, who, sizeof(who));
+		sl_addr_peer(fd, who, sizeof(who));
 		printf("client %s connected (fd %d, %ld clients)\n", who, fd, s->nclients);
 	}
 }
@@ -524,7 +523,7 @@ static void close_client(struct server *s, struct conn *c, const char *why)
 	if (s->verbose >= 1) {
 		char who[SL_ADDRSTRLEN];
 
-		describe_peer(c->fd, who, sizeof(who));
+		sl_addr_peer(c->fd, who, sizeof(who));
 		printf("client %s disconnected (%lld bytes echoed%s%s)\n", who,
 		       c->echoed, why != NULL ? ", " : "", why != NULL ? why : "");
 	}
@@ -603,16 +602,6 @@ static const char *event_names(uint32_t ev, char *buf, size_t size)
 			used += (size_t)snprintf(buf + used, size - used, "%s%s",
 						 used > 0 ? "|" : "", names[i].name);
 	return buf;
-}
-
-static void describe_peer(int fd, char *who, size_t size)
-{
-	struct sockaddr_storage peer;
-	socklen_t len = sizeof(peer);
-
-	if (getpeername(fd, (struct sockaddr *)&peer, &len) < 0 ||
-	    sl_addr_format((struct sockaddr *)&peer, len, who, size) == NULL)
-		snprintf(who, size, "(fd %d)", fd);
 }
 
 /* The options, as a table: lib/lesson parses and checks them. */

@@ -483,15 +483,11 @@ static int set_nonblocking(int fd)
 static void say_client(const struct server *s, int fd, const char *what,
 		       const struct client *c)
 {
-	struct sockaddr_storage peer;
-	socklen_t len = sizeof(peer);
 	char who[SL_ADDRSTRLEN];
 
 	if (s->verbose < 1)
 		return;
-	if (getpeername(fd, (struct sockaddr *)&peer, &len) < 0 ||
-	    sl_addr_format((struct sockaddr *)&peer, len, who, sizeof(who)) == NULL)
-		snprintf(who, sizeof(who), "(fd %d)", fd);
+	sl_addr_peer(fd, who, sizeof(who));
 	if (c == NULL)
 		printf("client %s %s\n", who, what);
 	else

@@ -138,7 +138,6 @@ static void unavailable(int err);
 static int read_disabled_sysctl(void);
 static void settle_workers(struct server *s);
 static int open_signalfd(void);
-static void describe_peer(int fd, char *who, size_t size);
 
 int main(int argc, char **argv)
 {
@@ -215,7 +214,7 @@ static void cleanup(struct server *s)
 		if (s->verbose >= 1) {
 			char who[SL_ADDRSTRLEN];
 
-			describe_peer(c->fd, who, sizeof(who));
+			sl_addr_peer(c->fd, who, sizeof(who));
 			printf("client %s disconnected (%lld bytes echoed, server stopping)\n",
 			       who, c->echoed);
 		}
@@ -427,7 +426,7 @@ static void add_client(struct server *s, int fd)
 	if (s->verbose >= 1) {
 		char who[SL_ADDRSTRLEN];
 
-		describe_peer(fd, who, sizeof(who));
+		sl_addr_peer(fd, who, sizeof(who));
 		printf("client %s connected (fd %d, %ld clients)\n", who, fd, s->nclients);
 	}
 	arm_recv(s, c);
@@ -440,7 +439,7 @@ static void close_client(struct server *s, struct conn *c, const char *why)
 	if (s->verbose >= 1) {
 		char who[SL_ADDRSTRLEN];
 
-		describe_peer(c->fd, who, sizeof(who));
+		sl_addr_peer(c->fd, who, sizeof(who));
 		printf("client %s disconnected (%lld bytes echoed%s%s)\n", who, c->echoed,
 		       why != NULL ? ", " : "", why != NULL ? why : "");
 	}
@@ -779,16 +778,6 @@ static int open_signalfd(void)
 }
 
 /* ---- Plumbing: printing a client, the command line ------------------------- */
-
-static void describe_peer(int fd, char *who, size_t size)
-{
-	struct sockaddr_storage peer;
-	socklen_t len = sizeof(peer);
-
-	if (getpeername(fd, (struct sockaddr *)&peer, &len) < 0 ||
-	    sl_addr_format((struct sockaddr *)&peer, len, who, size) == NULL)
-		snprintf(who, size, "(fd %d)", fd);
-}
 
 /* The options, as a table: lib/lesson parses and checks them. */
 static void parse_options(int argc, char **argv, struct options *opt)

@@ -630,15 +630,11 @@ static void describe_status(int status, char *buf, size_t size)
 
 static void say(const struct worker *w, int fd, const char *what, long long bytes)
 {
-	struct sockaddr_storage peer;
-	socklen_t len = sizeof(peer);
 	char who[SL_ADDRSTRLEN];
 
 	if (!w->verbose)
 		return;
-	if (getpeername(fd, (struct sockaddr *)&peer, &len) < 0 ||
-	    sl_addr_format((struct sockaddr *)&peer, len, who, sizeof(who)) == NULL)
-		snprintf(who, sizeof(who), "(fd %d)", fd);
+	sl_addr_peer(fd, who, sizeof(who));
 	if (bytes < 0)
 		printf("worker %d (pid %d): client %s %s\n", w->id, (int)getpid(), who, what);
 	else

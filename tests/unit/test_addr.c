@@ -663,6 +663,41 @@ static void test_unix_addr_bound(void **state)
 	close(fd);
 }
 
+/* sl_addr_peer: a connected TCP socket names its peer; an unconnected
+ * one, or a buffer too small, gives "(fd N)"; errno is left alone. */
+static void test_addr_peer(void **state)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int l = socket(AF_INET, SOCK_STREAM, 0), c = socket(AF_INET, SOCK_STREAM, 0);
+	int a, lone = socket(AF_INET, SOCK_STREAM, 0);
+	char buf[SL_ADDRSTRLEN], want[64], tiny[8];
+
+	(void)state;
+	assert_true(l >= 0 && c >= 0 && lone >= 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(l, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(l, 1), 0);
+	assert_int_equal(getsockname(l, (struct sockaddr *)&sin, &len), 0);
+	assert_int_equal(connect(c, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	a = accept(l, NULL, NULL);
+	assert_true(a >= 0);
+	snprintf(want, sizeof(want), "127.0.0.1:%u", ntohs(sin.sin_port));
+	errno = EPIPE;
+	assert_ptr_equal(sl_addr_peer(c, buf, sizeof(buf)), buf);
+	assert_string_equal(buf, want);
+	assert_int_equal(errno, EPIPE);
+	snprintf(want, sizeof(want), "(fd %d)", lone);
+	assert_string_equal(sl_addr_peer(lone, buf, sizeof(buf)), want);
+	assert_int_equal(errno, EPIPE);
+	snprintf(want, sizeof(want), "(fd %d)", c);
+	assert_string_equal(sl_addr_peer(c, tiny, sizeof(tiny)), want);
+	close(a);
+	close(c);
+	close(l);
+	close(lone);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -695,6 +730,7 @@ int main(void)
 		cmocka_unit_test(test_num_parse_valid),
 		cmocka_unit_test(test_num_parse_invalid),
 		cmocka_unit_test(test_num_parse_range),
+		cmocka_unit_test(test_addr_peer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
