@@ -351,8 +351,7 @@ static void parse_options(int argc, char **argv, struct options *opt)
 					     "forget-close", "no-accept", NULL };
 	int no_reuseaddr = 0;
 	const struct lesson_opt options[] = {
-		OPT_BIND(&opt->host, "address to listen on (default " DEFAULT_HOST ")"),
-		OPT_PORT(&opt->port, "port to listen on (default 0: any free port)"),
+		OPT_LISTEN(&opt->host, &opt->port),
 		{ 'm', "mode", OPT_CHOICE, &opt->mode, "MODE",
 		  "how the connection ends: echo (the default: the\n"
 		  "client closes first), close-first (TIME_WAIT here),\n"

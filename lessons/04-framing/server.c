@@ -483,8 +483,7 @@ static void parse_options(int argc, char **argv, struct options *opt)
 {
 	long record = RECORD_DEFAULT, max = 1024;
 	const struct lesson_opt options[] = {
-		OPT_BIND(&opt->host, "address to listen on (default " DEFAULT_HOST ")"),
-		OPT_PORT(&opt->port, "port to listen on (default 0: any free port)"),
+		OPT_LISTEN(&opt->host, &opt->port),
 		{ 'm', "mode", OPT_CHOICE, &opt->mode, "MODE", "fixed, delim or length (default delim)",
 		  .what = "mode", .choices = mode_names },
 		{ 'r', "record", OPT_NUMBER, &record, "BYTES",

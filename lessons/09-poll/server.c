@@ -428,8 +428,7 @@ static int set_nonblocking(int fd)
 static void parse_options(int argc, char **argv, struct server *srv)
 {
 	const struct lesson_opt options[] = {
-		OPT_BIND(&srv->host, "address to listen on (default " DEFAULT_HOST ")"),
-		OPT_PORT(&srv->port, "port to listen on (default 0: any free port)"),
+		OPT_LISTEN(&srv->host, &srv->port),
 		{ 0 }
 	};
 

@@ -608,8 +608,7 @@ static const char *event_names(uint32_t ev, char *buf, size_t size)
 static void parse_options(int argc, char **argv, struct server *s)
 {
 	const struct lesson_opt options[] = {
-		OPT_BIND(&s->host, "address to listen on (default " DEFAULT_HOST ")"),
-		OPT_PORT(&s->port, "port to listen on (default 0: any free port)"),
+		OPT_LISTEN(&s->host, &s->port),
 		{ 'e', "edge", OPT_FLAG, &s->edge,
 		  .help = "edge-triggered epoll (default: level-triggered)" },
 		{ 'r', "read-size", OPT_NUMBER, &s->read_size, "BYTES",

@@ -498,8 +498,7 @@ static void say_client(const struct server *s, int fd, const char *what,
 static void parse_options(int argc, char **argv, struct server *s)
 {
 	const struct lesson_opt options[] = {
-		OPT_BIND(&s->host, "address to listen on (default " DEFAULT_HOST ")"),
-		OPT_PORT(&s->port, "port to listen on (default 0: any free port)"),
+		OPT_LISTEN(&s->host, &s->port),
 		{ 0, "blocking", OPT_FLAG, &s->blocking,
 		  .help = "leave client sockets blocking and send each echo\n"
 			  "whole (the bug this lesson is about)" },

@@ -52,6 +52,7 @@
 #include "addr.h"
 #include "net.h"
 #include "lesson/lesson.h"
+#include "lesson/stop.h"
 
 #define ENTRIES_DEFAULT 1024     /* submission queue size */
 #define BUFFERS_DEFAULT 1024     /* buffers in the provided-buffer ring */
@@ -137,7 +138,6 @@ static void setup_ring(struct server *s, long entries);
 static void unavailable(int err);
 static int read_disabled_sysctl(void);
 static void settle_workers(struct server *s);
-static int open_signalfd(void);
 
 int main(int argc, char **argv)
 {
@@ -169,7 +169,9 @@ static void setup(struct server *s, const struct options *opt)
 	/* The ring first: when io_uring is unavailable, nothing else has
 	 * been opened that the early exit would have to close. */
 	setup_ring(s, opt->entries);
-	s->sigfd = open_signalfd();
+	/* SIGINT and SIGTERM as reads from a signalfd (lesson 10's way, from
+	 * lib/lesson), which the ring reads like any socket. */
+	s->sigfd = stop_signalfd(0);
 	setup_buffers(s, (unsigned)opt->buffers, (unsigned)opt->bufsize);
 	s->listener = sl_tcp_listen(opt->host, opt->port, SOMAXCONN, NULL, NULL, err);
 	if (s->listener < 0)
@@ -761,30 +763,13 @@ static void settle_workers(struct server *s)
 	arm_signal_read(s, IOSQE_ASYNC);
 }
 
-static int open_signalfd(void)
-{
-	sigset_t mask;
-	int fd;
-
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-		die("sigprocmask:");
-	fd = signalfd(-1, &mask, SFD_CLOEXEC);
-	if (fd < 0)
-		die("signalfd:");
-	return fd;
-}
-
 /* ---- Plumbing: printing a client, the command line ------------------------- */
 
 /* The options, as a table: lib/lesson parses and checks them. */
 static void parse_options(int argc, char **argv, struct options *opt)
 {
 	const struct lesson_opt options[] = {
-		OPT_BIND(&opt->host, "address to listen on (default " DEFAULT_HOST ")"),
-		OPT_PORT(&opt->port, "port to listen on (default 0: any free port)"),
+		OPT_LISTEN(&opt->host, &opt->port),
 		{ 'v', "verbose", OPT_COUNT, &opt->verbose,
 		  .help = "print clients and ENOBUFS; twice (-vv): every\ncompletion" },
 		{ 0, "buffers", OPT_NUMBER, &opt->buffers, "N",

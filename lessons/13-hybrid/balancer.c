@@ -590,8 +590,7 @@ static void parse_options(int argc, char **argv, struct balancer *lb)
 {
 	static const char *backends[MAX_BACKENDS + 1]; /* the -B texts, NULL after the last */
 	const struct lesson_opt options[] = {
-		OPT_BIND(&lb->host, "address to listen on (default " DEFAULT_HOST ")"),
-		OPT_PORT(&lb->port, "port to listen on (default 0: any free port)"),
+		OPT_LISTEN(&lb->host, &lb->port),
 		{ 'B', "backend", OPT_LIST, backends, "HOST:PORT",
 		  "a backend server (1 to 16; [v6addr]:PORT)",
 		  .what = "backend", .max = MAX_BACKENDS, .required = 1 },

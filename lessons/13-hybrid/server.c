@@ -646,8 +646,7 @@ static void say(const struct worker *w, int fd, const char *what, long long byte
 static void parse_options(int argc, char **argv, struct options *opt)
 {
 	const struct lesson_opt options[] = {
-		OPT_BIND(&opt->host, "address to listen on (default " DEFAULT_HOST ")"),
-		OPT_PORT(&opt->port, "port to listen on (default 0: any free port)"),
+		OPT_LISTEN(&opt->host, &opt->port),
 		{ 'w', "workers", OPT_NUMBER, &opt->workers, "N",
 		  "worker processes (1 to 64, default: one per CPU)",
 		  .what = "worker count", .min = 1, .max = MAX_WORKERS },

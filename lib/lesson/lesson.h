@@ -88,6 +88,10 @@ struct lesson_opt {
 	{ 'b', "bind", OPT_STRING, (var), "ADDR", (text), .what = "address" }
 #define OPT_PORT(var, text) \
 	{ 'p', "port", OPT_PORT, (var), "PORT", (text), .what = "port" }
+/* A server's -b and -p, in the words every server uses. */
+#define OPT_LISTEN(host, port) \
+	OPT_BIND(host, "address to listen on (default " DEFAULT_HOST ")"), \
+	OPT_PORT(port, "port to listen on (default 0: any free port)")
 /* A client's -p: required, and 0 refused (there is no port 0 to call). */
 #define OPT_SERVER_PORT(var) \
 	{ 'p', "port", OPT_PORT, (var), "PORT", "the server's port (required)", \

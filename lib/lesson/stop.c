@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -105,4 +106,20 @@ int stop_pipe(void)
 		/* a full pipe already holds a byte */
 	}
 	return fds[0];
+}
+
+int stop_signalfd(int flags)
+{
+	sigset_t mask;
+	int fd;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		die("sigprocmask:");
+	fd = signalfd(-1, &mask, flags | SFD_CLOEXEC);
+	if (fd < 0)
+		die("signalfd:");
+	return fd;
 }

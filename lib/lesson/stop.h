@@ -27,4 +27,10 @@ void stop_forget(int fd);
  * signal (made on the first call; close-on-exec; closed at exit). */
 int stop_pipe(void);
 
+/* Lesson 10's other way: SIGINT and SIGTERM blocked, then read as
+ * struct signalfd_siginfo from the descriptor returned (close-on-exec;
+ * flags may add SFD_NONBLOCK), so an event loop sees them as events and no
+ * handler runs at all. */
+int stop_signalfd(int flags);
+
 #endif

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -474,6 +475,33 @@ static void test_stop_wakes_a_blocked_accept(void **state)
 	assert_string_equal(buf, "accept=-1 stop=1 pipe=1\n");
 }
 
+/* stop_signalfd: SIGTERM, blocked, is read from the descriptor instead of
+ * killing the process; with SFD_NONBLOCK an empty read is EAGAIN. */
+static void call_stop_signalfd(void *arg)
+{
+	struct signalfd_siginfo si;
+	int fd = stop_signalfd(SFD_NONBLOCK);
+
+	(void)arg;
+	printf("empty=%d ", read(fd, &si, sizeof(si)) < 0 && errno == EAGAIN);
+	raise(SIGTERM);
+	printf("read=%zd signo=%u\n", read(fd, &si, sizeof(si)), si.ssi_signo);
+	close(fd);
+}
+
+static void test_stop_signalfd_reads_sigterm(void **state)
+{
+	struct outcome o;
+	char want[64];
+
+	(void)state;
+	run_child(call_stop_signalfd, NULL, &o);
+	assert_int_equal(o.code, 0);
+	snprintf(want, sizeof(want), "empty=1 read=%zu signo=%d\n",
+		 sizeof(struct signalfd_siginfo), SIGTERM);
+	assert_string_equal(o.out, want);
+}
+
 static void call_announce(void *arg)
 {
 	announce_listening(*(int *)arg);
@@ -527,6 +555,7 @@ int main(void)
 		cmocka_unit_test(test_options_help_made_from_the_table),
 		cmocka_unit_test(test_options_octal),
 		cmocka_unit_test(test_stop_wakes_a_blocked_accept),
+		cmocka_unit_test(test_stop_signalfd_reads_sigterm),
 		cmocka_unit_test(test_announce_listening_prints_bound_port),
 		cmocka_unit_test(test_announce_listening_dies_on_bad_fd),
 	};
