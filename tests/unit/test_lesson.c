@@ -481,11 +481,13 @@ static void call_stop_signalfd(void *arg)
 {
 	struct signalfd_siginfo si;
 	int fd = stop_signalfd(SFD_NONBLOCK);
+	ssize_t n;
 
 	(void)arg;
 	printf("empty=%d ", read(fd, &si, sizeof(si)) < 0 && errno == EAGAIN);
 	raise(SIGTERM);
-	printf("read=%zd signo=%u\n", read(fd, &si, sizeof(si)), si.ssi_signo);
+	n = read(fd, &si, sizeof(si));
+	printf("read=%zd signo=%u\n", n, si.ssi_signo);
 	close(fd);
 }
 
