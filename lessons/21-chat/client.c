@@ -59,7 +59,8 @@ int main(int argc, char **argv)
 	int fd, rc;
 
 	parse_options(argc, argv, &o);
-	/* The signal-safe stop of lesson 02, from lib/lesson: ^C leaves. */
+	/* The signal-safe stop of lesson 02, from lib/lesson: ^C ends the
+	 * client at once (its close() tells the server it has gone). */
 	stop_on_signals();
 	fd = join_room(&o);
 	rc = o.nick != NULL ? say(fd, "/nick %s\n", o.nick) : 0;
@@ -183,7 +184,9 @@ static int hear(int fd, long long until, int keyboard)
 			warn("poll:");
 			return -1;
 		}
-		if (n > 0 && p[1].revents != 0 && (n = print_from(fd)) != 0)
+		if (n <= 0)
+			continue; /* EINTR (a stop?) or the deadline: the loop looks */
+		if (p[1].revents != 0 && (n = print_from(fd)) != 0)
 			return n;
 		if (p[2].revents != 0) {
 			char buf[4096];

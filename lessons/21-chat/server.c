@@ -65,6 +65,7 @@
 #define SNDBUF (16 * 1024)   /* SO_SNDBUF: what the kernel holds for one client */
 #define GOODBYE_ROOM 256      /* room past the cap, for the last line a client gets */
 #define GOODBYE_MS 5000       /* a leaving client has this long to take its last lines */
+#define STOP_MS 2000          /* ...and when the server stops, this long */
 #define TICK_MS 100           /* the loop's clock, while anything waits on it */
 #define MAX_EVENTS 64
 #define ACCEPT_BATCH 32       /* new clients per wake-up: those inside talk too */
@@ -104,7 +105,11 @@ static void parse_options(int argc, char **argv, struct room *r);
 static void open_room(struct room *r, int stop_fd);
 static void run(struct room *r);
 static void close_room(struct room *r);
-static int tick(const struct room *r);
+static void accept_clients(struct room *r);
+static void join(struct room *r, int fd);
+static struct client *add_client(struct room *r, int fd);
+static int turn_away(struct room *r);
+static void watch_listener(struct room *r, uint32_t events);
 static void on_client(struct room *r, struct client *c, uint32_t ev);
 static void read_lines(struct room *r, struct client *c);
 static void take_lines(struct room *r, struct client *c);
@@ -122,14 +127,8 @@ static void leave(struct room *r, struct client *c, const char *why);
 static void leave_marked(struct room *r);
 static void sweep(struct room *r);
 static void close_client(struct room *r, struct client *c);
-static void accept_clients(struct room *r);
-static void join(struct room *r, int fd);
-static int turn_away(struct room *r);
-static void pause_accepting(struct room *r);
-static void resume_accepting(struct room *r);
 static void set_nick(struct room *r, struct client *c, const char *nick);
 static int taken(const struct room *r, const struct client *c, const char *nick);
-static void who(struct room *r, struct client *c);
 static void tell(struct room *r, struct client *c, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void announce(struct room *r, struct client *from, const char *fmt, ...)
@@ -189,7 +188,9 @@ static void run(struct room *r)
 	struct epoll_event ev[MAX_EVENTS];
 
 	while (!stop_requested) {
-		int n = epoll_wait(r->ep, ev, MAX_EVENTS, tick(r));
+		/* No timeout, unless something waits on the clock. */
+		int tick = r->leaving > 0 || r->paused_until != 0 ? TICK_MS : -1;
+		int n = epoll_wait(r->ep, ev, MAX_EVENTS, tick);
 
 		if (n < 0 && errno != EINTR)
 			die("epoll_wait:");
@@ -202,33 +203,146 @@ static void run(struct room *r)
 		leave_marked(r);
 		sweep(r);
 		if (r->paused_until != 0 && now_ms() >= r->paused_until)
-			resume_accepting(r);
+			watch_listener(r, EPOLLIN);
 	}
 }
 
-/* epoll_wait()'s timeout: none, unless something waits on the clock. */
-static int tick(const struct room *r)
-{
-	return r->leaving > 0 || r->paused_until != 0 ? TICK_MS : -1;
-}
-
-/* Everyone still here is told, as far as their socket takes it now. */
+/* The stop: no one new, and everyone still here leaves as a client told
+ * why does (its last lines, our FIN, its close), within STOP_MS. The
+ * same loop does it, without the listener and the stop pipe (which stays
+ * readable now). */
 static void close_room(struct room *r)
 {
-	static const char bye[] = "* the server is stopping\n";
+	struct epoll_event ev[MAX_EVENTS];
+	long long end = now_ms() + STOP_MS;
 
-	while (r->clients != NULL) {
-		struct client *c = r->clients;
+	close(r->listener);
+	epoll_ctl(r->ep, EPOLL_CTL_DEL, r->stop_fd, NULL);
+	for (struct client *c = r->clients; c != NULL; c = c->next) {
+		if (!c->leaving)
+			leave(r, c, "the server is stopping");
+		if (c->deadline > end)
+			c->deadline = end;
+	}
+	while (r->leaving > 0) {
+		int n = epoll_wait(r->ep, ev, MAX_EVENTS, TICK_MS);
 
-		r->clients = c->next;
-		if (!c->leaving && queued(c) == 0)
-			send(c->fd, bye, sizeof(bye) - 1, MSG_NOSIGNAL);
-		close_client(r, c);
+		for (int i = 0; i < n; i++)
+			on_client(r, ev[i].data.ptr, ev[i].events);
+		sweep(r);
 	}
 	close(r->ep);
-	close(r->listener);
 	if (r->spare >= 0)
 		close(r->spare);
+}
+
+/* ---- arriving ----------------------------------------------------------- */
+
+static void accept_clients(struct room *r)
+{
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		/* accept4: the new socket is non-blocking from the start. */
+		int fd = accept4(r->listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd >= 0) {
+			join(r, fd);
+			continue;
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return; /* no one else is waiting */
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue; /* that one gave up while it waited */
+		if (errno == EMFILE || errno == ENFILE) {
+			if (turn_away(r) == 0)
+				continue;
+		} else {
+			warn("accept:");
+		}
+		watch_listener(r, 0); /* and try again in TICK_MS */
+		return;
+	}
+}
+
+static void join(struct room *r, int fd)
+{
+	struct client *c = add_client(r, fd);
+
+	if (c == NULL)
+		return;
+	do
+		snprintf(c->nick, sizeof(c->nick), "guest%u", ++r->guests);
+	while (taken(r, c, c->nick));
+	r->here++;
+	tell(r, c, "* welcome, %s: %d here (/nick NAME, /who, /quit)\n", c->nick, r->here);
+	announce(r, c, "* %s joined\n", c->nick);
+	printf("%s joined (fd %d, %d here)\n", c->nick, fd, r->here);
+}
+
+/* A new client's socket, watched by epoll, in the list (not yet in the
+ * room); NULL, and the socket closed, when that fails. */
+static struct client *add_client(struct room *r, int fd)
+{
+	struct client *c = calloc(1, sizeof(*c));
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+	int sndbuf = SNDBUF;
+
+	/* The kernel's send buffer is a queue too, and autotuned it grows to
+	 * megabytes (net.ipv4.tcp_wmem): fixed, a client that does not read
+	 * costs at most SNDBUF there (doubled, for the kernel's overhead)
+	 * plus our cap. */
+	if (c == NULL || setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)) < 0 ||
+	    epoll_ctl(r->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		warn("a new client: %s", strerror(errno));
+		close(fd);
+		free(c);
+		return NULL;
+	}
+	c->fd = fd;
+	c->events = EPOLLIN;
+	c->next = r->clients;
+	r->clients = c;
+	return c;
+}
+
+/* Out of descriptors: the client waits in the listen queue, the listener
+ * stays readable, and a level-triggered loop would spin on it. Give up
+ * the spare descriptor to accept that client; it leaves at once, as any
+ * client told why does, and its close() takes the spare back. Returns -1
+ * when there is no spare to give up (one is still on its way out). */
+static int turn_away(struct room *r)
+{
+	static const char full[] = "* the room is full (the server is out of descriptors): "
+				   "try again later\n";
+	struct client *c;
+	int fd;
+
+	if (r->spare < 0)
+		return -1;
+	close(r->spare);
+	r->spare = -1;
+	fd = accept4(r->listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0 || (c = add_client(r, fd)) == NULL) {
+		r->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		return 0;
+	}
+	snprintf(c->nick, sizeof(c->nick), "(turned away)");
+	c->leaving = 1;
+	c->deadline = now_ms() + GOODBYE_MS;
+	r->leaving++;
+	put(r, c, full, sizeof(full) - 1);
+	printf("turned a client away: out of descriptors\n");
+	return 0;
+}
+
+/* No spare, or another error: the listener stays readable, so stop
+ * watching it (events 0) for TICK_MS; run() watches it again (EPOLLIN). */
+static void watch_listener(struct room *r, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = &r->listener };
+
+	if (epoll_ctl(r->ep, EPOLL_CTL_MOD, r->listener, &ev) < 0)
+		die("epoll_ctl MOD listener:");
+	r->paused_until = events != 0 ? 0 : now_ms() + TICK_MS;
 }
 
 /* ---- one client's events ---------------------------------------------- */
@@ -317,7 +431,13 @@ static void command(struct room *r, struct client *c, const char *line)
 	if (strncmp(line, "/nick ", 6) == 0) {
 		set_nick(r, c, line + 6);
 	} else if (strcmp(line, "/who") == 0) {
-		who(r, c);
+		char names[MAX_LINE] = ""; /* as many as fit on one line */
+		size_t used = 0;
+
+		for (const struct client *o = r->clients; o != NULL; o = o->next)
+			if (!o->leaving && used + 1 + strlen(o->nick) < sizeof(names))
+				used += (size_t)sprintf(names + used, " %s", o->nick);
+		tell(r, c, "* %d here:%s\n", r->here, names);
 	} else if (strcmp(line, "/quit") == 0) {
 		tell(r, c, "* bye\n");
 		leave(r, c, NULL);
@@ -348,6 +468,13 @@ static void deliver(struct room *r, struct client *c, const char *data, size_t l
 	/* EXERCISE 3: a line that would pass the cap marks c; any other goes out */
 	if (c->why[0] != '\0')
 		return; /* marked to leave already */
+	/* What waits goes first, as far as the kernel takes it now: the queue
+	 * holds only what the kernel refuses. */
+	if (queued(c) > 0 && flush(r, c) < 0) {
+		c->broken = 1;
+		mark(c, "connection lost: %s", strerror(errno));
+		return;
+	}
 	if (queued(c) > 0 && queued(c) + len > (size_t)r->queue_cap) {
 		mark(c, "not reading (%zu bytes waiting)", queued(c));
 		return;
@@ -423,6 +550,7 @@ static int flush(struct room *r, struct client *c)
 	c->out_start = c->out_end = 0;
 	if (r->verbose)
 		printf("queue of %s: empty\n", c->nick);
+	watch_for(r, c); /* no more EPOLLOUT */
 	return 0;
 }
 
@@ -473,12 +601,14 @@ static void leave(struct room *r, struct client *c, const char *why)
 	r->here--;
 	r->leaving++;
 	if (why != NULL) {
-		announce(r, c, "* %s left: %s\n", c->nick, why);
 		n = snprintf(bye, sizeof(bye), "* disconnected: %s\n", why);
 		put(r, c, bye, (size_t)n < sizeof(bye) ? (size_t)n : sizeof(bye) - 1);
-	} else {
-		announce(r, c, "* %s left\n", c->nick);
 	}
+	/* When the server stops, everyone leaves: no one is told of the others. */
+	if (!stop_requested && why != NULL)
+		announce(r, c, "* %s left: %s\n", c->nick, why);
+	else if (!stop_requested)
+		announce(r, c, "* %s left\n", c->nick);
 	printf("%s left%s%s (%d here)\n", c->nick, why != NULL ? ": " : "",
 	       why != NULL ? why : "", r->here);
 }
@@ -487,6 +617,7 @@ static void leave(struct room *r, struct client *c, const char *why)
  * itself a broadcast, which may mark others: go round until none is. */
 static void leave_marked(struct room *r)
 {
+	/* EXERCISE 3: let every marked client leave, until no one is marked */
 	int again = 1;
 
 	while (again) {
@@ -497,6 +628,7 @@ static void leave_marked(struct room *r)
 				again = 1;
 			}
 	}
+	/* END EXERCISE 3 */
 }
 
 /* Close the leaving clients that are done. One whose queue has drained
@@ -540,103 +672,7 @@ static void close_client(struct room *r, struct client *c)
 		r->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
-/* ---- arriving ----------------------------------------------------------- */
-
-static void accept_clients(struct room *r)
-{
-	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		/* accept4: the new socket is non-blocking from the start. */
-		int fd = accept4(r->listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (fd >= 0) {
-			join(r, fd);
-			continue;
-		}
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return; /* no one else is waiting */
-		if (errno == EINTR || errno == ECONNABORTED)
-			continue; /* that one gave up while it waited */
-		if (errno == EMFILE && turn_away(r) == 0)
-			continue;
-		warn("accept: %s: trying again in %d ms", strerror(errno), TICK_MS);
-		pause_accepting(r);
-		return;
-	}
-}
-
-static void join(struct room *r, int fd)
-{
-	struct client *c = calloc(1, sizeof(*c));
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
-	int sndbuf = SNDBUF;
-
-	/* The kernel's send buffer is a queue too, and autotuned it grows to
-	 * megabytes (net.ipv4.tcp_wmem): fixed, a client that does not read
-	 * costs at most SNDBUF there (doubled, for the kernel's overhead)
-	 * plus our cap. */
-	if (c == NULL || setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)) < 0 ||
-	    epoll_ctl(r->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		warn("a new client: %s", strerror(errno));
-		close(fd);
-		free(c);
-		return;
-	}
-	c->fd = fd;
-	c->events = EPOLLIN;
-	do
-		snprintf(c->nick, sizeof(c->nick), "guest%u", ++r->guests);
-	while (taken(r, c, c->nick));
-	c->next = r->clients;
-	r->clients = c;
-	r->here++;
-	tell(r, c, "* welcome, %s: %d here (/nick NAME, /who, /quit)\n", c->nick, r->here);
-	announce(r, c, "* %s joined\n", c->nick);
-	printf("%s joined (fd %d, %d here)\n", c->nick, fd, r->here);
-}
-
-/* Out of descriptors: the client waits in the listen queue, the listener
- * stays readable, and a level-triggered loop would spin on it. Give up
- * the spare descriptor to accept that client, tell it why, close it, and
- * take the spare back. Returns 0 when a client was turned away. */
-static int turn_away(struct room *r)
-{
-	static const char full[] = "* the room is full (the server is out of descriptors): "
-				   "try again later\n";
-	int fd;
-
-	if (r->spare < 0)
-		return -1;
-	close(r->spare);
-	fd = accept4(r->listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd >= 0) {
-		send(fd, full, sizeof(full) - 1, MSG_NOSIGNAL);
-		close(fd);
-		printf("turned a client away: out of descriptors\n");
-	}
-	r->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	return fd >= 0 ? 0 : -1;
-}
-
-/* No spare, or another error: stop watching the listener for TICK_MS. */
-static void pause_accepting(struct room *r)
-{
-	struct epoll_event ev = { .events = 0, .data.ptr = &r->listener };
-
-	if (epoll_ctl(r->ep, EPOLL_CTL_MOD, r->listener, &ev) < 0)
-		die("epoll_ctl MOD listener:");
-	r->paused_until = now_ms() + TICK_MS;
-}
-
-static void resume_accepting(struct room *r)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &r->listener };
-
-	if (epoll_ctl(r->ep, EPOLL_CTL_MOD, r->listener, &ev) < 0)
-		die("epoll_ctl MOD listener:");
-	r->paused_until = 0;
-}
-
-/* ---- nicknames, /who, and lines from the server ------------------------- */
+/* ---- nicknames, and lines from the server ---------------------------------- */
 
 static void set_nick(struct room *r, struct client *c, const char *nick)
 {
@@ -665,15 +701,6 @@ static int taken(const struct room *r, const struct client *c, const char *nick)
 		if (o != c && !o->leaving && strcasecmp(o->nick, nick) == 0)
 			return 1;
 	return 0;
-}
-
-static void who(struct room *r, struct client *c)
-{
-	tell(r, c, "* %d here:", r->here);
-	for (const struct client *o = r->clients; o != NULL; o = o->next)
-		if (!o->leaving)
-			tell(r, c, " %s", o->nick);
-	tell(r, c, "\n");
 }
 
 /* A line for one client. */

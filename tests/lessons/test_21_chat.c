@@ -774,7 +774,7 @@ static void test_signals_stop_the_room(void **state)
 		char line[256];
 
 		expect_line_starting(&f->c[i], "a client when the server stops",
-				     "* the server is stopping", line, sizeof(line));
+				     "* disconnected: the server is stopping\n", line, sizeof(line));
 		expect_eof(&f->c[i], "a client when the server stops");
 	}
 }
