@@ -633,7 +633,8 @@ static void leave_marked(struct room *r)
 
 /* Close the leaving clients that are done. One whose queue has drained
  * gets our FIN first (shutdown SHUT_WR): when it closes too, it has read
- * everything, the goodbye included. One that takes longer than
+ * everything, the goodbye included (when the server stops, our FIN is
+ * the last word: no waiting for that). One that takes longer than
  * GOODBYE_MS, or whose connection failed, is closed as it is. */
 static void sweep(struct room *r)
 {
@@ -649,7 +650,8 @@ static void sweep(struct room *r)
 			shutdown(c->fd, SHUT_WR);
 			c->wr_shut = 1;
 		}
-		if (c->leaving && (c->broken || (c->wr_shut && c->peer_eof) || now >= c->deadline)) {
+		if (c->leaving && (c->broken || (c->wr_shut && (c->peer_eof || stop_requested)) ||
+				   now >= c->deadline)) {
 			*p = c->next;
 			close_client(r, c);
 		} else {
