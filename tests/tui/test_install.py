@@ -21,6 +21,7 @@ with PREFIX=/usr/local, from this build (SOCKLAB_BUILD):
 """
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -167,7 +168,10 @@ def check_pkgconfig(dest, root, tmp):
     check(r.returncode == 0 and "-lsocklab" in flags and "-I%s/include/socklab" % root in flags,
           "pkg-config --cflags --libs socklab: %s" % r.stdout.strip())
     exe = os.path.join(tmp, "uses_lib")
-    c = run([os.environ.get("CC", "cc"), "-o", exe, prog] + flags)
+    # A sanitizer build's library needs its runtime: make test passes the
+    # build's LDFLAGS (-fsanitize=...) on, as a student's build would add them.
+    c = run([os.environ.get("CC", "cc"), "-o", exe, prog] + flags +
+            shlex.split(os.environ.get("LDFLAGS", "")))
     r = run([exe]) if c.returncode == 0 else c
     check(c.returncode == 0 and r.stdout == "linked\n",
           "a program built with those flags links against the installed library%s"
