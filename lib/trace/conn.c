@@ -8,7 +8,14 @@
  *
  * Free-run: every send is MSG_DONTWAIT; an event the visualizer has no room
  * for is counted, and the count travels in the next event that gets
- * through ("dropped=N"). Step mode (SOCKLAB_STEP=1, or "v1 ctl=step" from
+ * through ("dropped=N"). A call's before event alone waits for room, up to
+ * BEFORE_WAIT_MS: it may be the last event of a process that then blocks
+ * in the call for ever (a server stuck in send()), and if it were dropped
+ * no later event would carry the news, so the visualizer would show the
+ * process still in its previous call. A visualizer that lets one such wait
+ * run out is taken as stalled: no event waits again until one gets
+ * through, so a visualizer that stopped reading costs a program one wait,
+ * not one per call. Step mode (SOCKLAB_STEP=1, or "v1 ctl=step" from
  * the visualizer): before each call the shim sends the before event and
  * waits for "go" (or "run"). Control messages are read only while holding
  * step_lock, so exactly one thread at a time waits at the gate and a "go"
@@ -50,6 +57,7 @@ static int conn_fd = -1;
 static int step_mode;
 static unsigned long long next_seq;
 static unsigned long long dropped;
+static int stalled;   /* a bounded wait ran out; none since got through */
 static int pid_cache;
 static __thread int tid_cache __attribute__((tls_model("initial-exec")));
 
@@ -75,6 +83,7 @@ static void child_after_fork(void)
 		REAL(close)(fd);
 	STORE(conn_fd, -1);
 	STORE(dropped, 0ULL);
+	STORE(stalled, 0);
 	STORE(pid_cache, (int)getpid());
 	tid_cache = 0;
 	STORE(state, UNTRIED);
@@ -158,15 +167,28 @@ static void lose(int fd, int not_ours)
 					    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
+/* How long a free-running call's before event may wait for room. */
+#define BEFORE_WAIT_MS 250
+
 /* Wait until fd is ready for events (POLLIN or POLLOUT); a hang-up or an
- * error also counts as ready, for the next call to report. */
-static int wait_ready(int fd, short events)
+ * error also counts as ready, for the next call to report. Waits for ever
+ * when ms < 0; returns 1 when ms ran out first. */
+static int wait_ready_ms(int fd, short events, int ms)
 {
 	struct pollfd p = { .fd = fd, .events = events };
+	long long until = ms < 0 ? 0 : now_ns() + (long long)ms * 1000000LL;
 
 	for (;;) {
-		int r = REAL(poll)(&p, 1, -1);
+		int left = -1, r;
 
+		if (ms >= 0) {
+			long long ns = until - (long long)now_ns();
+
+			if (ns <= 0)
+				return 1;
+			left = (int)((ns + 999999) / 1000000);
+		}
+		r = REAL(poll)(&p, 1, left);
 		if (r > 0)
 			return 0;
 		if (r < 0 && errno != EINTR)
@@ -174,8 +196,14 @@ static int wait_ready(int fd, short events)
 	}
 }
 
-/* Send ev on fd. blocking: wait for room instead of dropping. */
-static void send_on(int fd, struct sl_event *ev, int blocking)
+static int wait_ready(int fd, short events)
+{
+	return wait_ready_ms(fd, events, -1);
+}
+
+/* Send ev on fd. wait_ms: how long to wait for room before the event is
+ * dropped (0: not at all, -1: for ever). */
+static void send_on(int fd, struct sl_event *ev, int wait_ms)
 {
 	char line[SL_EVENT_LINE_MAX];
 	unsigned long long lost = __atomic_exchange_n(&dropped, 0ULL, __ATOMIC_ACQ_REL);
@@ -190,16 +218,28 @@ static void send_on(int fd, struct sl_event *ev, int blocking)
 	n = sl_event_format(ev, line, sizeof(line));
 	if (n < 0)
 		goto drop;   /* cannot happen: SL_EVENT_LINE_MAX always fits */
+	if (wait_ms > 0 && LOAD(stalled))
+		wait_ms = 0;
 	for (;;) {
-		if (REAL(send)(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+		if (REAL(send)(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0) {
+			if (LOAD(stalled))
+				STORE(stalled, 0);
 			return;
+		}
 		if (errno == EINTR)
 			continue;
 		if (errno == EAGAIN || errno == ENOBUFS) {
-			if (!blocking)
+			int r;
+
+			if (wait_ms == 0)
 				goto drop;
-			if (wait_ready(fd, POLLOUT) == 0)
+			r = wait_ready_ms(fd, POLLOUT, wait_ms);
+			if (r == 0)
 				continue;
+			if (r > 0) {
+				STORE(stalled, 1);
+				goto drop;
+			}
 		}
 		lose(fd, errno == EBADF || errno == ENOTSOCK);
 		return;
@@ -224,7 +264,7 @@ static void send_hello(int fd)
 		memcpy(ev.exe, exe, sizeof(ev.exe));
 		ev.has |= SL_EV_EXE;
 	}
-	send_on(fd, &ev, ev.step);
+	send_on(fd, &ev, ev.step ? -1 : 0);
 }
 
 static int open_conn(void)
@@ -397,11 +437,11 @@ void sl_conn_send_before(struct sl_event *ev)
 	drain_ctl(fd);
 	if (LOAD(state) == UP) {
 		if (LOAD(step_mode)) {
-			send_on(fd, ev, 1);
+			send_on(fd, ev, -1);
 			if (LOAD(state) == UP)
 				wait_go(fd);
 		} else {
-			send_on(fd, ev, 0);
+			send_on(fd, ev, BEFORE_WAIT_MS);
 		}
 	}
 	pthread_mutex_unlock(&step_lock);
@@ -412,5 +452,5 @@ void sl_conn_send(struct sl_event *ev)
 	int fd = sl_conn_get();
 
 	if (fd >= 0)
-		send_on(fd, ev, LOAD(step_mode));
+		send_on(fd, ev, LOAD(step_mode) ? -1 : 0);
 }

@@ -647,6 +647,40 @@ static void test_stalled_visualizer_never_blocks(void **state)
 	assert_int_equal(f->v.nevents + f->v.dropped, 2 * f->v.max_seq);
 }
 
+/* A visualizer that reads, but slowly (every 10 ms, as one busy drawing
+ * a screen might), is behind the program most of the time. The program's
+ * last call blocks for ever, so its before event is the only news of where
+ * the program stopped: it must arrive, and be the last event. */
+static void test_slow_visualizer_still_sees_the_last_call(void **state)
+{
+	struct fixture *f = *state;
+	const unsigned long long last = 5001;   /* 2 x 2,500 calls, then recv */
+	struct want w = { SL_PH_BEFORE, last };
+	long long end = now_ms() + DEADLINE_MS;
+	struct timespec slow = { 0, 10 * 1000000L };
+
+	target_start(&f->t, "trace_lastcall", NULL, f->v.path, 0, 1);
+	while (!output_has(f, "blocking after 5000\n") && now_ms() < end) {
+		f->v.reading = 0;
+		pump(f, 0);            /* connections and the program's output */
+		f->v.reading = 1;
+		nanosleep(&slow, NULL);
+		for (int i = 0; i < f->v.nconn; i++)
+			vis_read(&f->v, i);
+	}
+	if (!output_has(f, "blocking after 5000\n"))
+		fail_msg("the program did not reach its last call: \"%s\" \"%s\"",
+			 f->t.outbuf, f->t.errbuf);
+	if (!run_until(f, have_event, &w, 2000))
+		fail_msg("the before event of the last call (%llu) never arrived; "
+			 "%llu events, %llu dropped", last, f->v.nevents, f->v.dropped);
+	watch(f, QUIET_MS);
+	assert_int_equal(f->v.recs[f->v.nrec - 1].ev.ph, SL_PH_BEFORE);
+	assert_int_equal(f->v.recs[f->v.nrec - 1].ev.seq, last);
+	assert_string_equal(f->v.recs[f->v.nrec - 1].ev.call, "recv");
+	assert_true(f->t.pid > 0);   /* still in it */
+}
+
 /* The last event must be the before event of call seq, and stay the last
  * for ms: the program is stopped at the gate. */
 static void assert_stopped_before(struct fixture *f, unsigned long long seq, int ms)
@@ -1037,6 +1071,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fork_and_thread_have_own_ids, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_untraced_opens_and_sends_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stalled_visualizer_never_blocks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slow_visualizer_still_sees_the_last_call, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_step_mode_waits_for_go, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ctl_step_pauses_a_free_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_program_continues_when_visualizer_goes, setup, teardown),
