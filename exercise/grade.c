@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "exercise.h"
+#include "check.h"
 
 #define MAX_STUDENTS 512
 
@@ -198,7 +198,7 @@ static void print_tap(const struct ex_lesson *l, struct student *s, int n,
 	}
 }
 
-int ex_cmd_grade(const struct ex_paths *p, const struct ex_cmd_check *c)
+int ex_cmd_grade(const struct ex_paths *p, const struct ex_grade_opts *c)
 {
 	char dir[EX_NAMELEN], err[EX_ERRLEN], root[PATH_MAX];
 	struct ex_check_opts o = c->o;
@@ -210,10 +210,10 @@ int ex_cmd_grade(const struct ex_paths *p, const struct ex_cmd_check *c)
 		fprintf(stderr, "socklab: %s\n", err);
 		return 1;
 	}
-	n = list_students(c->all_dir, dir, &s, err);
+	n = list_students(c->dir, dir, &s, err);
 	if (n <= 0) {
 		if (n == 0)
-			ex_err(err, "no student folders in %s", c->all_dir);
+			ex_err(err, "no student folders in %s", c->dir);
 		fprintf(stderr, "socklab: %s\n", err);
 		free(s);
 		ex_lesson_free(l);
@@ -243,10 +243,10 @@ int ex_cmd_grade(const struct ex_paths *p, const struct ex_cmd_check *c)
 	ex_remove_tree(root);
 	if (status == 0) {
 		if (c->tap) {
-			print_table(stderr, l, s, n, c->all_dir, &o);
+			print_table(stderr, l, s, n, c->dir, &o);
 			print_tap(l, s, n, &o);
 		} else {
-			print_table(stdout, l, s, n, c->all_dir, &o);
+			print_table(stdout, l, s, n, c->dir, &o);
 		}
 	}
 	free(s);

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "exercise.h"
+#include "check.h"
 
 #define DEFAULT_TIMEOUT_S 60
 #define DEFAULT_CAP (1024 * 1024)
@@ -131,7 +131,9 @@ struct cmdline {
 	const char *cmd;
 	const char *lesson;
 	int force, solved, print_dir;
-	struct ex_cmd_check check;
+	struct ex_check_opts o;
+	const char *all_dir;     /* --all DIR */
+	int solution, watch, tap;
 };
 
 /* Which options each command takes. */
@@ -159,8 +161,8 @@ static void parse(int argc, char **argv, struct cmdline *c)
 	int opt;
 
 	memset(c, 0, sizeof(*c));
-	c->check.o.timeout_ms = DEFAULT_TIMEOUT_S * 1000LL;
-	c->check.o.cap = DEFAULT_CAP;
+	c->o.timeout_ms = DEFAULT_TIMEOUT_S * 1000LL;
+	c->o.cap = DEFAULT_CAP;
 	if (argc < 2)
 		usage_error("%s", "give a command: exercise, check, progress, list, lint or build");
 	c->cmd = argv[1];
@@ -195,22 +197,22 @@ static void parse(int argc, char **argv, struct cmdline *c)
 			c->solved = (int)number(optarg, "step count", 0, 99);
 			break;
 		case OPT_WATCH:
-			c->check.watch = 1;
+			c->watch = 1;
 			break;
 		case OPT_KEEP_GOING:
-			c->check.o.keep_going = 1;
+			c->o.keep_going = 1;
 			break;
 		case OPT_TIMEOUT:
-			c->check.o.timeout_ms = number(optarg, "timeout", 1, 3600) * 1000LL;
+			c->o.timeout_ms = number(optarg, "timeout", 1, 3600) * 1000LL;
 			break;
 		case OPT_SOLUTION:
-			c->check.solution = 1;
+			c->solution = 1;
 			break;
 		case OPT_ALL:
-			c->check.all_dir = optarg;
+			c->all_dir = optarg;
 			break;
 		case OPT_TAP:
-			c->check.tap = 1;
+			c->tap = 1;
 			break;
 		case OPT_PRINT_DIR:
 			c->print_dir = 1;
@@ -222,18 +224,119 @@ static void parse(int argc, char **argv, struct cmdline *c)
 		c->lesson = argv[optind++];
 	if (optind < argc)
 		usage_error("unexpected argument '%s'", argv[optind]);
-	c->check.lesson = c->lesson;
 	if (c->lesson == NULL && (strcmp(c->cmd, "exercise") == 0 || strcmp(c->cmd, "check") == 0 ||
 				  strcmp(c->cmd, "build") == 0))
 		usage_error("%s: which lesson? Give its number, e.g. 02", c->cmd);
 	if (c->lesson != NULL && (strcmp(c->cmd, "progress") == 0 || strcmp(c->cmd, "list") == 0))
 		usage_error("unexpected argument '%s'", c->lesson);
-	if (c->check.watch && (c->check.all_dir != NULL || c->check.solution))
+	if (c->watch && (c->all_dir != NULL || c->solution))
 		usage_error("%s", "--watch checks your own copy: not with --all or --solution");
-	if (c->check.all_dir != NULL && c->check.solution)
+	if (c->all_dir != NULL && c->solution)
 		usage_error("%s", "--all and --solution exclude each other: choose one");
-	if (c->check.tap && c->check.all_dir == NULL)
+	if (c->tap && c->all_dir == NULL)
 		usage_error("%s", "--tap goes with --all DIR");
+}
+
+/* Load lesson arg, or say why not (and which lessons have exercises). */
+static struct ex_lesson *load_or_say(const struct ex_paths *p, const char *arg)
+{
+	char dir[EX_NAMELEN], err[EX_ERRLEN], names[EX_MAX_LESSONS][EX_NAMELEN];
+	struct ex_lesson *l;
+	int n;
+
+	if (ex_lesson_find(p, arg, dir, err) < 0) {
+		fprintf(stderr, "socklab: %s\n", err);
+		return NULL;
+	}
+	l = ex_lesson_load(p, dir, err);
+	if (l != NULL)
+		return l;
+	fprintf(stderr, "socklab: %s\n", err);
+	n = ex_lessons_with_exercises(p, names, EX_MAX_LESSONS, err);
+	if (n > 0) {
+		fprintf(stderr, "Lessons with exercises:");
+		for (int i = 0; i < n; i++)
+			fprintf(stderr, " %.2s", names[i]);
+		fprintf(stderr, " (socklab progress says which is next)\n");
+	}
+	return NULL;
+}
+
+/* socklab check NN: the student's copy, --watch, --solution, or --all. */
+static int cmd_check(const struct ex_paths *p, const struct cmdline *c)
+{
+	char err[EX_ERRLEN], copy[PATH_MAX], build[PATH_MAX];
+	struct ex_lesson *l;
+	int passed, status;
+
+	if (c->all_dir != NULL) {
+		struct ex_grade_opts g = { c->lesson, c->all_dir, c->tap, c->o };
+
+		return ex_cmd_grade(p, &g);
+	}
+	if ((l = load_or_say(p, c->lesson)) == NULL)
+		return 1;
+	if (c->solution) {
+		/* The lesson itself, markers and all, built in a folder of its
+		 * own: what CI proves passes every step. */
+		if (ex_mkdtemp(build, sizeof(build), "solution", err) < 0) {
+			fprintf(stderr, "socklab: %s\n", err);
+			ex_lesson_free(l);
+			return 1;
+		}
+		passed = ex_check_copy(p, l, l->path, build, &c->o);
+		ex_remove_tree(build);
+		status = passed == l->nsteps ? 0 : 1;
+		ex_lesson_free(l);
+		return ex_stop ? 130 : status;
+	}
+	ex_path(copy, sizeof(copy), p->work, l->dir);
+	ex_path(build, sizeof(build), p->work, ".build");
+	if (!ex_is_dir(copy)) {
+		fprintf(stderr, "socklab: no copy of lesson %s in %s: start it with "
+			"socklab exercise %s\n", l->num, ex_shown(p->work), l->num);
+		ex_lesson_free(l);
+		return 1;
+	}
+	if (c->watch) {
+		/* Only a signal ends watching: that is its normal end. */
+		status = ex_watch(p, l, copy, build, &c->o);
+		ex_lesson_free(l);
+		return status;
+	}
+	passed = ex_check_copy(p, l, copy, build, &c->o);
+	status = passed == l->nsteps ? 0 : 1;
+	ex_lesson_free(l);
+	return ex_stop ? 130 : status;
+}
+
+/* socklab exercise NN: write the student's copy. */
+static int cmd_exercise(const struct ex_paths *p, const char *lesson, int force, int solved)
+{
+	char err[EX_ERRLEN], copy[PATH_MAX];
+	struct ex_lesson *l;
+
+	if ((l = load_or_say(p, lesson)) == NULL)
+		return 1;
+	if (solved > l->nsteps)
+		solved = l->nsteps;
+	ex_path(copy, sizeof(copy), p->work, l->dir);
+	if (ex_is_dir(copy) && !force) {
+		fprintf(stderr, "socklab: %s already exists, and your work in it is kept.\n"
+			"To check it: socklab check %s. To start again from scratch "
+			"(replacing your files): socklab exercise %s --force\n",
+			ex_shown(copy), l->num, l->num);
+		ex_lesson_free(l);
+		return 1;
+	}
+	if (ex_copy_write(l, solved, copy, err) < 0) {
+		fprintf(stderr, "socklab: %s\n", err);
+		ex_lesson_free(l);
+		return 1;
+	}
+	ex_report_copy_written(l, copy, solved);
+	ex_lesson_free(l);
+	return 0;
 }
 
 int ex_cmd_list(const struct ex_paths *p)
@@ -417,9 +520,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (strcmp(c.cmd, "exercise") == 0)
-		return ex_cmd_exercise(&p, c.lesson, c.force, c.solved);
+		return cmd_exercise(&p, c.lesson, c.force, c.solved);
 	if (strcmp(c.cmd, "check") == 0)
-		return ex_cmd_check(&p, &c.check);
+		return cmd_check(&p, &c);
 	if (strcmp(c.cmd, "progress") == 0)
 		return ex_cmd_progress(&p);
 	if (strcmp(c.cmd, "list") == 0)

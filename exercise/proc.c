@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "exercise.h"
+#include "check.h"
 
 /* Runs in the child between fork() and exec(). */
 static void start_child(char *const argv[], char *const env[], const char *cwd,

@@ -1,0 +1,279 @@
+/* run.c — run a lesson's integration tests against a copy's programs,
+ * one test at a time, and tell each test's outcome.
+ *
+ * Each test runs alone: the lesson's test program (build/tests/lessons/
+ * test_NN_topic) with SOCKLAB_TEST_FILTER naming the test and SOCKLAB_BUILD
+ * pointing at the copy's programs, under a deadline and an output limit.
+ * One test per run means a hang in one cannot hide the others, and the
+ * first failing test of a step is the one the student hears about.
+ */
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+
+/* ---- one test ----------------------------------------------------------- */
+
+/* cmocka's lines that carry no information about the failure. */
+static int is_banner(const char *line, const char *test)
+{
+	static const char *const prefixes[] = {
+		"[==========]", "[ RUN      ]", "[       OK ]", "[  PASSED  ]",
+		"[  SKIPPED ]",
+	};
+	char named[EX_NAMELEN + 16];
+
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (strncmp(line, prefixes[i], strlen(prefixes[i])) == 0)
+			return 1;
+	if (strstr(line, "FAILED TEST(S)") != NULL || strstr(line, "test(s), listed below") != NULL)
+		return 1;
+	ex_fmt(named, sizeof(named), "[  FAILED  ] %s", test);
+	if (strcmp(line, named) == 0)
+		return 1;
+	ex_fmt(named, sizeof(named), "[  ERROR   ] %s", test);
+	return strcmp(line, named) == 0;
+}
+
+/* What the test program said about the failure: its lines without
+ * cmocka's banners, at most a dozen, each cut to a screen's width. */
+static void trim_details(const char *out, const char *test, char *details, size_t size)
+{
+	size_t used = 0;
+	int lines = 0;
+
+	details[0] = '\0';
+	for (const char *line = out; *line != '\0' && lines < 12; ) {
+		size_t n = strcspn(line, "\n");
+		char one[512];
+		size_t keep = n < sizeof(one) - 1 ? n : sizeof(one) - 1;
+
+		memcpy(one, line, keep);
+		one[keep] = '\0';
+		line += n + (line[n] == '\n');
+		if (one[strspn(one, " \t\r")] == '\0' || is_banner(one, test))
+			continue;
+		if (strlen(one) > 200)
+			strcpy(one + 196, " ...");
+		if (used + strlen(one) + 2 >= size)
+			break;
+		used += (size_t)snprintf(details + used, size - used, "%s\n", one);
+		lines++;
+	}
+}
+
+/* The first crash a copy's program noted, as "server: SIGSEGV". */
+static void read_crash(const char *log, struct ex_test_result *r)
+{
+	char err[EX_ERRLEN];
+	char *text = ex_read_file(log, NULL, err);
+	char prog[64];
+	int sig;
+
+	r->crash[0] = '\0';
+	r->crash_sig = 0;
+	if (text == NULL)
+		return;
+	if (sscanf(text, "%63s %d", prog, &sig) == 2) {
+		ex_fmt(r->crash, sizeof(r->crash), "%s: %s", prog, ex_signal_name(sig));
+		ex_copy_str(r->crash_prog, sizeof(r->crash_prog), prog);
+		r->crash_sig = sig;
+	}
+	free(text);
+}
+
+/* In a sanitizer build (make SANITIZE=...) the sanitizer, not crashnote.c,
+ * catches a crash, and it may also stop a program for a leak or undefined
+ * behaviour. Its reports go to BUILD/.sanitizer.PID (log_path); the first
+ * "ERROR: ..." or "runtime error: ..." line says what happened. */
+static void sanitizer_env(char *out, size_t size, const char *var, const char *log)
+{
+	const char *old = getenv(var);
+
+	ex_fmt(out, size, "%s=%s%slog_path=%s", var, old != NULL ? old : "",
+	       old != NULL && old[0] != '\0' ? ":" : "", log);
+}
+
+/* Read the reports (unless only removing them) into r, then remove them.
+ * The test program's own report (file LOG.PID with its pid: in a sanitizer
+ * build it is instrumented too) is not the student's. */
+static void sanitizer_reports(const char *log, int read_them, int test_pid,
+			      struct ex_test_result *r)
+{
+	char pattern[PATH_MAX + 4];
+	glob_t g;
+
+	if (ex_fmt(pattern, sizeof(pattern), "%s.*", log) < 0 ||
+	    glob(pattern, 0, NULL, &g) != 0)
+		return;
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		char err[EX_ERRLEN];
+		const char *dot = strrchr(g.gl_pathv[i], '.');
+		int own = dot != NULL && atoi(dot + 1) == test_pid;
+		char *text = read_them && !own ? ex_read_file(g.gl_pathv[i], NULL, err) : NULL;
+		const char *at = NULL;
+
+		if (text != NULL && r->crash[0] == '\0') {
+			at = strstr(text, "ERROR: ");
+			if (at != NULL)
+				at += strlen("ERROR: ");
+			else
+				at = strstr(text, "runtime error: ");
+		}
+		if (at != NULL) {
+			size_t n = strcspn(at, "\n");
+
+			ex_fmt(r->crash, sizeof(r->crash), "%.*s", (int)(n < 200 ? n : 200), at);
+			ex_copy_str(r->crash_prog, sizeof(r->crash_prog), "program");
+			r->crash_sig = 0;
+		}
+		free(text);
+		unlink(g.gl_pathv[i]);
+	}
+	globfree(&g);
+}
+
+static int contains_marker(const char *out, const char *mark, const char *test)
+{
+	char want[EX_NAMELEN + 32];
+
+	/* The name must end where the line does, or test_x would match test_xy. */
+	for (const char *at = out; (at = strstr(at, mark)) != NULL; at++) {
+		size_t n;
+
+		ex_fmt(want, sizeof(want), "%s %s", mark, test);
+		n = strlen(want);
+		if (strncmp(at, want, n) == 0 && (at[n] == '\n' || at[n] == '\0' || at[n] == '\r'))
+			return 1;
+	}
+	return 0;
+}
+
+int ex_run_test(const struct ex_paths *p, const struct ex_lesson *l,
+		const char *build, const char *test,
+		const struct ex_check_opts *o, struct ex_test_result *r, char *err)
+{
+	char bin[PATH_MAX], crashlog[PATH_MAX], sanlog[PATH_MAX];
+	char env_build[PATH_MAX + 32], env_filter[EX_NAMELEN + 32], env_crash[PATH_MAX + 32];
+	char env_asan[2 * PATH_MAX], env_ubsan[2 * PATH_MAX], env_tsan[2 * PATH_MAX];
+	char *argv[] = { bin, NULL };
+	char *env[] = { env_build, env_filter, env_crash, env_asan, env_ubsan, env_tsan,
+			"SOCKLAB_VALGRIND", NULL };
+	struct ex_proc pr;
+
+	memset(r, 0, sizeof(*r));
+	ex_copy_str(r->test, sizeof(r->test), test);
+	ex_fmt(bin, sizeof(bin), "%s/tests/lessons/%s", p->build, l->testprog);
+	if (access(bin, X_OK) < 0) {
+		ex_err(err, "the test program %s is missing: build socklab "
+			 "first (make)", bin);
+		return -1;
+	}
+	if (ex_fmt(crashlog, sizeof(crashlog), "%s/.crashlog", build) < 0) {
+		ex_err(err, "path too long: %s", build);
+		return -1;
+	}
+	unlink(crashlog);
+	ex_fmt(sanlog, sizeof(sanlog), "%s/.sanitizer", build);
+	sanitizer_reports(sanlog, 0, 0, r);
+	sanitizer_env(env_asan, sizeof(env_asan), "ASAN_OPTIONS", sanlog);
+	sanitizer_env(env_ubsan, sizeof(env_ubsan), "UBSAN_OPTIONS", sanlog);
+	sanitizer_env(env_tsan, sizeof(env_tsan), "TSAN_OPTIONS", sanlog);
+	ex_fmt(env_build, sizeof(env_build), "SOCKLAB_BUILD=%s", build);
+	ex_fmt(env_filter, sizeof(env_filter), "SOCKLAB_TEST_FILTER=%s", test);
+	ex_fmt(env_crash, sizeof(env_crash), "SOCKLAB_CRASH_LOG=%s", crashlog);
+	if (ex_proc_run(argv, env, p->home, o->timeout_ms, o->cap, &pr, err) < 0)
+		return -1;
+	r->ms = pr.ms;
+	trim_details(pr.out, test, r->details, sizeof(r->details));
+	if (pr.interrupted)
+		r->outcome = EX_STOPPED;
+	else if (pr.timed_out)
+		r->outcome = EX_TIMEOUT;
+	else if (pr.flooded)
+		r->outcome = EX_FLOOD;
+	else if (contains_marker(pr.out, "[       OK ]", test))
+		r->outcome = EX_PASS;
+	else if (contains_marker(pr.out, "[  SKIPPED ]", test))
+		r->outcome = EX_SKIP;
+	else if (contains_marker(pr.out, "[  FAILED  ]", test) ||
+		 contains_marker(pr.out, "[  ERROR   ]", test))
+		r->outcome = EX_FAIL;
+	else if (!contains_marker(pr.out, "[ RUN      ]", test) && WIFEXITED(pr.status) &&
+		 WEXITSTATUS(pr.status) == 0)
+		r->outcome = EX_MISSING;
+	else
+		r->outcome = EX_BROKEN;
+	if (r->outcome == EX_BROKEN && WIFSIGNALED(pr.status))
+		ex_fmt(r->details, sizeof(r->details), "the test program died of %s\n",
+			 ex_signal_name(WTERMSIG(pr.status)));
+	if (r->outcome != EX_PASS && r->outcome != EX_SKIP && r->outcome != EX_STOPPED) {
+		read_crash(crashlog, r);
+		sanitizer_reports(sanlog, 1, pr.pid, r);
+		if (r->crash[0] != '\0')
+			r->outcome = EX_CRASH;
+	}
+	sanitizer_reports(sanlog, 0, 0, r);
+	unlink(crashlog);
+	ex_proc_free(&pr);
+	return 0;
+}
+
+int ex_check_steps(const struct ex_paths *p, const struct ex_lesson *l,
+		   const char *build, const struct ex_check_opts *o,
+		   void (*on_step)(const struct ex_lesson *, int,
+				   const struct ex_step_result *, void *),
+		   void *arg, struct ex_step_result *results, char *err)
+{
+	int passed = 0, failed = 0;
+
+	for (int i = 0; i < l->nsteps; i++) {
+		const struct ex_step *s = &l->steps[i];
+		struct ex_step_result *res = &results[i];
+
+		memset(res, 0, sizeof(*res));
+		if (failed && !o->keep_going) {
+			res->outcome = EX_NOTRUN;
+			continue;
+		}
+		if (on_step != NULL)
+			on_step(l, i, NULL, arg);
+		res->outcome = EX_PASS;
+		for (int t = 0; t < s->ntests; t++) {
+			struct ex_test_result tr;
+
+			if (ex_run_test(p, l, build, s->tests[t], o, &tr, err) < 0)
+				return -1;
+			res->ran++;
+			if (tr.outcome == EX_STOPPED) {
+				ex_err(err, "interrupted");
+				return -1;
+			}
+			if (tr.outcome == EX_SKIP) {
+				res->skipped++;
+				res->failed = tr; /* what it said, should all skip */
+				continue;
+			}
+			if (tr.outcome != EX_PASS) {
+				res->outcome = tr.outcome;
+				res->failed = tr;
+				break;
+			}
+		}
+		/* Every test skipped itself (no root, a missing tool): nothing
+		 * was checked, so the step is not done. */
+		if (res->outcome == EX_PASS && res->ran > 0 && res->skipped == res->ran)
+			res->outcome = EX_SKIP;
+		if (res->outcome == EX_PASS)
+			passed++;
+		else
+			failed = 1;
+		if (on_step != NULL)
+			on_step(l, i, res, arg);
+	}
+	return passed;
+}
