@@ -196,8 +196,8 @@ $(B)/tests/progs/%: tests/progs/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(NOSAN_CFLAGS) -g -MMD -MP -o $@ $< -pthread
 
-# The shim test preloads the shim into the helper programs.
-$(B)/tests/unit/test_shim: | $(SLTRACE) $(TPROG_BINS)
+# The shim tests preload the shim into the helper programs.
+$(B)/tests/unit/test_shim $(B)/tests/unit/test_chaos: | $(SLTRACE) $(TPROG_BINS)
 
 $(B)/tests/lessons/%.o: tests/lessons/%.c
 	@mkdir -p $(@D)

@@ -33,6 +33,7 @@
 
 #include "trace.h"
 
+
 /* The shim's fd is moved to this number or above. */
 #define SHIM_FD_BASE 900
 
@@ -55,6 +56,7 @@ static __thread int tid_cache __attribute__((tls_model("initial-exec")));
 static pthread_mutex_t conn_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t step_lock = PTHREAD_MUTEX_INITIALIZER;
 static char exe[SL_EVENT_PATH_LEN];  /* written once, under conn_lock */
+static int exe_read;
 
 #define LOAD(v) __atomic_load_n(&(v), __ATOMIC_ACQUIRE)
 #define STORE(v, x) __atomic_store_n(&(v), (x), __ATOMIC_RELEASE)
@@ -79,18 +81,46 @@ static void child_after_fork(void)
 	STORE(state, UNTRIED);
 }
 
-static void init(void)
+/* The values of the SOCKLAB_ variables the shim reads, found in one pass
+ * over the environment: an untraced program pays for one getenv. */
+struct settings {
+	const char *trace, *step, *chaos, *chaos_faults, *chaos_at, *chaos_log;
+};
+
+static void read_settings(struct settings *st)
 {
-	const char *path = getenv("SOCKLAB_TRACE");
-	const char *step;
+	static const struct { const char *name; size_t off; } vars[] = {
+		{ "TRACE=", offsetof(struct settings, trace) },
+		{ "STEP=", offsetof(struct settings, step) },
+		{ "CHAOS=", offsetof(struct settings, chaos) },
+		{ "CHAOS_FAULTS=", offsetof(struct settings, chaos_faults) },
+		{ "CHAOS_AT=", offsetof(struct settings, chaos_at) },
+		{ "CHAOS_LOG=", offsetof(struct settings, chaos_log) },
+	};
+
+	memset(st, 0, sizeof(*st));
+	for (char **e = environ; e != NULL && *e != NULL; e++) {
+		if (strncmp(*e, "SOCKLAB_", 8) != 0)
+			continue;
+		for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+			size_t n = strlen(vars[i].name);
+
+			if (strncmp(*e + 8, vars[i].name, n) == 0)
+				*(const char **)((char *)st + vars[i].off) = *e + 8 + n;
+		}
+	}
+}
+
+/* SOCKLAB_TRACE names the visualizer's socket: SL_ON_TRACE, or 0. */
+static int init_trace(const char *path, const char *step)
+{
 	size_t n;
-	int saved = errno;
 
 	if (path == NULL || path[0] == '\0')
-		goto off;
+		return 0;
 	n = strlen(path);
 	if (n >= sizeof(vis_addr.sun_path))
-		goto off;
+		return 0;
 	vis_addr.sun_family = AF_UNIX;
 	memcpy(vis_addr.sun_path, path, n);
 	vis_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
@@ -100,18 +130,28 @@ static void init(void)
 		vis_addr.sun_path[0] = '\0';
 		vis_len--;
 	}
-	step = getenv("SOCKLAB_STEP");
 	STORE(step_mode, step != NULL && strcmp(step, "1") == 0);
-	STORE(pid_cache, (int)getpid());
-	/* Look up close now: the fork handler must not call dlsym, whose
-	 * lock another thread may have held at the moment of fork. */
-	(void)sl_real(R_close);
-	pthread_atfork(NULL, NULL, child_after_fork);
-	STORE(sl_enabled, 1);
-	errno = saved;
-	return;
-off:
-	STORE(sl_enabled, 0);
+	return SL_ON_TRACE;
+}
+
+static void init(void)
+{
+	struct settings st;
+	int saved = errno, mode;
+
+	read_settings(&st);
+	mode = init_trace(st.trace, st.step);
+	if (sl_chaos_init(st.chaos, st.chaos_faults, st.chaos_at, st.chaos_log))
+		mode |= SL_ON_CHAOS;
+	if (mode != 0) {
+		STORE(pid_cache, (int)getpid());
+		/* Look up close now: the fork handler must not call dlsym,
+		 * whose lock another thread may have held at the moment of
+		 * fork. */
+		(void)sl_real(R_close);
+		pthread_atfork(NULL, NULL, child_after_fork);
+	}
+	STORE(sl_enabled, mode);
 	errno = saved;
 }
 
@@ -124,7 +164,7 @@ int sl_trace_decide(void)
 /* Decide before main(), while the environment is not yet changing. */
 __attribute__((constructor)) static void at_load(void)
 {
-	(void)sl_trace_enabled();
+	(void)sl_mode();
 }
 
 unsigned long long sl_conn_next_seq(void)
@@ -144,8 +184,28 @@ int sl_conn_tid(void)
 	return tid_cache;
 }
 
+/* Read /proc/self/exe into exe, once; called with conn_lock held. */
+static void read_exe(void)
+{
+	ssize_t n;
+
+	if (LOAD(exe_read))
+		return;
+	n = readlink("/proc/self/exe", exe, sizeof(exe));
+	/* A path too long for the field is left out, not cut. */
+	if (n < 0 || (size_t)n >= sizeof(exe))
+		n = 0;
+	exe[n] = '\0';
+	STORE(exe_read, 1);
+}
+
 const char *sl_conn_exe(void)
 {
+	if (!LOAD(exe_read)) {
+		pthread_mutex_lock(&conn_lock);
+		read_exe();
+		pthread_mutex_unlock(&conn_lock);
+	}
 	return exe;
 }
 
@@ -273,14 +333,7 @@ int sl_conn_get(void)
 		if (fd < 0) {
 			STORE(state, GONE);
 		} else {
-			if (exe[0] == '\0') {
-				ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe));
-
-				/* A path too long for the field is left out, not cut. */
-				if (n < 0 || (size_t)n >= sizeof(exe))
-					n = 0;
-				exe[n] = '\0';
-			}
+			read_exe();
 			/* The hello goes first: nobody else sends until UP. */
 			STORE(conn_fd, fd);
 			send_hello(fd);
