@@ -8,6 +8,7 @@
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make memcheck   the lesson tests with every program under valgrind
 #   make bench      the benchmarks (bench/run.sh): designs compared, shim cost
+#   make chaos-soak every lesson's solution under CHAOS_RUNS seeded chaos checks
 #   make fuzz       the fuzz targets under libFuzzer, FUZZ_TIME seconds each
 #   make SANITIZE=address,undefined test   (or SANITIZE=thread)
 
@@ -212,7 +213,7 @@ $(B)/%.o: %.c
 
 # ---- top-level targets ---------------------------------------------------------
 .SECONDARY:
-.PHONY: all run test memcheck bench fuzz fuzz-smoke check-slides deps slides install clean help
+.PHONY: all run test memcheck chaos-soak bench fuzz fuzz-smoke check-slides deps slides install clean help
 all: $(LIBSOCKLAB) $(LIBLESSON) $(if $(wildcard lib/trace/*.c),$(SLTRACE)) $(if $(TUI_SRC),$(SOCKLAB)) $(if $(EXERCISE_SRC),$(SOCKLAB_EXERCISE)) $(LESSON_PROGS) $(BENCH_BINS) $(TPROG_BINS) $(UNIT_BINS) $(LTEST_BINS) $(FUZZ_PLAIN)
 
 # The lesson menu; the lesson programs and the shim are built first.
@@ -244,6 +245,13 @@ memcheck: all
 check-slides:
 	@python3 tests/slides/check_slides.py
 
+# Nightly, not in make test (it takes long): every lesson's solution
+# must pass CHAOS_RUNS checks with faults made on purpose (--chaos=1..N),
+# and every planted bug in tests/exercise/bugs/ must be caught by one.
+CHAOS_RUNS ?= 100
+chaos-soak: all
+	@SOCKLAB_BUILD=$(B) bash tests/exercise/chaos_soak.sh $(CHAOS_RUNS)
+
 # Speed and memory targets are measured here, never in timed unit tests.
 bench: all
 	@SOCKLAB_BUILD=$(B) bench/run.sh
@@ -269,6 +277,6 @@ clean:
 	rm -rf $(B)
 
 help:
-	@sed -n '2,13s/^# \{0,1\}//p' Makefile
+	@sed -n '2,14s/^# \{0,1\}//p' Makefile
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -101,6 +101,9 @@ struct ex_lesson {
 	int nsteps;
 	struct ex_explain explain[EX_MAX_EXPLAIN];
 	int nexplain;
+	/* Grading keys of exercise.conf, by step (index N-1 for step N). */
+	int points[EX_MAX_STEPS];  /* points.N = P (default 1) */
+	int chaos[EX_MAX_STEPS];   /* chaos = N ...: step N must hold under --chaos */
 };
 
 /* The lesson folders under HOME/lessons whose sources carry exercise

@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 
@@ -31,9 +33,9 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: socklab exercise NN [--force]\n"
-		"       socklab check NN [--watch] [--keep-going] [--timeout SEC]\n"
+		"       socklab check NN [--watch] [--keep-going] [--chaos[=SEED]] [--timeout SEC]\n"
 		"       socklab check --solution NN [--timeout SEC]\n"
-		"       socklab check --all DIR NN [--tap] [--timeout SEC]\n"
+		"       socklab check --all DIR NN [--format F] [-j N] [--chaos[=SEED]] [--timeout SEC]\n"
 		"       socklab progress\n"
 		"(or socklab-exercise COMMAND ...; also: list, lint [NN], build NN)\n"
 		"\n"
@@ -48,11 +50,21 @@ static void usage(FILE *out)
 		"                    success, name the next exercise\n"
 		"      --watch       check again every time you save a file\n"
 		"      --keep-going  check every step, even after one fails\n"
+		"      --chaos[=SEED]  make the faults a kernel may make (recv() and\n"
+		"                    send() cut short, EINTR, EAGAIN, ECONNABORTED) in the\n"
+		"                    steps that must survive them; the same SEED makes the\n"
+		"                    same faults (default: a new one, printed)\n"
 		"      --timeout SEC stop one test after SEC seconds (default %d)\n"
 		"      --solution    check the lesson itself instead (for CI)\n"
 		"      --all DIR     grade DIR: one folder per student, each holding\n"
 		"                    NN-topic/ (or work/NN-topic/, or the files)\n"
-		"      --tap         with --all: TAP on stdout (the table on stderr)\n"
+		"      --format F    with --all: table (the default), tap, junit, json, csv,\n"
+		"                    or gradescope (one submission's results.json); any\n"
+		"                    but table goes to stdout, the table to stderr\n"
+		"      --tap         the same as --format tap\n"
+		"  -j, --jobs N      with --all: grade N students at once (default 1)\n"
+		"      --no-box      with --all: no namespaces around the students' code,\n"
+		"                    only rlimits (the results say so)\n"
 		"  progress          what is done and what comes next\n"
 		"  list              the lessons that have exercises, and their steps\n"
 		"  lint [NN]         check the exercise markers and exercise.conf files\n"
@@ -108,9 +120,36 @@ static long number(const char *arg, const char *what, long min, long max)
 	return v;
 }
 
+/* A --chaos=SEED: any whole number below 2^64. */
+static unsigned long long seed_number(const char *arg)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || arg[0] == '-') {
+		fprintf(stderr, "socklab: bad seed '%s': expected a whole number, as "
+			"--chaos=1234\nTry 'socklab-exercise --help' for help.\n", arg);
+		exit(2);
+	}
+	return v;
+}
+
+/* A seed for --chaos without one: different each run; the check prints
+ * it, so the same faults can be made again. */
+static unsigned long long fresh_seed(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((unsigned long long)ts.tv_nsec ^ (unsigned long long)getpid() << 20 ^
+		(unsigned long long)ts.tv_sec) % 1000000;
+}
+
 enum {
 	OPT_FORCE = 256, OPT_SOLVED, OPT_WATCH, OPT_KEEP_GOING, OPT_TIMEOUT,
-	OPT_SOLUTION, OPT_ALL, OPT_TAP, OPT_PRINT_DIR,
+	OPT_SOLUTION, OPT_ALL, OPT_TAP, OPT_PRINT_DIR, OPT_CHAOS, OPT_FORMAT, OPT_NO_BOX,
 };
 
 static const struct option longopts[] = {
@@ -124,6 +163,10 @@ static const struct option longopts[] = {
 	{ "all", required_argument, NULL, OPT_ALL },
 	{ "tap", no_argument, NULL, OPT_TAP },
 	{ "print-dir", no_argument, NULL, OPT_PRINT_DIR },
+	{ "chaos", optional_argument, NULL, OPT_CHAOS },
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "jobs", required_argument, NULL, 'j' },
+	{ "no-box", no_argument, NULL, OPT_NO_BOX },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -133,7 +176,7 @@ struct cmdline {
 	int force, solved, print_dir;
 	struct ex_check_opts o;
 	const char *all_dir;     /* --all DIR */
-	int solution, watch, tap;
+	int solution, watch, format, jobs, no_box, format_given;
 };
 
 /* Which options each command takes. */
@@ -149,6 +192,10 @@ static int allowed(const char *cmd, int opt)
 	case OPT_SOLUTION:
 	case OPT_ALL:
 	case OPT_TAP:
+	case OPT_CHAOS:
+	case OPT_FORMAT:
+	case OPT_NO_BOX:
+	case 'j':
 		return strcmp(cmd, "check") == 0;
 	case OPT_PRINT_DIR:
 		return strcmp(cmd, "build") == 0;
@@ -163,6 +210,7 @@ static void parse(int argc, char **argv, struct cmdline *c)
 	memset(c, 0, sizeof(*c));
 	c->o.timeout_ms = DEFAULT_TIMEOUT_S * 1000LL;
 	c->o.cap = DEFAULT_CAP;
+	c->jobs = 1;
 	if (argc < 2)
 		usage_error("%s", "give a command: exercise, check, progress, list, lint or build");
 	c->cmd = argv[1];
@@ -178,7 +226,7 @@ static void parse(int argc, char **argv, struct cmdline *c)
 	/* getopt_long from argv[1]: the command is its "program name". */
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc - 1, argv + 1, ":h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc - 1, argv + 1, ":hj:", longopts, NULL)) != -1) {
 		if (opt == '?')
 			usage_error("unknown option '%s'", (argv + 1)[optind - 1]);
 		if (opt == ':')
@@ -212,10 +260,28 @@ static void parse(int argc, char **argv, struct cmdline *c)
 			c->all_dir = optarg;
 			break;
 		case OPT_TAP:
-			c->tap = 1;
+			c->format = EX_FORMAT_TAP;
+			c->format_given = 1;
+			break;
+		case OPT_FORMAT:
+			c->format = ex_format_parse(optarg);
+			c->format_given = 1;
+			if (c->format < 0)
+				usage_error("unknown format '%s': table, tap, junit, json, csv "
+					    "or gradescope", optarg);
+			break;
+		case 'j':
+			c->jobs = (int)number(optarg, "job count", 1, 64);
+			break;
+		case OPT_NO_BOX:
+			c->no_box = 1;
 			break;
 		case OPT_PRINT_DIR:
 			c->print_dir = 1;
+			break;
+		case OPT_CHAOS:
+			c->o.chaos = 1;
+			c->o.seed = optarg != NULL ? seed_number(optarg) : fresh_seed();
 			break;
 		}
 	}
@@ -233,8 +299,8 @@ static void parse(int argc, char **argv, struct cmdline *c)
 		usage_error("%s", "--watch checks your own copy: not with --all or --solution");
 	if (c->all_dir != NULL && c->solution)
 		usage_error("%s", "--all and --solution exclude each other: choose one");
-	if (c->tap && c->all_dir == NULL)
-		usage_error("%s", "--tap goes with --all DIR");
+	if ((c->format_given || c->jobs != 1 || c->no_box) && c->all_dir == NULL)
+		usage_error("%s", "--format, --tap, -j and --no-box go with --all DIR");
 }
 
 /* Load lesson arg, or say why not (and which lessons have exercises). */
@@ -270,7 +336,10 @@ static int cmd_check(const struct ex_paths *p, const struct cmdline *c)
 	int passed, status;
 
 	if (c->all_dir != NULL) {
-		struct ex_grade_opts g = { c->lesson, c->all_dir, c->tap, c->o };
+		struct ex_grade_opts g = { c->lesson, c->all_dir, c->format, c->jobs, !c->no_box,
+					   c->o };
+
+		g.o.keep_going = 1;   /* a failed step does not hide the next */
 
 		return ex_cmd_grade(p, &g);
 	}

@@ -46,6 +46,14 @@ void ex_explain_failure(const struct ex_lesson *l, const struct ex_step_result *
 
 	if (why == NULL)
 		why = "the test failed";
+	/* A fault made on purpose that the program did not survive says
+	 * more than the test's own words. */
+	if (s->failed.chaos && s->failed.chaos_why[0] != '\0' &&
+	    s->outcome != EX_FLOOD && s->outcome != EX_MISSING && s->outcome != EX_BROKEN) {
+		ex_fmt(out, size, "with faults made on purpose (chaos, seed %llu): %s",
+		       s->failed.chaos_seed, s->failed.chaos_why);
+		return;
+	}
 	switch (s->outcome) {
 	case EX_CRASH:
 		if (s->failed.crash_sig == 0) {
@@ -158,6 +166,18 @@ static void print_details(const char *label, const char *details)
 	}
 }
 
+/* What the student's programs printed, as feedback.c put it: a heading
+ * line per program, then its lines (indented by two). */
+static void print_output(const char *output)
+{
+	for (const char *d = output; *d != '\0'; ) {
+		size_t n = strcspn(d, "\n");
+
+		printf("      %.*s\n", (int)n, d);
+		d += n + (d[n] == '\n');
+	}
+}
+
 struct report {
 	const char *copy;
 	const struct ex_check_opts *o;
@@ -203,7 +223,17 @@ static void print_step(const struct ex_lesson *l, int i, const struct ex_step_re
 	ex_explain_failure(l, res, rep->o, why, sizeof(why));
 	printf("      %s:\n", res->failed.test);
 	print_wrapped("      ", why);
+	if (res->failed.chaos && res->failed.chaos_why[0] != '\0')
+		printf("      The same faults again: socklab check %s --chaos=%llu\n", l->num,
+		       res->failed.chaos_seed);
+	else if (res->failed.chaos_why[0] != '\0')
+		print_wrapped("      ", "(This test was checked with faults made on purpose "
+			      "first; it fails without them too: fix that first.)");
 	print_details("what the test saw", res->failed.details);
+	print_output(res->failed.output);
+	/* One line, not wrapped: it is to be copied into a shell. */
+	if (res->failed.repro[0] != '\0')
+		printf("      To try it by hand (one line):\n        %s\n", res->failed.repro);
 	find_todo(l, rep->copy, s->number, where, sizeof(where));
 	/* Every region of the step has a hint; say each once. */
 	for (int f = 0; f < l->nfiles; f++)
@@ -268,6 +298,9 @@ int ex_check_copy(const struct ex_paths *p, const struct ex_lesson *l,
 	}
 	rep.dots += 3;
 	printf("Checking %s (lesson %s: %s)\n", ex_shown(copy), l->num, l->title);
+	if (o->chaos)
+		printf("  with faults made on purpose in steps that must survive them "
+		       "(chaos seed %llu)\n", o->seed);
 	printf("  build ");
 	for (int n = 8; n < rep.dots; n++)
 		putchar('.');

@@ -8,6 +8,7 @@
  * first failing test of a step is the one the student hears about.
  */
 #include <glob.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,15 +40,36 @@ static int is_banner(const char *line, const char *test)
 	return strcmp(line, named) == 0;
 }
 
+/* cmocka's markers out of a line: "[  ERROR   ] --- X" is X, "ERROR: X"
+ * (a test's own message) is X, and "[   LINE   ] --- F:N: error: Failure!"
+ * is "(at F:N)". */
+static void plain_words(char *line)
+{
+	static const char *const drop[] = { "[  ERROR   ] --- ", "ERROR: " };
+	const char *fail = ": error: Failure!";
+	char *end;
+
+	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
+		if (strncmp(line, drop[i], strlen(drop[i])) == 0)
+			memmove(line, line + strlen(drop[i]), strlen(line + strlen(drop[i])) + 1);
+	if (strncmp(line, "[   LINE   ] --- ", 17) == 0 &&
+	    (end = strstr(line, fail)) != NULL && end[strlen(fail)] == '\0') {
+		*end = '\0';
+		memmove(line + 4, line + 17, strlen(line + 17) + 1);
+		memcpy(line, "(at ", 4);
+		strcat(line, ")");
+	}
+}
+
 /* What the test program said about the failure: its lines without
- * cmocka's banners, at most a dozen, each cut to a screen's width. */
+ * cmocka's banners, at most 20, each cut to 200 characters. */
 static void trim_details(const char *out, const char *test, char *details, size_t size)
 {
 	size_t used = 0;
 	int lines = 0;
 
 	details[0] = '\0';
-	for (const char *line = out; *line != '\0' && lines < 12; ) {
+	for (const char *line = out; *line != '\0' && lines < 20; ) {
 		size_t n = strcspn(line, "\n");
 		char one[512];
 		size_t keep = n < sizeof(one) - 1 ? n : sizeof(one) - 1;
@@ -57,6 +79,7 @@ static void trim_details(const char *out, const char *test, char *details, size_
 		line += n + (line[n] == '\n');
 		if (one[strspn(one, " \t\r")] == '\0' || is_banner(one, test))
 			continue;
+		plain_words(one);
 		if (strlen(one) > 200)
 			strcpy(one + 196, " ...");
 		if (used + strlen(one) + 2 >= size)
@@ -153,16 +176,88 @@ static int contains_marker(const char *out, const char *mark, const char *test)
 	return 0;
 }
 
+/* The environment changes for one run of the test program: entries
+ * "NAME=VALUE" to set and "NAME" to remove. */
+struct env {
+	char *v[24];
+	int n;
+	char buf[12 * PATH_MAX];
+	size_t used;
+};
+
+static void env_add(struct env *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void env_add(struct env *e, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (e->n == (int)(sizeof(e->v) / sizeof(e->v[0])) - 1)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(e->buf + e->used, sizeof(e->buf) - e->used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(e->buf) - e->used)
+		return;
+	e->v[e->n++] = e->buf + e->used;
+	e->v[e->n] = NULL;
+	e->used += (size_t)n + 1;
+}
+
+/* The lesson programs the student writes (files with regions), for
+ * SOCKLAB_CHAOS_PROGS: "server client". */
+static void student_programs(const struct ex_lesson *l, char *out, size_t size)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < l->nfiles; i++) {
+		const char *name = l->files[i].name;
+		size_t n = strlen(name);
+
+		if (n > 2 && strcmp(name + n - 2, ".c") == 0 && ex_file_has_regions(&l->files[i]) &&
+		    ex_fmt(out + used, size - used, "%s%.*s", used > 0 ? " " : "",
+			   (int)(n - 2), name) == 0)
+			used = strlen(out);
+	}
+}
+
+/* Chaos mode: the settings the test program hands to the student's
+ * programs (tests/lessons/harness.c preloads the shim into them). */
+static void chaos_env(struct env *e, const struct ex_paths *p, const struct ex_lesson *l,
+		      const char *chaoslog, const struct ex_check_opts *o)
+{
+	char progs[512];
+
+	if (!o->chaos) {
+		env_add(e, "SOCKLAB_CHAOS");
+		return;
+	}
+	student_programs(l, progs, sizeof(progs));
+	env_add(e, "SOCKLAB_CHAOS=%llu", o->seed);
+	env_add(e, "SOCKLAB_CHAOS_SHIM=%s/lib/libsltrace.so", p->build);
+	env_add(e, "SOCKLAB_CHAOS_PROGS=%s", progs);
+	env_add(e, "SOCKLAB_CHAOS_LOG=%s", chaoslog);
+	if (o->chaos_faults != NULL)
+		env_add(e, "SOCKLAB_CHAOS_FAULTS=%s", o->chaos_faults);
+	else
+		env_add(e, "SOCKLAB_CHAOS_FAULTS");
+	if (o->chaos_at != NULL)
+		env_add(e, "SOCKLAB_CHAOS_AT=%s", o->chaos_at);
+	else
+		env_add(e, "SOCKLAB_CHAOS_AT");
+}
+
 int ex_run_test(const struct ex_paths *p, const struct ex_lesson *l,
 		const char *build, const char *test,
 		const struct ex_check_opts *o, struct ex_test_result *r, char *err)
 {
-	char bin[PATH_MAX], crashlog[PATH_MAX], sanlog[PATH_MAX];
-	char env_build[PATH_MAX + 32], env_filter[EX_NAMELEN + 32], env_crash[PATH_MAX + 32];
-	char env_asan[2 * PATH_MAX], env_ubsan[2 * PATH_MAX], env_tsan[2 * PATH_MAX];
+	char bin[PATH_MAX], crashlog[PATH_MAX], sanlog[PATH_MAX], chaoslog[PATH_MAX];
+	char feedback[PATH_MAX];
+	char asan[2 * PATH_MAX], ubsan[2 * PATH_MAX], tsan[2 * PATH_MAX];
 	char *argv[] = { bin, NULL };
-	char *env[] = { env_build, env_filter, env_crash, env_asan, env_ubsan, env_tsan,
-			"SOCKLAB_VALGRIND", NULL };
+	struct env env = { .n = 0 };
 	struct ex_proc pr;
 
 	memset(r, 0, sizeof(*r));
@@ -173,22 +268,35 @@ int ex_run_test(const struct ex_paths *p, const struct ex_lesson *l,
 			 "first (make)", bin);
 		return -1;
 	}
-	if (ex_fmt(crashlog, sizeof(crashlog), "%s/.crashlog", build) < 0) {
+	if (ex_fmt(crashlog, sizeof(crashlog), "%s/.crashlog", build) < 0 ||
+	    ex_fmt(chaoslog, sizeof(chaoslog), "%s/.chaoslog", build) < 0 ||
+	    ex_fmt(feedback, sizeof(feedback), "%s/.feedback", build) < 0) {
 		ex_err(err, "path too long: %s", build);
 		return -1;
 	}
 	unlink(crashlog);
+	unlink(chaoslog);
+	ex_remove_tree(feedback);
+	if (ex_mkdirs(feedback, err) < 0)
+		return -1;
 	ex_fmt(sanlog, sizeof(sanlog), "%s/.sanitizer", build);
 	sanitizer_reports(sanlog, 0, 0, r);
-	sanitizer_env(env_asan, sizeof(env_asan), "ASAN_OPTIONS", sanlog);
-	sanitizer_env(env_ubsan, sizeof(env_ubsan), "UBSAN_OPTIONS", sanlog);
-	sanitizer_env(env_tsan, sizeof(env_tsan), "TSAN_OPTIONS", sanlog);
-	ex_fmt(env_build, sizeof(env_build), "SOCKLAB_BUILD=%s", build);
-	ex_fmt(env_filter, sizeof(env_filter), "SOCKLAB_TEST_FILTER=%s", test);
-	ex_fmt(env_crash, sizeof(env_crash), "SOCKLAB_CRASH_LOG=%s", crashlog);
-	if (ex_proc_run(argv, env, p->home, o->timeout_ms, o->cap, &pr, err) < 0)
+	sanitizer_env(asan, sizeof(asan), "ASAN_OPTIONS", sanlog);
+	sanitizer_env(ubsan, sizeof(ubsan), "UBSAN_OPTIONS", sanlog);
+	sanitizer_env(tsan, sizeof(tsan), "TSAN_OPTIONS", sanlog);
+	env_add(&env, "SOCKLAB_BUILD=%s", build);
+	env_add(&env, "SOCKLAB_TEST_FILTER=%s", test);
+	env_add(&env, "SOCKLAB_CRASH_LOG=%s", crashlog);
+	env_add(&env, "%s", asan);
+	env_add(&env, "%s", ubsan);
+	env_add(&env, "%s", tsan);
+	env_add(&env, "SOCKLAB_VALGRIND");
+	env_add(&env, "SOCKLAB_FEEDBACK=%s", feedback);
+	chaos_env(&env, p, l, chaoslog, o);
+	if (ex_proc_run(argv, env.v, p->home, o->timeout_ms, o->cap, &pr, err) < 0)
 		return -1;
 	r->ms = pr.ms;
+	r->chaos = o->chaos;
 	trim_details(pr.out, test, r->details, sizeof(r->details));
 	if (pr.interrupted)
 		r->outcome = EX_STOPPED;
@@ -217,63 +325,11 @@ int ex_run_test(const struct ex_paths *p, const struct ex_lesson *l,
 		if (r->crash[0] != '\0')
 			r->outcome = EX_CRASH;
 	}
+	if (r->outcome != EX_PASS && r->outcome != EX_SKIP && r->outcome != EX_STOPPED)
+		ex_feedback_read(p, feedback, o, r);
 	sanitizer_reports(sanlog, 0, 0, r);
 	unlink(crashlog);
+	ex_remove_tree(feedback);
 	ex_proc_free(&pr);
 	return 0;
-}
-
-int ex_check_steps(const struct ex_paths *p, const struct ex_lesson *l,
-		   const char *build, const struct ex_check_opts *o,
-		   void (*on_step)(const struct ex_lesson *, int,
-				   const struct ex_step_result *, void *),
-		   void *arg, struct ex_step_result *results, char *err)
-{
-	int passed = 0, failed = 0;
-
-	for (int i = 0; i < l->nsteps; i++) {
-		const struct ex_step *s = &l->steps[i];
-		struct ex_step_result *res = &results[i];
-
-		memset(res, 0, sizeof(*res));
-		if (failed && !o->keep_going) {
-			res->outcome = EX_NOTRUN;
-			continue;
-		}
-		if (on_step != NULL)
-			on_step(l, i, NULL, arg);
-		res->outcome = EX_PASS;
-		for (int t = 0; t < s->ntests; t++) {
-			struct ex_test_result tr;
-
-			if (ex_run_test(p, l, build, s->tests[t], o, &tr, err) < 0)
-				return -1;
-			res->ran++;
-			if (tr.outcome == EX_STOPPED) {
-				ex_err(err, "interrupted");
-				return -1;
-			}
-			if (tr.outcome == EX_SKIP) {
-				res->skipped++;
-				res->failed = tr; /* what it said, should all skip */
-				continue;
-			}
-			if (tr.outcome != EX_PASS) {
-				res->outcome = tr.outcome;
-				res->failed = tr;
-				break;
-			}
-		}
-		/* Every test skipped itself (no root, a missing tool): nothing
-		 * was checked, so the step is not done. */
-		if (res->outcome == EX_PASS && res->ran > 0 && res->skipped == res->ran)
-			res->outcome = EX_SKIP;
-		if (res->outcome == EX_PASS)
-			passed++;
-		else
-			failed = 1;
-		if (on_step != NULL)
-			on_step(l, i, res, arg);
-	}
-	return passed;
 }

@@ -27,9 +27,10 @@
  * program on the same input makes the same calls, and meets the same
  * faults.
  *
- * SOCKLAB_CHAOS_FAULTS=short-read,eintr,... limits the faults made;
- * SOCKLAB_CHAOS_AT=OBJ+0xOFF makes them only at that call site (the
- * checker uses both to find which fault a program does not survive).
+ * SOCKLAB_CHAOS_FAULTS=short-read,eintr,... limits the faults made (one
+ * kind alone is made half the time it can be); SOCKLAB_CHAOS_AT=OBJ+0xOFF
+ * makes them only at that call site (the checker uses both to find which
+ * fault a program does not survive).
  * SOCKLAB_CHAOS_LOG=PATH: every fault that landed is appended to PATH as
  * one line, "fault=short-read call=recv pid=.. fd=.. asked=4096 waiting=12
  * got=3 at=/path/server+0x1a2b", where at is the call site as the trace
@@ -61,8 +62,9 @@ static const char *const fault_names[SL_FAULT_COUNT] = {
 	[SL_FAULT_EAGAIN] = "eagain", [SL_FAULT_ABORT] = "abort",
 };
 
-/* How often each fault is made, out of 256 calls that could get it. */
-static const unsigned odds[SL_FAULT_COUNT] = {
+/* How often each fault is made, out of 256 calls that could get it (a
+ * kind made alone: 128). */
+static unsigned odds[SL_FAULT_COUNT] = {
 	[SL_FAULT_SHORT_READ] = 128, [SL_FAULT_SHORT_WRITE] = 128,
 	[SL_FAULT_EINTR] = 32, [SL_FAULT_EAGAIN] = 32,
 };
@@ -118,6 +120,12 @@ int sl_chaos_init(const char *spec, const char *faults, const char *at,
 		}
 	}
 	enabled_faults &= ~1u;   /* SL_FAULT_NONE */
+	/* One kind alone (the checker asking whether a program survives it):
+	 * often enough that a program that does not shows it. */
+	if (faults != NULL && faults[0] != '\0' && (enabled_faults & (enabled_faults - 1)) == 0)
+		for (int f = SL_FAULT_NONE + 1; f < SL_FAULT_COUNT; f++)
+			if (odds[f] != 0 && odds[f] < 128)
+				odds[f] = 128;
 	if (at != NULL && strlen(at) < sizeof(only_at))
 		strcpy(only_at, at);
 	if (logfile != NULL && strlen(logfile) < sizeof(log_path))
@@ -219,6 +227,15 @@ static size_t cut(uint64_t r, size_t limit)
 	return 1 + (size_t)((r >> 10) % (limit - 1));
 }
 
+/* A cut of bytes that have not come yet: small, to land in a short
+ * message too (1 half the time, else 1..15). */
+static size_t cut_ahead(uint64_t r, size_t n)
+{
+	if (((r >> 8) & 1) == 0)
+		return 1;
+	return cut(r, n < 16 ? n : 16);
+}
+
 /* Is this call at the one site faults are limited to (if any)? */
 static int at_chosen_site(const void *caller)
 {
@@ -274,20 +291,17 @@ int sl_chaos_before(struct sl_chaos *x, const char *call, enum sl_chaos_op op,
 	if (n != NULL && *n >= 2 && (op == SL_OP_READ || op == SL_OP_WRITE) &&
 	    roll(op == SL_OP_READ ? SL_FAULT_SHORT_READ : SL_FAULT_SHORT_WRITE, &r) &&
 	    is_stream(fd)) {
-		size_t limit = *n;
-
 		x->asked = *n;
+		x->fault = op == SL_OP_READ ? SL_FAULT_SHORT_READ : SL_FAULT_SHORT_WRITE;
 		if (op == SL_OP_READ) {
 			/* Cut below what is there, so that the cut shows; with
 			 * nothing there yet, a small cut of what will come. */
 			x->waiting = waiting_bytes(fd);
-			if (x->waiting >= 2 && x->waiting < limit)
-				limit = x->waiting;
-			else if (x->waiting < 2 && limit > 64)
-				limit = 64;
+			x->cap = x->waiting >= 2 ? cut(r, x->waiting < *n ? x->waiting : *n)
+						 : cut_ahead(r, *n);
+		} else {
+			x->cap = cut(r, *n);
 		}
-		x->fault = op == SL_OP_READ ? SL_FAULT_SHORT_READ : SL_FAULT_SHORT_WRITE;
-		x->cap = cut(r, limit);
 		*n = x->cap;
 	}
 done:
@@ -295,6 +309,55 @@ done:
 		errno = x->err;
 		sl_chaos_log(x, -1);
 		errno = x->err;
+		return 1;
+	}
+	errno = saved;
+	return 0;
+}
+
+int sl_chaos_cut(struct sl_chaos *x, const char *call, enum sl_chaos_op op, int fd,
+                 size_t *n, const void *caller)
+{
+	int saved = errno;
+	uint64_t r;
+
+	memset(x, 0, sizeof(*x));
+	x->call = call;
+	x->fd = fd;
+	x->caller = caller;
+	if (*n < 2 || (op != SL_OP_READ && op != SL_OP_WRITE) || !sl_fd_is_socket(fd) ||
+	    !at_chosen_site(caller) ||
+	    !roll(op == SL_OP_READ ? SL_FAULT_SHORT_READ : SL_FAULT_SHORT_WRITE, &r) ||
+	    !is_stream(fd)) {
+		errno = saved;
+		return 0;
+	}
+	x->fault = op == SL_OP_READ ? SL_FAULT_SHORT_READ : SL_FAULT_SHORT_WRITE;
+	x->asked = *n;
+	/* The bytes are not there yet when it is queued: for a read, a
+	 * small cut of what will come. */
+	x->cap = op == SL_OP_READ ? cut_ahead(r, *n) : cut(r, *n);
+	*n = x->cap;
+	/* It completes later, out of our sight: noted as made. */
+	sl_chaos_log(x, (long long)x->cap);
+	errno = saved;
+	return 1;
+}
+
+int sl_chaos_interrupt(const char *call, const sigset_t *mask, const void *caller)
+{
+	struct sl_chaos x;
+	int saved = errno;
+	uint64_t r;
+
+	memset(&x, 0, sizeof(x));
+	x.call = call;
+	x.fd = -1;
+	x.caller = caller;
+	if (at_chosen_site(caller) && roll(SL_FAULT_EINTR, &r) && interruptible(0, mask)) {
+		x.fault = SL_FAULT_EINTR;
+		sl_chaos_log(&x, -1);
+		errno = saved;
 		return 1;
 	}
 	errno = saved;

@@ -20,6 +20,9 @@ static const char *const names[R_COUNT] = {
 	[R_read_chk] = "__read_chk", [R_recv_chk] = "__recv_chk",
 	[R_recvfrom_chk] = "__recvfrom_chk", [R_poll_chk] = "__poll_chk",
 	[R_ppoll_chk] = "__ppoll_chk",
+	[R_io_uring_submit] = "io_uring_submit",
+	[R_io_uring_submit_and_wait] = "io_uring_submit_and_wait",
+	[R_io_uring_submit_and_wait_timeout] = "io_uring_submit_and_wait_timeout",
 };
 
 void *sl_real_fns[R_COUNT];

@@ -12,6 +12,7 @@
  *   fds.c    which fds are sockets, cached per fd
  *   chaos.c  faults made on purpose (SOCKLAB_CHAOS): short reads and
  *            writes, EINTR, EAGAIN, ECONNABORTED
+ *   uring.c  the same for liburing's submissions (chaos mode only)
  */
 #ifndef SOCKLAB_TRACE_H
 #define SOCKLAB_TRACE_H
@@ -34,6 +35,7 @@ enum sl_real_id {
 	R_epoll_wait, R_epoll_pwait, R_epoll_pwait2,
 	R_fork, R_dup2, R_dup3, R_close_range, R_epoll_ctl,
 	R_read_chk, R_recv_chk, R_recvfrom_chk, R_poll_chk, R_ppoll_chk,
+	R_io_uring_submit, R_io_uring_submit_and_wait, R_io_uring_submit_and_wait_timeout,
 	R_COUNT
 };
 
@@ -224,6 +226,16 @@ int sl_chaos_before(struct sl_chaos *x, const char *call, enum sl_chaos_op op,
 
 /* After the real call returned ret: note a cut that landed. Keeps errno. */
 void sl_chaos_after(struct sl_chaos *x, long long ret);
+
+/* For an operation queued now and done later (io_uring): perhaps cut *n,
+ * as sl_chaos_before would; logged at once (nothing says when it lands).
+ * Returns 1 when cut. */
+int sl_chaos_cut(struct sl_chaos *x, const char *call, enum sl_chaos_op op, int fd,
+                 size_t *n, const void *caller);
+
+/* A wait that is not a system call of its own (io_uring_submit_and_wait):
+ * 1 when it is to fail with EINTR now (logged). */
+int sl_chaos_interrupt(const char *call, const sigset_t *mask, const void *caller);
 
 /* Append the fault to SOCKLAB_CHAOS_LOG; ret is what the call returned. */
 void sl_chaos_log(const struct sl_chaos *x, long long ret);
