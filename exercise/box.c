@@ -280,14 +280,11 @@ static int loopback_up(void)
 	return rc;
 }
 
-/* In the box's first process: the file system as the box sees it. */
-static int shape_files(const struct ex_paths *p, const char *class_dir, int home_fd,
-		       int build_fd, char *err)
+/* The file system as the box sees it, given the socklab tree and build
+ * opened in the box's own mount namespace. */
+static int shape(const struct ex_paths *p, const char *class_real, int home_fd, int build_fd,
+		 char *err)
 {
-	char class_real[PATH_MAX];
-
-	if (realpath(class_dir, class_real) == NULL)
-		return ex_err(err, "%s: %s", class_dir, strerror(errno));
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return ex_err(err, "make / private: %s", strerror(errno));
 	if (make_readonly("/", 1) < 0)
@@ -311,6 +308,29 @@ static int shape_files(const struct ex_paths *p, const char *class_dir, int home
 	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		return ex_err(err, "a /proc for the box: %s", strerror(errno));
 	return 0;
+}
+
+/* In the box's first process: the file system as the box sees it. */
+static int shape_files(const struct ex_paths *p, const char *class_dir, char *err)
+{
+	char class_real[PATH_MAX];
+	/* Opened in the box's own mount namespace (a bind mount cannot come
+	 * from another), before /tmp and the class are covered. */
+	int home_fd = open(p->home, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int build_fd = open(p->build, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int rc = -1;
+
+	if (home_fd < 0 || build_fd < 0)
+		ex_err(err, "open %s: %s", home_fd < 0 ? p->home : p->build, strerror(errno));
+	else if (realpath(class_dir, class_real) == NULL)
+		ex_err(err, "%s: %s", class_dir, strerror(errno));
+	else
+		rc = shape(p, class_real, home_fd, build_fd, err);
+	if (home_fd >= 0)
+		close(home_fd);
+	if (build_fd >= 0)
+		close(build_fd);
+	return rc;
 }
 
 static int drop_to_nobody(void)
@@ -338,7 +358,7 @@ int ex_box_enter(enum ex_box_kind kind, struct ex_paths *p, const struct ex_less
 		 size_t buildsize, char *what, size_t whatsize, char *err)
 {
 	struct handed_in files[EX_MAX_FILES];
-	int root = geteuid() == 0, as_nobody = 0, nfiles, home_fd, build_fd;
+	int root = geteuid() == 0, as_nobody = 0, nfiles;
 	int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC;
 	uid_t uid = getuid();
 	gid_t gid = getgid();
@@ -360,10 +380,6 @@ int ex_box_enter(enum ex_box_kind kind, struct ex_paths *p, const struct ex_less
 	nfiles = read_handed_in(l, src, files, err);
 	if (nfiles < 0)
 		return -1;
-	home_fd = open(p->home, O_PATH | O_DIRECTORY);
-	build_fd = open(p->build, O_PATH | O_DIRECTORY);
-	if (home_fd < 0 || build_fd < 0)
-		return ex_err(err, "open %s: %s", home_fd < 0 ? p->home : p->build, strerror(errno));
 	if (root) {
 		/* Real root needs no user namespace; the code runs as nobody. */
 		flags &= ~CLONE_NEWUSER;
@@ -382,8 +398,6 @@ int ex_box_enter(enum ex_box_kind kind, struct ex_paths *p, const struct ex_less
 			ex_fmt(what + strlen(what), whatsize - strlen(what), "uid 65534, ");
 		for (int i = 0; i < nfiles; i++)
 			free(files[i].data);
-		close(home_fd);
-		close(build_fd);
 		if (set_limits(what, whatsize) < 0)
 			return ex_err(err, "setrlimit: %s", strerror(errno));
 		return 0;
@@ -395,13 +409,10 @@ int ex_box_enter(enum ex_box_kind kind, struct ex_paths *p, const struct ex_less
 	if (pid > 0)
 		wait_and_exit(pid);
 	in_box = 1;
-	if (shape_files(p, class_dir, home_fd, build_fd, err) < 0 || loopback_up() < 0) {
-		if (err[0] == '\0')
-			ex_err(err, "loopback up: %s", strerror(errno));
+	if (shape_files(p, class_dir, err) < 0)
 		return -1;
-	}
-	close(home_fd);
-	close(build_fd);
+	if (loopback_up() < 0)
+		return ex_err(err, "loopback up: %s", strerror(errno));
 	if (ex_mkdirs(BOX "/src", err) < 0 || ex_mkdirs(BOX "/build", err) < 0 ||
 	    write_handed_in(BOX "/src", files, nfiles, err) < 0)
 		return -1;
@@ -424,8 +435,10 @@ int ex_box_enter(enum ex_box_kind kind, struct ex_paths *p, const struct ex_less
 	/* Root made the other namespaces itself; the user namespace comes
 	 * last, before the rlimits (the parent's limit on its processes is
 	 * taken from ours as it is made). */
-	if (root && (unshare(CLONE_NEWUSER) < 0 || map_ids(getuid(), getgid()) < 0))
-		return ex_err(err, "a user namespace for uid %u: %s", (unsigned)getuid(),
+	uid = getuid();
+	gid = getgid();
+	if (root && (unshare(CLONE_NEWUSER) < 0 || map_ids(uid, gid) < 0))
+		return ex_err(err, "a user namespace for uid %u: %s", (unsigned)uid,
 			      strerror(errno));
 	ex_fmt(what, whatsize, "namespaces (user, net, pid, mount, ipc), %s; rlimits: ",
 	       root ? as_nobody ? "as uid 65534" : "as root (uid 65534 cannot read the "

@@ -189,6 +189,7 @@ struct ex_grade_opts {
 	enum ex_format format;     /* --format (--tap: EX_FORMAT_TAP) */
 	int jobs;                  /* -j N: students graded at once */
 	int box;                   /* namespaces (1, the default) or rlimits alone */
+	const char *save;          /* --save DIR: every format, one file each */
 	struct ex_check_opts o;
 };
 
@@ -232,6 +233,11 @@ int ex_format_parse(const char *name);
 
 /* Write the class's results to out in format f. */
 void ex_export(FILE *out, enum ex_format f, const struct ex_class *c);
+
+/* Write every format into dir (made if need be): results.txt, results.tap,
+ * junit.xml, results.json, results.csv, and for one student gradescope.json.
+ * 0, or -1 (err). */
+int ex_export_all(const char *dir, const struct ex_class *c, char *err);
 
 /* ---- the box for untrusted code (box.c) ---------------------------------- */
 

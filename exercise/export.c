@@ -14,6 +14,7 @@
  * themselves), not-run and error (a fault of the course's setup). Points
  * come from exercise.conf (points.N; 1 a step unless said).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -598,4 +599,30 @@ void ex_export(FILE *out, enum ex_format f, const struct ex_class *c)
 		break;
 	}
 	fflush(out);
+}
+
+int ex_export_all(const char *dir, const struct ex_class *c, char *err)
+{
+	static const struct { enum ex_format f; const char *name; } files[] = {
+		{ EX_FORMAT_TABLE, "results.txt" }, { EX_FORMAT_TAP, "results.tap" },
+		{ EX_FORMAT_JUNIT, "junit.xml" }, { EX_FORMAT_JSON, "results.json" },
+		{ EX_FORMAT_CSV, "results.csv" }, { EX_FORMAT_GRADESCOPE, "gradescope.json" },
+	};
+
+	if (ex_mkdirs(dir, err) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char path[PATH_MAX];
+		FILE *out;
+
+		if (files[i].f == EX_FORMAT_GRADESCOPE && c->n != 1)
+			continue;
+		if (ex_path(path, sizeof(path), dir, files[i].name) < 0 ||
+		    (out = fopen(path, "w")) == NULL)
+			return ex_err(err, "write %s/%s: %s", dir, files[i].name, strerror(errno));
+		ex_export(out, files[i].f, c);
+		if (fclose(out) != 0)
+			return ex_err(err, "write %s: %s", path, strerror(errno));
+	}
+	return 0;
 }

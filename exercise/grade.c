@@ -287,6 +287,10 @@ int ex_cmd_grade(const struct ex_paths *p, const struct ex_grade_opts *g)
 			ex_export(stderr, EX_FORMAT_TABLE, &class);
 			ex_export(stdout, g->format, &class);
 		}
+		if (g->save != NULL && ex_export_all(g->save, &class, err) < 0) {
+			fprintf(stderr, "socklab: %s\n", err);
+			status = 1;
+		}
 	}
 	free(run);
 	free(s);

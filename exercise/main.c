@@ -35,7 +35,8 @@ static void usage(FILE *out)
 		"usage: socklab exercise NN [--force]\n"
 		"       socklab check NN [--watch] [--keep-going] [--chaos[=SEED]] [--timeout SEC]\n"
 		"       socklab check --solution NN [--timeout SEC]\n"
-		"       socklab check --all DIR NN [--format F] [-j N] [--chaos[=SEED]] [--timeout SEC]\n"
+		"       socklab check --all DIR NN [--format F] [-j N] [--save DIR] [--chaos[=SEED]]\n"
+		"                                 [--no-box] [--timeout SEC]\n"
 		"       socklab progress\n"
 		"(or socklab-exercise COMMAND ...; also: list, lint [NN], build NN)\n"
 		"\n"
@@ -63,6 +64,8 @@ static void usage(FILE *out)
 		"                    but table goes to stdout, the table to stderr\n"
 		"      --tap         the same as --format tap\n"
 		"  -j, --jobs N      with --all: grade N students at once (default 1)\n"
+		"      --save DIR    with --all: also write every format into DIR\n"
+		"                    (results.txt, .tap, .json, .csv, junit.xml)\n"
 		"      --no-box      with --all: no namespaces around the students' code,\n"
 		"                    only rlimits (the results say so)\n"
 		"  progress          what is done and what comes next\n"
@@ -149,7 +152,7 @@ static unsigned long long fresh_seed(void)
 
 enum {
 	OPT_FORCE = 256, OPT_SOLVED, OPT_WATCH, OPT_KEEP_GOING, OPT_TIMEOUT,
-	OPT_SOLUTION, OPT_ALL, OPT_TAP, OPT_PRINT_DIR, OPT_CHAOS, OPT_FORMAT, OPT_NO_BOX,
+	OPT_SOLUTION, OPT_ALL, OPT_TAP, OPT_PRINT_DIR, OPT_CHAOS, OPT_FORMAT, OPT_NO_BOX, OPT_SAVE,
 };
 
 static const struct option longopts[] = {
@@ -167,6 +170,7 @@ static const struct option longopts[] = {
 	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ "jobs", required_argument, NULL, 'j' },
 	{ "no-box", no_argument, NULL, OPT_NO_BOX },
+	{ "save", required_argument, NULL, OPT_SAVE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -177,6 +181,7 @@ struct cmdline {
 	struct ex_check_opts o;
 	const char *all_dir;     /* --all DIR */
 	int solution, watch, format, jobs, no_box, format_given;
+	const char *save;        /* --save DIR */
 };
 
 /* Which options each command takes. */
@@ -195,6 +200,7 @@ static int allowed(const char *cmd, int opt)
 	case OPT_CHAOS:
 	case OPT_FORMAT:
 	case OPT_NO_BOX:
+	case OPT_SAVE:
 	case 'j':
 		return strcmp(cmd, "check") == 0;
 	case OPT_PRINT_DIR:
@@ -276,6 +282,9 @@ static void parse(int argc, char **argv, struct cmdline *c)
 		case OPT_NO_BOX:
 			c->no_box = 1;
 			break;
+		case OPT_SAVE:
+			c->save = optarg;
+			break;
 		case OPT_PRINT_DIR:
 			c->print_dir = 1;
 			break;
@@ -299,8 +308,8 @@ static void parse(int argc, char **argv, struct cmdline *c)
 		usage_error("%s", "--watch checks your own copy: not with --all or --solution");
 	if (c->all_dir != NULL && c->solution)
 		usage_error("%s", "--all and --solution exclude each other: choose one");
-	if ((c->format_given || c->jobs != 1 || c->no_box) && c->all_dir == NULL)
-		usage_error("%s", "--format, --tap, -j and --no-box go with --all DIR");
+	if ((c->format_given || c->jobs != 1 || c->no_box || c->save) && c->all_dir == NULL)
+		usage_error("%s", "--format, --tap, -j, --save and --no-box go with --all DIR");
 }
 
 /* Load lesson arg, or say why not (and which lessons have exercises). */
@@ -337,7 +346,7 @@ static int cmd_check(const struct ex_paths *p, const struct cmdline *c)
 
 	if (c->all_dir != NULL) {
 		struct ex_grade_opts g = { c->lesson, c->all_dir, c->format, c->jobs, !c->no_box,
-					   c->o };
+					   c->save, c->o };
 
 		g.o.keep_going = 1;   /* a failed step does not hide the next */
 

@@ -26,6 +26,8 @@ CMD_PKGS=(
   "tmux:tmux"
   "addr2line:binutils"
   "nft:nftables"
+  "xmllint:libxml2-utils"
+  "prove:perl"
 )
 
 missing=()

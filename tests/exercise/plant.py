@@ -23,6 +23,9 @@ says which fault the checker must blame (the fault and the call).
 Usage: plant.py BUGFILE LESSON_DIR OUT_DIR
   writes every .c and .h file of LESSON_DIR to OUT_DIR, the bug planted.
        plant.py --show BUGFILE KEY      prints one header value
+       plant.py --inject CODE TARGET FUNC KEY=VALUE...
+  puts the C file CODE (@KEY@ replaced by VALUE) at the top of TARGET and
+  a call FUNC(); at the start of TARGET's main()
 """
 import os
 import re
@@ -128,7 +131,24 @@ def plant(bugfile, lesson_dir, out_dir):
         raise SystemExit(f"{bugfile}: {lesson_dir} has no {target}")
 
 
+def inject(code_file, target, call, values):
+    """Put code_file's text (each @KEY@ replaced by its value) at the top
+    of target, and a call "call();" first thing in target's main()."""
+    code = open(code_file).read()
+    for kv in values:
+        key, _, value = kv.partition("=")
+        code = code.replace("@%s@" % key, value)
+    src = open(target).read()
+    start, _ = function_body(src, "main")
+    src = src[:start + 1] + "\n\t%s();\n" % call + src[start + 1:]
+    with open(target, "w") as f:
+        f.write(code + "\n" + src)
+
+
 def main():
+    if len(sys.argv) >= 5 and sys.argv[1] == "--inject":
+        inject(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:])
+        return
     if len(sys.argv) == 4 and sys.argv[1] == "--show":
         head, _ = read_bug(sys.argv[2])
         print(head.get(sys.argv[3], ""))

@@ -167,9 +167,10 @@ static void forget_started(pid_t pid)
  * When a check fails, the student sees what their programs printed and a
  * command that does by hand what the test did. The harness leaves both in
  * DIR: "notes" holds a line "start PID CHAOS ARGV..." per lesson program
- * started (CHAOS: 1 when it runs with faults) and "drive PID COMMAND" per
- * h_repro(); "out.PID" gets everything the harness reads from that
- * program's stdout and stderr. */
+ * started (CHAOS: 1 when it runs with faults), "end PID CODE" when the
+ * harness reaps it (an exit code, or 128 plus a signal) and "drive PID
+ * COMMAND" per h_repro(); "out.PID" gets everything the harness reads
+ * from that program's stdout and stderr. */
 
 static void feedback_append(const char *name, const char *data, size_t len)
 {
@@ -229,6 +230,14 @@ static void note_start(pid_t pid, char *const argv[])
 	}
 	line[used] = '\0';
 	feedback_note("start %d %d %s", (int)pid, chaos_applies(argv[0]), line);
+}
+
+/* How a lesson program ended: "end PID CODE" (the exit code, or 128 plus
+ * the signal). */
+static void note_end(pid_t pid, int st)
+{
+	feedback_note("end %d %d", (int)pid,
+		      WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1);
 }
 
 void h_repro(const struct h_proc *p, const char *command)
@@ -413,7 +422,8 @@ static int pump(struct h_proc *p, int ms)
 			*fd = -1;
 			continue;
 		}
-		if (getenv("SOCKLAB_FEEDBACK") != NULL) {
+		/* Only the start of a flood: its end says no more. */
+		if (getenv("SOCKLAB_FEEDBACK") != NULL && *len < cap - 1) {
 			char name[32];
 
 			snprintf(name, sizeof(name), "out.%d", (int)p->pid);
@@ -615,6 +625,7 @@ int h_wait_exit(struct h_proc *p, int timeout_ms)
 
 		if (r == p->pid) {
 			forget_started(p->pid);
+			note_end(p->pid, st);
 			/* Collect what is still in the pipes. */
 			while (pump(p, 50) == 0 && h_now_ms() < deadline)
 				;
@@ -634,6 +645,7 @@ int h_wait_exit(struct h_proc *p, int timeout_ms)
 			kill(p->pid, SIGKILL);
 			waitpid(p->pid, &st, 0);
 			forget_started(p->pid);
+			note_end(p->pid, st);
 			p->status = st;
 			if (p->in >= 0)
 				close(p->in);
