@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 
@@ -103,6 +104,25 @@ static void with_port(const char *src, const char *port, char *out, size_t size)
 	}
 }
 
+/* Every path in s under the current folder made relative to it, as
+ * ex_shown does for one path. */
+static void shown_all(char *s)
+{
+	char cwd[PATH_MAX + 1];
+	size_t n;
+
+	if (getcwd(cwd, sizeof(cwd) - 1) == NULL)
+		return;
+	n = strlen(cwd);
+	cwd[n++] = '/';
+	cwd[n] = '\0';
+	for (char *at = strstr(s, cwd); at != NULL; at = strstr(at, cwd))
+		if (at == s || at[-1] == ' ' || at[-1] == '<' || at[-1] == '>')
+			memmove(at, at + n, strlen(at + n) + 1);
+		else
+			at++;
+}
+
 /* argv with "-p 0" made "-p 4242", and the program's path as the student
  * would type it. */
 static void command_line(const char *argv, char *out, size_t size)
@@ -177,6 +197,7 @@ void ex_feedback_read(const struct ex_paths *p, const char *dir,
 			with_port(drive, REPRO_PORT, how, sizeof(how));
 		else
 			ex_fmt(how, sizeof(how), "nc 127.0.0.1 %s", REPRO_PORT);
+		shown_all(how);
 		if (st[i].chaos && o->chaos)
 			ex_fmt(cmd, sizeof(cmd), "SOCKLAB_CHAOS=%llu LD_PRELOAD=%s/lib/libsltrace.so ",
 			       o->seed, ex_shown(p->build));

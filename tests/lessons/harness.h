@@ -137,11 +137,15 @@ void h_repro(const struct h_proc *p, const char *command);
 const char *h_bytes_differ(const void *sent, size_t sentlen, const void *got,
                            size_t gotlen);
 
-/* Fail the test unless got is exactly what was sent, saying where not. */
+/* Fail the test unless got is exactly what was sent, saying where not
+ * (printed whole first: cmocka cuts its own messages at 1 KiB). */
 #define H_ASSERT_SAME_BYTES(sent, sentlen, got, gotlen) do { \
 		const char *h_why_ = h_bytes_differ((sent), (sentlen), (got), (gotlen)); \
-		if (h_why_ != NULL) \
-			fail_msg("%s", h_why_); \
+		if (h_why_ != NULL) { \
+			printf("%s\n", h_why_); \
+			fflush(stdout); \
+			fail_msg("the bytes that came back differ from those sent (above)"); \
+		} \
 	} while (0)
 
 /* ---- several clients at once, a client that never reads, the server's
