@@ -453,3 +453,9 @@ echo "CSV: $CSV; took $(( $(date +%s) - start_time )) s"
 echo
 echo "== the trace shim (bench/shim_bench.sh 100000, 3 runs each)"
 RUNS=3 SOCKLAB_BUILD=$B bench/shim_bench.sh 100000
+
+# Grading a class: -j 2 against -j 1, 20 submissions of lesson 02, each in
+# its box (bench/grade_bench.sh; results in bench/README.md).
+echo
+echo "== grading a class (bench/grade_bench.sh: 20 submissions, -j 1 and -j 2)"
+SOCKLAB_BUILD=$B bench/grade_bench.sh 1 2

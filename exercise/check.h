@@ -107,6 +107,7 @@ struct ex_check_opts {
 	long long timeout_ms;      /* for one test */
 	size_t cap;                /* output limit for one test */
 	int keep_going;            /* check every step, not only up to the first failure */
+	int only_step;             /* --step N: check step N alone (0: every step) */
 	int chaos;                 /* --chaos: faults in the steps exercise.conf names */
 	unsigned long long seed;   /* --chaos=SEED */
 	const char *chaos_faults;  /* make only these faults ("eintr,abort"), or NULL */

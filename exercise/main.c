@@ -33,7 +33,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: socklab exercise NN [--force]\n"
-		"       socklab check NN [--watch] [--keep-going] [--chaos[=SEED]] [--timeout SEC]\n"
+		"       socklab check NN [--watch] [--keep-going] [--step N] [--chaos[=SEED]] [--timeout SEC]\n"
 		"       socklab check --solution NN [--timeout SEC]\n"
 		"       socklab check --all DIR NN [--format F] [-j N] [--save DIR] [--chaos[=SEED]]\n"
 		"                                 [--no-box] [--timeout SEC]\n"
@@ -51,6 +51,8 @@ static void usage(FILE *out)
 		"                    success, name the next exercise\n"
 		"      --watch       check again every time you save a file\n"
 		"      --keep-going  check every step, even after one fails\n"
+		"      --step N      check step N alone (exit 0 when it passes), as an\n"
+		"                    autograder gives points for each step\n"
 		"      --chaos[=SEED]  make the faults a kernel may make (recv() and\n"
 		"                    send() cut short, EINTR, EAGAIN, ECONNABORTED) in the\n"
 		"                    steps that must survive them; the same SEED makes the\n"
@@ -152,7 +154,7 @@ static unsigned long long fresh_seed(void)
 
 enum {
 	OPT_FORCE = 256, OPT_SOLVED, OPT_WATCH, OPT_KEEP_GOING, OPT_TIMEOUT,
-	OPT_SOLUTION, OPT_ALL, OPT_TAP, OPT_PRINT_DIR, OPT_CHAOS, OPT_FORMAT, OPT_NO_BOX, OPT_SAVE,
+	OPT_SOLUTION, OPT_ALL, OPT_TAP, OPT_PRINT_DIR, OPT_CHAOS, OPT_FORMAT, OPT_NO_BOX, OPT_SAVE, OPT_STEP,
 };
 
 static const struct option longopts[] = {
@@ -171,6 +173,7 @@ static const struct option longopts[] = {
 	{ "jobs", required_argument, NULL, 'j' },
 	{ "no-box", no_argument, NULL, OPT_NO_BOX },
 	{ "save", required_argument, NULL, OPT_SAVE },
+	{ "step", required_argument, NULL, OPT_STEP },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -201,6 +204,7 @@ static int allowed(const char *cmd, int opt)
 	case OPT_FORMAT:
 	case OPT_NO_BOX:
 	case OPT_SAVE:
+	case OPT_STEP:
 	case 'j':
 		return strcmp(cmd, "check") == 0;
 	case OPT_PRINT_DIR:
@@ -285,6 +289,9 @@ static void parse(int argc, char **argv, struct cmdline *c)
 		case OPT_SAVE:
 			c->save = optarg;
 			break;
+		case OPT_STEP:
+			c->o.only_step = (int)number(optarg, "step", 1, EX_MAX_STEPS);
+			break;
 		case OPT_PRINT_DIR:
 			c->print_dir = 1;
 			break;
@@ -308,6 +315,8 @@ static void parse(int argc, char **argv, struct cmdline *c)
 		usage_error("%s", "--watch checks your own copy: not with --all or --solution");
 	if (c->all_dir != NULL && c->solution)
 		usage_error("%s", "--all and --solution exclude each other: choose one");
+	if (c->o.only_step != 0 && (c->all_dir != NULL || c->watch))
+		usage_error("%s", "--step checks one step of one copy: not with --all or --watch");
 	if ((c->format_given || c->jobs != 1 || c->no_box || c->save) && c->all_dir == NULL)
 		usage_error("%s", "--format, --tap, -j, --save and --no-box go with --all DIR");
 }
@@ -364,7 +373,7 @@ static int cmd_check(const struct ex_paths *p, const struct cmdline *c)
 		}
 		passed = ex_check_copy(p, l, l->path, build, &c->o);
 		ex_remove_tree(build);
-		status = passed == l->nsteps ? 0 : 1;
+		status = passed == (c->o.only_step != 0 ? 1 : l->nsteps) ? 0 : 1;
 		ex_lesson_free(l);
 		return ex_stop ? 130 : status;
 	}
@@ -383,7 +392,7 @@ static int cmd_check(const struct ex_paths *p, const struct cmdline *c)
 		return status;
 	}
 	passed = ex_check_copy(p, l, copy, build, &c->o);
-	status = passed == l->nsteps ? 0 : 1;
+	status = passed == (c->o.only_step != 0 ? 1 : l->nsteps) ? 0 : 1;
 	ex_lesson_free(l);
 	return ex_stop ? 130 : status;
 }

@@ -21,7 +21,7 @@ int ex_check_steps(const struct ex_paths *p, const struct ex_lesson *l,
 		struct ex_step_result *res = &results[i];
 
 		memset(res, 0, sizeof(*res));
-		if (failed && !o->keep_going) {
+		if ((failed && !o->keep_going) || (o->only_step != 0 && s->number != o->only_step)) {
 			res->outcome = EX_NOTRUN;
 			continue;
 		}

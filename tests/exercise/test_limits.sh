@@ -16,6 +16,8 @@
 #    failure nor a crash);
 #  - a test program without the named test is reported as a fault in
 #    exercise.conf, not as a pass;
+#  - --format gradescope writes results.json for a class of one (score,
+#    a test per step), and refuses a class of two;
 #  - where namespaces are refused (a user namespace whose limit allows no
 #    more of them), a class is graded with rlimits alone, and the table
 #    and the exports say so;
@@ -128,6 +130,21 @@ print(s["points"], s["box"].split(";")[0])' 2>&1)
 else
   echo "skip: no user namespaces here, or unshare has no --map-user"
 fi
+
+# Gradescope's results.json, for a class of one.
+run_grade gradescope
+got=$(printf '%s' "$out" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+print(r["score"], r["max_score"], " ".join(t["status"] for t in r["tests"]),
+      sum(t["score"] for t in r["tests"]), sum(t["max_score"] for t in r["tests"]))' 2>&1)
+expect '[ "$got" = "3 3 passed passed passed 3 3" ]' \
+  "gradescope: results.json has the score and a test per step, the points adding up" "$got"
+mkdir -p "$TMP/class/bea"
+run_grade gradescope
+expect '[ -z "$out" ] && grep -q "gradescope grades one submission" "$TMP/grade.err"' \
+  "gradescope: a class of two is refused, saying why" "$(cat "$TMP/grade.err")"
+rmdir "$TMP/class/bea"
 
 use_fake 'echo "[==========] Running 0 test(s)."; echo "[==========] 0 test(s) run."'
 run_check
