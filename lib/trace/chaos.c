@@ -390,11 +390,11 @@ void sl_chaos_log(const struct sl_chaos *x, long long ret)
 		n = snprintf(line, sizeof(line), "fault=%s call=%s pid=%d tid=%d fd=%d "
 			     "asked=%zu waiting=%zu got=%lld at=%s\n",
 			     sl_fault_name(x->fault), x->call, (int)getpid(),
-			     sl_conn_tid(), x->fd, x->asked, x->waiting, ret, at);
+			     (int)gettid(), x->fd, x->asked, x->waiting, ret, at);
 	else
 		n = snprintf(line, sizeof(line), "fault=%s call=%s pid=%d tid=%d fd=%d at=%s\n",
 			     sl_fault_name(x->fault), x->call, (int)getpid(),
-			     sl_conn_tid(), x->fd, at);
+			     (int)gettid(), x->fd, at);
 	fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (fd >= 0) {
 		/* One write with O_APPEND: lines from threads and processes

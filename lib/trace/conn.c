@@ -39,8 +39,6 @@
 
 enum { UNTRIED, UP, GONE };
 
-int sl_enabled = -1;
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static struct sockaddr_un vis_addr;
 static socklen_t vis_len;
 
@@ -81,38 +79,8 @@ static void child_after_fork(void)
 	STORE(state, UNTRIED);
 }
 
-/* The values of the SOCKLAB_ variables the shim reads, found in one pass
- * over the environment: an untraced program pays for one getenv. */
-struct settings {
-	const char *trace, *step, *chaos, *chaos_faults, *chaos_at, *chaos_log;
-};
-
-static void read_settings(struct settings *st)
-{
-	static const struct { const char *name; size_t off; } vars[] = {
-		{ "TRACE=", offsetof(struct settings, trace) },
-		{ "STEP=", offsetof(struct settings, step) },
-		{ "CHAOS=", offsetof(struct settings, chaos) },
-		{ "CHAOS_FAULTS=", offsetof(struct settings, chaos_faults) },
-		{ "CHAOS_AT=", offsetof(struct settings, chaos_at) },
-		{ "CHAOS_LOG=", offsetof(struct settings, chaos_log) },
-	};
-
-	memset(st, 0, sizeof(*st));
-	for (char **e = environ; e != NULL && *e != NULL; e++) {
-		if (strncmp(*e, "SOCKLAB_", 8) != 0)
-			continue;
-		for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-			size_t n = strlen(vars[i].name);
-
-			if (strncmp(*e + 8, vars[i].name, n) == 0)
-				*(const char **)((char *)st + vars[i].off) = *e + 8 + n;
-		}
-	}
-}
-
 /* SOCKLAB_TRACE names the visualizer's socket: SL_ON_TRACE, or 0. */
-static int init_trace(const char *path, const char *step)
+int sl_conn_setup(const char *path, const char *step)
 {
 	size_t n;
 
@@ -134,37 +102,13 @@ static int init_trace(const char *path, const char *step)
 	return SL_ON_TRACE;
 }
 
-static void init(void)
+void sl_conn_prepare(void)
 {
-	struct settings st;
-	int saved = errno, mode;
-
-	read_settings(&st);
-	mode = init_trace(st.trace, st.step);
-	if (sl_chaos_init(st.chaos, st.chaos_faults, st.chaos_at, st.chaos_log))
-		mode |= SL_ON_CHAOS;
-	if (mode != 0) {
-		STORE(pid_cache, (int)getpid());
-		/* Look up close now: the fork handler must not call dlsym,
-		 * whose lock another thread may have held at the moment of
-		 * fork. */
-		(void)sl_real(R_close);
-		pthread_atfork(NULL, NULL, child_after_fork);
-	}
-	STORE(sl_enabled, mode);
-	errno = saved;
-}
-
-int sl_trace_decide(void)
-{
-	pthread_once(&init_once, init);
-	return LOAD(sl_enabled);
-}
-
-/* Decide before main(), while the environment is not yet changing. */
-__attribute__((constructor)) static void at_load(void)
-{
-	(void)sl_mode();
+	STORE(pid_cache, (int)getpid());
+	/* Look up close now: the fork handler must not call dlsym, whose
+	 * lock another thread may have held at the moment of fork. */
+	(void)sl_real(R_close);
+	pthread_atfork(NULL, NULL, child_after_fork);
 }
 
 unsigned long long sl_conn_next_seq(void)

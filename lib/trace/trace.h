@@ -6,6 +6,7 @@
  *            reports the result
  *   call.c   one traced call: errno saving, the recursion guard, the
  *            before/after events, socket descriptions, caller location
+ *   mode.c   what the shim does here, from one pass over the environment
  *   conn.c   the connection to the visualizer: lazy connect, sends that
  *            never wait, the step gate, fork handling
  *   real.c   the real functions, found with dlsym(RTLD_NEXT) on first use
@@ -57,7 +58,7 @@ static inline void *sl_real(enum sl_real_id id)
 /* The real function, typed: REAL(connect)(fd, sa, len). */
 #define REAL(fn) ((__typeof__(&fn))sl_real(R_##fn))
 
-/* ---- conn.c ---- */
+/* ---- mode.c ---- */
 
 /* What the shim does in this process: SL_ON_TRACE when SOCKLAB_TRACE
  * names a visualizer, SL_ON_CHAOS when SOCKLAB_CHAOS asks for faults;
@@ -86,6 +87,15 @@ static inline int sl_chaos_on(void)
 {
 	return sl_mode() & SL_ON_CHAOS;
 }
+
+/* ---- conn.c ---- */
+
+/* Where SOCKLAB_TRACE (path) and SOCKLAB_STEP (step) point: SL_ON_TRACE
+ * when path names a visualizer, else 0. */
+int sl_conn_setup(const char *path, const char *step);
+
+/* The shim is on (tracing or chaos): note the pid, and be ready for fork. */
+void sl_conn_prepare(void);
 
 /* The connected socket to the visualizer, connecting on first use (and
  * sending the hello event); -1 when there is none or it went away. */
