@@ -123,9 +123,23 @@ static void shown_all(char *s)
 			at++;
 }
 
-/* argv with "-p 0" made "-p 4242", and the program's path as the student
- * would type it. */
-static void command_line(const char *argv, char *out, size_t size)
+/* Did the program say "listening on" (a server)? */
+static int listened(const char *dir, int pid)
+{
+	char path[PATH_MAX], err[EX_ERRLEN];
+	char *text;
+	int yes;
+
+	ex_fmt(path, sizeof(path), "%s/out.%d", dir, pid);
+	text = ex_read_file(path, NULL, err);
+	yes = text != NULL && strstr(text, "listening on ") != NULL;
+	free(text);
+	return yes;
+}
+
+/* argv with the program's path as the student would type it; a server's
+ * "-p 0" made "-p 4242" (and added, when it took port 0 by default). */
+static void command_line(const char *argv, int server, char *out, size_t size)
 {
 	const char *p0 = strstr(argv, " -p 0");
 	size_t n = strcspn(argv, " ");
@@ -135,6 +149,8 @@ static void command_line(const char *argv, char *out, size_t size)
 	if (p0 != NULL && (p0[5] == '\0' || p0[5] == ' '))
 		ex_fmt(out, size, "%s%.*s -p %s%s", ex_shown(prog), (int)(p0 - argv - n), argv + n,
 		       REPRO_PORT, p0 + 5);
+	else if (server && strstr(argv, " -p ") == NULL)
+		ex_fmt(out, size, "%s%s -p %s", ex_shown(prog), argv + n, REPRO_PORT);
 	else
 		ex_fmt(out, size, "%s%s", ex_shown(prog), argv + n);
 }
@@ -189,10 +205,12 @@ void ex_feedback_read(const struct ex_paths *p, const char *dir,
 	/* The program the test drove, else the first one started. */
 	for (int i = 0; i < nst; i++) {
 		char prog[sizeof(cmd)], how[sizeof(drive)];
+		int server;
 
 		if (drive_pid >= 0 && st[i].pid != drive_pid)
 			continue;
-		command_line(st[i].argv, prog, sizeof(prog));
+		server = listened(dir, st[i].pid);
+		command_line(st[i].argv, server, prog, sizeof(prog));
 		if (drive[0] != '\0')
 			with_port(drive, REPRO_PORT, how, sizeof(how));
 		else
@@ -205,7 +223,7 @@ void ex_feedback_read(const struct ex_paths *p, const char *dir,
 			cmd[0] = '\0';
 		/* A server is started in the background, driven, then stopped;
 		 * any other program is the test itself. */
-		if (strstr(st[i].argv, " -p 0") != NULL)
+		if (server)
 			ex_fmt(r->repro, sizeof(r->repro), "%s%s & sleep 1; %s; kill $!", cmd, prog, how);
 		else
 			ex_fmt(r->repro, sizeof(r->repro), "%s%s", cmd, prog);
