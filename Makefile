@@ -1,15 +1,18 @@
 # socklab — one non-recursive Makefile for the library, lessons and tests.
 #
-#   make            build everything under build/
+#   make            build the library, lessons, visualizer under build/
+#   make tests      ... and the test programs (installs cmocka if missing)
 #   make run        the lesson menu (socklab, the visualizer)
 #   make test       install missing packages, build, run every test
 #   make deps       install the Debian packages the build and tests need
-#   make slides     render slides/*.md to build/slides/*.html (needs npm)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make slides     record the decks' pictures, render slides/*.md to
+#                   build/slides/*.html (needs npm)
+#   make install    PREFIX=/usr/local DESTDIR= (make uninstall: the same)
 #   make memcheck   the lesson tests with every program under valgrind
 #   make bench      the benchmarks (bench/run.sh): designs compared, shim cost
 #   make chaos-soak every lesson's solution under CHAOS_RUNS seeded chaos checks
 #   make fuzz       the fuzz targets under libFuzzer, FUZZ_TIME seconds each
+#   make lesson-stats  per lesson source: lines, code, concept, and the floors
 #   make SANITIZE=address,undefined test   (or SANITIZE=thread)
 
 CC       ?= cc
@@ -32,12 +35,18 @@ PKG_CONFIG ?= pkg-config
 CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 
-# Targets that build or run need the packages: mk/deps.sh --ensure checks
+# Targets that build or run need packages: mk/deps.sh --ensure checks
 # (pkg-config, command -v) and installs only when something is missing, so a
 # second run is instant. It runs before any rule, so the order is certain.
-NEED_DEPS := $(filter-out deps clean slides check-slides help,$(or $(MAKECMDGOALS),all))
-ifneq ($(NEED_DEPS),)
-ifneq ($(shell mk/deps.sh --ensure >&2; echo $$?),0)
+# Building and running the lessons needs only the build group (a compiler,
+# pkg-config, ncursesw, libpcap, liburing); the tests and the benchmark add
+# the test group (cmocka, valgrind, tmux, nc, socat, nft, tcpdump, ...).
+GOALS := $(or $(MAKECMDGOALS),all)
+NO_DEPS_GOALS := deps clean lesson-stats help uninstall
+TEST_GOALS := test tests memcheck bench fuzz fuzz-smoke install
+DEPS_GROUP := $(if $(filter $(TEST_GOALS) $(B)/tests/%,$(GOALS)),all,$(if $(filter-out $(NO_DEPS_GOALS),$(GOALS)),build))
+ifneq ($(DEPS_GROUP),)
+ifneq ($(shell mk/deps.sh --ensure $(DEPS_GROUP) >&2; echo $$?),0)
 $(error some packages are missing and could not be installed (see above))
 endif
 endif
@@ -106,15 +115,21 @@ $(SOCKLAB_EXERCISE): $(EXERCISE_SRC:%.c=$(B)/%.o) $(LIBSOCKLAB)
 	$(CC) -o $@ $^ $(LDFLAGS)
 
 # ---- lessons: every lessons/NN-topic/*.c is one program --------------------
-LESSON_PROG_SRC := $(wildcard lessons/[0-9]*/*.c)
+# except common.c: the code a lesson's programs share (lesson 17's socket
+# helpers, lesson 18's transports), compiled once and linked into each.
+LESSON_PROG_SRC := $(filter-out %/common.c,$(wildcard lessons/[0-9]*/*.c))
 LESSON_PROGS    := $(LESSON_PROG_SRC:%.c=$(B)/%)
 # A lesson may add libraries for one program in its lesson.mk, e.g.
 #   LIBS_10-async/server := -luring
 -include $(wildcard lessons/[0-9]*/lesson.mk)
 
-$(B)/lessons/%: lessons/%.c $(LIBLESSON) $(LIBSOCKLAB)
+# The lesson's common.o, for a program whose folder has a common.c.
+common_of = $(if $(wildcard $(dir $(1))common.c),$(B)/$(dir $(1))common.o)
+
+.SECONDEXPANSION:
+$(B)/lessons/%: lessons/%.c $$(call common_of,lessons/%.c) $(LIBLESSON) $(LIBSOCKLAB)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -o $@ $< $(LIBLESSON) $(LIBSOCKLAB) $(LDFLAGS) $(LIBS_$*)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -o $@ $< $(call common_of,$<) $(LIBLESSON) $(LIBSOCKLAB) $(LDFLAGS) $(LIBS_$*)
 
 # ---- benchmarks: every bench/*.c is one program ------------------------------
 BENCH_SRC  := $(wildcard bench/*.c)
@@ -213,8 +228,11 @@ $(B)/%.o: %.c
 
 # ---- top-level targets ---------------------------------------------------------
 .SECONDARY:
-.PHONY: all run test memcheck chaos-soak bench fuzz fuzz-smoke check-slides deps slides install clean help
-all: $(LIBSOCKLAB) $(LIBLESSON) $(if $(wildcard lib/trace/*.c),$(SLTRACE)) $(if $(TUI_SRC),$(SOCKLAB)) $(if $(EXERCISE_SRC),$(SOCKLAB_EXERCISE)) $(LESSON_PROGS) $(BENCH_BINS) $(TPROG_BINS) $(UNIT_BINS) $(LTEST_BINS) $(FUZZ_PLAIN)
+.PHONY: all tests run test memcheck chaos-soak bench fuzz fuzz-smoke check-slides lesson-stats deps slides install uninstall clean help
+# `make` builds what a student runs; `make tests` the test programs too
+# (they need cmocka: the test group of mk/deps.sh).
+all: $(LIBSOCKLAB) $(LIBLESSON) $(if $(wildcard lib/trace/*.c),$(SLTRACE)) $(if $(TUI_SRC),$(SOCKLAB)) $(if $(EXERCISE_SRC),$(SOCKLAB_EXERCISE)) $(LESSON_PROGS) $(BENCH_BINS)
+tests: all $(TPROG_BINS) $(UNIT_BINS) $(LTEST_BINS) $(FUZZ_PLAIN)
 
 # The lesson menu; the lesson programs and the shim are built first.
 run: $(SOCKLAB) $(SLTRACE) $(LESSON_PROGS) $(if $(EXERCISE_SRC),$(SOCKLAB_EXERCISE))
@@ -223,7 +241,7 @@ run: $(SOCKLAB) $(SLTRACE) $(LESSON_PROGS) $(if $(EXERCISE_SRC),$(SOCKLAB_EXERCI
 # tests/exercise/test_steps.sh runs once per lesson with an exercise.conf
 # (test_steps.sh:05 ...), so the lessons' exercise checks run side by side.
 EXERCISE_LESSONS := $(foreach f,$(wildcard lessons/*/exercise.conf),$(firstword $(subst -, ,$(notdir $(patsubst %/,%,$(dir $(f)))))))
-test: all
+test: tests
 	$(if $(FUZZ_BINS),@$(MAKE) --no-print-directory fuzz-smoke)
 	@SOCKLAB_BUILD=$(B) $(if $(SANITIZE),CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)") mk/runtests.sh $(UNIT_BINS) $(LTEST_BINS) $(FUZZ_PLAIN) tests/slides/check_slides.py \
 		$(wildcard tests/tui/test_*.sh tests/tui/test_*.py tests/exercise/test_*.py tests/bench/test_*.py) \
@@ -238,45 +256,53 @@ test: all
 # that the two at a time end together rather than one of them last.
 MEMCHECK_JOBS ?= 2
 MEMCHECK_SLOW := $(filter %/test_14_udp %/test_concurrency,$(LTEST_BINS))
-memcheck: all
+memcheck: tests
 	@SOCKLAB_BUILD=$(B) SOCKLAB_VALGRIND=1 SOCKLAB_TEST_JOBS=$(MEMCHECK_JOBS) mk/runtests.sh \
 		$(MEMCHECK_SLOW) $(filter-out $(MEMCHECK_SLOW),$(LTEST_BINS))
 
-check-slides:
-	@python3 tests/slides/check_slides.py
+check-slides: $(SOCKLAB) $(SLTRACE) $(LESSON_PROGS)
+	@SOCKLAB_BUILD=$(B) python3 tests/slides/check_slides.py
+
+# How much of each lesson source is the lesson (mk/lesson-stats.py says
+# how it counts); fails when a server lesson is below the floors.
+lesson-stats:
+	@python3 mk/lesson-stats.py --check
 
 # Nightly, not in make test (it takes long): every lesson's solution
 # must pass CHAOS_RUNS checks with faults made on purpose (--chaos=1..N),
 # and every planted bug in tests/exercise/bugs/ must be caught by one.
 CHAOS_RUNS ?= 100
-chaos-soak: all
+chaos-soak: tests
 	@SOCKLAB_BUILD=$(B) bash tests/exercise/chaos_soak.sh $(CHAOS_RUNS)
 
 # Speed and memory targets are measured here, never in timed unit tests.
-bench: all
+bench: tests
 	@SOCKLAB_BUILD=$(B) bench/run.sh
 
 deps:
 	@mk/deps.sh
 
-slides:
-	@mk/slides.sh
+# The decks' pictures are recorded runs of the lessons (mk/slides.sh):
+# socklab and the lessons are built first. SLIDES_UPDATE=1 also writes the
+# pictures into slides/pictures/, to commit with the decks.
+slides: $(SOCKLAB) $(SLTRACE) $(LESSON_PROGS)
+	@B=$(B) mk/slides.sh
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/socklab $(DESTDIR)$(PREFIX)/libexec/socklab
-	install -m 644 $(LIBSOCKLAB) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 lib/*.h $(DESTDIR)$(PREFIX)/include/socklab/
-	install -d $(DESTDIR)$(PREFIX)/lib/socklab
-	install -m 755 $(SLTRACE) $(DESTDIR)$(PREFIX)/lib/socklab/
-	for p in $(LESSON_PROGS); do \
-		d=$(DESTDIR)$(PREFIX)/libexec/socklab/$$(basename $$(dirname $$p)); \
-		install -d $$d && install -m 755 $$p $$d/; \
-	done
+# Everything socklab needs at run time, found from its own path, so any
+# PREFIX works and DESTDIR stages it (mk/install.sh says what goes where).
+# uninstall removes what the install's manifest lists, and nothing else.
+VERSION := $(shell sed -n 's/^\#define SOCKLAB_VERSION "\(.*\)"/\1/p' tui/main.c)
+
+install: tests
+	@PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) B=$(B) VERSION=$(VERSION) mk/install.sh install
+
+uninstall:
+	@PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) mk/install.sh uninstall
 
 clean:
 	rm -rf $(B)
 
 help:
-	@sed -n '2,14s/^# \{0,1\}//p' Makefile
+	@sed -n '2,16s/^# \{0,1\}//p' Makefile
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

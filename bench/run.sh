@@ -454,6 +454,12 @@ echo
 echo "== the trace shim (bench/shim_bench.sh 100000, 3 runs each)"
 RUNS=3 SOCKLAB_BUILD=$B bench/shim_bench.sh 100000
 
+# Loading a recording: linear in its size, memory in proportion to it,
+# and SIGTERM obeyed at once while it loads.
+echo
+echo "== loading a recording (bench/replay_bench.py)"
+python3 bench/replay_bench.py "$B/socklab"
+
 # Grading a class: -j 2 against -j 1, 20 submissions of lesson 02, each in
 # its box (bench/grade_bench.sh; results in bench/README.md).
 echo

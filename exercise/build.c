@@ -2,12 +2,13 @@
  *
  *   $CC $CFLAGS -std=c11 -Wall -Wextra -Wshadow -Werror=implicit -pthread
  *       -D_GNU_SOURCE -Ilib -Ilib/lesson -o BUILD/lessons/NN-topic/PROG
- *       PROG.c build/lib/liblesson.a build/lib/libsocklab.a -pthread $(LIBS)
+ *       PROG.c [common.c] build/lib/liblesson.a build/lib/libsocklab.a -pthread $(LIBS)
  *
  * (CC defaults to cc and CFLAGS to -O2 -g, as in the Makefile; LDFLAGS
  * from the environment follow the libraries, so a sanitizer build can pass
  * -fsanitize=... in CFLAGS and LDFLAGS; LIBS come from the lesson's
- * lesson.mk). A copy's programs are also linked with
+ * lesson.mk; common.c, the code a lesson's programs share, is linked into
+ * each). A copy's programs are also linked with
  * exercise/support/crashnote.c, which, only while a check runs, notes a
  * crash (SIGSEGV and the like) so the check can tell the student.
  */
@@ -111,8 +112,9 @@ static int append_log(char **log, size_t *len, const char *text)
 
 /* Compile one program. Returns 0, 1 when it did not compile, -1 on error. */
 static int compile(const struct ex_paths *p, const struct ex_lesson *l,
-		   const char *source, const char *prog, const char *out,
-		   const char *crashnote, char **log, size_t *loglen, char *err)
+		   const char *source, const char *common, const char *prog,
+		   const char *out, const char *crashnote, char **log,
+		   size_t *loglen, char *err)
 {
 	char inc1[PATH_MAX], inc2[PATH_MAX], liblesson[PATH_MAX], libsocklab[PATH_MAX];
 	const char *cc = getenv("CC"), *cflags = getenv("CFLAGS"), *ldflags = getenv("LDFLAGS");
@@ -133,6 +135,7 @@ static int compile(const struct ex_paths *p, const struct ex_lesson *l,
 	     * lesson; the copy's own folder is searched first. */
 	    add(&a, "-iquote") < 0 || add(&a, l->path) < 0 ||
 	    add(&a, "-o") < 0 || add(&a, out) < 0 || add(&a, source) < 0 ||
+	    (common != NULL && add(&a, common) < 0) ||
 	    (crashnote != NULL && add(&a, crashnote) < 0) ||
 	    add(&a, liblesson) < 0 || add(&a, libsocklab) < 0 || add(&a, "-pthread") < 0 ||
 	    (ldflags != NULL && add_words(&a, ldflags) < 0) ||
@@ -163,10 +166,27 @@ static int compile(const struct ex_paths *p, const struct ex_lesson *l,
 	return failed ? 1 : 0;
 }
 
+/* Where a file of the lesson is: the copy's, or the lesson's own for a
+ * file without regions that the copy lacks. Returns 0, 1 when a file
+ * with regions is missing from the copy, -1 when the path is too long. */
+static int source_of(const struct ex_lesson *l, const struct ex_file *f,
+		     const char *src, char source[PATH_MAX])
+{
+	if (ex_path(source, PATH_MAX, src, f->name) < 0)
+		return -1;
+	if (ex_is_file(source))
+		return 0;
+	if (ex_file_has_regions(f))
+		return 1;
+	return ex_path(source, PATH_MAX, l->path, f->name) < 0 ? -1 : 0;
+}
+
 int ex_build(const struct ex_paths *p, const struct ex_lesson *l,
 	     const char *src, const char *build, char **log, char *err)
 {
 	char outdir[PATH_MAX], crashnote[PATH_MAX], lib[PATH_MAX];
+	char common[PATH_MAX];
+	const char *with = NULL; /* common.c, linked into every program */
 	size_t loglen = 0;
 	int broken = 0;
 
@@ -188,32 +208,47 @@ int ex_build(const struct ex_paths *p, const struct ex_lesson *l,
 		return -1;
 	ex_fmt(crashnote, sizeof(crashnote), "%s/exercise/support/crashnote.c", p->home);
 	for (int i = 0; i < l->nfiles; i++) {
+		if (strcmp(l->files[i].name, "common.c") != 0)
+			continue;
+		switch (source_of(l, &l->files[i], src, common)) {
+		case -1:
+			ex_err(err, "path too long: %s", src);
+			return -1;
+		case 1:
+			append_log(log, &loglen, "common.c: missing: this file has "
+				   "exercises, so it must be in the copy\n");
+			broken = 1;
+			break;
+		default:
+			with = common;
+		}
+	}
+	for (int i = 0; i < l->nfiles; i++) {
 		const struct ex_file *f = &l->files[i];
 		char source[PATH_MAX], out[PATH_MAX], prog[EX_NAMELEN];
 		size_t n = strlen(f->name);
 		int rc;
 
-		if (strcmp(f->name + n - 2, ".c") != 0)
+		if (strcmp(f->name + n - 2, ".c") != 0 || strcmp(f->name, "common.c") == 0)
 			continue;
 		ex_fmt(prog, sizeof(prog), "%.*s", (int)(n - 2), f->name);
-		if (ex_path(source, sizeof(source), src, f->name) < 0 ||
-		    ex_path(out, sizeof(out), outdir, prog) < 0) {
+		if (ex_path(out, sizeof(out), outdir, prog) < 0) {
+			ex_err(err, "path too long: %s", outdir);
+			return -1;
+		}
+		rc = source_of(l, f, src, source);
+		if (rc < 0) {
 			ex_err(err, "path too long: %s", src);
 			return -1;
 		}
-		if (!ex_is_file(source)) {
-			if (ex_file_has_regions(f)) {
-				char line[EX_ERRLEN + 64];
+		if (rc > 0) {
+			char line[EX_ERRLEN + 64];
 
-				ex_fmt(line, sizeof(line), "%s: missing: this file has "
-					 "exercises, so it must be in the copy\n", source);
-				append_log(log, &loglen, line);
-				broken = 1;
-				continue;
-			}
-			/* Not part of the exercise: the lesson's own file. */
-			if (ex_path(source, sizeof(source), l->path, f->name) < 0)
-				return -1;
+			ex_fmt(line, sizeof(line), "%s/%s: missing: this file has "
+			       "exercises, so it must be in the copy\n", src, f->name);
+			append_log(log, &loglen, line);
+			broken = 1;
+			continue;
 		}
 		/* An old program must never stand in for one that no longer
 		 * compiles. */
@@ -221,7 +256,7 @@ int ex_build(const struct ex_paths *p, const struct ex_lesson *l,
 			ex_err(err, "remove %s: %s", out, strerror(errno));
 			return -1;
 		}
-		rc = compile(p, l, source, prog, out,
+		rc = compile(p, l, source, with, prog, out,
 			     ex_is_file(crashnote) ? crashnote : NULL, log, &loglen, err);
 		if (rc < 0)
 			return -1;

@@ -1,16 +1,36 @@
 /* exercise.h — socklab-exercise: classroom exercises made from the lessons.
  *
- * One source of truth. A lesson's own sources mark the lines a student is
- * to write, with comments that read as ordinary comments:
+ * One source of truth. A lesson's own sources hold the solution; two
+ * one-line comments mark each region a student is to write:
  *
  *	EXERCISE 2: accept clients one after another      (the task)
- *	HINT: accept() returns a new socket for each client
- *	STUB: return EXIT_OK;          (optional: what keeps the copy compiling)
  *	...the solution's lines...
  *	END EXERCISE 2
  *
- * (each inside a C comment; lessons/02-tcp-echo/server.c shows the real
- * form), and lessons/NN-topic/exercise.conf names the integration tests
+ * (each a C comment alone on its line, "/_* EXERCISE 2: task *_/" with
+ * "/_*" meaning the comment opener). Beside the sources,
+ * lessons/NN-topic/exercise.stubs holds what a student's copy shows in
+ * each region's place: a hint, and optionally a stub, the lines that keep
+ * the copy compiling. One entry per region, keyed by file, step and task
+ * (not by position, so functions may move within a source):
+ *
+ *	server.c: EXERCISE 2: accept clients one after another
+ *	hint:
+ *	<tab>accept() returns a new socket for each client;
+ *	<tab>the listener stays open
+ *	stub:
+ *	<tab>while (!stop_requested)
+ *	<tab><tab>sleep(1);
+ *	<tab>return EXIT_OK;
+ *
+ * The hint's lines are joined into one text (a copy wraps it again); each
+ * stub line is kept as written after its first tab, and indented like the
+ * marker in the copy. An entry's first line repeats the marker's task
+ * word for word; a blank line inside a stub is an empty line of it; lines
+ * starting with '#' and blank lines between entries are ignored. Two
+ * regions of one file and step with the same task are an error, as is a
+ * region without an entry or an entry without a region (`lint` says
+ * which). lessons/NN-topic/exercise.conf names the integration tests
  * that check each step and says what a failing test means in a student's
  * words. From these the tool writes a student's copy (work/NN-topic/),
  * builds it, runs the same integration tests CI runs against the lesson,
@@ -51,7 +71,9 @@ struct ex_paths {
 
 /* home: SOCKLAB_HOME, or the folder above this executable's; build: the
  * executable's folder when it holds lib/libsocklab.a, else HOME/build;
- * work: SOCKLAB_WORK, or HOME/work. */
+ * work: SOCKLAB_WORK, or HOME/work. Installed (PREFIX/bin, no lessons/
+ * beside bin/ but PREFIX/share/socklab/lessons): home is
+ * PREFIX/share/socklab, build PREFIX/lib/socklab, work ./work. */
 int ex_paths_init(struct ex_paths *p, char *err);
 
 /* ---- a lesson and its exercises --------------------------------------- */
@@ -59,11 +81,13 @@ int ex_paths_init(struct ex_paths *p, char *err);
 struct ex_region {
 	int step;
 	int first;              /* line of the begin marker (1-based) */
-	int body;               /* first line after the begin marker's comment */
+	int body;               /* first line of the solution: first + 1 */
 	int last;               /* line of the end marker */
 	char indent[32];        /* the begin marker's leading white space */
 	char task[256];
-	char hint[1024];
+	/* From exercise.stubs: */
+	int entry;              /* line of the region's entry there */
+	char hint[1024];        /* its lines joined by single spaces */
 	char stub[1024];        /* replacement lines, each ending in '\n' */
 	int has_stub;
 };
@@ -115,12 +139,17 @@ int ex_lessons_with_exercises(const struct ex_paths *p,
 int ex_lesson_find(const struct ex_paths *p, const char *arg,
                    char dir[EX_NAMELEN], char *err);
 
-/* Read a lesson's sources, markers and exercise.conf, and check that they
- * agree (every step has regions and tests, every test an explanation).
- * Returns a lesson to free with ex_lesson_free, or NULL. */
+/* Read a lesson's sources, markers, exercise.conf and exercise.stubs, and
+ * check that they agree (every step has regions and tests, every test an
+ * explanation, every region one entry in exercise.stubs and every entry a
+ * region). Returns a lesson to free with ex_lesson_free, or NULL. */
 struct ex_lesson *ex_lesson_load(const struct ex_paths *p, const char *dir,
                                  char *err);
 void ex_lesson_free(struct ex_lesson *l);
+
+/* Read l's exercise.stubs into the regions of l->files (already parsed):
+ * each region's hint and stub. Part of ex_lesson_load. */
+int ex_stubs_load(struct ex_lesson *l, char *err);
 
 const struct ex_step *ex_step_get(const struct ex_lesson *l, int number);
 const char *ex_explain_for(const struct ex_lesson *l, const char *test);

@@ -1,18 +1,15 @@
 /* lesson.c — read a lesson's exercise markers and its exercise.conf.
  *
- * A region, inside a lesson's source:
+ * A region, inside a lesson's source, is the solution between two lines:
  *
- *	(tab)/_* EXERCISE 1: bind the socket, then listen       <- the task
- *	(tab) * HINT: bind(fd, ai->ai_addr, ai->ai_addrlen), ...   <- the hint
- *	(tab) *   and its continuation lines
- *	(tab) * STUB: close(fd);                                 <- optional,
- *	(tab) * STUB: return -1; *_/                                one per line
+ *	(tab)/_* EXERCISE 1: bind the socket to the address, then listen *_/
  *	...the solution's lines...
  *	(tab)/_* END EXERCISE 1 *_/
  *
- * (with "/_*" meaning the comment opener). Any other line that mentions
- * EXERCISE in a marked lesson is an error: a typo in a marker must not
- * silently hand students the solution.
+ * (with "/_*" meaning the comment opener); its hint and stub are in the
+ * lesson's exercise.stubs (stubs.c). Any other line that mentions EXERCISE
+ * in a marked lesson is an error: a typo in a marker must not silently hand
+ * students the solution.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -22,6 +19,7 @@
 #include <string.h>
 
 #include "exercise.h"
+#include "lessonconf.h"
 
 static const char *skip_space(const char *s)
 {
@@ -74,31 +72,37 @@ static int is_end_marker(const char *line, int *step)
 	return strncmp(s, " */", 3) == 0 && *skip_space(s + 3) == '\0';
 }
 
-/* Append text to a field, joined by one space. */
-static int append(char *field, size_t size, const char *text)
+/* Does the comment that begins at line i go on with the old inline form's
+ * ' * HINT:' or ' * STUB:' lines? */
+static int old_inline_form(const struct ex_file *f, int i)
 {
-	size_t n = strlen(field);
+	for (i++; i < f->nlines; i++) {
+		const char *s = skip_space(f->lines[i]);
 
-	if (n > 0 && n + 1 < size)
-		field[n++] = ' ';
-	field[n] = '\0';
-	return ex_copy_str(field + n, size - n, text);
+		if (strncmp(s, "* HINT:", 7) == 0 || strncmp(s, "* STUB:", 7) == 0)
+			return 1;
+		if (*s != '*' || strstr(s, "*/") != NULL)
+			return 0;
+	}
+	return 0;
 }
 
-/* Parse the begin marker's comment, which starts at line i (0-based).
- * Fills r and returns the index of the comment's last line, or -1. */
+/* Parse the begin marker at line i (0-based), "/_* EXERCISE N: task *_/"
+ * alone on its line, into r (the hint and stub come from exercise.stubs
+ * later). Returns 0, or -1. */
 static int parse_begin(const struct ex_file *f, int i, struct ex_region *r,
 		       char *err)
 {
 	const char *line = f->lines[i];
 	const char *s = after(line, "/* EXERCISE ");
-	enum { TASK, HINT, STUB } field = TASK;
-	int closed = 0;
-	char text[1024];
 	size_t ind = (size_t)(skip_space(line) - line);
+	char text[1024];
+	size_t n;
 
 	memset(r, 0, sizeof(*r));
 	r->first = i + 1;
+	r->body = i + 2;
+	r->last = 0;
 	if (ind >= sizeof(r->indent)) {
 		ex_err(err, "%s:%d: marker indented too deeply", f->name, i + 1);
 		return -1;
@@ -107,92 +111,39 @@ static int parse_begin(const struct ex_file *f, int i, struct ex_region *r,
 	r->indent[ind] = '\0';
 	if ((s = read_number(s, &r->step)) == NULL || strncmp(s, ": ", 2) != 0 ||
 	    r->step < 1) {
-		ex_err(err, "%s:%d: a marker starts '/* EXERCISE N: task' "
+		ex_err(err, "%s:%d: a marker is '/* EXERCISE N: task */' "
 			 "with N a step number from 1", f->name, i + 1);
 		return -1;
 	}
-	s += 2;
-	for (;;) {
-		size_t n;
-
-		ex_copy_str(text, sizeof(text), s);
-		rstrip(text);
-		n = strlen(text);
-		/* The comment ends on this line. */
-		if (n >= 2 && strcmp(text + n - 2, "*/") == 0) {
-			text[n - 2] = '\0';
-			if (field != STUB)
-				rstrip(text);
-			closed = 1;
-		}
-		switch (field) {
-		case TASK:
-			append(r->task, sizeof(r->task), skip_space(text));
-			break;
-		case HINT:
-			append(r->hint, sizeof(r->hint), skip_space(text));
-			break;
-		case STUB:
-			/* A line of code, kept as written (tabs included). */
-			if (closed)
-				rstrip(text);
-			if (strlen(r->stub) + strlen(text) + 2 > sizeof(r->stub)) {
-				ex_err(err, "%s:%d: STUB too long", f->name, i + 1);
-				return -1;
-			}
-			strcat(r->stub, text);
-			strcat(r->stub, "\n");
-			r->has_stub = 1;
-			break;
-		}
-		if (closed)
-			break;
-		if (++i >= f->nlines) {
-			ex_err(err, "%s:%d: the marker's comment never ends",
-				 f->name, r->first);
-			return -1;
-		}
-		line = f->lines[i];
-		if ((s = after(line, "* HINT: ")) != NULL) {
-			if (field != TASK || r->hint[0] != '\0') {
-				ex_err(err, "%s:%d: one HINT, after the task and "
-					 "before any STUB", f->name, i + 1);
-				return -1;
-			}
-			field = HINT;
-		} else if ((s = after(line, "* STUB:")) != NULL) {
-			if (field == TASK) {
-				ex_err(err, "%s:%d: STUB before HINT", f->name, i + 1);
-				return -1;
-			}
-			if (*s == ' ')
-				s++;
-			field = STUB;
-		} else if (after(line, "*/") != NULL && *skip_space(after(line, "*/")) == '\0') {
-			break; /* the comment closes alone on its line */
-		} else if ((s = after(line, "* ")) != NULL || (s = after(line, "*")) != NULL) {
-			if (field == STUB) {
-				ex_err(err, "%s:%d: every line of a stub starts "
-					 "with '* STUB:'", f->name, i + 1);
-				return -1;
-			}
-		} else {
-			ex_err(err, "%s:%d: a marker's comment goes on with "
-				 "' * HINT:', ' * STUB:' or ' * ' lines", f->name, i + 1);
-			return -1;
-		}
-		if (strstr(line, "EXERCISE") != NULL) {
-			ex_err(err, "%s:%d: a marker inside a marker", f->name, i + 1);
-			return -1;
-		}
-	}
-	if (r->task[0] == '\0' || r->hint[0] == '\0') {
-		ex_err(err, "%s:%d: a marker needs a task and a ' * HINT:' line",
-			 f->name, r->first);
+	ex_copy_str(text, sizeof(text), s + 2);
+	rstrip(text);
+	n = strlen(text);
+	if (n < 2 || strcmp(text + n - 2, "*/") != 0) {
+		if (old_inline_form(f, i))
+			ex_err(err, "%s:%d: a marker in the old form: hints and "
+				 "stubs now live in exercise.stubs beside the lesson "
+				 "(an entry 'FILE: EXERCISE N: task', its 'hint:' and "
+				 "'stub:'), and the marker is the one line "
+				 "'/* EXERCISE N: task */'", f->name, i + 1);
+		else
+			ex_err(err, "%s:%d: a marker is one line, '/* EXERCISE N: "
+				 "task */': its comment ends on that line", f->name,
+				 i + 1);
 		return -1;
 	}
-	r->body = i + 2;
-	return i;
+	text[n - 2] = '\0';
+	rstrip(text);
+	if (strstr(text, "*/") != NULL) {
+		ex_err(err, "%s:%d: a marker is alone on its line", f->name, i + 1);
+		return -1;
+	}
+	if (*skip_space(text) == '\0' ||
+	    ex_copy_str(r->task, sizeof(r->task), skip_space(text)) < 0) {
+		ex_err(err, "%s:%d: a marker's task is 1 to %zu characters",
+			 f->name, i + 1, sizeof(r->task) - 1);
+		return -1;
+	}
+	return 0;
 }
 
 static int parse_regions(struct ex_file *f, char *err)
@@ -200,7 +151,7 @@ static int parse_regions(struct ex_file *f, char *err)
 	for (int i = 0; i < f->nlines; i++) {
 		const char *line = f->lines[i];
 		struct ex_region *r;
-		int end, step;
+		int step;
 
 		if (strstr(line, "EXERCISE") == NULL)
 			continue;
@@ -211,7 +162,7 @@ static int parse_regions(struct ex_file *f, char *err)
 		}
 		if (after(line, "/* EXERCISE ") == NULL) {
 			ex_err(err, "%s:%d: 'EXERCISE' outside a marker (a marker "
-				 "is '/* EXERCISE N: task' or '/* END EXERCISE N */')",
+				 "is '/* EXERCISE N: task */' or '/* END EXERCISE N */')",
 				 f->name, i + 1);
 			return -1;
 		}
@@ -221,10 +172,9 @@ static int parse_regions(struct ex_file *f, char *err)
 			return -1;
 		}
 		r = &f->regions[f->nregions];
-		end = parse_begin(f, i, r, err);
-		if (end < 0)
+		if (parse_begin(f, i, r, err) < 0)
 			return -1;
-		for (i = end + 1; i < f->nlines; i++) {
+		for (i++; i < f->nlines; i++) {
 			if (strstr(f->lines[i], "EXERCISE") == NULL)
 				continue;
 			if (is_end_marker(f->lines[i], &step) && step == r->step)
@@ -525,25 +475,18 @@ fail:
 
 static void load_title(struct ex_lesson *l)
 {
-	char path[PATH_MAX], err[EX_ERRLEN];
-	char *text, *line, *save = NULL;
+	char path[PATH_MAX], err[SL_ERR_LEN];
+	struct sl_lessonconf conf;
+	const char *title;
 
 	ex_copy_str(l->title, sizeof(l->title), l->dir);
 	ex_fmt(path, sizeof(path), "%s/lesson.conf", l->path);
-	text = ex_read_file(path, NULL, err);
-	if (text == NULL)
+	if (sl_lessonconf_read(&conf, path, err) < 0)
 		return;
-	for (line = strtok_r(text, "\n", &save); line != NULL;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char *key, *value;
-
-		if (*skip_space(line) != '#' && key_value(line, &key, &value) == 0 &&
-		    strcmp(key, "title") == 0) {
-			ex_copy_str(l->title, sizeof(l->title), value);
-			break;
-		}
-	}
-	free(text);
+	title = sl_lessonconf_get(&conf, "title");
+	if (title != NULL)
+		ex_copy_str(l->title, sizeof(l->title), title);
+	sl_lessonconf_free(&conf);
 }
 
 /* Markers and exercise.conf must describe the same steps. */
@@ -616,7 +559,8 @@ struct ex_lesson *ex_lesson_load(const struct ex_paths *p, const char *dir, char
 		ex_err(err, "lesson %s has no exercises yet", dir);
 		goto fail;
 	}
-	if (load_exercise_conf(l, err) < 0 || cross_check(l, err) < 0)
+	if (load_exercise_conf(l, err) < 0 || cross_check(l, err) < 0 ||
+	    ex_stubs_load(l, err) < 0)
 		goto fail;
 	return l;
 fail:

@@ -72,7 +72,8 @@ static void usage(FILE *out)
 		"                    only rlimits (the results say so)\n"
 		"  progress          what is done and what comes next\n"
 		"  list              the lessons that have exercises, and their steps\n"
-		"  lint [NN]         check the exercise markers and exercise.conf files\n"
+		"  lint [NN]         check the exercise markers, exercise.conf and\n"
+		"                    exercise.stubs files\n"
 		"  build NN          only build your copy (work/.build/lessons/NN-topic/);\n"
 		"      --print-dir   then print that folder (for socklab run NN --work)\n"
 		"\n"
@@ -522,13 +523,18 @@ static int lint_lesson(const struct ex_paths *p, const char *dir)
 				       dir, l->files[i].name, k + 1, todo);
 				bad = 1;
 			}
-	ex_fmt(path, sizeof(path), "%s/exercise.conf", l->path);
-	tests = ex_read_file(path, NULL, err);
-	if (tests != NULL && has_word(tests, todo)) {
-		printf("%s/exercise.conf: '%s' belongs in the students' copies only\n", dir, todo);
-		bad = 1;
+	for (int i = 0; i < 2; i++) {
+		const char *name = i == 0 ? "exercise.conf" : "exercise.stubs";
+
+		ex_fmt(path, sizeof(path), "%s/%s", l->path, name);
+		tests = ex_read_file(path, NULL, err);
+		if (tests != NULL && has_word(tests, todo)) {
+			printf("%s/%s: '%s' belongs in the students' copies only\n",
+			       dir, name, todo);
+			bad = 1;
+		}
+		free(tests);
 	}
-	free(tests);
 	if (!bad)
 		printf("%s: %d steps, ok\n", dir, l->nsteps);
 	ex_lesson_free(l);

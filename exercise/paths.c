@@ -19,11 +19,30 @@ static void parent_of(char *path)
 		*slash = '\0';
 }
 
+/* Installed (make install): PREFIX/bin/socklab-exercise, the lessons,
+ * headers and sources in PREFIX/share/socklab, the libraries and test
+ * programs in PREFIX/lib/socklab (laid out as build/). A tree whose
+ * build folder is bin/ has lessons/ beside bin/ instead. */
+static int installed_layout(const char *exe_dir, struct ex_paths *p)
+{
+	char prefix[PATH_MAX], path[PATH_MAX];
+
+	ex_copy_str(prefix, sizeof(prefix), exe_dir);
+	parent_of(prefix);
+	if (ex_path(path, sizeof(path), prefix, "lessons") < 0 || ex_is_dir(path))
+		return 0;
+	if (ex_path(path, sizeof(path), prefix, "share/socklab/lessons") < 0 || !ex_is_dir(path))
+		return 0;
+	return ex_path(p->home, sizeof(p->home), prefix, "share/socklab") == 0 &&
+	       ex_path(p->build, sizeof(p->build), prefix, "lib/socklab") == 0;
+}
+
 int ex_paths_init(struct ex_paths *p, char *err)
 {
 	const char *home = getenv("SOCKLAB_HOME");
 	const char *work = getenv("SOCKLAB_WORK");
 	char exe_dir[PATH_MAX], lessons[PATH_MAX];
+	int installed = 0;
 	ssize_t n;
 
 	memset(p, 0, sizeof(*p));
@@ -39,6 +58,8 @@ int ex_paths_init(struct ex_paths *p, char *err)
 			ex_err(err, "SOCKLAB_HOME %s: %s", home, strerror(errno));
 			return -1;
 		}
+	} else if (installed_layout(exe_dir, p)) {
+		installed = 1;
 	} else {
 		/* build/socklab-exercise: the tree is the folder above. */
 		ex_copy_str(p->home, sizeof(p->home), exe_dir);
@@ -46,7 +67,9 @@ int ex_paths_init(struct ex_paths *p, char *err)
 	}
 	/* The build this program belongs to (build/, build-asan/, ...) holds
 	 * the libraries and test programs; else the tree's build/. */
-	if (ex_fmt(lessons, sizeof(lessons), "%s/lib/libsocklab.a", exe_dir) == 0 &&
+	if (installed)
+		;
+	else if (ex_fmt(lessons, sizeof(lessons), "%s/lib/libsocklab.a", exe_dir) == 0 &&
 	    ex_is_file(lessons))
 		ex_copy_str(p->build, sizeof(p->build), exe_dir);
 	else if (ex_path(p->build, sizeof(p->build), p->home, "build") < 0)
@@ -69,6 +92,13 @@ int ex_paths_init(struct ex_paths *p, char *err)
 			    ex_path(p->work, sizeof(p->work), cwd, work) < 0)
 				goto too_long;
 		}
+	} else if (installed) {
+		/* The installed lessons are read-only: the copies go to work/
+		 * in the folder the student is in. */
+		char cwd[PATH_MAX];
+
+		if (getcwd(cwd, sizeof(cwd)) == NULL || ex_path(p->work, sizeof(p->work), cwd, "work") < 0)
+			goto too_long;
 	} else if (ex_path(p->work, sizeof(p->work), p->home, "work") < 0) {
 		goto too_long;
 	}

@@ -264,8 +264,8 @@ int ex_run_test(const struct ex_paths *p, const struct ex_lesson *l,
 	ex_copy_str(r->test, sizeof(r->test), test);
 	ex_fmt(bin, sizeof(bin), "%s/tests/lessons/%s", p->build, l->testprog);
 	if (access(bin, X_OK) < 0) {
-		ex_err(err, "the test program %s is missing: build socklab "
-			 "first (make)", bin);
+		ex_err(err, "the test program %s is missing: build the "
+			 "tests first (make tests: it installs what they need)", bin);
 		return -1;
 	}
 	if (ex_fmt(crashlog, sizeof(crashlog), "%s/.crashlog", build) < 0 ||

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,5 +199,33 @@ int sl_port_parse(const char *s, uint16_t *port)
 	if (sl_num_parse(s, 0, 65535, &v) < 0)
 		return -1;
 	*port = (uint16_t)v;
+	return 0;
+}
+
+/* ---- Unix-domain addresses ---------------------------------------------- */
+
+int sl_unix_addr(const char *path, struct sockaddr_un *sun, socklen_t *len)
+{
+	size_t n, room;
+
+	if (path == NULL || sun == NULL || len == NULL || path[0] == '\0') {
+		errno = EINVAL;
+		return -1;
+	}
+	n = strlen(path);
+	/* A file path needs a byte for its terminating NUL. An abstract
+	 * name has none: its '@' becomes the leading NUL byte, and the
+	 * length passed to bind() says where the name ends. */
+	room = path[0] == '@' ? n : n + 1;
+	if (room > sizeof(sun->sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	memcpy(sun->sun_path, path, n);
+	if (path[0] == '@')
+		sun->sun_path[0] = '\0';
+	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + room);
 	return 0;
 }

@@ -1,4 +1,4 @@
-/* addr.h — resolve, format and parse socket addresses.
+/* addr.h — resolve, format and parse socket addresses, and fill Unix ones.
  *
  * Dual-stack policy (every lesson follows it):
  *  - A server binds exactly one address: the first result getaddrinfo()
@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <netdb.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 /* Size of the caller-owned error buffer for failures errno cannot describe. */
 #define SL_ERR_LEN 256
@@ -56,5 +57,15 @@ int sl_port_parse(const char *s, uint16_t *port);
 /* Parse a decimal integer in [min, max]. Same rules and errors as
  * sl_port_parse (a leading '-' is allowed when min < 0). */
 int sl_num_parse(const char *s, long min, long max, long *out);
+
+/* Fill a sockaddr_un from a path, and set *len to the length bind() and
+ * connect() need. A path beginning with '@' names the Linux abstract
+ * namespace: no file; the '@' becomes the leading NUL byte, the name has no
+ * NUL of its own, and *len says where it ends (so binding and connecting
+ * must both use this length). The shim, the visualizer, the library and
+ * the tests all fill their Unix addresses here. Returns 0, or -1 with
+ * ENAMETOOLONG (a path needs a byte for its NUL, an abstract name does
+ * not) or EINVAL (empty). */
+int sl_unix_addr(const char *path, struct sockaddr_un *sun, socklen_t *len);
 
 #endif

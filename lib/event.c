@@ -142,6 +142,74 @@ int sl_event_socktype_num(const char *name)
 	return table_num_str(socktype_names, COUNT(socktype_names), name);
 }
 
+static const struct {
+	const char *name;
+	unsigned class;
+} calls[SL_CALL_COUNT] = {
+	[SL_CALL_SOCKET] = { "socket", SL_CALLS_NEW_FD },
+	[SL_CALL_BIND] = { "bind", 0 },
+	[SL_CALL_LISTEN] = { "listen", 0 },
+	[SL_CALL_ACCEPT] = { "accept", SL_CALLS_ACCEPT | SL_CALLS_NEW_FD },
+	[SL_CALL_ACCEPT4] = { "accept4", SL_CALLS_ACCEPT | SL_CALLS_NEW_FD },
+	[SL_CALL_CONNECT] = { "connect", 0 },
+	[SL_CALL_SEND] = { "send", SL_CALLS_SEND },
+	[SL_CALL_SENDTO] = { "sendto", SL_CALLS_SEND },
+	[SL_CALL_SENDMSG] = { "sendmsg", SL_CALLS_SEND },
+	[SL_CALL_WRITE] = { "write", SL_CALLS_SEND },
+	[SL_CALL_WRITEV] = { "writev", SL_CALLS_SEND },
+	[SL_CALL_RECV] = { "recv", SL_CALLS_RECV },
+	[SL_CALL_RECVFROM] = { "recvfrom", SL_CALLS_RECV },
+	[SL_CALL_RECVMSG] = { "recvmsg", SL_CALLS_RECV },
+	[SL_CALL_READ] = { "read", SL_CALLS_RECV },
+	[SL_CALL_READV] = { "readv", SL_CALLS_RECV },
+	[SL_CALL_CLOSE] = { "close", 0 },
+	[SL_CALL_SHUTDOWN] = { "shutdown", 0 },
+	[SL_CALL_SELECT] = { "select", SL_CALLS_WAIT },
+	[SL_CALL_PSELECT] = { "pselect", SL_CALLS_WAIT },
+	[SL_CALL_POLL] = { "poll", SL_CALLS_WAIT },
+	[SL_CALL_PPOLL] = { "ppoll", SL_CALLS_WAIT },
+	[SL_CALL_EPOLL_WAIT] = { "epoll_wait", SL_CALLS_WAIT },
+	[SL_CALL_EPOLL_PWAIT] = { "epoll_pwait", SL_CALLS_WAIT },
+	[SL_CALL_EPOLL_PWAIT2] = { "epoll_pwait2", SL_CALLS_WAIT },
+	[SL_CALL_FORK] = { "fork", 0 },
+};
+
+const char *sl_event_call_name(enum sl_event_call call)
+{
+	if ((int)call <= (int)SL_CALL_OTHER || (int)call >= (int)SL_CALL_COUNT)
+		return NULL;
+	return calls[call].name;
+}
+
+enum sl_event_call sl_event_call_num(const char *name)
+{
+	if (name == NULL)
+		return SL_CALL_OTHER;
+	for (int i = SL_CALL_OTHER + 1; i < SL_CALL_COUNT; i++)
+		if (strcmp(calls[i].name, name) == 0)
+			return (enum sl_event_call)i;
+	return SL_CALL_OTHER;
+}
+
+unsigned sl_event_call_class(enum sl_event_call call)
+{
+	if ((int)call <= (int)SL_CALL_OTHER || (int)call >= (int)SL_CALL_COUNT)
+		return 0;
+	return calls[call].class;
+}
+
+void sl_event_set_call(struct sl_event *ev, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n >= sizeof(ev->call))
+		n = sizeof(ev->call) - 1;
+	memcpy(ev->call, name, n);
+	ev->call[n] = '\0';
+	ev->call_id = sl_event_call_num(ev->call);
+	ev->has |= SL_EV_CALL;
+}
+
 static const char *const phase_names[] = {
 	[SL_PH_HELLO] = "hello",
 	[SL_PH_BEFORE] = "before",
@@ -700,6 +768,8 @@ int sl_event_parse(const char *line, size_t len, struct sl_event *ev)
 	}
 	if (rc < 0 || ev->ph == SL_PH_NONE)
 		goto bad;
+	if (ev->has & SL_EV_CALL)
+		ev->call_id = sl_event_call_num(ev->call);
 	return 0;
 bad:
 	memset(ev, 0, sizeof(*ev));

@@ -36,7 +36,10 @@
  *            sendto sendmsg recv recvfrom recvmsg read readv write writev
  *            close shutdown select pselect poll ppoll epoll_wait
  *            epoll_pwait epoll_pwait2 fork (the _chk variants a fortified
- *            program calls are reported under their plain names)
+ *            program calls are reported under their plain names). The
+ *            parser also gives it as a number, enum sl_event_call, so a
+ *            reader compares numbers; a name not in this list is
+ *            SL_CALL_OTHER, its text still in the field.
  *   fd       the socket argument (the epoll fd for epoll_wait and
  *            epoll_pwait)
  *   dom      address family: AF_UNIX, AF_INET, AF_INET6, AF_NETLINK,
@@ -124,6 +127,31 @@ enum sl_event_phase {
 	SL_PH_AFTER
 };
 
+/* The calls of the "call" key. */
+enum sl_event_call {
+	SL_CALL_OTHER = 0,   /* a name not listed here (a newer shim's) */
+	SL_CALL_SOCKET, SL_CALL_BIND, SL_CALL_LISTEN, SL_CALL_ACCEPT,
+	SL_CALL_ACCEPT4, SL_CALL_CONNECT,
+	SL_CALL_SEND, SL_CALL_SENDTO, SL_CALL_SENDMSG, SL_CALL_WRITE,
+	SL_CALL_WRITEV,
+	SL_CALL_RECV, SL_CALL_RECVFROM, SL_CALL_RECVMSG, SL_CALL_READ,
+	SL_CALL_READV,
+	SL_CALL_CLOSE, SL_CALL_SHUTDOWN,
+	SL_CALL_SELECT, SL_CALL_PSELECT, SL_CALL_POLL, SL_CALL_PPOLL,
+	SL_CALL_EPOLL_WAIT, SL_CALL_EPOLL_PWAIT, SL_CALL_EPOLL_PWAIT2,
+	SL_CALL_FORK,
+	SL_CALL_COUNT
+};
+
+/* What a call does, as bits (sl_event_call_class). */
+enum {
+	SL_CALLS_SEND   = 1u << 0,  /* send sendto sendmsg write writev */
+	SL_CALLS_RECV   = 1u << 1,  /* recv recvfrom recvmsg read readv */
+	SL_CALLS_WAIT   = 1u << 2,  /* select pselect poll ppoll epoll_wait... */
+	SL_CALLS_ACCEPT = 1u << 3,  /* accept accept4 */
+	SL_CALLS_NEW_FD = 1u << 4   /* socket accept accept4: ret is a new socket */
+};
+
 /* Bits of sl_event.has: which optional fields are present. */
 enum {
 	SL_EV_SEQ     = 1u << 0,
@@ -161,7 +189,9 @@ struct sl_event {
 	uint32_t has;
 	uint64_t seq;
 	int32_t pid, tid, ppid;
-	char call[SL_EVENT_CALL_LEN];
+	char call[SL_EVENT_CALL_LEN];      /* the name, as on the wire */
+	enum sl_event_call call_id;        /* the same as a number: set both
+	                                      with sl_event_set_call */
 	int32_t fd;
 	int32_t dom, type, proto;
 	uint32_t flags;
@@ -193,6 +223,20 @@ int sl_event_format(const struct sl_event *ev, char *buf, size_t size);
  * a missing or unknown ph, a duplicate known key, or a value that does not
  * fit its field. */
 int sl_event_parse(const char *line, size_t len, struct sl_event *ev);
+
+/* Set ev's call: its name (cut to SL_EVENT_CALL_LEN - 1 bytes), its
+ * number and SL_EV_CALL in has. sl_event_parse does the same for a call
+ * it reads. */
+void sl_event_set_call(struct sl_event *ev, const char *name);
+
+/* Calls by name and number: "connect" and SL_CALL_CONNECT. The name of
+ * SL_CALL_OTHER (or of a number out of range) is NULL; a name not in the
+ * list is SL_CALL_OTHER. */
+const char *sl_event_call_name(enum sl_event_call call);
+enum sl_event_call sl_event_call_num(const char *name);
+
+/* What call does: SL_CALLS_* bits, 0 for SL_CALL_OTHER. */
+unsigned sl_event_call_class(enum sl_event_call call);
 
 /* The phase name ("hello", "before", "after"), or NULL. */
 const char *sl_event_phase_name(enum sl_event_phase ph);

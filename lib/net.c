@@ -288,32 +288,6 @@ int sl_udp_connect(const char *host, const char *port, char err[SL_ERR_LEN])
 
 /* ---- Unix-domain sockets -------------------------------------------------- */
 
-int sl_unix_addr(const char *path, struct sockaddr_un *sun, socklen_t *len)
-{
-	size_t n, room;
-
-	if (path == NULL || sun == NULL || len == NULL || path[0] == '\0') {
-		errno = EINVAL;
-		return -1;
-	}
-	n = strlen(path);
-	/* A file path needs a byte for its terminating NUL. An abstract
-	 * name has none: its '@' becomes the leading NUL byte, and the
-	 * length passed to bind() says where the name ends. */
-	room = path[0] == '@' ? n : n + 1;
-	if (room > sizeof(sun->sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memset(sun, 0, sizeof(*sun));
-	sun->sun_family = AF_UNIX;
-	memcpy(sun->sun_path, path, n);
-	if (path[0] == '@')
-		sun->sun_path[0] = '\0';
-	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + room);
-	return 0;
-}
-
 /* True for a socket file that nobody serves any more: a connect() to it is
  * refused. connect() also refuses a path that is not a socket, hence the
  * lstat() first: such a file is never called stale. A live peer of any

@@ -35,11 +35,6 @@ int sl_udp_bind(const char *host, const char *port,
  * only, and an ICMP port-unreachable surfaces as ECONNREFUSED. */
 int sl_udp_connect(const char *host, const char *port, char err[SL_ERR_LEN]);
 
-/* Fill a sockaddr_un from a path. A path beginning with '@' names the Linux
- * abstract namespace (no file; the '@' becomes the leading NUL). Returns 0,
- * or -1 with ENAMETOOLONG / EINVAL (empty). */
-int sl_unix_addr(const char *path, struct sockaddr_un *sun, socklen_t *len);
-
 /* A Unix-domain socket of the given type (SOCK_STREAM, SOCK_SEQPACKET or
  * SOCK_DGRAM) bound to path; stream and seqpacket sockets also listen with
  * backlog. A stale socket file (nobody accepts on it: connect gives

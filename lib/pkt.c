@@ -423,19 +423,17 @@ int sl_pkt_decode_packet(const void *pkt, size_t caplen, struct sl_pkt *p)
 	return decode_ip_layers(pkt, caplen, p);
 }
 
-int sl_pkt_decode_frame(const void *frame, size_t caplen, struct sl_pkt *p)
+/* The IP packet at p->ip_off, which the link header says is of EtherType
+ * type: anything but IPv4 and IPv6 stops there without error. */
+static int decode_ethertype(const uint8_t *b, size_t caplen, uint16_t type,
+			    struct sl_pkt *p)
 {
-	const uint8_t *b = frame;
 	int want;
 
-	memset(p, 0, sizeof(*p));
-	if (sl_pkt_decode_eth(b, caplen, &p->eth) < 0)
-		return fail(p, SL_PKT_HAVE_ETH);
-	p->layers = SL_PKT_HAVE_ETH;
-	p->ip_off = p->l4_off = p->payload_off = p->eth.hdrlen;
-	if (p->eth.type == SL_PKT_ETH_IPV4)
+	p->l4_off = p->payload_off = p->ip_off;
+	if (type == SL_PKT_ETH_IPV4)
 		want = 4;
-	else if (p->eth.type == SL_PKT_ETH_IPV6)
+	else if (type == SL_PKT_ETH_IPV6)
 		want = 6;
 	else
 		return 0; /* ARP, or anything else that is not IP */
@@ -445,6 +443,67 @@ int sl_pkt_decode_frame(const void *frame, size_t caplen, struct sl_pkt *p)
 		return fail(p, SL_PKT_HAVE_IP);
 	}
 	return decode_ip_layers(b + p->ip_off, caplen - p->ip_off, p);
+}
+
+int sl_pkt_decode_frame(const void *frame, size_t caplen, struct sl_pkt *p)
+{
+	const uint8_t *b = frame;
+
+	memset(p, 0, sizeof(*p));
+	if (sl_pkt_decode_eth(b, caplen, &p->eth) < 0)
+		return fail(p, SL_PKT_HAVE_ETH);
+	p->layers = SL_PKT_HAVE_ETH;
+	p->ip_off = p->eth.hdrlen;
+	return decode_ethertype(b, caplen, p->eth.type, p);
+}
+
+/* A link header of hdrlen bytes other than Ethernet's, skipped. */
+static int skip_link(size_t caplen, size_t hdrlen, struct sl_pkt *p)
+{
+	if (caplen < hdrlen) {
+		errno = EPROTO;
+		return fail(p, SL_PKT_HAVE_LINK);
+	}
+	p->layers = SL_PKT_HAVE_LINK;
+	p->ip_off = p->l4_off = p->payload_off = hdrlen;
+	return 0;
+}
+
+int sl_pkt_decode_link(unsigned link, const void *buf, size_t caplen,
+		       struct sl_pkt *p)
+{
+	const uint8_t *b = buf;
+
+	switch (link) {
+	case SL_PKT_LINK_ETHERNET:
+		return sl_pkt_decode_frame(buf, caplen, p);
+	case SL_PKT_LINK_RAW:
+	case SL_PKT_LINK_RAW_DLT:
+		return sl_pkt_decode_packet(buf, caplen, p);
+	}
+	memset(p, 0, sizeof(*p));
+	switch (link) {
+	case SL_PKT_LINK_NULL:
+		/* The family is in the capturing host's byte order, and IPv6's
+		 * number differs between systems: the IP header says more. */
+		if (skip_link(caplen, 4, p) < 0)
+			return -1;
+		return decode_ip_layers(b + 4, caplen - 4, p);
+	case SL_PKT_LINK_LINUX_SLL:
+		/* Packet type, ARPHRD type, address length, 8 address bytes,
+		 * then the EtherType of what follows. */
+		if (skip_link(caplen, SL_PKT_SLL_HLEN, p) < 0)
+			return -1;
+		return decode_ethertype(b, caplen, get16(b + 14), p);
+	case SL_PKT_LINK_LINUX_SLL2:
+		/* The EtherType first, then interface, types and address. */
+		if (skip_link(caplen, SL_PKT_SLL2_HLEN, p) < 0)
+			return -1;
+		return decode_ethertype(b, caplen, get16(b), p);
+	default:
+		errno = EINVAL;
+		return -1;
+	}
 }
 
 /* ---- checksums ----------------------------------------------------------- */

@@ -1,6 +1,7 @@
 /* pkt.h — decode the headers of a captured packet, layer by layer:
- * Ethernet, IPv4 and IPv6, then TCP, UDP or ICMP/ICMPv6; and the Internet
- * checksum that IP, ICMP, TCP and UDP all use.
+ * the link header (Ethernet, or what a capture gives instead of it), IPv4
+ * and IPv6, then TCP, UDP or ICMP/ICMPv6; and the Internet checksum that
+ * IP, ICMP, TCP and UDP all use.
  *
  * Captured bytes come from the wire, so they are not trusted: every decoder
  * takes the number of bytes captured and never reads past it, and checks
@@ -26,6 +27,17 @@
 #define SL_PKT_ETH_IPV6 0x86ddu
 #define SL_PKT_ETH_VLAN 0x8100u /* 802.1Q tag */
 #define SL_PKT_ETH_QINQ 0x88a8u /* 802.1ad outer tag */
+
+/* Link-layer header types, numbered as libpcap's pcap_datalink() reports
+ * them (DLT_*; in a pcap file, LINKTYPE_*). */
+#define SL_PKT_LINK_NULL 0u        /* BSD loopback: a 4-byte address family */
+#define SL_PKT_LINK_ETHERNET 1u    /* Ethernet: Linux's lo, veth */
+#define SL_PKT_LINK_RAW_DLT 12u    /* raw IP, no link header (Linux's DLT_RAW) */
+#define SL_PKT_LINK_RAW 101u       /* raw IP, as a pcap file numbers it */
+#define SL_PKT_LINK_LINUX_SLL 113u /* Linux "cooked" capture (device "any") */
+#define SL_PKT_LINK_LINUX_SLL2 276u /* its newer, 20-byte form */
+#define SL_PKT_SLL_HLEN 16u
+#define SL_PKT_SLL2_HLEN 20u
 
 /* ICMP message types this project uses (RFC 792, RFC 4443). */
 #define SL_PKT_ICMP_ECHO_REPLY 0u
@@ -116,6 +128,8 @@ enum {
 	SL_PKT_HAVE_TCP = 1 << 2,
 	SL_PKT_HAVE_UDP = 1 << 3,
 	SL_PKT_HAVE_ICMP = 1 << 4, /* ICMP over IPv4, or ICMPv6 over IPv6 */
+	SL_PKT_HAVE_LINK = 1 << 5, /* a link header other than Ethernet:
+	                              cooked capture, BSD loopback */
 };
 
 /* A whole packet, decoded as far as this module knows its layers. */
@@ -166,6 +180,16 @@ int sl_pkt_decode_frame(const void *frame, size_t caplen, struct sl_pkt *p);
 
 /* The same, starting at an IP header (what a raw IP socket receives). */
 int sl_pkt_decode_packet(const void *pkt, size_t caplen, struct sl_pkt *p);
+
+/* Every layer of a packet captured on a link of type link (SL_PKT_LINK_*,
+ * what pcap_datalink() says): an Ethernet frame as sl_pkt_decode_frame,
+ * raw IP as sl_pkt_decode_packet; a cooked capture's header (its EtherType
+ * says whether IP follows) and a BSD loopback header (the IP version says
+ * which: the family number differs between systems) are skipped, with
+ * SL_PKT_HAVE_LINK in layers, and ip_off says where IP starts. -1 with
+ * errno EINVAL (failed 0) for a link type not listed here. */
+int sl_pkt_decode_link(unsigned link, const void *buf, size_t caplen,
+                       struct sl_pkt *p);
 
 /* The Internet checksum (RFC 1071) of len bytes: the ones' complement of
  * the ones' complement sum of the bytes taken as big-endian 16-bit words,

@@ -7,20 +7,23 @@
  *   socklab watch PORT              whatever talks on a port (no trace)
  *   socklab replay FILE             a recorded session
  *   socklab list                    the lessons and their scenarios
+ *   socklab export FILE --svg       a recording as a picture, page or text
  */
 #ifndef TUI_CMDLINE_H
 #define TUI_CMDLINE_H
 
+#include "export/export.h"
 #include "session.h"
 
 enum command { CMD_MENU, CMD_RUN, CMD_TRACE, CMD_WATCH, CMD_REPLAY, CMD_LIST,
-               CMD_HELP, CMD_VERSION };
+               CMD_HELP, CMD_VERSION, CMD_EXPORT };
 
 struct cmdline {
 	enum command cmd;
 	enum command help_for;     /* CMD_HELP: which command's help */
 	const char *lesson;        /* run */
 	struct session_opts opt;
+	struct export_opts ex;     /* export */
 };
 
 /* Is name one of socklab's own commands? Any other is handed to

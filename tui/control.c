@@ -113,6 +113,31 @@ void session_pause(struct session *s)
 	session_say(s, "paused: every process stops before its next call");
 }
 
+void session_enter(struct session *s)
+{
+	const struct mproc *p = model_proc(&s->model, s->selected);
+	char who[NAME_LEN + 16];
+	int waiting;
+
+	if (s->replay != NULL) {
+		session_say(s, "a replay takes no input");
+		return;
+	}
+	if (p == NULL || p->phase == PH_EXITED) {
+		session_say(s, "no process is selected to take the line (Tab selects one)");
+		return;
+	}
+	snprintf(who, sizeof(who), "%s[%d]", p->name, (int)p->pid);
+	waiting = launch_waits_input(s, p->pid);
+	if (launch_send_line(s, p->pid, "") < 0)
+		return;
+	if (waiting)
+		session_say(s, "Enter sent to %s", who);
+	else
+		session_say(s, "Enter sent to %s, which is not reading its input now: "
+			    "the line waits for it", who);
+}
+
 void session_select_next(struct session *s)
 {
 	int n = s->model.nprocs, cur = -1;
@@ -154,6 +179,8 @@ void session_restart(struct session *s)
 	s->selected = 0;
 	s->follow = 0;
 	inqueue_free(&s->inputs);
+	pidset_free(&s->socket_users);
+	s->npassed = 0;
 	model_reset(&s->model);
 	s->started = session_now();
 	if (s->opt.step)

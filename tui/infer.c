@@ -5,27 +5,23 @@
  * recv() that returned 0 met the peer's FIN. What cannot be known (window,
  * options, how the data was split) is left out. Sequence numbers are
  * relative from the start: SYN is 0, the first data byte 1.
+ *
+ * Segments are queued here and applied by the model when the event is
+ * done (model.h), so a pointer taken here stays valid throughout.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "model.h"
 
-static int is(const struct sl_event *ev, const char *name)
-{
-	return strcmp(ev->call, name) == 0;
-}
-
 static int is_send(const struct sl_event *ev)
 {
-	return is(ev, "send") || is(ev, "sendto") || is(ev, "sendmsg") || is(ev, "write") ||
-	       is(ev, "writev");
+	return (sl_event_call_class(ev->call_id) & SL_CALLS_SEND) != 0;
 }
 
 static int is_recv(const struct sl_event *ev)
 {
-	return is(ev, "recv") || is(ev, "recvfrom") || is(ev, "recvmsg") || is(ev, "read") ||
-	       is(ev, "readv");
+	return (sl_event_call_class(ev->call_id) & SL_CALLS_RECV) != 0;
 }
 
 static void emit(struct model *m, const struct ep *src, const struct ep *dst,
@@ -42,7 +38,7 @@ static void emit(struct model *m, const struct ep *src, const struct ep *dst,
 	g.ack = ack;
 	g.len = len;
 	g.inferred = 1;
-	(void)model_apply_segment(m, &g);
+	model_infer_segment(m, &g);
 }
 
 /* The next relative sequence number of one direction. */
@@ -91,9 +87,7 @@ static void flush_data(struct model *m, const struct ep *x, const struct ep *y, 
 	ack = next_seq(&c->dir[1 - d]);
 	c->dir[d].emitted = target;
 	emit(m, x, y, TF_PSH | TF_ACK, seq, ack, n, t + 1);
-	c = conn_of(m, x, y, &d);
-	if (c != NULL)
-		emit(m, y, x, TF_ACK, ack, next_seq(&c->dir[d]), 0, t + 2);
+	emit(m, y, x, TF_ACK, ack, next_seq(&c->dir[d]), 0, t + 2);
 }
 
 static void fin(struct model *m, const struct ep *x, const struct ep *y, mtime_t t)
@@ -128,7 +122,7 @@ void infer_handshake(struct model *m, const struct sl_event *ev, mtime_t t_call)
 
 	if (!(ev->has & SL_EV_LOCAL) || ep_parse(ev->local, &local) < 0 || local.port == 0)
 		return;
-	if (is(ev, "connect")) {
+	if (ev->call_id == SL_CALL_CONNECT) {
 		if (!(ev->has & SL_EV_ADDR) || ep_parse(ev->addr, &addr) < 0)
 			return;
 		if (ev->ret == 0 || ((ev->has & SL_EV_ERR) && ev->err == EINPROGRESS &&
@@ -148,7 +142,7 @@ void infer_handshake(struct model *m, const struct sl_event *ev, mtime_t t_call)
 	}
 	/* accept() may have waited long before the client came: the
 	 * handshake is only known to be over when accept() returned. */
-	if ((is(ev, "accept") || is(ev, "accept4")) && ev->ret >= 0 &&
+	if ((sl_event_call_class(ev->call_id) & SL_CALLS_ACCEPT) && ev->ret >= 0 &&
 	    (ev->has & SL_EV_PEER) && ep_parse(ev->peer, &peer) == 0)
 		handshake(m, &peer, &local, ((ev->has & SL_EV_T) && ev->t > 4) ? ev->t - 4 : t_call);
 }
@@ -182,7 +176,7 @@ void infer_after_call(struct model *m, const struct sl_event *ev,
 
 	if (!s->tcp || !ep_is_set(&local) || !ep_is_set(&peer))
 		return;
-	if (!is(ev, "close"))
+	if (ev->call_id != SL_CALL_CLOSE)
 		handshake_if_missing(m, s, t);
 	if (is_send(ev) && ev->ret > 0) {
 		c = conn_of(m, &local, &peer, &d);
@@ -198,9 +192,9 @@ void infer_after_call(struct model *m, const struct sl_event *ev,
 		}
 	} else if (is_recv(ev) && ev->ret == 0 && (ev->has & SL_EV_LEN) && ev->len > 0) {
 		fin(m, &peer, &local, t);
-	} else if (is(ev, "shutdown") && ev->ret == 0 && (ev->n == 1 || ev->n == 2)) {
+	} else if (ev->call_id == SL_CALL_SHUTDOWN && ev->ret == 0 && (ev->n == 1 || ev->n == 2)) {
 		fin(m, &local, &peer, t);
-	} else if (is(ev, "close") && (prev_state == ST_ESTABLISHED ||
+	} else if (ev->call_id == SL_CALL_CLOSE && (prev_state == ST_ESTABLISHED ||
 				       prev_state == ST_CLOSE_WAIT ||
 				       prev_state == ST_SYN_RECV)) {
 		fin(m, &local, &peer, t);

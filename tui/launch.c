@@ -6,13 +6,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "launch.h"
 #include "session.h"
+#include "quit.h"
 #include "text.h"
+
+/* Stopping: SIGTERM, then SIGKILL after this long (socklab told to stop
+ * itself: the shorter one, so that all of it fits in a second). */
+#define GRACE_MS 1000
+#define GRACE_STOPPING_MS 300
+/* After SIGKILL, the processes are gone within this long, or given up. */
+#define KILL_WAIT_MS 500
+#define DESCENDANTS_MAX 512
+#define INPUT_CHECK_NS (200 * NS_PER_MS)
+#define INPUT_CHECK_PROCS 64
 
 /* A program built with -fsanitize=address refuses to start when another
  * library is loaded before the sanitizer's runtime, as a preloaded shim
@@ -32,9 +45,8 @@ static void allow_preload_before_asan(void)
 
 /* In the child, between fork and exec: only async-signal-safe calls and
  * the environment (this process has a single thread). */
-static void exec_child(struct session *s, char *const argv[], int out, int err)
+static void exec_child(struct session *s, char *const argv[], int in, int out, int err)
 {
-	int devnull = open("/dev/null", O_RDONLY);
 	const char *old = getenv("LD_PRELOAD");
 	char preload[PATH_MAX * 2];
 
@@ -44,8 +56,7 @@ static void exec_child(struct session *s, char *const argv[], int out, int err)
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGHUP, SIG_DFL);
-	if (devnull >= 0)
-		dup2(devnull, 0);
+	dup2(in, 0);
 	dup2(out, 1);
 	dup2(err, 2);
 	if (s->paths->shim[0] != '\0' && s->trace != NULL && s->trace->active) {
@@ -66,48 +77,56 @@ static void exec_child(struct session *s, char *const argv[], int out, int err)
 	_exit(127);
 }
 
+static void close_pipes(int p[][2], int n)
+{
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < 2; j++)
+			if (p[i][j] >= 0)
+				close(p[i][j]);
+}
+
 int launch_child(struct session *s, char *const argv[], const char *name, int then)
 {
-	int out[2], err[2];
+	/* stdin, stdout, stderr */
+	int p[3][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } };
 	struct child *k;
+	struct stat st;
 	pid_t pid;
 
 	if (s->nkids >= KIDS_MAX) {
 		session_say(s, "too many processes (at most %d)", KIDS_MAX);
 		return -1;
 	}
-	if (pipe2(out, O_CLOEXEC) < 0) {
-		session_say(s, "pipe: %s", strerror(errno));
-		return -1;
-	}
-	if (pipe2(err, O_CLOEXEC) < 0) {
-		session_say(s, "pipe: %s", strerror(errno));
-		close(out[0]);
-		close(out[1]);
-		return -1;
-	}
+	for (int i = 0; i < 3; i++)
+		if (pipe2(p[i], O_CLOEXEC) < 0) {
+			session_say(s, "pipe: %s", strerror(errno));
+			close_pipes(p, 3);
+			return -1;
+		}
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
 		session_say(s, "fork: %s", strerror(errno));
-		close(out[0]);
-		close(out[1]);
-		close(err[0]);
-		close(err[1]);
+		close_pipes(p, 3);
 		return -1;
 	}
 	if (pid == 0)
-		exec_child(s, argv, out[1], err[1]);
+		exec_child(s, argv, p[0][0], p[1][1], p[2][1]);
 	setpgid(pid, pid);   /* also here: no race with the first kill */
-	close(out[1]);
-	close(err[1]);
-	fcntl(out[0], F_SETFL, O_NONBLOCK);
-	fcntl(err[0], F_SETFL, O_NONBLOCK);
+	close(p[0][0]);
+	close(p[1][1]);
+	close(p[2][1]);
+	/* A program that never reads its stdin must not stop socklab. */
+	fcntl(p[0][1], F_SETFL, O_NONBLOCK);
+	fcntl(p[1][0], F_SETFL, O_NONBLOCK);
+	fcntl(p[2][0], F_SETFL, O_NONBLOCK);
 	k = &s->kids[s->nkids++];
 	memset(k, 0, sizeof(*k));
 	k->pid = pid;
-	k->fd[0] = out[0];
-	k->fd[1] = err[0];
+	k->in = p[0][1];
+	k->in_ino = fstat(k->in, &st) == 0 ? (unsigned long)st.st_ino : 0;
+	k->fd[0] = p[1][0];
+	k->fd[1] = p[2][0];
 	k->then = then;
 	text_copy(k->name, sizeof(k->name), name);
 	session_proc_started(s, pid, name, session_now());
@@ -155,10 +174,17 @@ int launch_command(struct session *s, const char *cmd, int then)
 	return launch_child(s, argv, base, then);
 }
 
+/* Has this child done what it will do? It has ended, or (in --batch,
+ * where nobody presses Enter) it is held waiting for input. */
+static int kid_over(const struct session *s, const struct child *k)
+{
+	return k->exited || (s->opt.batch && launch_waits_input(s, k->pid));
+}
+
 static int running_then(const struct session *s)
 {
 	for (int i = 0; i < s->nkids; i++)
-		if (s->kids[i].then && !s->kids[i].exited)
+		if (s->kids[i].then && !kid_over(s, &s->kids[i]))
 			return 1;
 	return 0;
 }
@@ -174,7 +200,7 @@ static int runs_over(const struct session *s)
 	for (int i = 0; i < s->nkids; i++) {
 		if (s->kids[i].then)
 			continue;
-		if (!s->kids[i].exited) {
+		if (!kid_over(s, &s->kids[i])) {
 			alive++;
 			if (runs == 0)
 				first_alive = 1;
@@ -220,6 +246,7 @@ void launch_next(struct session *s)
 		while (s->next_run < s->scen->nrun)
 			if (launch_command(s, s->scen->run[s->next_run++], 0) < 0)
 				break;
+		s->last_run_t = session_now();
 		/* The server listens: what happens next is the clients'. The
 		 * server stays stopped before its next call until chosen. */
 		if (first < s->nkids) {
@@ -239,7 +266,7 @@ int launch_all_done(const struct session *s)
 	if (s->opt.mode != SM_TRACE || s->nkids == 0)
 		return 0;
 	for (int i = 0; i < s->nkids; i++)
-		if (!s->kids[i].exited)
+		if (!kid_over(s, &s->kids[i]))
 			return 0;
 	return 1;
 }
@@ -380,7 +407,7 @@ void launch_reap(struct session *s)
 		exited(s, pid, status);
 }
 
-static int any_alive(const struct session *s)
+static int kids_alive(const struct session *s)
 {
 	for (int i = 0; i < s->nkids; i++)
 		if (!s->kids[i].exited)
@@ -388,35 +415,59 @@ static int any_alive(const struct session *s)
 	return 0;
 }
 
+/* Every process group of ours, and every descendant: what left its group
+ * (setsid, a double fork re-parented to socklab, the subreaper) too. */
 static void signal_all(struct session *s, int sig)
 {
+	pid_t d[DESCENDANTS_MAX];
+	int n;
+
 	for (int i = 0; i < s->nkids; i++)
 		if (!s->kids[i].exited)
 			kill(-s->kids[i].pid, sig);
+	n = quit_descendants(d, DESCENDANTS_MAX);
+	for (int i = 0; i < n; i++)
+		kill(d[i], sig);
+}
+
+/* Reap until nothing of the session is left or ms have passed. Returns
+ * 1 when nothing is left. */
+static int wait_gone(struct session *s, int ms)
+{
+	struct timespec pause = { 0, 10 * 1000 * 1000 };
+	pid_t d[1];
+	mtime_t until = session_now() + (mtime_t)ms * NS_PER_MS;
+
+	for (;;) {
+		launch_reap(s);
+		if (!kids_alive(s) && quit_descendants(d, 1) == 0)
+			return 1;
+		if (session_now() >= until)
+			return 0;
+		nanosleep(&pause, NULL);
+	}
 }
 
 void launch_stop_all(struct session *s)
 {
-	struct timespec pause = { 0, 20 * 1000 * 1000 };
+	int grace = quit_requested() ? GRACE_STOPPING_MS : GRACE_MS;
 
 	/* A process held at the step gate goes on once its connection is
-	 * closed; then it can act on SIGTERM (the lesson servers exit
-	 * cleanly on it). */
+	 * closed, one waiting for Enter once its stdin ends; then each can
+	 * act on SIGTERM (the lesson servers exit cleanly on it). */
 	if (s->trace != NULL)
 		trace_close_all(s->trace);
+	for (int i = 0; i < s->nkids; i++)
+		if (s->kids[i].in >= 0) {
+			close(s->kids[i].in);
+			s->kids[i].in = -1;
+		}
 	signal_all(s, SIGTERM);
-	for (int i = 0; i < 50 && any_alive(s); i++) {
-		nanosleep(&pause, NULL);
-		launch_reap(s);
-	}
-	signal_all(s, SIGKILL);
-	while (any_alive(s)) {
-		int status;
-		pid_t pid = waitpid(-1, &status, 0);
-
-		if (pid < 0)
-			break;
-		exited(s, pid, status);
+	/* A process stopped by job control acts on nothing until it goes on. */
+	signal_all(s, SIGCONT);
+	if (!wait_gone(s, grace)) {
+		signal_all(s, SIGKILL);
+		wait_gone(s, KILL_WAIT_MS);
 	}
 	for (int i = 0; i < s->nkids; i++)
 		for (int j = 0; j < 2; j++)
@@ -424,4 +475,139 @@ void launch_stop_all(struct session *s)
 				close(s->kids[i].fd[j]);
 				s->kids[i].fd[j] = -1;
 			}
+	s->nreaders = 0;
+}
+
+/* ---- stdin ------------------------------------------------------------------- */
+
+/* The inode of the pipe that is pid's fd 0, or 0. */
+static unsigned long stdin_inode(int32_t pid)
+{
+	char path[64], link[64];
+	unsigned long ino;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/0", (int)pid);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return 0;
+	link[n] = '\0';
+	if (sscanf(link, "pipe:[%lu]", &ino) != 1)
+		return 0;
+	return ino;
+}
+
+int launch_stdin_of(struct session *s, int32_t pid)
+{
+	unsigned long ino = stdin_inode(pid);
+
+	for (int i = 0; ino != 0 && i < s->nkids; i++)
+		if (s->kids[i].in >= 0 && s->kids[i].in_ino == ino)
+			return i;
+	return -1;
+}
+
+/* Is pid blocked in read() on fd 0 (its main thread)? */
+static int reads_stdin(int32_t pid)
+{
+	char path[64], buf[128];
+	long nr;
+	unsigned long fd;
+	ssize_t n;
+	int f;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return 0;
+	n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* "NR ARG1 ...", "running", or "-1 SP PC" outside a system call. */
+	if (sscanf(buf, "%ld 0x%lx", &nr, &fd) != 2)
+		return 0;
+	return nr == SYS_read && fd == 0;
+}
+
+static void add_reader(struct session *s, int32_t pid)
+{
+	int kid;
+
+	for (int i = 0; i < s->nreaders; i++)
+		if (s->readers[i].pid == pid)
+			return;
+	if (s->nreaders >= READERS_MAX || !reads_stdin(pid))
+		return;
+	kid = launch_stdin_of(s, pid);
+	if (kid < 0)
+		return;
+	s->readers[s->nreaders].pid = pid;
+	s->readers[s->nreaders].kid = kid;
+	s->nreaders++;
+}
+
+void launch_check_input(struct session *s, int force)
+{
+	mtime_t now = session_now();
+	int before = s->nreaders;
+	int32_t first = before > 0 ? s->readers[0].pid : 0;
+
+	if (!force && now < s->input_checked + INPUT_CHECK_NS)
+		return;
+	s->input_checked = now;
+	s->nreaders = 0;
+	/* Our children, and the processes they started (a wrapper's). */
+	for (int i = 0; i < s->nkids; i++)
+		if (!s->kids[i].exited && s->kids[i].in >= 0)
+			add_reader(s, s->kids[i].pid);
+	/* The newest of the rest, a bounded number: a traced program that
+	 * forks hundreds must not make each check hundreds of /proc reads. */
+	for (int i = s->model.nprocs - 1, looked = 0; i >= 0 && looked < INPUT_CHECK_PROCS; i--)
+		if (s->model.procs[i].phase != PH_EXITED) {
+			add_reader(s, s->model.procs[i].pid);
+			looked++;
+		}
+	if (s->nreaders != before || (before > 0 && s->readers[0].pid != first))
+		s->model.version++;
+}
+
+int launch_waits_input(const struct session *s, int32_t pid)
+{
+	for (int i = 0; i < s->nreaders; i++)
+		if (s->readers[i].pid == pid)
+			return 1;
+	return 0;
+}
+
+int launch_send_line(struct session *s, int32_t pid, const char *line)
+{
+	int kid = launch_stdin_of(s, pid);
+	char buf[LOG_TEXT_LEN + 1];
+	size_t len;
+	ssize_t n;
+
+	if (kid < 0) {
+		session_say(s, "no input goes to this process (its stdin is not socklab's)");
+		return -1;
+	}
+	text_copy(buf, sizeof(buf) - 1, line);
+	len = strlen(buf);
+	buf[len++] = '\n';
+	n = write(s->kids[kid].in, buf, len);
+	if (n != (ssize_t)len) {
+		session_say(s, "input to %s: %s", s->kids[kid].name,
+			    n < 0 && errno == EPIPE ? "it has closed its stdin" :
+			    n < 0 && errno == EAGAIN ? "it is not reading (its pipe is full)" :
+			    n < 0 ? strerror(errno) : "only part of the line fitted");
+		return -1;
+	}
+	/* It reads on now; the next check says whether it waits again. */
+	for (int i = 0; i < s->nreaders; i++)
+		if (s->readers[i].pid == pid)
+			s->readers[i] = s->readers[--s->nreaders];
+	s->input_checked = session_now();
+	s->model.version++;
+	return 0;
 }

@@ -1,5 +1,4 @@
 /* lessons.c — find the lessons and read their lesson.conf (see lessons.h). */
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +25,7 @@ static void lesson_free(struct lesson *l)
 	free(l->scen);
 	l->scen = NULL;
 	l->nscen = 0;
+	sl_lessonconf_free(&l->conf);
 }
 
 void lessons_free(struct lessons *ls)
@@ -35,18 +35,6 @@ void lessons_free(struct lessons *ls)
 	free(ls->v);
 	ls->v = NULL;
 	ls->n = 0;
-}
-
-static char *trim(char *s)
-{
-	char *end;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	end = s + strlen(s);
-	while (end > s && isspace((unsigned char)end[-1]))
-		*--end = '\0';
-	return s;
 }
 
 static int add_cmd(char **list, int *n, const char *value)
@@ -60,14 +48,12 @@ static int add_cmd(char **list, int *n, const char *value)
 	return 0;
 }
 
-static struct scenario *scenario_get(struct lesson *l, const char *name, size_t len)
+static struct scenario *scenario_get(struct lesson *l, const char *name)
 {
 	struct scenario *p;
 
-	if (len == 0 || len >= SCEN_NAME_LEN)
-		return NULL;
 	for (int i = 0; i < l->nscen; i++)
-		if (strlen(l->scen[i].name) == len && memcmp(l->scen[i].name, name, len) == 0)
+		if (strcmp(l->scen[i].name, name) == 0)
 			return &l->scen[i];
 	p = realloc(l->scen, (size_t)(l->nscen + 1) * sizeof(*p));
 	if (p == NULL)
@@ -75,80 +61,87 @@ static struct scenario *scenario_get(struct lesson *l, const char *name, size_t 
 	l->scen = p;
 	p = &l->scen[l->nscen++];
 	memset(p, 0, sizeof(*p));
-	memcpy(p->name, name, len);
-	p->name[len] = '\0';
+	text_copy(p->name, sizeof(p->name), name);
 	return p;
 }
 
-/* One "key = value" line. Returns 0, or -1 when the value is unusable. */
-static int conf_line(struct lesson *l, const char *key, const char *value)
+/* "2" or "2.5" seconds, more than 0 and at most 600, as milliseconds. */
+static int hold_value(const char *value, int *ms)
 {
-	if (strcmp(key, "title") == 0) {
-		text_copy(l->title, sizeof(l->title), value);
-	} else if (strcmp(key, "summary") == 0) {
-		text_copy(l->summary, sizeof(l->summary), value);
-	} else if (strcmp(key, "programs") == 0) {
-		text_copy(l->programs, sizeof(l->programs), value);
-	} else if (strcmp(key, "run") == 0) {
-		return add_cmd(l->main.run, &l->main.nrun, value);
-	} else if (strncmp(key, "scenario.", 9) == 0) {
-		const char *name = key + 9, *dot = strrchr(name, '.');
-		struct scenario *sc;
+	char *end;
+	double v = strtod(value, &end);
 
-		if (dot == NULL)
-			return -1;
-		sc = scenario_get(l, name, (size_t)(dot - name));
-		if (sc == NULL)
-			return -1;
-		if (strcmp(dot, ".title") == 0)
-			text_copy(sc->title, sizeof(sc->title), value);
-		else if (strcmp(dot, ".run") == 0)
-			return add_cmd(sc->run, &sc->nrun, value);
-		else if (strcmp(dot, ".then") == 0)
-			return add_cmd(sc->then, &sc->nthen, value);
-	}
-	return 0;   /* unknown keys are skipped */
+	if (end == value || *end != '\0' || !(v > 0 && v <= 600))
+		return -1;
+	*ms = (int)(v * 1000 + 0.5);
+	return 0;
+}
+
+/* One line of lesson.conf that the visualizer reads: a run line, a hold,
+ * or a scenario's. Returns 0, or -1 when the value is unusable. */
+static int conf_entry(struct lesson *l, const struct sl_conf_entry *e)
+{
+	char name[SCEN_NAME_LEN];
+	const char *field;
+	struct scenario *sc;
+	int rc;
+
+	if (strcmp(e->key, "run") == 0)
+		return add_cmd(l->main.run, &l->main.nrun, e->value);
+	if (strcmp(e->key, "hold") == 0)
+		return hold_value(e->value, &l->main.hold_ms);
+	rc = sl_lessonconf_split(e->key, "scenario", name, sizeof(name), &field);
+	if (rc <= 0)
+		return rc;   /* another key (skipped), or a malformed one */
+	sc = scenario_get(l, name);
+	if (sc == NULL)
+		return -1;
+	if (strcmp(field, "title") == 0)
+		text_copy(sc->title, sizeof(sc->title), e->value);
+	else if (strcmp(field, "run") == 0)
+		return add_cmd(sc->run, &sc->nrun, e->value);
+	else if (strcmp(field, "then") == 0)
+		return add_cmd(sc->then, &sc->nthen, e->value);
+	else if (strcmp(field, "hold") == 0)
+		return hold_value(e->value, &sc->hold_ms);
+	return 0;   /* a field of a newer socklab */
+}
+
+static void copy_value(char *dst, size_t size, const struct sl_lessonconf *c, const char *key)
+{
+	const char *v = sl_lessonconf_get(c, key);
+
+	if (v != NULL)
+		text_copy(dst, size, v);
 }
 
 static int conf_read(struct lesson *l, char *err, size_t errsize)
 {
-	char path[PATH_MAX + 16], line[1024];
-	FILE *f;
-	int lineno = 0, rc = 0;
+	char path[PATH_MAX + 16], why[SL_ERR_LEN];
+	const struct sl_conf_entry *e;
+	struct sl_lessonconf *c = &l->conf;
+	size_t i = 0;
 
 	snprintf(path, sizeof(path), "%s/lesson.conf", l->dir);
-	f = fopen(path, "r");
-	if (f == NULL) {
+	if (sl_lessonconf_read(c, path, why) < 0) {
 		/* A folder without lesson.conf is not a lesson (yet): no error. */
 		if (errno != ENOENT)
-			snprintf(err, errsize, "%s: %s", path, strerror(errno));
+			text_copy(err, errsize, why);
 		return -1;
 	}
-	while (fgets(line, sizeof(line), f) != NULL) {
-		char *s = trim(line), *eq;
-
-		lineno++;
-		if (*s == '\0' || *s == '#')
-			continue;
-		eq = strchr(s, '=');
-		if (eq == NULL) {
-			snprintf(err, errsize, "%s:%d: expected key = value", path, lineno);
-			rc = -1;
-			break;
+	copy_value(l->title, sizeof(l->title), c, "title");
+	copy_value(l->summary, sizeof(l->summary), c, "summary");
+	copy_value(l->programs, sizeof(l->programs), c, "programs");
+	while ((e = sl_lessonconf_next(c, NULL, &i)) != NULL)
+		if (conf_entry(l, e) < 0) {
+			snprintf(err, errsize, "%s:%d: bad or too many values", path, e->line);
+			return -1;
 		}
-		*eq = '\0';
-		if (conf_line(l, trim(s), trim(eq + 1)) < 0) {
-			snprintf(err, errsize, "%s:%d: bad or too many values", path, lineno);
-			rc = -1;
-			break;
-		}
-	}
-	fclose(f);
-	if (rc == 0 && l->main.nrun == 0 && l->nscen == 0) {
+	if (l->main.nrun == 0 && l->nscen == 0) {
 		snprintf(err, errsize, "%s: no run lines", path);
-		rc = -1;
+		return -1;
 	}
-	return rc;
+	return 0;
 }
 
 static int by_id(const void *a, const void *b)
@@ -228,19 +221,7 @@ struct scenario *lesson_scenario(struct lesson *l, const char *name)
 
 int lesson_has_program(const struct lesson *l, const char *prog)
 {
-	const char *p = l->programs;
-	size_t n = strlen(prog);
-
-	while (*p != '\0') {
-		size_t w;
-
-		p += strspn(p, " \t,");
-		w = strcspn(p, " \t,");
-		if (w == n && strncmp(p, prog, n) == 0)
-			return 1;
-		p += w;
-	}
-	return 0;
+	return sl_lessonconf_has_word(l->programs, prog);
 }
 
 /* Replace every name (as "{name}") in word by value; -1 when value is

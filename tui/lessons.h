@@ -8,15 +8,22 @@
  *                          {addr} the whole address it announced
  *   scenario.NAME.title/run/then   named variants (lesson 03): "then"
  *                          commands run after every "run" process exited
+ *   hold = SECONDS         --batch ends the run this long after its last
+ *   scenario.NAME.hold     run line started, holding whatever still waits
+ *                          (a client inside connect(), a program waiting
+ *                          for Enter) instead of waiting for it to end
  *
- * Lines are "key = value"; '#' starts a comment line. Unknown keys are
- * skipped (a newer lesson may add some).
+ * Lines are "key = value"; '#' starts a comment line. lib/lessonconf.c
+ * reads the file; every line, known here or not, stays in lesson.conf, so
+ * code that needs another key reads it there (sl_lessonconf_get).
  */
 #ifndef TUI_LESSONS_H
 #define TUI_LESSONS_H
 
 #include <limits.h>
 #include <stddef.h>
+
+#include "lessonconf.h"
 
 #define LESSON_TEXT_LEN 256
 #define SCEN_NAME_LEN 32
@@ -29,6 +36,8 @@ struct scenario {
 	int nrun;
 	char *then[CMDS_MAX];
 	int nthen;
+	int hold_ms;                   /* --batch: end this long after the last run line
+	                                  started (0: when every program has ended) */
 };
 
 struct lesson {
@@ -41,6 +50,7 @@ struct lesson {
 	struct scenario main;
 	struct scenario *scen;
 	int nscen;
+	struct sl_lessonconf conf;     /* every line of lesson.conf */
 };
 
 struct lessons {

@@ -15,6 +15,7 @@
 #include "lessons.h"
 #include "paths.h"
 #include "session.h"
+#include "quit.h"
 #include "ui.h"
 #include "work.h"
 
@@ -159,6 +160,15 @@ int main(int argc, char **argv)
 		printf("socklab %s\n", SOCKLAB_VERSION);
 		return 0;
 	}
+	if (c.cmd == CMD_EXPORT)
+		return export_main(&c.ex);
+	/* Before curses, which would take SIGINT and SIGTERM for itself.
+	 * (export, above, reads and writes files: the signals' default
+	 * actions end it at once.) */
+	if (quit_init() < 0) {
+		fprintf(stderr, "socklab: pipe: %s\n", strerror(errno));
+		return 1;
+	}
 	if (paths_init(&p, err, sizeof(err)) < 0) {
 		fprintf(stderr, "socklab: %s\n", err);
 		return 1;
@@ -194,5 +204,9 @@ int main(int argc, char **argv)
 		break;
 	}
 	lessons_free(&ls);
+	if (quit_requested()) {
+		fprintf(stderr, "socklab: stopped (%s)\n", quit_reason(quit_requested()));
+		rc = 1;
+	}
 	return rc;
 }

@@ -50,6 +50,7 @@ void model_free(struct model *m)
 	free(m->segs);
 	free(m->log);
 	free(m->atoms);
+	free(m->inferred);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -341,30 +342,27 @@ static const char *how_name(int64_t how)
 /* The arguments of a call, as a C programmer would write them. */
 static void describe_args(const struct sl_event *ev, char *buf, size_t size)
 {
-	const char *c = ev->call;
+	enum sl_event_call c = ev->call_id;
 	char fd[16] = "";
 
 	if (ev->has & SL_EV_FD)
 		snprintf(fd, sizeof(fd), "%d", (int)ev->fd);
-	if (strcmp(c, "socket") == 0) {
+	if (c == SL_CALL_SOCKET) {
 		const char *dom = sl_event_family_name(ev->dom);
 		const char *type = sl_event_socktype_name(ev->type);
 
 		snprintf(buf, size, "%s, %s", dom ? dom : "?", type ? type : "?");
 	} else if ((ev->has & SL_EV_ADDR) && (ev->has & SL_EV_FD) &&
-		   (strcmp(c, "bind") == 0 || strcmp(c, "connect") == 0)) {
+		   (c == SL_CALL_BIND || c == SL_CALL_CONNECT)) {
 		snprintf(buf, size, "%s, ", fd);
 		text_append(buf, size, ev->addr);
-	} else if (strcmp(c, "listen") == 0) {
+	} else if (c == SL_CALL_LISTEN) {
 		snprintf(buf, size, "%s, %lld", fd, (long long)ev->n);
-	} else if (strcmp(c, "shutdown") == 0) {
+	} else if (c == SL_CALL_SHUTDOWN) {
 		snprintf(buf, size, "%s, %s", fd, how_name(ev->n));
 	} else if (ev->has & SL_EV_LEN) {
 		snprintf(buf, size, "%s, %llu", fd, (unsigned long long)ev->len);
-	} else if (strcmp(c, "select") == 0 || strcmp(c, "pselect") == 0 ||
-		   strcmp(c, "poll") == 0 || strcmp(c, "ppoll") == 0 ||
-		   strcmp(c, "epoll_wait") == 0 || strcmp(c, "epoll_pwait") == 0 ||
-		   strcmp(c, "epoll_pwait2") == 0) {
+	} else if (sl_event_call_class(c) & SL_CALLS_WAIT) {
 		snprintf(buf, size, "%lld, %lld", (long long)ev->n,
 			 (long long)ev->timeout);
 	} else {
@@ -393,11 +391,6 @@ static struct mlog *log_find_call(struct model *m, struct mproc *p, uint64_t seq
 
 /* ---- trace events -------------------------------------------------------------- */
 
-static int is_call(const struct sl_event *ev, const char *name)
-{
-	return strcmp(ev->call, name) == 0;
-}
-
 /* How far along its life a connection is in each state. */
 static int lifecycle_rank(int state)
 {
@@ -424,9 +417,11 @@ static int stale_reading(int cur, int next)
 	return lifecycle_rank(next) < lifecycle_rank(cur);
 }
 
-/* Set what the event says about s: addresses and TCP state. */
-static void describe_sock(struct model *m, struct msock *s, const struct sl_event *ev,
-                          mtime_t t)
+/* Set what the event says about s: addresses and TCP state. Returns the
+ * socket that holds s's fds now: another one when s turns out to be a
+ * second view of a connection someone else holds (sock_bind_tuple). */
+static struct msock *describe_sock(struct model *m, struct msock *s,
+                                   const struct sl_event *ev, mtime_t t)
 {
 	struct ep local = s->local, peer = s->peer;
 	char why[WHY_LEN];
@@ -463,6 +458,7 @@ static void describe_sock(struct model *m, struct msock *s, const struct sl_even
 		if (state >= ST_ESTABLISHED && state < ST_COUNT && !stale_reading(s->state, state))
 			sock_set_state(m, s, state, t, CAUSE_CALL, why);
 	}
+	return s;
 }
 
 /* A new socket for (pid, fd), replacing whatever the model thought that
@@ -516,7 +512,7 @@ static void apply_close(struct model *m, const struct sl_event *ev, struct mlog 
                         mtime_t t)
 {
 	struct msock *s = model_sock_by_fd(m, ev->pid, ev->fd);
-	int before_state, id;
+	int before_state, queued = m->ninferred;
 
 	if (s == NULL)
 		return;
@@ -525,76 +521,91 @@ static void apply_close(struct model *m, const struct sl_event *ev, struct mlog 
 	sock_drop_holder(s, ev->pid, ev->fd);
 	if (s->nholders > 0)
 		return;   /* another fd (a forked child) keeps it open */
-	id = s->id;
+	/* With nothing capturing, the FIN close() sent is drawn; once
+	 * applied, that segment moves s on (to FIN_WAIT2, or through
+	 * LAST_ACK to gone), as a captured one would. When nothing is drawn
+	 * (a capture will show the FIN, or this end sent it before), the
+	 * state close() leads to is worked out here. */
 	if (m->infer)
 		infer_after_call(m, ev, s, before_state);
-	/* Inferring may have added sockets (and moved the array). */
-	closed_last_fd(m, &m->socks[id], before_state, e->t, t);
+	if (m->ninferred == queued)
+		closed_last_fd(m, s, before_state, e->t, t);
 }
 
-static void apply_after(struct model *m, struct mproc *p, const struct sl_event *ev,
-                        struct mlog *e, mtime_t t)
+/* fork() returned the child's pid to the parent: the child holds the
+ * parent's fds. */
+static void apply_fork(struct model *m, const struct sl_event *ev, mtime_t t)
 {
-	struct msock *s = NULL;
+	struct mproc *child, *parent;
+
+	if (ev->ret <= 0 || ev->ret > INT32_MAX)
+		return;
+	child = proc_get(m, (int32_t)ev->ret, t);
+	parent = model_proc(m, ev->pid);
+	if (child == NULL || parent == NULL)
+		return;
+	child->ppid = parent->pid;
+	if (child->name[0] == '\0')
+		text_copy(child->name, sizeof(child->name), parent->name);
+	if (!proc_has_fds(m, child->pid))
+		inherit_fds(m, parent->pid, child->pid);
+}
+
+/* What socket() or accept() returned: a new socket for the fd. */
+static void apply_new_fd(struct model *m, const struct sl_event *ev, struct mlog *e,
+                         mtime_t t)
+{
+	struct msock *s = sock_for_new_fd(m, ev->pid, (int32_t)ev->ret, ev, t);
 	int prev_state;
 
-	if (is_call(ev, "fork")) {
-		if (ev->ret > 0 && ev->ret <= INT32_MAX) {
-			struct mproc *child = proc_get(m, (int32_t)ev->ret, t);
+	if (s == NULL)
+		return;
+	if (ev->call_id == SL_CALL_SOCKET) {
+		s->family = (ev->has & SL_EV_DOM) ? ev->dom : 0;
+		model_add_family(m, s->family);
+		s->type = (ev->has & SL_EV_TYPE) ? ev->type : 0;
+		s->tcp = (s->family == AF_INET || s->family == AF_INET6) &&
+			 s->type == SOCK_STREAM;
+		if (s->tcp)
+			sock_set_state(m, s, ST_CLOSE, t, CAUSE_CALL, "socket()");
+	} else {
+		struct ep ip;
 
-			p = model_proc(m, ev->pid);  /* proc_get may have moved it */
-			if (child != NULL && p != NULL) {
-				child->ppid = p->pid;
-				if (child->name[0] == '\0')
-					text_copy(child->name, sizeof(child->name), p->name);
-				if (!proc_has_fds(m, child->pid))
-					inherit_fds(m, p->pid, child->pid);
-			}
-		}
+		/* accept() works on stream sockets; TCP ones have an IP
+		 * address (a Unix one has a path). */
+		s->type = SOCK_STREAM;
+		s->tcp = (ev->has & SL_EV_STATE) ||
+			 ((ev->has & SL_EV_LOCAL) && ep_parse(ev->local, &ip) == 0);
+	}
+	prev_state = s->state;
+	s = describe_sock(m, s, ev, t);
+	if (s->family == 0)
+		s->family = s->local.family;
+	e->sock = s->id;
+	if (m->infer)
+		infer_after_call(m, ev, s, prev_state);
+}
+
+/* A call returned (its handshake, if it drew one, is already applied:
+ * model_apply_event). */
+static void apply_after(struct model *m, const struct sl_event *ev, struct mlog *e,
+                        mtime_t t)
+{
+	struct msock *s;
+	int prev_state;
+
+	if (ev->call_id == SL_CALL_FORK) {
+		apply_fork(m, ev, t);
 		return;
 	}
-	if (is_call(ev, "close")) {
+	if (ev->call_id == SL_CALL_CLOSE) {
 		if (ev->has & SL_EV_FD)
 			apply_close(m, ev, e, t);
 		return;
 	}
-	/* A handshake drawn from a connect() or accept() comes before the
-	 * state the call reports (and before the socket learns its tuple). */
-	if (m->infer && (is_call(ev, "connect") || is_call(ev, "accept") ||
-			 is_call(ev, "accept4")))
-		infer_handshake(m, ev, e->t);
 	if (ev->ret >= 0 && ev->ret <= INT32_MAX &&
-	    (is_call(ev, "socket") || is_call(ev, "accept") || is_call(ev, "accept4"))) {
-		s = sock_for_new_fd(m, ev->pid, (int32_t)ev->ret, ev, t);
-		if (s == NULL)
-			return;
-		if (is_call(ev, "socket")) {
-			s->family = (ev->has & SL_EV_DOM) ? ev->dom : 0;
-			model_add_family(m, s->family);
-			s->type = (ev->has & SL_EV_TYPE) ? ev->type : 0;
-			s->tcp = (s->family == AF_INET || s->family == AF_INET6) &&
-				 s->type == SOCK_STREAM;
-			if (s->tcp)
-				sock_set_state(m, s, ST_CLOSE, t, CAUSE_CALL, "socket()");
-		} else {
-			struct ep ip;
-
-			/* accept() works on stream sockets; TCP ones have an
-			 * IP address (a Unix one has a path). */
-			s->type = SOCK_STREAM;
-			s->tcp = (ev->has & SL_EV_STATE) ||
-				 ((ev->has & SL_EV_LOCAL) && ep_parse(ev->local, &ip) == 0);
-		}
-		prev_state = s->state;
-		describe_sock(m, s, ev, t);
-		s = model_sock_by_fd(m, ev->pid, (int32_t)ev->ret);
-		if (s != NULL) {
-			if (s->family == 0)
-				s->family = s->local.family;
-			e->sock = s->id;
-			if (m->infer)
-				infer_after_call(m, ev, s, prev_state);
-		}
+	    (sl_event_call_class(ev->call_id) & SL_CALLS_NEW_FD)) {
+		apply_new_fd(m, ev, e, t);
 		return;
 	}
 	if (!(ev->has & SL_EV_FD))
@@ -610,12 +621,9 @@ static void apply_after(struct model *m, struct mproc *p, const struct sl_event 
 			return;
 	}
 	prev_state = s->state;
-	if (is_call(ev, "listen") && ev->ret == 0)
+	if (ev->call_id == SL_CALL_LISTEN && ev->ret == 0)
 		s->listening = 1;
-	describe_sock(m, s, ev, t);
-	s = model_sock_by_fd(m, ev->pid, ev->fd);
-	if (s == NULL)
-		return;
+	s = describe_sock(m, s, ev, t);
 	e->sock = s->id;
 	if (m->infer)
 		infer_after_call(m, ev, s, prev_state);
@@ -658,19 +666,19 @@ static void apply_hello(struct model *m, const struct sl_event *ev, mtime_t t)
 		inherit_fds(m, parent->pid, p->pid);
 }
 
-static void apply_before(struct model *m, struct mproc *p, const struct sl_event *ev,
-                         mtime_t t)
+/* A call is about to be made: it goes in the log. Returns its entry, or
+ * NULL when memory ran out. */
+static struct mlog *apply_before(struct model *m, struct mproc *p, const struct sl_event *ev,
+                                 mtime_t t)
 {
-	struct mlog *e;
+	struct mlog *e = log_append(m, LOG_CALL, p->pid, t);
 	struct ep a;
-	int32_t pid = p->pid;
 
-	e = log_append(m, LOG_CALL, pid, t);
 	if (e == NULL)
-		return;
-	p = model_proc(m, pid);
+		return NULL;
 	e->seq = ev->seq;
 	text_copy(e->call, sizeof(e->call), ev->call);
+	e->call_id = ev->call_id;
 	if (ev->has & SL_EV_FD)
 		e->fd = ev->fd;
 	if (ev->has & SL_EV_AT)
@@ -688,18 +696,19 @@ static void apply_before(struct model *m, struct mproc *p, const struct sl_event
 	}
 	/* close describes its socket in the before event: nothing is left
 	 * to ask afterwards. */
-	if (is_call(ev, "close") && (ev->has & SL_EV_FD)) {
-		struct msock *s = model_sock_by_fd(m, pid, ev->fd);
+	if (ev->call_id == SL_CALL_CLOSE && (ev->has & SL_EV_FD)) {
+		struct msock *s = model_sock_by_fd(m, p->pid, ev->fd);
 
 		if (s != NULL) {
 			e->sock = s->id;
 			describe_sock(m, s, ev, t);
 		}
 	}
+	return e;
 }
 
 /* model_apply_event, once the event is known to make sense. */
-static int apply_phase(struct model *m, const struct sl_event *ev, int32_t pid, mtime_t t)
+static int apply_phase(struct model *m, const struct sl_event *ev, mtime_t t)
 {
 	struct mproc *p;
 	struct mlog *e;
@@ -708,7 +717,7 @@ static int apply_phase(struct model *m, const struct sl_event *ev, int32_t pid, 
 		apply_hello(m, ev, t);
 		return 0;
 	}
-	p = proc_get(m, pid, t);
+	p = proc_get(m, ev->pid, t);
 	if (p == NULL)
 		return -1;
 	if (ev->has & SL_EV_DROPPED)
@@ -719,17 +728,11 @@ static int apply_phase(struct model *m, const struct sl_event *ev, int32_t pid, 
 		apply_before(m, p, ev, t);
 		return 0;
 	}
+	/* The before event may have been lost (or belong to the parent of a
+	 * forked child): then the call is logged from its after event. */
 	e = log_find_call(m, p, ev->seq);
-	if (e == NULL) {
-		/* The before event was lost (or belongs to the parent of a
-		 * forked child): log the call from its after event. */
-		apply_before(m, p, ev, t);
-		p = model_proc(m, pid);
-		if (p == NULL || p->pending < 0)
-			return 0;
-		e = &m->log[p->pending];
-	}
-	p = model_proc(m, pid);
+	if (e == NULL && (e = apply_before(m, p, ev, t)) == NULL)
+		return 0;
 	e->done = 1;
 	e->t_after = t;
 	e->ret = (ev->has & SL_EV_RET) ? ev->ret : 0;
@@ -738,14 +741,23 @@ static int apply_phase(struct model *m, const struct sl_event *ev, int32_t pid, 
 	if (p->pending >= 0 && &m->log[p->pending] == e)
 		p->pending = -1;
 	set_phase(p, PH_RUNNING, t);
-	apply_after(m, p, ev, e, t);
+	apply_after(m, ev, e, t);
 	return 0;
+}
+
+/* When the call an after event ends began: its before event's time, or
+ * t when that event was lost. */
+static mtime_t call_began(struct model *m, const struct sl_event *ev, mtime_t t)
+{
+	struct mproc *p = model_proc(m, ev->pid);
+	struct mlog *e = p != NULL ? log_find_call(m, p, ev->seq) : NULL;
+
+	return e != NULL ? e->t : t;
 }
 
 int model_apply_event(struct model *m, const struct sl_event *ev)
 {
 	mtime_t t = (ev->has & SL_EV_T) ? ev->t : m->now;
-	int32_t pid;
 	int rc;
 
 	if (!(ev->has & SL_EV_PID) || ev->pid <= 0 ||
@@ -755,9 +767,16 @@ int model_apply_event(struct model *m, const struct sl_event *ev)
 	}
 	model_touch(m, t);
 	model_keep_small(m);
-	pid = ev->pid;
-	m->depth++;
-	rc = apply_phase(m, ev, pid, t);
-	m->depth--;
+	/* With nothing capturing, the segments a call implies are drawn
+	 * (infer.c): collected while the event is applied, and applied once
+	 * it is, when nothing holds a pointer into the model. A connect()
+	 * or accept() that returned had done its handshake before: that is
+	 * applied first, so the call's result finds the sockets it made. */
+	if (m->infer && ev->ph == SL_PH_AFTER) {
+		infer_handshake(m, ev, call_began(m, ev, t));
+		model_apply_inferred(m);
+	}
+	rc = apply_phase(m, ev, t);
+	model_apply_inferred(m);
 	return rc;
 }

@@ -181,7 +181,8 @@ struct mlog {
 	int32_t pid;
 	uint64_t seq;
 	mtime_t t, t_after;
-	char call[SL_EVENT_CALL_LEN];
+	char call[SL_EVENT_CALL_LEN];    /* the name, to show */
+	enum sl_event_call call_id;      /* the same, to compare */
 	int32_t fd;
 	int done;              /* the after event arrived */
 	int64_t ret;
@@ -228,7 +229,11 @@ struct model {
 	uint64_t version;      /* bumped on every change, for redrawing */
 	uint64_t bad_events;   /* events that made no sense (ignored) */
 	uint64_t renumbered;   /* socket ids changed (compact.c): forget held ids */
-	int depth;             /* inside model_apply_event */
+	struct mseg *inferred; int ninferred, capinferred;
+	                       /* segments the input being applied implies
+	                          (infer.c), applied when it is done */
+	int compact_at;        /* compact sockets when there are this many (0: SOCKS_MAX) */
+	int compact_conns_at;  /* the same for connections (0: CONNS_MAX) */
 	int diag_open;         /* between diag_begin and diag_end */
 	mtime_t diag_t;
 };
@@ -313,11 +318,17 @@ void model_compact_conns(struct model *m);
 /* Both, when over their limits; only where no pointer into the model is
  * held (the start of an input). */
 void model_keep_small(struct model *m);
-/* Segments the calls imply (infer.c), used when nothing captures. The
- * handshake of a connect() or accept() is drawn before the call's result
- * is applied (at t_call, when the call began); everything else after it. */
+/* Segments the calls imply (infer.c), used when nothing captures. They
+ * are queued (model_infer_segment), not applied: the code that infers
+ * them holds pointers into the model, which applying a segment may move
+ * (a new socket, a new connection). model_apply_event applies the queue
+ * (model_apply_inferred) after each step. The handshake of a connect() or
+ * accept() is a step of its own, before the call's result (drawn at
+ * t_call, when the call began); everything else comes after the result. */
 void infer_handshake(struct model *m, const struct sl_event *ev, mtime_t t_call);
 void infer_after_call(struct model *m, const struct sl_event *ev,
                       struct msock *s, int prev_state);
+void model_infer_segment(struct model *m, const struct mseg *g);
+void model_apply_inferred(struct model *m);
 
 #endif

@@ -1,4 +1,9 @@
-/* packet.h — read one captured frame into a TCP segment (pure). */
+/* packet.h — one captured frame as the model's TCP segment (pure).
+ *
+ * The headers are decoded by lib/pkt.c (sl_pkt_decode_link: Ethernet with
+ * VLAN tags, cooked capture, raw IP; IPv4 options, IPv6 extension
+ * headers); this file only keeps what the model draws.
+ */
 #ifndef TUI_PACKET_H
 #define TUI_PACKET_H
 
@@ -7,19 +12,13 @@
 
 #include "model.h"
 
-/* Link types, as libpcap numbers them (DLT_*). */
-enum {
-	LINK_NULL = 0,       /* BSD loopback: 4-byte family */
-	LINK_EN10MB = 1,     /* Ethernet (Linux lo) */
-	LINK_RAW = 12,       /* raw IP (DLT_RAW on Linux) */
-	LINK_RAW2 = 101,     /* LINKTYPE_RAW */
-	LINK_LINUX_SLL = 113 /* "any" device */
-};
-
-/* Parse frame (caplen bytes captured) of the given link type into g
- * (addresses, flags, numbers, window, payload length, options); t is left
- * to the caller. Returns 0, or -1 when it is not a complete enough TCP
- * segment over IPv4 or IPv6. */
-int packet_parse(int link, const uint8_t *frame, size_t caplen, struct mseg *g);
+/* The frame (caplen bytes captured) of link type link (pcap_datalink(),
+ * SL_PKT_LINK_*) as a segment in g: addresses, ports, flags, numbers,
+ * window, payload length (as the IP header claims it, even when the
+ * capture was cut short) and the handshake's options; g->t is left to
+ * the caller. Returns 0, or -1 when it is not a TCP segment whose
+ * headers were captured whole, or its length is not known (a length
+ * field of 0, from segmentation offload). */
+int packet_segment(unsigned link, const uint8_t *frame, size_t caplen, struct mseg *g);
 
 #endif

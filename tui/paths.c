@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "paths.h"
@@ -42,7 +43,7 @@ static void find_shim(struct paths *p)
 			text_copy(p->shim, sizeof(p->shim), env);
 		return;
 	}
-	if (join(path, sizeof(path), p->exe_dir, "lib/libsltrace.so") == 0 &&
+	if (join(path, sizeof(path), p->build, "lib/libsltrace.so") == 0 &&
 	    is_file(path, R_OK)) {
 		text_copy(p->shim, sizeof(p->shim), path);
 		return;
@@ -50,6 +51,31 @@ static void find_shim(struct paths *p)
 	if (join(path, sizeof(path), p->home, "build/lib/libsltrace.so") == 0 &&
 	    is_file(path, R_OK))
 		text_copy(p->shim, sizeof(p->shim), path);
+}
+
+static int is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* PREFIX/bin/socklab with PREFIX/share/socklab/lessons beside it, and no
+ * lessons/ next to bin/ (that is a tree whose build folder is bin/). */
+static void find_installed(struct paths *p)
+{
+	char prefix[PATH_MAX], path[PATH_MAX];
+
+	text_copy(prefix, sizeof(prefix), p->exe_dir);
+	parent_of(prefix);
+	if (join(path, sizeof(path), prefix, "lessons") < 0 || is_dir(path))
+		return;
+	if (join(path, sizeof(path), prefix, "share/socklab/lessons") < 0 || !is_dir(path))
+		return;
+	if (join(p->home, sizeof(p->home), prefix, "share/socklab") < 0 ||
+	    join(p->build, sizeof(p->build), prefix, "lib/socklab") < 0)
+		return;
+	p->installed = 1;
 }
 
 int paths_init(struct paths *p, char *err, size_t errsize)
@@ -65,11 +91,16 @@ int paths_init(struct paths *p, char *err, size_t errsize)
 	}
 	p->exe_dir[n] = '\0';
 	parent_of(p->exe_dir);
+	text_copy(p->build, sizeof(p->build), p->exe_dir);
 	if (home != NULL && home[0] != '\0') {
 		text_copy(p->home, sizeof(p->home), home);
 	} else {
-		text_copy(p->home, sizeof(p->home), p->exe_dir);
-		parent_of(p->home);
+		find_installed(p);
+		if (!p->installed) {
+			text_copy(p->home, sizeof(p->home), p->exe_dir);
+			parent_of(p->home);
+			text_copy(p->build, sizeof(p->build), p->exe_dir);
+		}
 	}
 	if (join(p->lessons, sizeof(p->lessons), p->home, "lessons") < 0) {
 		snprintf(err, errsize, "path too long: %s", p->home);
@@ -86,7 +117,7 @@ int paths_program(const struct paths *p, const char *dir, const char *prog,
 
 	if (snprintf(rel, sizeof(rel), "lessons/%s/%s", dir, prog) >= (int)sizeof(rel))
 		return -1;
-	if (join(out, size, p->exe_dir, rel) == 0 && is_file(out, X_OK))
+	if (join(out, size, p->build, rel) == 0 && is_file(out, X_OK))
 		return 0;
 	if (snprintf(rel, sizeof(rel), "build/lessons/%s/%s", dir, prog) >= (int)sizeof(rel))
 		return -1;

@@ -1,11 +1,19 @@
 /* paths.h — where socklab finds its lessons, their programs and the trace
- * shim, relative to its own executable (build/socklab):
+ * shim, relative to its own executable. Two layouts:
  *
- *   home      SOCKLAB_HOME, or the folder above the executable's
+ *   the tree (build/socklab)          installed (PREFIX/bin/socklab)
+ *   home   SOCKLAB_HOME, or the        PREFIX/share/socklab, when it holds
+ *          folder above EXEDIR         lessons/ and EXEDIR/../lessons does
+ *                                      not (and SOCKLAB_HOME is unset)
+ *   build  EXEDIR (build/)             PREFIX/lib/socklab, laid out as build/
+ *
  *   lessons   HOME/lessons/NN-topic/lesson.conf and the C sources
- *   programs  EXEDIR/lessons/NN-topic/PROG, else HOME/build/lessons/...
- *   shim      SOCKLAB_SHIM, else EXEDIR/lib/libsltrace.so, else
+ *   programs  BUILD/lessons/NN-topic/PROG, else HOME/build/lessons/...
+ *   shim      SOCKLAB_SHIM, else BUILD/lib/libsltrace.so, else
  *             HOME/build/lib/libsltrace.so
+ *
+ * Relative to the executable, not to PREFIX: an installation under
+ * DESTDIR, or moved elsewhere whole, still finds its own files.
  */
 #ifndef TUI_PATHS_H
 #define TUI_PATHS_H
@@ -16,6 +24,8 @@
 struct paths {
 	char exe_dir[PATH_MAX];
 	char home[PATH_MAX];
+	char build[PATH_MAX];  /* the built programs and the shim */
+	int installed;         /* the installed layout */
 	char lessons[PATH_MAX];
 	char shim[PATH_MAX];   /* "" when not found */
 };

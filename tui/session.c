@@ -2,7 +2,6 @@
  * sources observe (see session.h). The keys are in control.c, the
  * processes in launch.c. */
 #include <errno.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,18 +13,12 @@
 #include "launch.h"
 #include "netns.h"
 #include "session.h"
+#include "quit.h"
 #include "text.h"
 
 #define POLL_MAX 256
 /* A redraw, a reap and a check of the deadlines at least this often. */
 #define IDLE_MS 500
-
-static volatile sig_atomic_t stop_signal;
-
-static void on_stop(int sig)
-{
-	stop_signal = sig;
-}
 
 mtime_t session_now(void)
 {
@@ -46,20 +39,6 @@ void session_say(struct session *s, const char *fmt, ...)
 	s->model.version++;
 	if (s->opt.batch)
 		fprintf(stderr, "socklab: %s\n", s->message);
-}
-
-static void install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	/* No SA_RESTART: poll() returns EINTR and the loop sees the flag. */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 }
 
 /* The private namespace, or the reason there is none. Returns -1 only
@@ -146,7 +125,6 @@ int session_init(struct session *s, const struct paths *p, struct lesson *lesson
 	s->lesson = lesson;
 	s->stepping = o->step;
 	s->exit_code = 0;
-	install_signals();
 	if (o->mode == SM_RUN) {
 		s->scen = lesson_scenario(lesson, o->scenario);
 		if (s->scen == NULL) {
@@ -213,6 +191,7 @@ int session_start(struct session *s)
 	s->done_at = 0;
 	if (s->opt.mode == SM_RUN) {
 		s->next_run = 1;
+		s->last_run_t = session_now();
 		return launch_command(s, s->scen->run[0], 0);
 	}
 	if (s->opt.mode == SM_TRACE) {
@@ -232,7 +211,7 @@ static int connecting_to(const struct model *m, const struct ep *dst)
 		const struct mproc *p = &m->procs[i];
 
 		if (p->pending >= 0 && p->pending < m->nlog &&
-		    strcmp(m->log[p->pending].call, "connect") == 0 &&
+		    m->log[p->pending].call_id == SL_CALL_CONNECT &&
 		    ep_equal(&m->log[p->pending].addr, dst))
 			return 1;
 	}
@@ -281,6 +260,49 @@ static int belongs(struct session *s, const struct input *in)
 	return 1;
 }
 
+/* In step mode a process that has made no socket call yet is not
+ * stopped at fork(): a wrapper script (pyenv's python3 is one) forks a
+ * dozen times before it execs the program the student wants to see, and
+ * the first stop should be that program's first socket call. Every other
+ * call counts as a socket call (the shim traces read, write and close on
+ * sockets only). --all-stops keeps every stop.
+ *
+ * Decided as the event arrives (one process's events arrive in order), so
+ * the process waits no longer than a round trip: "go" goes at once (one a
+ * process in free-run gets is ignored), and the event is remembered so
+ * that the model, when it takes the event in, shows the process released. */
+static void plumbing_arrived(struct session *s, const struct sl_event *ev)
+{
+	if (s->opt.mode == SM_REPLAY || s->trace == NULL || !(ev->has & SL_EV_CALL))
+		return;
+	if (ev->call_id != SL_CALL_FORK) {
+		if (pidset_add(&s->socket_users, ev->pid) < 0)
+			session_say(s, "out of memory");
+		return;
+	}
+	if (s->opt.all_stops || ev->ph != SL_PH_BEFORE || pidset_has(&s->socket_users, ev->pid) ||
+	    trace_send_ctl(s->trace, ev->pid, SL_CTL_GO) < 0)
+		return;
+	s->passed[s->npassed % PASSED_MAX].pid = ev->pid;
+	s->passed[s->npassed % PASSED_MAX].seq = ev->seq;
+	s->npassed++;
+}
+
+/* The model took in a before event that plumbing_arrived let go on. */
+static void plumbing_applied(struct session *s, const struct sl_event *ev, mtime_t t)
+{
+	int n = s->npassed < PASSED_MAX ? s->npassed : PASSED_MAX;
+
+	if (ev->ph != SL_PH_BEFORE || s->npassed == 0)
+		return;
+	for (int i = 0; i < n; i++)
+		if (s->passed[i].pid == ev->pid && s->passed[i].seq == ev->seq) {
+			model_proc_released(&s->model, ev->pid, t);
+			s->passed[i].pid = 0;
+			return;
+		}
+}
+
 /* Record one input and apply it to the model. */
 static void apply_input(struct session *s, const struct input *in)
 {
@@ -293,6 +315,7 @@ static void apply_input(struct session *s, const struct input *in)
 		if (in->line != NULL)
 			rec_event_line(&s->rec, in->line, in->len);
 		rc = model_apply_event(&s->model, &in->u.ev);
+		plumbing_applied(s, &in->u.ev, in->t);
 		break;
 	case IN_SEGMENT:
 		rec_segment(&s->rec, &in->u.seg);
@@ -390,6 +413,7 @@ void session_event(struct session *s, const struct sl_event *ev, const char *lin
 	in->u.ev = *ev;
 	if (s->opt.mode != SM_REPLAY)
 		learn_ports(s, ev);
+	plumbing_arrived(s, ev);
 	take_input(s, in, line, len);
 	free(in);
 	/* A call returned: look at the kernel's table soon. */
@@ -519,10 +543,23 @@ static mtime_t earliest(mtime_t a, mtime_t b)
 	return a < b ? a : b;
 }
 
+/* --batch, a scenario with a hold: when the run ends, whatever is still
+ * waiting (lessons.h); 0 when there is no such moment (yet). */
+static mtime_t hold_end(const struct session *s)
+{
+	if (!s->opt.batch || s->opt.mode != SM_RUN || s->scen == NULL ||
+	    s->scen->hold_ms <= 0 || s->next_run < s->scen->nrun || s->last_run_t == 0)
+		return 0;
+	return s->last_run_t + (mtime_t)s->scen->hold_ms * NS_PER_MS;
+}
+
 static int timeout_ms(struct session *s, struct frontend *fe, mtime_t now)
 {
 	mtime_t when = now + (mtime_t)IDLE_MS * NS_PER_MS;
 
+	/* A recording in --batch goes to its end at once. */
+	if (s->opt.batch && s->opt.mode == SM_REPLAY)
+		return 0;
 	for (int i = 0; i < 4; i++) {
 		struct source *src = ordered(s, i);
 
@@ -533,6 +570,8 @@ static int timeout_ms(struct session *s, struct frontend *fe, mtime_t now)
 		when = earliest(when, fe->deadline(fe->ctx));
 	if (s->done_at != 0 && s->opt.batch)
 		when = earliest(when, s->done_at + (mtime_t)s->opt.settle_ms * NS_PER_MS);
+	if (hold_end(s) != 0)
+		when = earliest(when, hold_end(s));
 	if (inqueue_oldest(&s->inputs) != 0)
 		when = earliest(when, inqueue_oldest(&s->inputs) + INQUEUE_WINDOW_NS);
 	if (when <= now)
@@ -603,12 +642,16 @@ static void check_end(struct session *s, mtime_t now)
 	}
 	if (s->opt.batch && s->opt.mode == SM_REPLAY) {
 		replay_to_end(s->replay);
-		batch_finish(s);
+		/* Stopped half-way: no picture of half a recording. */
+		if (!quit_requested())
+			batch_finish(s);
 		return;
 	}
 	if (!s->opt.batch)
 		return;
 	if (s->done_at != 0 && now >= s->done_at + (mtime_t)s->opt.settle_ms * NS_PER_MS) {
+		batch_finish(s);
+	} else if (hold_end(s) != 0 && now >= hold_end(s)) {
 		batch_finish(s);
 	} else if (now >= s->batch_deadline) {
 		if (s->opt.mode != SM_WATCH) {
@@ -627,9 +670,13 @@ static void one_pass(struct session *s, struct frontend *fe)
 	int n = 0, ui_n = 0, kids_first, kids_n, r;
 	mtime_t now = session_now();
 
+	/* Slot 0: a stop asked for (quit.h) wakes the loop at once. */
+	pfd[0].fd = quit_fd();
+	pfd[0].events = POLLIN;
+	pfd[0].revents = 0;
 	if (fe != NULL && fe->fill != NULL)
-		ui_n = fe->fill(fe->ctx, pfd, POLL_MAX);
-	n = ui_n;
+		ui_n = fe->fill(fe->ctx, pfd + 1, POLL_MAX - 1);
+	n = 1 + ui_n;
 	kids_first = n;
 	kids_n = launch_fill(s, pfd + n, POLL_MAX - n);
 	n += kids_n;
@@ -655,12 +702,17 @@ static void one_pass(struct session *s, struct frontend *fe)
 				sl[i].src->ready(sl[i].src, pfd + sl[i].first, sl[i].n);
 		launch_ready(s, pfd + kids_first, kids_n);
 		if (ui_n > 0)
-			fe->ready(fe->ctx, pfd, ui_n);
+			fe->ready(fe->ctx, pfd + 1, ui_n);
 	}
+	if (quit_requested())
+		return;
 	now = session_now();
 	launch_reap(s);
-	/* The sources first: the capture's filter then knows a port the
-	 * first program just announced before the next programs start. */
+	if (s->opt.mode != SM_REPLAY)
+		launch_check_input(s, 0);
+	/* The sources first: the capture then passes on the segments of a
+	 * port the first program just announced before the next programs
+	 * start. */
 	for (int i = 0; i < 4; i++)
 		if (sl[i].src != NULL && sl[i].src->tick != NULL)
 			sl[i].src->tick(sl[i].src, now);
@@ -676,12 +728,13 @@ static void one_pass(struct session *s, struct frontend *fe)
 int session_loop(struct session *s, struct frontend *fe)
 {
 	while (!s->quit) {
-		one_pass(s, fe);
-		if (stop_signal != 0) {
+		if (quit_requested()) {
 			s->quit = 1;
 			if (s->opt.batch)
 				s->exit_code = 1;
+			break;
 		}
+		one_pass(s, fe);
 		if (fe != NULL && fe->draw != NULL && !s->quit)
 			fe->draw(fe->ctx);
 	}
@@ -699,6 +752,7 @@ void session_free(struct session *s)
 	s->trace = s->diag = s->wire = s->replay = NULL;
 	session_flush(s, UINT64_MAX);
 	inqueue_free(&s->inputs);
+	pidset_free(&s->socket_users);
 	rec_close(&s->rec);
 	if (s->rec.failed)
 		fprintf(stderr, "socklab: writing %s failed: the recording is incomplete\n",

@@ -17,6 +17,7 @@
 #include "lessons.h"
 #include "model.h"
 #include "paths.h"
+#include "pidset.h"
 #include "record.h"
 #include "sources/source.h"
 
@@ -31,6 +32,7 @@ struct session_opts {
 	const char *record_file;
 	const char *pcap_file;
 	int step;                  /* start every process in step mode */
+	int all_stops;             /* step: stop at a fork() before any socket call too */
 	int batch;                 /* no screen: run free, print the model */
 	int netns;                 /* run: try a private network namespace */
 	int timeout_s;             /* batch: give up after this long */
@@ -45,6 +47,8 @@ struct session_opts {
 struct child {
 	pid_t pid;
 	int fd[2];                 /* stdout, stderr pipes; -1 once closed */
+	int in;                    /* its stdin, a pipe we write; -1 once closed */
+	unsigned long in_ino;      /* that pipe's inode, to know it in /proc */
 	char buf[2][LOG_TEXT_LEN];
 	size_t len[2];
 	char name[NAME_LEN];
@@ -52,6 +56,14 @@ struct child {
 	char last_err[LOG_TEXT_LEN]; /* the last line it wrote to stderr */
 	int exited, code;
 };
+
+/* A process blocked reading a stdin of ours (launch_check_input). */
+struct reader {
+	int32_t pid;
+	int kid;                   /* whose stdin: an index into kids */
+};
+
+#define READERS_MAX 16
 
 /* The screen, or nothing (batch). */
 struct frontend {
@@ -63,6 +75,8 @@ struct frontend {
 };
 
 #define MESSAGE_LEN 160
+/* fork() calls let go on, remembered until the model takes them in. */
+#define PASSED_MAX 64
 
 struct session {
 	struct model model;
@@ -90,10 +104,17 @@ struct session {
 	int cut_short;             /* the first ended unannounced (launch.c) */
 	mtime_t done_at;
 	mtime_t started;
+	mtime_t last_run_t;        /* the last run line was started */
+	struct reader readers[READERS_MAX]; /* waiting for input now */
+	int nreaders;
+	mtime_t input_checked;
 	mtime_t batch_deadline;
 	char message[MESSAGE_LEN];
 	mtime_t message_t;
 	struct inqueue inputs;     /* observed, not yet applied (inqueue.h) */
+	struct pidset socket_users; /* processes that made a socket call */
+	struct { int32_t pid; uint64_t seq; } passed[PASSED_MAX]; /* forks let go */
+	int npassed;
 	mtime_t diag_t;            /* the dump being taken */
 };
 
@@ -115,6 +136,8 @@ void session_step(struct session *s);
 void session_continue(struct session *s);
 void session_pause(struct session *s);
 void session_select_next(struct session *s);
+/* Send a line (Enter) to the selected process's stdin. */
+void session_enter(struct session *s);
 void session_restart(struct session *s);
 /* Say something on the status line for a few seconds. */
 void session_say(struct session *s, const char *fmt, ...)

@@ -251,35 +251,64 @@ static void fsm_receiver(struct model *m, struct mconn *c, int d, const struct m
 	}
 }
 
-int model_apply_segment(struct model *m, const struct mseg *in)
+/* File the segment in under its connection, number it, and move both
+ * ends. */
+static int file_segment(struct model *m, const struct mseg *in)
 {
+	enum cause cause = in->inferred ? CAUSE_INFER : CAUSE_WIRE;
 	struct mconn *c;
 	struct mseg *g;
-	enum cause cause = in->inferred ? CAUSE_INFER : CAUSE_WIRE;
-	int d, ci;
+	int d;
 
-	if (!ep_is_set(&in->src) || !ep_is_set(&in->dst))
-		return 0;
-	if (!in->inferred && is_duplicate(m, in))
-		return 0;
-	/* Not while a call is applied: it holds pointers into the model. */
-	if (m->depth == 0)
-		model_keep_small(m);
 	c = conn_find(m, &in->src, &in->dst, 1, &d);
 	if (c == NULL)
 		return -1;
-	ci = (int)(c - m->conns);
 	g = seg_append(m);
 	if (g == NULL)
 		return -1;
 	*g = *in;
-	g->conn = ci;
+	g->conn = (int)(c - m->conns);
 	number_segment(c, d, g);
 	c->nsegs++;
 	model_touch(m, g->t);
 	/* The sender first: a SYN makes the client's socket, which the
 	 * SYN,ACK that follows then finds. */
-	fsm_sender(m, &m->conns[ci], d, g, cause);
-	fsm_receiver(m, &m->conns[ci], d, g, cause);
+	fsm_sender(m, c, d, g, cause);
+	fsm_receiver(m, c, d, g, cause);
 	return 0;
+}
+
+int model_apply_segment(struct model *m, const struct mseg *in)
+{
+	if (!ep_is_set(&in->src) || !ep_is_set(&in->dst))
+		return 0;
+	if (!in->inferred && is_duplicate(m, in))
+		return 0;
+	model_keep_small(m);
+	return file_segment(m, in);
+}
+
+void model_infer_segment(struct model *m, const struct mseg *g)
+{
+	if (m->ninferred >= m->capinferred) {
+		int n = m->capinferred ? m->capinferred * 2 : 16;
+		struct mseg *p = realloc(m->inferred, (size_t)n * sizeof(*p));
+
+		if (p == NULL)
+			return;   /* the segment is not drawn; the model is intact */
+		m->inferred = p;
+		m->capinferred = n;
+	}
+	m->inferred[m->ninferred++] = *g;
+}
+
+void model_apply_inferred(struct model *m)
+{
+	/* Applying a segment infers nothing: the queue does not grow while
+	 * it is emptied. The input that queued them already made the model
+	 * small enough. */
+	for (int i = 0; i < m->ninferred; i++)
+		if (ep_is_set(&m->inferred[i].src) && ep_is_set(&m->inferred[i].dst))
+			(void)file_segment(m, &m->inferred[i]);
+	m->ninferred = 0;
 }

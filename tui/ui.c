@@ -1,11 +1,14 @@
 /* ui.c — curses set-up, the layout of each screen, the keys, and the
  * menu-to-session loop (see ui.h). One thread: the session's poll()
  * loop calls in here for the keyboard and to draw. */
+#include <errno.h>
 #include <locale.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "quit.h"
 #include "ui.h"
 #include "views/views.h"
 
@@ -13,6 +16,9 @@
 #define TICK_NS  NS_PER_S           /* countdowns move once a second */
 #define MIN_LINES 24
 #define MIN_COLS 80
+/* Passes in a row where stdin was readable and held no key: a terminal
+ * at its end that did not say POLLHUP. */
+#define EMPTY_READS_MAX 50
 
 static int curses_on;
 
@@ -192,6 +198,7 @@ static void on_key(struct ui *u, int key)
 	case 'q': case 'Q': s->quit = 1; break;
 	case ' ': case 'n': session_step(s); break;
 	case 'c': session_continue(s); break;
+	case '\n': case '\r': case KEY_ENTER: session_enter(s); break;
 	case 'p': session_pause(s); break;
 	case '\t': session_select_next(s); u->sel_sock = -1; u->source_shift = 0; break;
 	case 'r': session_restart(s); u->sel_sock = -1; to_end(u); break;
@@ -211,12 +218,70 @@ static void on_key(struct ui *u, int key)
 	}
 }
 
-static void read_keys(struct ui *u)
+/* Returns how many keys were read. */
+static int read_keys(struct ui *u)
 {
-	int key;
+	int key, n = 0;
 
-	while ((key = getch()) != ERR && !u->s->quit)
+	while (!u->s->quit && (key = getch()) != ERR) {
 		on_key(u, key);
+		n++;
+	}
+	return n;
+}
+
+/* The terminal is gone when stdin hangs up, fails, or keeps saying it is
+ * readable while holding nothing (end of file): then socklab stops, as on
+ * SIGHUP. Returns 1 when it is gone. */
+static int terminal_gone(short revents, int keys, int *empty)
+{
+	if (revents & (POLLHUP | POLLERR | POLLNVAL)) {
+		quit_request(QUIT_HANGUP);
+		return 1;
+	}
+	if (!(revents & POLLIN) || keys > 0) {
+		*empty = 0;
+		return 0;
+	}
+	if (++*empty < EMPTY_READS_MAX)
+		return 0;
+	quit_request(QUIT_HANGUP);
+	return 1;
+}
+
+int ui_wait_key(void)
+{
+	static int empty;
+
+	for (;;) {
+		struct pollfd p[2] = { { .fd = 0, .events = POLLIN },
+				       { .fd = quit_fd(), .events = POLLIN } };
+		int key, r;
+
+		if (quit_requested())
+			return ERR;
+		/* A key curses has read already (the rest of a sequence). */
+		key = getch();
+		if (key != ERR) {
+			empty = 0;
+			return key;
+		}
+		r = poll(p, 2, -1);
+		if (r < 0 && errno != EINTR)
+			return ERR;
+		/* A resize interrupts poll(); curses then has KEY_RESIZE. */
+		if (r <= 0)
+			continue;
+		if (p[0].revents != 0) {
+			key = getch();
+			if (key != ERR) {
+				empty = 0;
+				return key;
+			}
+			if (terminal_gone(p[0].revents, 0, &empty))
+				return ERR;
+		}
+	}
 }
 
 /* ---- the frontend the session loop calls ------------------------------------------ */
@@ -234,8 +299,14 @@ static int fe_fill(void *ctx, struct pollfd *pfd, int max)
 
 static void fe_ready(void *ctx, const struct pollfd *pfd, int n)
 {
-	if (n > 0 && pfd[0].revents != 0)
-		read_keys(ctx);
+	struct ui *u = ctx;
+	int keys;
+
+	if (n < 1 || pfd[0].revents == 0)
+		return;
+	keys = read_keys(u);
+	if (terminal_gone(pfd[0].revents, keys, &u->empty_reads))
+		u->s->quit = 1;
 }
 
 static mtime_t fe_deadline(void *ctx)
@@ -320,7 +391,7 @@ int ui_menu(const struct paths *p, struct lessons *ls, const struct session_opts
 		fprintf(stderr, "socklab: cannot start the screen (is TERM set?)\n");
 		return 1;
 	}
-	while (view_menu(ls, want_color(), &pick)) {
+	while (!quit_requested() && view_menu(ls, want_color(), &pick)) {
 		struct session *s = malloc(sizeof(*s));
 		struct session_opts o = *base;
 		char err[256];
@@ -343,5 +414,7 @@ int ui_menu(const struct paths *p, struct lessons *ls, const struct session_opts
 		free(s);
 	}
 	ui_close();
+	if (quit_requested())
+		rc = 1;
 	return rc;
 }

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "quit.h"
 #include "text.h"
 #include "work.h"
 
@@ -18,6 +19,8 @@
  * the whole build, should it hang anyway. */
 #define BUILD_TIMEOUT_MS (10L * 60 * 1000)
 #define STOP_GRACE_MS 5000L
+/* socklab itself was told to stop (quit.h): be quick. */
+#define STOPPING_GRACE_MS 300L
 
 static long since_ms(const struct timespec *start)
 {
@@ -75,23 +78,26 @@ static int read_to_end(int fd, char *buf, size_t size, const struct timespec *st
 	size_t used = 0;
 
 	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
+				       { .fd = quit_fd(), .events = POLLIN } };
 		long left = BUILD_TIMEOUT_MS - since_ms(start);
 		char chunk[512];
 		ssize_t r;
 		int n;
 
+		if (quit_requested())
+			return -1;
 		if (left <= 0) {
 			fprintf(stderr, "socklab: building your copy took over %ld s: stopped\n",
 				BUILD_TIMEOUT_MS / 1000);
 			return -1;
 		}
-		n = poll(&p, 1, (int)left);
+		n = poll(p, 2, (int)left);
 		if (n < 0 && errno != EINTR) {
 			fprintf(stderr, "socklab: poll: %s\n", strerror(errno));
 			return -1;
 		}
-		if (n <= 0)
+		if (n <= 0 || p[0].revents == 0)
 			continue;
 		r = read(fd, chunk, sizeof(chunk));
 		if (r < 0 && errno == EINTR)
@@ -129,7 +135,7 @@ static int reap(pid_t pid, int stop)
 		if (r < 0 && errno != EINTR)
 			return -1;
 		if (stop && r == 0) {
-			if (since_ms(&start) > STOP_GRACE_MS)
+			if (since_ms(&start) > (quit_requested() ? STOPPING_GRACE_MS : STOP_GRACE_MS))
 				kill(pid, SIGKILL);
 			nanosleep(&pause, NULL);
 		}

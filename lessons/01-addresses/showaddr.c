@@ -18,43 +18,15 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <stdnoreturn.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "addr.h"
 #include "lesson/lesson.h"
-
-static void usage(void)
-{
-	printf("usage: showaddr [-4|-6] [-t|-u] [-s SERVICE] [--passive] [NAME...]\n"
-	       "Lists every result getaddrinfo() returns for each NAME (a host name or\n"
-	       "a numeric IPv4/IPv6 address): family, socket type, protocol, address,\n"
-	       "canonical name, and what binding that address would mean.\n"
-	       "\n"
-	       "  -4, --ipv4           IPv4 results only (AF_INET)\n"
-	       "  -6, --ipv6           IPv6 results only (AF_INET6)\n"
-	       "  -t, --tcp            stream sockets only (SOCK_STREAM)\n"
-	       "  -u, --udp            datagram sockets only (SOCK_DGRAM)\n"
-	       "  -s, --service SERV   a port number or a service name such as http;\n"
-	       "                       shows the port in host and network byte order\n"
-	       "      --passive        addresses for a server's bind() (AI_PASSIVE)\n"
-	       "  -h, --help           show this help\n"
-	       "\n"
-	       "With no NAME, shows what getaddrinfo() gives for a NULL name (this needs\n"
-	       "-s): the loopback address, or with --passive the wildcard address that\n"
-	       "means every interface.\n"
-	       "\n"
-	       "Exit status: 0 when every NAME resolved, 1 when one did not, 2 for a bad\n"
-	       "command line.\n");
-}
-
 
 struct options {
 	int family;          /* AF_UNSPEC, AF_INET or AF_INET6 */
@@ -65,72 +37,100 @@ struct options {
 	int nnames;
 };
 
-/* --passive has no short form: its getopt value is outside char range. */
-enum { OPT_PASSIVE = 256 };
+/* main() is the whole story; each step is a function below it, in order. */
+static void parse_options(int argc, char **argv, struct options *opt);
+static int show_name(const char *name, const struct options *opt, int show_port);
+static void print_result(const struct addrinfo *ai);
+static const char *family_name(int family);
+static const char *socktype_name(int socktype);
+static const char *protocol_name(int protocol);
+static const char *scope_of(const struct sockaddr *sa);
+static const char *ipv4_scope(uint32_t a);
+static const char *ipv6_scope(const struct in6_addr *a);
+static void print_port(const struct addrinfo *ai, const char *service);
+static void print_notes(const char *name, const struct addrinfo *res, int passive);
+static int count_addresses(const struct addrinfo *res);
+static int same_address(const struct addrinfo *a, const struct addrinfo *b);
 
-/* Remember a choice between two exclusive options (-4/-6 or -t/-u); 0 in
- * the slot (AF_UNSPEC, or "any socket type") means none chosen yet. */
-static void choose(int *slot, int value, const char *conflict)
+int main(int argc, char **argv)
 {
-	if (*slot != 0 && *slot != value)
-		usage_error("%s: choose one", conflict);
-	*slot = value;
-}
+	struct options opt;
+	int status = EXIT_OK;
+	int shown = 0; /* names shown so far; the port goes with the first */
 
-static void parse_options(int argc, char **argv, struct options *opt)
-{
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "ipv4", no_argument, NULL, '4' },
-		{ "ipv6", no_argument, NULL, '6' },
-		{ "tcp", no_argument, NULL, 't' },
-		{ "udp", no_argument, NULL, 'u' },
-		{ "service", required_argument, NULL, 's' },
-		{ "passive", no_argument, NULL, OPT_PASSIVE },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-
-	memset(opt, 0, sizeof(*opt));
-	opt->family = AF_UNSPEC;
-	opterr = 0; /* bad_option() says what is wrong, in our own words */
-	while ((c = getopt_long(argc, argv, ":h46tus:", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage();
-			exit(EXIT_OK);
-		case '4':
-			choose(&opt->family, AF_INET, "-4 and -6 exclude each other");
-			break;
-		case '6':
-			choose(&opt->family, AF_INET6, "-4 and -6 exclude each other");
-			break;
-		case 't':
-			choose(&opt->socktype, SOCK_STREAM, "-t and -u exclude each other");
-			break;
-		case 'u':
-			choose(&opt->socktype, SOCK_DGRAM, "-t and -u exclude each other");
-			break;
-		case 's':
-			if (*optarg == '\0')
-				usage_error("bad service '': give a port number or a name such as http");
-			opt->service = optarg;
-			break;
-		case OPT_PASSIVE:
-			opt->passive = 1;
-			break;
-		default:
-			bad_option(c, argv);
-		}
+	parse_options(argc, argv, &opt);
+	if (opt.names == NULL)
+		return show_name(NULL, &opt, 1) < 0 ? EXIT_RUNTIME : EXIT_OK;
+	for (int i = 0; i < opt.nnames; i++) {
+		if (shown > 0)
+			putchar('\n');
+		if (show_name(opt.names[i], &opt, shown == 0) < 0)
+			status = EXIT_RUNTIME;
+		else
+			shown++;
 	}
-	opt->names = optind < argc ? argv + optind : NULL;
-	opt->nnames = argc - optind;
-	/* getaddrinfo() needs a name, a service, or both. */
-	if (opt->names == NULL && opt->service == NULL)
-		usage_error("give a NAME, or -s SERVICE to see the %s address",
-			    opt->passive ? "wildcard" : "loopback");
+	return status;
 }
 
+/* Resolve one name and print everything about it (the port too, when
+ * show_port is set). NULL means no name. Returns 0, or -1 when
+ * getaddrinfo failed (the message is printed). */
+static int show_name(const char *name, const struct options *opt, int show_port)
+{
+	struct addrinfo hints, *res;
+	int rc;
+
+	/* EXERCISE 1: ask getaddrinfo() for the name, with hints for the options */
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = opt->family;
+	hints.ai_socktype = opt->socktype;
+	/* AI_CANONNAME asks for the host's official name; it needs a name. */
+	hints.ai_flags = (name != NULL ? AI_CANONNAME : 0) |
+			 (opt->passive ? AI_PASSIVE : 0);
+	rc = getaddrinfo(name, opt->service, &hints, &res);
+	/* END EXERCISE 1 */
+	if (rc != 0) {
+		/* getaddrinfo reports through its return value, not errno,
+		 * except for EAI_SYSTEM. gai_strerror turns it into text. */
+		warn("resolve %s%s%s: %s", name != NULL ? name : "(no name)",
+		     opt->service != NULL ? " port " : "",
+		     opt->service != NULL ? opt->service : "",
+		     rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+		return -1;
+	}
+
+	if (name != NULL)
+		printf("%s (canonical name: %s)\n", name,
+		       res->ai_canonname != NULL ? res->ai_canonname : "none");
+	else
+		printf("(no name)%s\n", opt->passive ? " with AI_PASSIVE" : "");
+	printf("  %-9s %-12s %-12s %-24s %s\n", "family", "socktype", "protocol",
+	       "address", "bind() here means");
+	/* EXERCISE 2: print every result in the list, not only the first */
+	for (const struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next)
+		print_result(ai);
+	/* END EXERCISE 2 */
+	if (show_port && opt->service != NULL)
+		print_port(res, opt->service);
+	print_notes(name, res, opt->passive);
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* One row: family, socket type, protocol, address, what binding it means. */
+static void print_result(const struct addrinfo *ai)
+{
+	char text[SL_ADDRSTRLEN];
+
+	if (sl_addr_format(ai->ai_addr, ai->ai_addrlen, text, sizeof(text)) == NULL)
+		snprintf(text, sizeof(text), "(cannot format: %s)", strerror(errno));
+	printf("  %-9s %-12s %-12s %-24s %s\n", family_name(ai->ai_family),
+	       socktype_name(ai->ai_socktype), protocol_name(ai->ai_protocol),
+	       text, scope_of(ai->ai_addr));
+}
+
+/* The names of the constants, as <sys/socket.h> and <netinet/in.h> spell
+ * them: AF_INET is 2, SOCK_STREAM 1, IPPROTO_TCP 6. */
 static const char *family_name(int family)
 {
 	switch (family) {
@@ -173,6 +173,17 @@ static const char *protocol_name(int protocol)
 	}
 }
 
+/* What bind() to this address would mean: loopback, wildcard, one
+ * interface... (a text for the last column). */
+static const char *scope_of(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return ipv4_scope(ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr));
+	if (sa->sa_family == AF_INET6)
+		return ipv6_scope(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+	return "";
+}
+
 /* What bind() to this IPv4 address (host byte order) would mean. */
 static const char *ipv4_scope(uint32_t a)
 {
@@ -208,49 +219,6 @@ static const char *ipv6_scope(const struct in6_addr *a)
 	if ((b[0] & 0xfe) == 0xfc) /* fc00::/7 */
 		return "unique-local: one interface";
 	return "global: one interface";
-}
-
-static const char *scope_of(const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET)
-		return ipv4_scope(ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr));
-	if (sa->sa_family == AF_INET6)
-		return ipv6_scope(&((const struct sockaddr_in6 *)sa)->sin6_addr);
-	return "";
-}
-
-static void print_result(const struct addrinfo *ai)
-{
-	char text[SL_ADDRSTRLEN];
-
-	if (sl_addr_format(ai->ai_addr, ai->ai_addrlen, text, sizeof(text)) == NULL)
-		snprintf(text, sizeof(text), "(cannot format: %s)", strerror(errno));
-	printf("  %-9s %-12s %-12s %-24s %s\n", family_name(ai->ai_family),
-	       socktype_name(ai->ai_socktype), protocol_name(ai->ai_protocol),
-	       text, scope_of(ai->ai_addr));
-}
-
-static int same_address(const struct addrinfo *a, const struct addrinfo *b)
-{
-	return a->ai_addrlen == b->ai_addrlen &&
-	       memcmp(a->ai_addr, b->ai_addr, a->ai_addrlen) == 0;
-}
-
-/* How many different addresses the list holds (each may come once per
- * socket type): count each result not seen earlier in the list. */
-static int count_addresses(const struct addrinfo *res)
-{
-	int n = 0;
-
-	for (const struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
-		const struct addrinfo *earlier = res;
-
-		while (earlier != ai && !same_address(earlier, ai))
-			earlier = earlier->ai_next;
-		if (earlier == ai)
-			n++;
-	}
-	return n;
 }
 
 /* Show the port the way the socket address stores it. sin_port and
@@ -307,77 +275,77 @@ static void print_notes(const char *name, const struct addrinfo *res, int passiv
 		       "this host only\n");
 }
 
-/* Resolve one name and print everything about it (the port too, when
- * show_port is set). NULL means no name. Returns 0, or -1 when
- * getaddrinfo failed (the message is printed). */
-static int show_name(const char *name, const struct options *opt, int show_port)
+/* How many different addresses the list holds (each may come once per
+ * socket type): count each result not seen earlier in the list. */
+static int count_addresses(const struct addrinfo *res)
 {
-	struct addrinfo hints, *res;
-	int rc;
+	int n = 0;
 
-	/* EXERCISE 1: ask getaddrinfo() for the name, with hints for the options
-	 * HINT: zero the hints with memset(); set ai_family to opt->family,
-	 * ai_socktype to opt->socktype, ai_flags to AI_CANONNAME when there is
-	 * a name plus AI_PASSIVE when opt->passive; then
-	 * rc = getaddrinfo(name, opt->service, &hints, &res)
-	 * STUB: (void)hints;
-	 * STUB: res = NULL;
-	 * STUB: rc = EAI_FAIL; */
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = opt->family;
-	hints.ai_socktype = opt->socktype;
-	/* AI_CANONNAME asks for the host's official name; it needs a name. */
-	hints.ai_flags = (name != NULL ? AI_CANONNAME : 0) |
-			 (opt->passive ? AI_PASSIVE : 0);
-	rc = getaddrinfo(name, opt->service, &hints, &res);
-	/* END EXERCISE 1 */
-	if (rc != 0) {
-		/* getaddrinfo reports through its return value, not errno,
-		 * except for EAI_SYSTEM. gai_strerror turns it into text. */
-		warn("resolve %s%s%s: %s", name != NULL ? name : "(no name)",
-		     opt->service != NULL ? " port " : "",
-		     opt->service != NULL ? opt->service : "",
-		     rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-		return -1;
+	for (const struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+		const struct addrinfo *earlier = res;
+
+		while (earlier != ai && !same_address(earlier, ai))
+			earlier = earlier->ai_next;
+		if (earlier == ai)
+			n++;
 	}
-
-	if (name != NULL)
-		printf("%s (canonical name: %s)\n", name,
-		       res->ai_canonname != NULL ? res->ai_canonname : "none");
-	else
-		printf("(no name)%s\n", opt->passive ? " with AI_PASSIVE" : "");
-	printf("  %-9s %-12s %-12s %-24s %s\n", "family", "socktype", "protocol",
-	       "address", "bind() here means");
-	/* EXERCISE 2: print every result in the list, not only the first
-	 * HINT: the results are a linked list: for (ai = res; ai != NULL;
-	 * ai = ai->ai_next) print_result(ai)
-	 * STUB: print_result(res); */
-	for (const struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next)
-		print_result(ai);
-	/* END EXERCISE 2 */
-	if (show_port && opt->service != NULL)
-		print_port(res, opt->service);
-	print_notes(name, res, opt->passive);
-	freeaddrinfo(res);
-	return 0;
+	return n;
 }
 
-int main(int argc, char **argv)
+static int same_address(const struct addrinfo *a, const struct addrinfo *b)
 {
-	struct options opt;
-	int status = EXIT_OK;
-	int shown = 0; /* names shown so far; the port goes with the first */
+	return a->ai_addrlen == b->ai_addrlen &&
+	       memcmp(a->ai_addr, b->ai_addr, a->ai_addrlen) == 0;
+}
 
-	parse_options(argc, argv, &opt);
-	if (opt.names == NULL)
-		return show_name(NULL, &opt, 1) < 0 ? EXIT_RUNTIME : EXIT_OK;
-	for (int i = 0; i < opt.nnames; i++) {
-		if (shown > 0)
-			putchar('\n');
-		if (show_name(opt.names[i], &opt, shown == 0) < 0)
-			status = EXIT_RUNTIME;
-		else
-			shown++;
-	}
-	return status;
+/* ---- Plumbing: the command line ------------------------------------------ */
+
+/* The options, as a table: lib/lesson parses them and prints the -h text
+ * from the same table. -4/-6 and -t/-u are pairs of which one may be
+ * given; the checks after the parse say so. */
+static void parse_options(int argc, char **argv, struct options *opt)
+{
+	int ipv4 = 0, ipv6 = 0, tcp = 0, udp = 0, first;
+	const struct lesson_opt options[] = {
+		{ '4', "ipv4", OPT_FLAG, &ipv4, .help = "IPv4 results only (AF_INET)" },
+		{ '6', "ipv6", OPT_FLAG, &ipv6, .help = "IPv6 results only (AF_INET6)" },
+		{ 't', "tcp", OPT_FLAG, &tcp, .help = "stream sockets only (SOCK_STREAM)" },
+		{ 'u', "udp", OPT_FLAG, &udp, .help = "datagram sockets only (SOCK_DGRAM)" },
+		{ 's', "service", OPT_STRING, &opt->service, "SERV",
+		  .help = "a port number or a service name such as http;\n"
+			  "shows the port in host and network byte order" },
+		{ 0, "passive", OPT_FLAG, &opt->passive,
+		  .help = "addresses for a server's bind() (AI_PASSIVE)" },
+		{ 0 }
+	};
+
+	memset(opt, 0, sizeof(*opt));
+	first = lesson_options(argc, argv, &(struct lesson_cli){
+		.args = "[NAME...]",
+		.about = "Lists every result getaddrinfo() returns for each NAME (a host name or\n"
+			 "a numeric IPv4/IPv6 address): family, socket type, protocol, address,\n"
+			 "canonical name, and what binding that address would mean.",
+		.footer = "\nWith no NAME, shows what getaddrinfo() gives for a NULL name (this needs\n"
+			  "-s): the loopback address, or with --passive the wildcard address that\n"
+			  "means every interface.\n"
+			  "\n"
+			  "Exit status: 0 when every NAME resolved, 1 when one did not, 2 for a bad\n"
+			  "command line.",
+		.opts = options,
+		.max_args = -1,
+	});
+	if (ipv4 && ipv6)
+		usage_error("-4 and -6 exclude each other: choose one");
+	if (tcp && udp)
+		usage_error("-t and -u exclude each other: choose one");
+	opt->family = ipv4 ? AF_INET : ipv6 ? AF_INET6 : AF_UNSPEC;
+	opt->socktype = tcp ? SOCK_STREAM : udp ? SOCK_DGRAM : 0;
+	if (opt->service != NULL && *opt->service == '\0')
+		usage_error("bad service '': give a port number or a name such as http");
+	opt->names = first < argc ? argv + first : NULL;
+	opt->nnames = argc - first;
+	/* getaddrinfo() needs a name, a service, or both. */
+	if (opt->names == NULL && opt->service == NULL)
+		usage_error("give a NAME, or -s SERVICE to see the %s address",
+			    opt->passive ? "wildcard" : "loopback");
 }

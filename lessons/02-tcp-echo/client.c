@@ -16,11 +16,9 @@
  * answered our SYN with a RST).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <stdnoreturn.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -29,20 +27,6 @@
 #include "io.h"
 #include "lesson/lesson.h"
 
-static void usage(void)
-{
-	printf("usage: client [-b ADDR] -p PORT [WORD...]\n"
-	       "The echo client (lesson 02): sends the WORDs joined by spaces with a\n"
-	       "newline at the end (as echo(1) does) or, with no WORD, all of standard\n"
-	       "input, then prints everything the server sends back.\n"
-	       "\n"
-	       "  -b, --bind ADDR    the server's address or name (default %s)\n"
-	       "  -p, --port PORT    the server's port (required)\n"
-	       "  -h, --help         show this help\n",
-	       DEFAULT_HOST);
-}
-
-
 struct options {
 	const char *host;
 	const char *port;
@@ -50,39 +34,23 @@ struct options {
 	int nwords;
 };
 
-static void parse_options(int argc, char **argv, struct options *opt)
-{
-	static const struct option longopts[] = {
-		COMMON_LONGOPTS,
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
+/* main() is the whole story; each step is a function below it, in order. */
+static void parse_options(int argc, char **argv, struct options *opt);
+static int connect_to_server(const char *host, const char *port);
+static int talk(int fd, const struct options *opt);
 
-	opterr = 0; /* bad_option() says what is wrong, in our own words */
-	opt->host = DEFAULT_HOST;
-	opt->port = NULL;
-	while ((c = getopt_long(argc, argv, ":" COMMON_SHORTOPTS, longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage();
-			exit(EXIT_OK);
-		case 'b':
-			opt->host = optarg;
-			break;
-		case 'p':
-			opt->port = opt_port(optarg);
-			break;
-		default:
-			bad_option(c, argv);
-		}
-	}
-	if (opt->port == NULL)
-		usage_error("give the server's port with -p PORT");
-	/* Port 0 means "any free port" to bind(); there is no port 0 to call. */
-	if (strcmp(opt->port, "0") == 0)
-		usage_error("bad port '0': a server's port is 1 to 65535");
-	opt->words = optind < argc ? argv + optind : NULL;
-	opt->nwords = argc - optind;
+int main(int argc, char **argv)
+{
+	struct options opt;
+	int fd, status;
+
+	parse_options(argc, argv, &opt);
+	fd = connect_to_server(opt.host, opt.port);
+	if (fd < 0)
+		return EXIT_RUNTIME;
+	status = talk(fd, &opt);
+	close(fd);
+	return status;
 }
 
 /* Make a socket for one resolved address and connect it. On failure say
@@ -253,16 +221,27 @@ static int talk(int fd, const struct options *opt)
 	return EXIT_OK;
 }
 
-int main(int argc, char **argv)
-{
-	struct options opt;
-	int fd, status;
+/* ---- Plumbing: the command line ---------------------------------------- */
 
-	parse_options(argc, argv, &opt);
-	fd = connect_to_server(opt.host, opt.port);
-	if (fd < 0)
-		return EXIT_RUNTIME;
-	status = talk(fd, &opt);
-	close(fd);
-	return status;
+static void parse_options(int argc, char **argv, struct options *opt)
+{
+	const struct lesson_opt options[] = {
+		OPT_BIND(&opt->host, "the server's address or name (default " DEFAULT_HOST ")"),
+		OPT_SERVER_PORT(&opt->port),
+		{ 0 }
+	};
+	int first;
+
+	opt->host = DEFAULT_HOST;
+	opt->port = NULL;
+	first = lesson_options(argc, argv, &(struct lesson_cli){
+		.args = "[WORD...]",
+		.about = "The echo client (lesson 02): sends the WORDs joined by spaces with a\n"
+			 "newline at the end (as echo(1) does) or, with no WORD, all of standard\n"
+			 "input, then prints everything the server sends back.",
+		.opts = options,
+		.max_args = -1,
+	});
+	opt->words = first < argc ? argv + first : NULL;
+	opt->nwords = argc - first;
 }

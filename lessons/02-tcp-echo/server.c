@@ -17,13 +17,10 @@
  * by that client's "disconnected" before the next one appears.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <stdnoreturn.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -47,99 +44,69 @@ static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t listener_fd = -1;
 static volatile sig_atomic_t client_fd = -1;
 
-static void usage(void)
-{
-	printf("usage: server [-b ADDR] [-p PORT] [-n N]\n"
-	       "The iterative TCP echo server (lesson 02): it serves one client at a\n"
-	       "time and sends back every byte that client sends.\n"
-	       "\n"
-	       "  -b, --bind ADDR    address to listen on (default %s;\n"
-	       "                     :: means every interface, IPv6 and IPv4)\n"
-	       "  -p, --port PORT    port to listen on (default 0: any free port)\n"
-	       "  -n, --clients N    exit after serving N clients (default 0: serve\n"
-	       "                     until SIGINT or SIGTERM)\n"
-	       "  -h, --help         show this help\n",
-	       DEFAULT_HOST);
-}
-
-
 struct options {
 	const char *host;
 	const char *port;
 	long max_clients; /* 0 = no limit */
 };
 
-static void parse_options(int argc, char **argv, struct options *opt)
-{
-	static const struct option longopts[] = {
-		COMMON_LONGOPTS,
-		{ "clients", required_argument, NULL, 'n' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
+/* main() is the whole story; each step is a function below it, in order. */
+static void parse_options(int argc, char **argv, struct options *opt);
+static void install_stop_handlers(void);
+static int open_listener(const char *host, const char *port);
+static int listen_on(const struct addrinfo *ai);
+static int serve_clients(int listener, long max_clients);
+static void serve_client(int fd, const char *who);
+static int send_all(int fd, const char *buf, size_t len);
+static int is_ipv6_any(const struct addrinfo *ai);
 
-	opterr = 0; /* bad_option() says what is wrong, in our own words */
-	opt->host = DEFAULT_HOST;
-	opt->port = "0";
-	opt->max_clients = 0;
-	while ((c = getopt_long(argc, argv, ":" COMMON_SHORTOPTS "n:", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage();
-			exit(EXIT_OK);
-		case 'b':
-			opt->host = optarg;
-			break;
-		case 'p':
-			opt->port = opt_port(optarg);
-			break;
-		case 'n':
-			opt->max_clients = opt_number(optarg, "client count", 0, 1000000);
-			break;
-		default:
-			bad_option(c, argv);
-		}
-	}
-	if (optind < argc)
-		usage_error("unexpected argument '%s'", argv[optind]);
+int main(int argc, char **argv)
+{
+	struct options opt;
+	int listener, status;
+
+	parse_options(argc, argv, &opt);
+	/* One line at a time even into a pipe, so whoever reads our output
+	 * (you, a test, the visualizer) sees each event as it happens. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	install_stop_handlers();
+
+	listener = open_listener(opt.host, opt.port);
+	if (listener < 0)
+		return EXIT_RUNTIME;
+	listener_fd = listener;
+	announce_listening(listener);
+
+	status = serve_clients(listener, opt.max_clients);
+	listener_fd = -1;
+	close(listener);
+	if (stop_requested)
+		printf("stopping: signal received\n");
+	return status;
 }
 
-static void on_stop_signal(int sig)
+/* Resolve host:port for a server and listen on the first address that
+ * works. A name can resolve to several addresses (lesson 01); give a
+ * numeric -b to say exactly which one. */
+static int open_listener(const char *host, const char *port)
 {
-	int saved = errno; /* the interrupted code may still need its errno */
+	struct addrinfo hints, *res, *ai;
+	int fd = -1;
+	int rc;
 
-	(void)sig;
-	stop_requested = 1;
-	if (listener_fd >= 0)
-		shutdown(listener_fd, SHUT_RDWR);
-	if (client_fd >= 0)
-		shutdown(client_fd, SHUT_RDWR);
-	errno = saved;
-}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;     /* IPv4 or IPv6: whatever host is */
+	hints.ai_socktype = SOCK_STREAM; /* TCP */
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	rc = getaddrinfo(host, port, &hints, &res);
+	if (rc != 0)
+		die("resolve %s: %s", host,
+		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
 
-static void install_stop_handlers(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
-	sigemptyset(&sa.sa_mask);
-	/* No SA_RESTART: a blocked accept() or recv() then fails with EINTR,
-	 * which is our cue to look at stop_requested. With SA_RESTART the
-	 * kernel would quietly restart the call and we would never notice. */
-	sa.sa_flags = 0;
-	if (sigaction(SIGINT, &sa, NULL) < 0)
-		die("sigaction SIGINT:");
-	if (sigaction(SIGTERM, &sa, NULL) < 0)
-		die("sigaction SIGTERM:");
-}
-
-/* Is this the IPv6 wildcard address "::"? */
-static int is_ipv6_any(const struct addrinfo *ai)
-{
-	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ai->ai_addr;
-
-	return ai->ai_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
+	for (ai = res; ai != NULL && fd < 0; ai = ai->ai_next)
+		fd = listen_on(ai);
+	freeaddrinfo(res);
+	return fd;
 }
 
 /* Make a listening socket on one resolved address. On failure say why,
@@ -173,11 +140,7 @@ static int listen_on(const struct addrinfo *ai)
 		close(fd);
 		return -1;
 	}
-	/* EXERCISE 1: bind the socket to the address, then make it listen
-	 * HINT: bind(fd, ai->ai_addr, ai->ai_addrlen), then listen(fd, BACKLOG);
-	 * if either returns < 0, warn("bind %s:", where), close(fd), return -1
-	 * STUB: close(fd);
-	 * STUB: return -1; */
+	/* EXERCISE 1: bind the socket to the address, then make it listen */
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
 		warn("bind %s:", where);
 		close(fd);
@@ -192,109 +155,11 @@ static int listen_on(const struct addrinfo *ai)
 	/* END EXERCISE 1 */
 }
 
-/* Resolve host:port for a server and listen on the first address that
- * works. A name can resolve to several addresses (lesson 01); give a
- * numeric -b to say exactly which one. */
-static int open_listener(const char *host, const char *port)
-{
-	struct addrinfo hints, *res, *ai;
-	int fd = -1;
-	int rc;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;     /* IPv4 or IPv6: whatever host is */
-	hints.ai_socktype = SOCK_STREAM; /* TCP */
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	rc = getaddrinfo(host, port, &hints, &res);
-	if (rc != 0)
-		die("resolve %s: %s", host,
-		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-
-	for (ai = res; ai != NULL && fd < 0; ai = ai->ai_next)
-		fd = listen_on(ai);
-	freeaddrinfo(res);
-	return fd;
-}
-
-/* send() may queue fewer bytes than we offer (a "short write") when the
- * socket's send buffer is nearly full: loop until every byte is queued.
- * MSG_NOSIGNAL: if the client has gone, send() fails with EPIPE instead of
- * raising SIGPIPE, whose default action would kill the whole server. */
-static int send_all(int fd, const char *buf, size_t len)
-{
-	/* EXERCISE 3: send every byte, however few each send() takes
-	 * HINT: loop while len > 0: n = send(fd, buf, len, MSG_NOSIGNAL); on
-	 * n < 0 retry EINTR (unless stop_requested), else return -1; then
-	 * advance buf by n and take n off len
-	 * STUB: return send(fd, buf, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1; */
-	while (len > 0) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-
-		if (n < 0) {
-			if (errno == EINTR && !stop_requested)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-	/* END EXERCISE 3 */
-}
-
-/* Echo everything one client sends until it closes its side. */
-static void serve_client(int fd, const char *who)
-{
-	char buf[4096];
-	long long echoed = 0;
-
-	/* EXERCISE 3: echo until the client closes its side: recv() until 0
-	 * HINT: loop: n = recv(fd, buf, sizeof(buf), 0); 0 is end of file (stop);
-	 * < 0: retry EINTR unless stop_requested, else stop; otherwise
-	 * send_all() those n bytes back and add n to echoed
-	 * STUB: ssize_t n = recv(fd, buf, sizeof(buf), 0);
-	 * STUB: if (n > 0 && send_all(fd, buf, (size_t)n) == 0)
-	 * STUB: 	echoed += n; */
-	for (;;) {
-		/* recv() returns as soon as *some* bytes are there: 1 byte or
-		 * 4096, never "one message". TCP is a byte stream. */
-		ssize_t n = recv(fd, buf, sizeof(buf), 0);
-
-		if (n == 0)
-			break; /* end of file: the client shut down its sending side */
-		if (n < 0) {
-			if (errno == EINTR && !stop_requested)
-				continue; /* a signal we do not care about: just retry */
-			if (errno != EINTR)
-				warn("recv from %s:", who);
-			break;
-		}
-		if (send_all(fd, buf, (size_t)n) < 0) {
-			if (errno != EINTR)
-				warn("send to %s:", who);
-			break;
-		}
-		echoed += n;
-	}
-	/* END EXERCISE 3 */
-	printf("client %s disconnected (%lld bytes echoed)\n", who, echoed);
-}
-
 /* Accept clients one after another and serve each to the end. Returns
  * EXIT_OK when told to stop or done with max_clients, else EXIT_RUNTIME. */
 static int serve_clients(int listener, long max_clients)
 {
-	/* EXERCISE 2: accept clients one after another and serve each one
-	 * HINT: loop while !stop_requested and fewer than max_clients (0: no
-	 * limit) are served: accept() returns a new socket for each client
-	 * and the listener stays open; print "client WHO connected", set
-	 * client_fd, serve_client(), reset client_fd, close, count
-	 * STUB: (void)listener;
-	 * STUB: (void)max_clients;
-	 * STUB: (void)serve_client;
-	 * STUB: while (!stop_requested)
-	 * STUB: 	sleep(1);
-	 * STUB: return EXIT_OK; */
+	/* EXERCISE 2: accept clients one after another and serve each one */
 	long served = 0;
 
 	while (!stop_requested && (max_clients == 0 || served < max_clients)) {
@@ -333,27 +198,122 @@ static int serve_clients(int listener, long max_clients)
 	/* END EXERCISE 2 */
 }
 
-int main(int argc, char **argv)
+/* Echo everything one client sends until it closes its side. */
+static void serve_client(int fd, const char *who)
 {
-	struct options opt;
-	int listener, status;
+	char buf[4096];
+	long long echoed = 0;
 
-	parse_options(argc, argv, &opt);
-	/* One line at a time even into a pipe, so whoever reads our output
-	 * (you, a test, the visualizer) sees each event as it happens. */
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	install_stop_handlers();
+	/* EXERCISE 3: echo until the client closes its side: recv() until 0 */
+	for (;;) {
+		/* recv() returns as soon as *some* bytes are there: 1 byte or
+		 * 4096, never "one message". TCP is a byte stream. */
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
 
-	listener = open_listener(opt.host, opt.port);
-	if (listener < 0)
-		return EXIT_RUNTIME;
-	listener_fd = listener;
-	announce_listening(listener);
+		if (n == 0)
+			break; /* end of file: the client shut down its sending side */
+		if (n < 0) {
+			if (errno == EINTR && !stop_requested)
+				continue; /* a signal we do not care about: just retry */
+			if (errno != EINTR)
+				warn("recv from %s:", who);
+			break;
+		}
+		if (send_all(fd, buf, (size_t)n) < 0) {
+			if (errno != EINTR)
+				warn("send to %s:", who);
+			break;
+		}
+		echoed += n;
+	}
+	/* END EXERCISE 3 */
+	printf("client %s disconnected (%lld bytes echoed)\n", who, echoed);
+}
 
-	status = serve_clients(listener, opt.max_clients);
-	listener_fd = -1;
-	close(listener);
-	if (stop_requested)
-		printf("stopping: signal received\n");
-	return status;
+/* send() may queue fewer bytes than we offer (a "short write") when the
+ * socket's send buffer is nearly full: loop until every byte is queued.
+ * MSG_NOSIGNAL: if the client has gone, send() fails with EPIPE instead of
+ * raising SIGPIPE, whose default action would kill the whole server. */
+static int send_all(int fd, const char *buf, size_t len)
+{
+	/* EXERCISE 3: send every byte, however few each send() takes */
+	while (len > 0) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR && !stop_requested)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+	/* END EXERCISE 3 */
+}
+
+/* The signal-safe stop. Every later server lesson stops the same way,
+ * with one call to lib/lesson's stop_on_signals() (lesson/stop.h). */
+static void on_stop_signal(int sig)
+{
+	int saved = errno; /* the interrupted code may still need its errno */
+
+	(void)sig;
+	stop_requested = 1;
+	if (listener_fd >= 0)
+		shutdown(listener_fd, SHUT_RDWR);
+	if (client_fd >= 0)
+		shutdown(client_fd, SHUT_RDWR);
+	errno = saved;
+}
+
+static void install_stop_handlers(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a blocked accept() or recv() then fails with EINTR,
+	 * which is our cue to look at stop_requested. With SA_RESTART the
+	 * kernel would quietly restart the call and we would never notice. */
+	sa.sa_flags = 0;
+	if (sigaction(SIGINT, &sa, NULL) < 0)
+		die("sigaction SIGINT:");
+	if (sigaction(SIGTERM, &sa, NULL) < 0)
+		die("sigaction SIGTERM:");
+}
+
+/* ---- Plumbing: the command line, and a small address test ---------- */
+
+/* Is this the IPv6 wildcard address "::"? */
+static int is_ipv6_any(const struct addrinfo *ai)
+{
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ai->ai_addr;
+
+	return ai->ai_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
+}
+
+/* The options, as a table: lib/lesson parses them, checks each value and
+ * prints the -h text from the same table. */
+static void parse_options(int argc, char **argv, struct options *opt)
+{
+	const struct lesson_opt options[] = {
+		OPT_BIND(&opt->host, "address to listen on (default " DEFAULT_HOST ";\n"
+			 ":: means every interface, IPv6 and IPv4)"),
+		OPT_PORT(&opt->port, "port to listen on (default 0: any free port)"),
+		{ 'n', "clients", OPT_NUMBER, &opt->max_clients, "N",
+		  "exit after serving N clients (default 0: serve\nuntil SIGINT or SIGTERM)",
+		  .what = "client count", .min = 0, .max = 1000000 },
+		{ 0 }
+	};
+
+	opt->host = DEFAULT_HOST;
+	opt->port = "0";
+	opt->max_clients = 0;
+	lesson_options(argc, argv, &(struct lesson_cli){
+		.about = "The iterative TCP echo server (lesson 02): it serves one client at a\n"
+			 "time and sends back every byte that client sends.",
+		.opts = options,
+	});
 }

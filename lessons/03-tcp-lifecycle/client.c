@@ -34,11 +34,8 @@
  * its socket and exits 0.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <netdb.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <stdnoreturn.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -46,10 +43,11 @@
 #include "addr.h"
 #include "io.h"
 #include "lesson/lesson.h"
-#include "lifecycle.h"
+#include "common.h"
 
 #define MESSAGE "hello from the client\n"
 
+/* How the connection ends (--mode); the names are in parse_options(). */
 enum mode {
 	MODE_CLOSE_FIRST,
 	MODE_CLOSE_LAST,
@@ -58,113 +56,57 @@ enum mode {
 	MODE_HOLD,
 };
 
-static const char *const mode_names[] = {
-	[MODE_CLOSE_FIRST] = "close-first",
-	[MODE_CLOSE_LAST] = "close-last",
-	[MODE_SHUTDOWN] = "shutdown",
-	[MODE_RST] = "rst",
-	[MODE_HOLD] = "hold",
-};
-
-#define MODE_COUNT (sizeof(mode_names) / sizeof(mode_names[0]))
-
 struct options {
 	const char *host;
 	const char *port;
-	enum mode mode;
+	int mode; /* enum mode */
 	int step;
 };
 
-static void usage(void)
+/* main() is the whole story; each step is a function below it, in order. */
+static void parse_options(int argc, char **argv, struct options *opt);
+static int connect_to_server(const struct options *opt);
+static void print_connected(int fd);
+static void close_first(int fd, int step);
+static void close_last(int fd, int step);
+static void half_close(int fd, int step);
+static void abort_after_echo(int fd, int step);
+static void hold(int fd);
+static void send_message(int fd);
+static int read_echo(int fd);
+static int read_until_end(int fd);
+static ssize_t receive(int fd, char *buf, size_t size);
+static void close_connection(int fd, const char *what_happens);
+static void abort_connection(int fd);
+
+int main(int argc, char **argv)
 {
-	printf("usage: client -p PORT [-b ADDR] [-m MODE] [-s]\n"
-	       "Lesson 03: connect to the lesson's server, send one line and end the\n"
-	       "connection the way MODE says, printing each call and the TCP state\n"
-	       "the kernel reports.\n"
-	       "\n"
-	       "  -b, --bind ADDR    the server's address (default %s)\n"
-	       "  -p, --port PORT    the server's port (required)\n"
-	       "  -m, --mode MODE    how the connection ends (default close-first):\n"
-	       "        close-first  read the echo, then close first (TIME_WAIT here)\n"
-	       "        close-last   read until the server closes, then close\n"
-	       "        shutdown     shutdown(SHUT_WR), keep reading until the server\n"
-	       "                     closes, then close\n"
-	       "        rst          read the echo, then abort with RST (SO_LINGER 0)\n"
-	       "        hold         stay connected until Enter is pressed\n"
-	       "  -s, --step         wait for Enter before each step\n"
-	       "  -h, --help         show this help\n",
-	       DEFAULT_HOST);
-}
+	struct options opt;
+	int fd;
 
-
-static enum mode parse_mode(const char *arg)
-{
-	for (size_t i = 0; i < MODE_COUNT; i++)
-		if (strcmp(arg, mode_names[i]) == 0)
-			return (enum mode)i;
-	usage_error("bad mode '%s': expected close-first, close-last, shutdown, "
-		    "rst or hold", arg);
-}
-
-static void parse_options(int argc, char **argv, struct options *opt)
-{
-	static const struct option longopts[] = {
-		COMMON_LONGOPTS,
-		{ "mode", required_argument, NULL, 'm' },
-		{ "step", no_argument, NULL, 's' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-
-	opt->host = DEFAULT_HOST;
-	opt->port = NULL;
-	opt->mode = MODE_CLOSE_FIRST;
-	opt->step = 0;
-	opterr = 0; /* bad_option() says what is wrong, in our own words */
-	while ((c = getopt_long(argc, argv, ":" COMMON_SHORTOPTS "m:s", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage();
-			exit(EXIT_OK);
-		case 'b':
-			opt->host = optarg;
-			break;
-		case 'p':
-			opt->port = opt_port(optarg);
-			break;
-		case 'm':
-			opt->mode = parse_mode(optarg);
-			break;
-		case 's':
-			opt->step = 1;
-			break;
-		default:
-			bad_option(c, argv);
-		}
+	/* One line per step, even through a pipe to a test or the visualizer. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	parse_options(argc, argv, &opt);
+	pause_before(opt.step, "connect()");
+	fd = connect_to_server(&opt);
+	switch (opt.mode) {
+	case MODE_CLOSE_FIRST:
+		close_first(fd, opt.step);
+		break;
+	case MODE_CLOSE_LAST:
+		close_last(fd, opt.step);
+		break;
+	case MODE_SHUTDOWN:
+		half_close(fd, opt.step);
+		break;
+	case MODE_RST:
+		abort_after_echo(fd, opt.step);
+		break;
+	case MODE_HOLD:
+		hold(fd);
+		break;
 	}
-	if (optind < argc)
-		usage_error("unexpected argument '%s'", argv[optind]);
-	if (opt->port == NULL)
-		usage_error("missing -p PORT: the port the server announced");
-	if (strcmp(opt->port, "0") == 0)
-		usage_error("-p 0: a client needs the server's real port");
-}
-
-/* Print "connect() done: ESTABLISHED 127.0.0.1:41234 -> 127.0.0.1:40000". */
-static void print_connected(int fd)
-{
-	struct sockaddr_storage self, peer;
-	socklen_t selflen = sizeof(self), peerlen = sizeof(peer);
-	char stext[SL_ADDRSTRLEN], ptext[SL_ADDRSTRLEN];
-
-	if (getsockname(fd, (struct sockaddr *)&self, &selflen) < 0)
-		die("getsockname:");
-	if (getpeername(fd, (struct sockaddr *)&peer, &peerlen) < 0)
-		die("getpeername:");
-	if (sl_addr_format((struct sockaddr *)&self, selflen, stext, sizeof(stext)) == NULL ||
-	    sl_addr_format((struct sockaddr *)&peer, peerlen, ptext, sizeof(ptext)) == NULL)
-		die("format address:");
-	printf("connect() done: %s %s -> %s\n", tcp_state(fd), stext, ptext);
+	return EXIT_OK;
 }
 
 /* Try each address getaddrinfo gives, in order, until one connects. */
@@ -205,6 +147,94 @@ static int connect_to_server(const struct options *opt)
 	return fd;
 }
 
+/* Print "connect() done: ESTABLISHED 127.0.0.1:41234 -> 127.0.0.1:40000". */
+static void print_connected(int fd)
+{
+	struct sockaddr_storage self, peer;
+	socklen_t selflen = sizeof(self), peerlen = sizeof(peer);
+	char stext[SL_ADDRSTRLEN], ptext[SL_ADDRSTRLEN];
+
+	if (getsockname(fd, (struct sockaddr *)&self, &selflen) < 0)
+		die("getsockname:");
+	if (getpeername(fd, (struct sockaddr *)&peer, &peerlen) < 0)
+		die("getpeername:");
+	if (sl_addr_format((struct sockaddr *)&self, selflen, stext, sizeof(stext)) == NULL ||
+	    sl_addr_format((struct sockaddr *)&peer, peerlen, ptext, sizeof(ptext)) == NULL)
+		die("format address:");
+	printf("connect() done: %s %s -> %s\n", tcp_state(fd), stext, ptext);
+}
+
+/* Read the echo, then close first: the TIME_WAIT is ours. */
+static void close_first(int fd, int step)
+{
+	send_message(fd);
+	if (!read_echo(fd)) {
+		close_connection(fd, "the server ended first; nothing left to show");
+		return;
+	}
+	pause_before(step, "close()");
+	close_connection(fd, "we sent FIN first: FIN_WAIT1, FIN_WAIT2, and after the "
+			 "server's FIN, TIME_WAIT on our side for 60 s (it outlives "
+			 "this process)");
+}
+
+/* Read until the server closes, then close: the TIME_WAIT is the server's. */
+static void close_last(int fd, int step)
+{
+	send_message(fd);
+	if (read_until_end(fd) < 0) {
+		close_connection(fd, "releases the reset socket");
+		return;
+	}
+	pause_before(step, "close()");
+	close_connection(fd, "we sent FIN after the server's: LAST_ACK until it is "
+			 "acknowledged, then gone; the server holds TIME_WAIT");
+}
+
+/* Send, shutdown(SHUT_WR), and read on: a half-closed connection still
+ * carries the server's data to us. */
+static void half_close(int fd, int step)
+{
+	send_message(fd);
+	pause_before(step, "shutdown(SHUT_WR)");
+	/* EXERCISE 1: half-close: send FIN, yet keep reading the server's reply */
+	if (shutdown(fd, SHUT_WR) < 0)
+		die("shutdown:");
+	printf("shutdown(SHUT_WR): FIN sent; we can still receive (our socket reads %s)\n",
+	       tcp_state(fd));
+	/* END EXERCISE 1 */
+	if (read_until_end(fd) < 0) {
+		close_connection(fd, "releases the reset socket");
+		return;
+	}
+	pause_before(step, "close()");
+	close_connection(fd, "releases the fd; our FIN went first, so the TIME_WAIT "
+			 "is ours");
+}
+
+/* Read the echo, then abort: RST instead of FIN. */
+static void abort_after_echo(int fd, int step)
+{
+	send_message(fd);
+	if (!read_echo(fd)) {
+		close_connection(fd, "the server ended first; nothing left to show");
+		return;
+	}
+	pause_before(step, "close() with SO_LINGER {1, 0}");
+	abort_connection(fd);
+}
+
+/* Stay connected until Enter: against `server --mode no-accept`, a client
+ * the backlog cannot take never gets here (it waits inside connect()). */
+static void hold(int fd)
+{
+	printf("holding the connection open\n");
+	printf("   ... press Enter to call close()\n");
+	wait_for_enter();
+	close_connection(fd, "we sent FIN");
+}
+
+/* Send our one line. */
 static void send_message(int fd)
 {
 	/* sl_io_write_all sends with MSG_NOSIGNAL: a reset peer gives EPIPE,
@@ -214,6 +244,34 @@ static void send_message(int fd)
 	printf("send() %zu bytes: ", strlen(MESSAGE));
 	print_bytes(MESSAGE, strlen(MESSAGE));
 	putchar('\n');
+}
+
+/* Read until the whole line has come back. Returns 1 when it has, 0 when
+ * the server closed or reset the connection first. */
+static int read_echo(int fd)
+{
+	char buf[256];
+	size_t got = 0;
+
+	while (got < strlen(MESSAGE)) {
+		ssize_t n = receive(fd, buf, sizeof(buf));
+
+		if (n <= 0)
+			return 0;
+		got += (size_t)n;
+	}
+	return 1;
+}
+
+/* Read until the server's FIN (returns 0) or RST (returns -1). */
+static int read_until_end(int fd)
+{
+	char buf[256];
+	ssize_t n;
+
+	while ((n = receive(fd, buf, sizeof(buf))) > 0)
+		;
+	return (int)n;
 }
 
 /* One recv(): returns the byte count, 0 when the server sent FIN, or -1
@@ -247,34 +305,7 @@ static ssize_t receive(int fd, char *buf, size_t size)
 	return 0;
 }
 
-/* Read until the whole line has come back. Returns 1 when it has, 0 when
- * the server closed or reset the connection first. */
-static int read_echo(int fd)
-{
-	char buf[256];
-	size_t got = 0;
-
-	while (got < strlen(MESSAGE)) {
-		ssize_t n = receive(fd, buf, sizeof(buf));
-
-		if (n <= 0)
-			return 0;
-		got += (size_t)n;
-	}
-	return 1;
-}
-
-/* Read until the server's FIN (returns 0) or RST (returns -1). */
-static int read_until_end(int fd)
-{
-	char buf[256];
-	ssize_t n;
-
-	while ((n = receive(fd, buf, sizeof(buf))) > 0)
-		;
-	return (int)n;
-}
-
+/* close(), then say what it did to the connection. */
 static void close_connection(int fd, const char *what_happens)
 {
 	if (close(fd) < 0)
@@ -285,12 +316,7 @@ static void close_connection(int fd, const char *what_happens)
 /* SO_LINGER on, 0 seconds: close() throws away unsent data and sends RST. */
 static void abort_connection(int fd)
 {
-	/* EXERCISE 2: abort the connection: close() must send RST, not FIN
-	 * HINT: before close(), setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg,
-	 * sizeof(lg)) with struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-	 * die("setsockopt SO_LINGER:") if it returns < 0
-	 * STUB: if (close(fd) < 0)
-	 * STUB: 	die("close:"); */
+	/* EXERCISE 2: abort the connection: close() must send RST, not FIN */
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
 	if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0)
@@ -302,99 +328,45 @@ static void abort_connection(int fd)
 	       "the connection is gone at once, no TIME_WAIT\n");
 }
 
-static void close_first(int fd, int step)
-{
-	send_message(fd);
-	if (!read_echo(fd)) {
-		close_connection(fd, "the server ended first; nothing left to show");
-		return;
-	}
-	pause_before(step, "close()");
-	close_connection(fd, "we sent FIN first: FIN_WAIT1, FIN_WAIT2, and after the "
-			 "server's FIN, TIME_WAIT on our side for 60 s (it outlives "
-			 "this process)");
-}
+/* ---- Plumbing: the command line ------------------------------------------ */
 
-static void close_last(int fd, int step)
+/* The options, as a table: lib/lesson parses them, checks each value and
+ * prints the -h text from the same table. */
+static void parse_options(int argc, char **argv, struct options *opt)
 {
-	send_message(fd);
-	if (read_until_end(fd) < 0) {
-		close_connection(fd, "releases the reset socket");
-		return;
-	}
-	pause_before(step, "close()");
-	close_connection(fd, "we sent FIN after the server's: LAST_ACK until it is "
-			 "acknowledged, then gone; the server holds TIME_WAIT");
-}
+	static const char *const modes[] = {
+		[MODE_CLOSE_FIRST] = "close-first",
+		[MODE_CLOSE_LAST] = "close-last",
+		[MODE_SHUTDOWN] = "shutdown",
+		[MODE_RST] = "rst",
+		[MODE_HOLD] = "hold",
+		NULL
+	};
+	const struct lesson_opt options[] = {
+		OPT_BIND(&opt->host, "the server's address (default " DEFAULT_HOST ")"),
+		OPT_SERVER_PORT(&opt->port),
+		{ 'm', "mode", OPT_CHOICE, &opt->mode, "MODE",
+		  "how the connection ends (default close-first):\n"
+		  "close-first: read the echo, then close first\n"
+		  "  (TIME_WAIT here)\n"
+		  "close-last: read until the server closes, then close\n"
+		  "shutdown: shutdown(SHUT_WR), keep reading until the\n"
+		  "  server closes, then close\n"
+		  "rst: read the echo, then abort with RST (SO_LINGER 0)\n"
+		  "hold: stay connected until Enter is pressed",
+		  .what = "mode", .choices = modes },
+		{ 's', "step", OPT_FLAG, &opt->step, .help = "wait for Enter before each step" },
+		{ 0 }
+	};
 
-static void half_close(int fd, int step)
-{
-	send_message(fd);
-	pause_before(step, "shutdown(SHUT_WR)");
-	/* EXERCISE 1: half-close: send FIN, yet keep reading the server's reply
-	 * HINT: shutdown(fd, SHUT_WR) sends FIN and closes only our sending
-	 * side, so recv() still works; die("shutdown:") if it returns < 0
-	 * STUB: printf("shutdown(SHUT_WR): FIN sent; we can still receive (our socket reads %s)\n",
-	 * STUB:        tcp_state(fd)); */
-	if (shutdown(fd, SHUT_WR) < 0)
-		die("shutdown:");
-	printf("shutdown(SHUT_WR): FIN sent; we can still receive (our socket reads %s)\n",
-	       tcp_state(fd));
-	/* END EXERCISE 1 */
-	if (read_until_end(fd) < 0) {
-		close_connection(fd, "releases the reset socket");
-		return;
-	}
-	pause_before(step, "close()");
-	close_connection(fd, "releases the fd; our FIN went first, so the TIME_WAIT "
-			 "is ours");
-}
-
-static void abort_after_echo(int fd, int step)
-{
-	send_message(fd);
-	if (!read_echo(fd)) {
-		close_connection(fd, "the server ended first; nothing left to show");
-		return;
-	}
-	pause_before(step, "close() with SO_LINGER {1, 0}");
-	abort_connection(fd);
-}
-
-static void hold(int fd)
-{
-	printf("holding the connection open\n");
-	printf("   ... press Enter to call close()\n");
-	wait_for_enter();
-	close_connection(fd, "we sent FIN");
-}
-
-int main(int argc, char **argv)
-{
-	struct options opt;
-	int fd;
-
-	/* One line per step, even through a pipe to a test or the visualizer. */
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	parse_options(argc, argv, &opt);
-	pause_before(opt.step, "connect()");
-	fd = connect_to_server(&opt);
-	switch (opt.mode) {
-	case MODE_CLOSE_FIRST:
-		close_first(fd, opt.step);
-		break;
-	case MODE_CLOSE_LAST:
-		close_last(fd, opt.step);
-		break;
-	case MODE_SHUTDOWN:
-		half_close(fd, opt.step);
-		break;
-	case MODE_RST:
-		abort_after_echo(fd, opt.step);
-		break;
-	case MODE_HOLD:
-		hold(fd);
-		break;
-	}
-	return EXIT_OK;
+	opt->host = DEFAULT_HOST;
+	opt->port = NULL;
+	opt->mode = MODE_CLOSE_FIRST;
+	opt->step = 0;
+	lesson_options(argc, argv, &(struct lesson_cli){
+		.about = "Lesson 03: connect to the lesson's server, send one line and end the\n"
+			 "connection the way MODE says, printing each call and the TCP state\n"
+			 "the kernel reports.",
+		.opts = options,
+	});
 }

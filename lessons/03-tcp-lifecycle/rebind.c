@@ -21,17 +21,14 @@
  * that closed first, not the connection's other end.
  */
 #include <errno.h>
-#include <getopt.h>
-#include <netdb.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <stdnoreturn.h>
-#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "addr.h"
 #include "lesson/lesson.h"
+#include "common.h"
 
 struct options {
 	const char *host;
@@ -39,84 +36,10 @@ struct options {
 	int reuseaddr;
 };
 
-static void usage(void)
-{
-	printf("usage: rebind [-r] [-b ADDR] [-p PORT]\n"
-	       "Lesson 03: bind() and listen() on ADDR:PORT, then close, to show\n"
-	       "whether a connection in TIME_WAIT still holds the port.\n"
-	       "\n"
-	       "  -b, --bind ADDR     address to bind (default %s)\n"
-	       "  -p, --port PORT     port to bind (default 0: any free port)\n"
-	       "  -r, --reuseaddr     set SO_REUSEADDR before bind()\n"
-	       "  -h, --help          show this help\n"
-	       "\n"
-	       "Exit status: 0 when bind() and listen() succeed, 1 when they fail\n"
-	       "(EADDRINUSE while TIME_WAIT holds the port and -r is not given).\n",
-	       DEFAULT_HOST);
-}
-
-
-static void parse_options(int argc, char **argv, struct options *opt)
-{
-	static const struct option longopts[] = {
-		COMMON_LONGOPTS,
-		{ "reuseaddr", no_argument, NULL, 'r' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-
-	opt->host = DEFAULT_HOST;
-	opt->port = "0";
-	opt->reuseaddr = 0;
-	opterr = 0; /* bad_option() says what is wrong, in our own words */
-	while ((c = getopt_long(argc, argv, ":" COMMON_SHORTOPTS "r", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage();
-			exit(EXIT_OK);
-		case 'b':
-			opt->host = optarg;
-			break;
-		case 'p':
-			opt->port = opt_port(optarg);
-			break;
-		case 'r':
-			opt->reuseaddr = 1;
-			break;
-		default:
-			bad_option(c, argv);
-		}
-	}
-	if (optind < argc)
-		usage_error("unexpected argument '%s'", argv[optind]);
-}
-
-/* The first address getaddrinfo gives; the list is freed at once. */
-static void resolve_bind_address(const struct options *opt,
-				 struct sockaddr_storage *addr, socklen_t *len)
-{
-	char err[SL_ERR_LEN];
-	struct addrinfo *list = sl_addr_resolve(opt->host, opt->port, SOCK_STREAM, 1, err);
-
-	if (list == NULL)
-		die("%s", err);
-	memcpy(addr, list->ai_addr, list->ai_addrlen);
-	*len = list->ai_addrlen;
-	freeaddrinfo(list);
-}
-
-/* Explain EADDRINUSE, close fd, and exit 1 with bind's own error text. */
-static noreturn void bind_failed(int fd, const char *text)
-{
-	int saved = errno; /* printf() and close() may change errno */
-
-	if (saved == EADDRINUSE)
-		printf("bind(%s) failed: another socket holds the port; a connection "
-		       "in TIME_WAIT counts (look: ss -tan state time-wait)\n", text);
-	close(fd);
-	errno = saved;
-	die("bind %s:", text);
-}
+/* main() is the whole story, one call after another; bind_failed() says
+ * why bind() failed. */
+static void parse_options(int argc, char **argv, struct options *opt);
+static noreturn void bind_failed(int fd, const char *text);
 
 int main(int argc, char **argv)
 {
@@ -129,7 +52,7 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	parse_options(argc, argv, &opt);
-	resolve_bind_address(&opt, &addr, &len);
+	resolve_bind_address(opt.host, opt.port, &addr, &len);
 	if (sl_addr_format((struct sockaddr *)&addr, len, text, sizeof(text)) == NULL)
 		die("format address:");
 
@@ -137,10 +60,7 @@ int main(int argc, char **argv)
 	if (fd < 0)
 		die("socket:");
 	if (opt.reuseaddr) {
-		/* EXERCISE 3: with -r, share the port with connections in TIME_WAIT
-		 * HINT: setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))
-		 * before bind(); die("setsockopt SO_REUSEADDR:") if it returns < 0
-		 * STUB: (void)one; */
+		/* EXERCISE 3: with -r, share the port with connections in TIME_WAIT */
 		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
 			die("setsockopt SO_REUSEADDR:");
 		/* END EXERCISE 3 */
@@ -156,4 +76,43 @@ int main(int argc, char **argv)
 		die("close:");
 	printf("close(): done\n");
 	return EXIT_OK;
+}
+
+/* Explain EADDRINUSE, close fd, and exit 1 with bind's own error text. */
+static noreturn void bind_failed(int fd, const char *text)
+{
+	int saved = errno; /* printf() and close() may change errno */
+
+	if (saved == EADDRINUSE)
+		printf("bind(%s) failed: another socket holds the port; a connection "
+		       "in TIME_WAIT counts (look: ss -tan state time-wait)\n", text);
+	close(fd);
+	errno = saved;
+	die("bind %s:", text);
+}
+
+/* ---- Plumbing: the command line ------------------------------------------ */
+
+/* The options, as a table: lib/lesson parses them, checks each value and
+ * prints the -h text from the same table. */
+static void parse_options(int argc, char **argv, struct options *opt)
+{
+	const struct lesson_opt options[] = {
+		OPT_BIND(&opt->host, "address to bind (default " DEFAULT_HOST ")"),
+		OPT_PORT(&opt->port, "port to bind (default 0: any free port)"),
+		{ 'r', "reuseaddr", OPT_FLAG, &opt->reuseaddr,
+		  .help = "set SO_REUSEADDR before bind()" },
+		{ 0 }
+	};
+
+	opt->host = DEFAULT_HOST;
+	opt->port = "0";
+	opt->reuseaddr = 0;
+	lesson_options(argc, argv, &(struct lesson_cli){
+		.about = "Lesson 03: bind() and listen() on ADDR:PORT, then close, to show\n"
+			 "whether a connection in TIME_WAIT still holds the port.",
+		.footer = "\nExit status: 0 when bind() and listen() succeed, 1 when they fail\n"
+			  "(EADDRINUSE while TIME_WAIT holds the port and -r is not given).",
+		.opts = options,
+	});
 }

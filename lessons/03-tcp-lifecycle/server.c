@@ -33,12 +33,8 @@
  * its socket and exits 0.
  */
 #include <errno.h>
-#include <getopt.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <stdnoreturn.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -47,8 +43,9 @@
 #include "addr.h"
 #include "io.h"
 #include "lesson/lesson.h"
-#include "lifecycle.h"
+#include "common.h"
 
+/* How the connection ends (--mode); the names are in parse_options(). */
 enum mode {
 	MODE_ECHO,
 	MODE_CLOSE_FIRST,
@@ -58,127 +55,47 @@ enum mode {
 	MODE_NO_ACCEPT,
 };
 
-static const char *const mode_names[] = {
-	[MODE_ECHO] = "echo",
-	[MODE_CLOSE_FIRST] = "close-first",
-	[MODE_HALFCLOSE] = "halfclose",
-	[MODE_RST] = "rst",
-	[MODE_FORGET_CLOSE] = "forget-close",
-	[MODE_NO_ACCEPT] = "no-accept",
-};
-
-#define MODE_COUNT (sizeof(mode_names) / sizeof(mode_names[0]))
-
-/* Long options without a short form. */
-enum { OPT_BACKLOG = 256, OPT_NO_REUSEADDR };
-
 struct options {
 	const char *host;
 	const char *port;
-	enum mode mode;
-	int backlog;
+	int mode;      /* enum mode */
+	long backlog;
 	int reuseaddr;
 	int step;
 };
 
-static void usage(void)
+/* main() is the whole story; each step is a function below it, in order. */
+static void parse_options(int argc, char **argv, struct options *opt);
+static int open_listener(const struct options *opt);
+static void hold_backlog(void);
+static void serve_one_client(int listener, const struct options *opt);
+static int accept_client(int listener);
+static ssize_t echo_once(int conn);
+static ssize_t receive(int conn, char *buf, size_t size);
+static long echo_until_fin(int conn);
+static void end_after_client_fin(int conn, const struct options *opt, long total);
+static void send_after_fin(int conn, long total);
+static int unread_bytes(int conn);
+static void close_connection(int conn, const char *what_happens);
+static void abort_connection(int conn);
+
+int main(int argc, char **argv)
 {
-	printf("usage: server [-b ADDR] [-p PORT] [-m MODE] [-s] [--backlog N]\n"
-	       "              [--no-reuseaddr]\n"
-	       "Lesson 03: accept one client and end the connection the way MODE\n"
-	       "says, printing each call and the TCP state the kernel reports.\n"
-	       "\n"
-	       "  -b, --bind ADDR     address to listen on (default %s)\n"
-	       "  -p, --port PORT     port to listen on (default 0: any free port)\n"
-	       "  -m, --mode MODE     how the connection ends (default echo):\n"
-	       "        echo          echo until the client closes, then close\n"
-	       "        close-first   echo one message, then close first (TIME_WAIT here)\n"
-	       "        halfclose     echo until the client's FIN, then send one more line\n"
-	       "        rst           echo one message, then abort with RST (SO_LINGER 0)\n"
-	       "        forget-close  echo until the client's FIN, stay in CLOSE_WAIT\n"
-	       "                      until Enter is pressed\n"
-	       "        no-accept     never accept(): later clients stay in SYN_SENT\n"
-	       "                      until Enter is pressed\n"
-	       "  -s, --step          wait for Enter before each step\n"
-	       "      --backlog N     listen() backlog, 0..4096 (default 1)\n"
-	       "      --no-reuseaddr  do not set SO_REUSEADDR on the listener\n"
-	       "  -h, --help          show this help\n",
-	       DEFAULT_HOST);
-}
+	struct options opt;
+	int listener;
 
-
-static enum mode parse_mode(const char *arg)
-{
-	for (size_t i = 0; i < MODE_COUNT; i++)
-		if (strcmp(arg, mode_names[i]) == 0)
-			return (enum mode)i;
-	usage_error("bad mode '%s': expected echo, close-first, halfclose, rst, "
-		    "forget-close or no-accept", arg);
-}
-
-static void parse_options(int argc, char **argv, struct options *opt)
-{
-	static const struct option longopts[] = {
-		COMMON_LONGOPTS,
-		{ "mode", required_argument, NULL, 'm' },
-		{ "step", no_argument, NULL, 's' },
-		{ "backlog", required_argument, NULL, OPT_BACKLOG },
-		{ "no-reuseaddr", no_argument, NULL, OPT_NO_REUSEADDR },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-
-	opt->host = DEFAULT_HOST;
-	opt->port = "0";
-	opt->mode = MODE_ECHO;
-	opt->backlog = 1;
-	opt->reuseaddr = 1;
-	opt->step = 0;
-	opterr = 0; /* bad_option() says what is wrong, in our own words */
-	while ((c = getopt_long(argc, argv, ":" COMMON_SHORTOPTS "m:s", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage();
-			exit(EXIT_OK);
-		case 'b':
-			opt->host = optarg;
-			break;
-		case 'p':
-			opt->port = opt_port(optarg);
-			break;
-		case 'm':
-			opt->mode = parse_mode(optarg);
-			break;
-		case 's':
-			opt->step = 1;
-			break;
-		case OPT_BACKLOG:
-			opt->backlog = (int)opt_number(optarg, "backlog", 0, 4096);
-			break;
-		case OPT_NO_REUSEADDR:
-			opt->reuseaddr = 0;
-			break;
-		default:
-			bad_option(c, argv);
-		}
-	}
-	if (optind < argc)
-		usage_error("unexpected argument '%s'", argv[optind]);
-}
-
-/* Resolve host:port to the one address we bind (the first result), and
- * free the list at once, so no later error path has to remember it. */
-static void resolve_bind_address(const struct options *opt,
-				 struct sockaddr_storage *addr, socklen_t *len)
-{
-	char err[SL_ERR_LEN];
-	struct addrinfo *list = sl_addr_resolve(opt->host, opt->port, SOCK_STREAM, 1, err);
-
-	if (list == NULL)
-		die("%s", err);
-	memcpy(addr, list->ai_addr, list->ai_addrlen);
-	*len = list->ai_addrlen;
-	freeaddrinfo(list);
+	parse_options(argc, argv, &opt);
+	/* One line per step, even through a pipe to a test or the visualizer. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	listener = open_listener(&opt);
+	if (opt.mode == MODE_NO_ACCEPT)
+		hold_backlog();
+	else
+		serve_one_client(listener, &opt);
+	if (close(listener) < 0)
+		die("close:");
+	printf("close(listener): the port is free again (unless TIME_WAIT holds it)\n");
+	return EXIT_OK;
 }
 
 /* socket, SO_REUSEADDR, bind, listen. */
@@ -189,15 +106,11 @@ static int open_listener(const struct options *opt)
 	int one = 1;
 	int fd;
 
-	resolve_bind_address(opt, &addr, &len);
+	resolve_bind_address(opt->host, opt->port, &addr, &len);
 	fd = socket(addr.ss_family, SOCK_STREAM, 0);
 	if (fd < 0)
 		die("socket:");
-	/* EXERCISE 3: let a restarted server bind a port TIME_WAIT still holds
-	 * HINT: unless --no-reuseaddr (opt->reuseaddr is 0), setsockopt(fd,
-	 * SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) before bind();
-	 * die("setsockopt SO_REUSEADDR:") if it returns < 0
-	 * STUB: (void)one; */
+	/* EXERCISE 3: let a restarted server bind a port TIME_WAIT still holds */
 	/* Without SO_REUSEADDR, bind() fails with EADDRINUSE while an old
 	 * connection on this port is in TIME_WAIT. On Linux the TIME_WAIT
 	 * socket remembers this flag: a restarted server may reuse the port
@@ -221,12 +134,60 @@ static int open_listener(const struct options *opt)
 		errno = saved;
 		die("bind:");
 	}
-	if (listen(fd, opt->backlog) < 0)
+	if (listen(fd, (int)opt->backlog) < 0)
 		die("listen:");
-	printf("listen(backlog %d): the kernel now answers SYNs on this port (LISTEN)\n",
+	printf("listen(backlog %ld): the kernel now answers SYNs on this port (LISTEN)\n",
 	       opt->backlog);
 	announce_listening(fd);
 	return fd;
+}
+
+/* Never accept(): the kernel still completes handshakes, up to backlog+1
+ * of them on Linux, and queues them. SYNs beyond that are dropped without
+ * an answer, so those clients stay in SYN_SENT and keep resending. */
+static void hold_backlog(void)
+{
+	printf("not calling accept(): clients that fit in the backlog are ESTABLISHED "
+	       "but unaccepted, the next ones stay in SYN_SENT\n");
+	printf("   ... press Enter to close the listener\n");
+	wait_for_enter();
+}
+
+/* Take one client and end its connection the way --mode says. */
+static void serve_one_client(int listener, const struct options *opt)
+{
+	int conn = accept_client(listener);
+	long total;
+
+	switch (opt->mode) {
+	case MODE_CLOSE_FIRST:
+		if (echo_once(conn) <= 0) {
+			close_connection(conn, "the client ended first; nothing left to show");
+			break;
+		}
+		pause_before(opt->step, "close()");
+		if (unread_bytes(conn) > 0)
+			close_connection(conn, "with data we never read still in our socket, "
+					 "the kernel sends RST, not FIN: no TIME_WAIT");
+		else
+			close_connection(conn, "we sent FIN first: FIN_WAIT1, FIN_WAIT2, and "
+					 "after the client's FIN, TIME_WAIT on our side for 60 s");
+		break;
+	case MODE_RST:
+		if (echo_once(conn) <= 0) {
+			close_connection(conn, "the client ended first; nothing left to show");
+			break;
+		}
+		pause_before(opt->step, "close() with SO_LINGER {1, 0}");
+		abort_connection(conn);
+		break;
+	default:
+		total = echo_until_fin(conn);
+		if (total < 0)
+			close_connection(conn, "releases the reset socket");
+		else
+			end_after_client_fin(conn, opt, total);
+	}
 }
 
 /* accept() takes a connection whose handshake the kernel already finished. */
@@ -251,6 +212,22 @@ static int accept_client(int listener)
 	 * close before we get here; the kernel queued all of it for us. */
 	printf("accept() done: %s %s <- %s\n", tcp_state(conn), stext, ptext);
 	return conn;
+}
+
+/* Echo one recv()'s worth. Returns as receive() does. */
+static ssize_t echo_once(int conn)
+{
+	char buf[4096];
+	ssize_t n = receive(conn, buf, sizeof(buf));
+
+	if (n <= 0)
+		return n;
+	/* sl_io_write_all sends with MSG_NOSIGNAL: a closed peer gives EPIPE,
+	 * not a SIGPIPE that would kill us. */
+	if (sl_io_write_all(conn, buf, (size_t)n) < 0)
+		die("send:");
+	printf("send() %zd bytes back\n", n);
+	return n;
 }
 
 /* One recv(): returns the byte count, 0 when the client sent FIN, or -1
@@ -279,26 +256,6 @@ static ssize_t receive(int conn, char *buf, size_t size)
 	return n;
 }
 
-static void send_back(int conn, const char *buf, size_t len)
-{
-	/* sl_io_write_all sends with MSG_NOSIGNAL: a closed peer gives EPIPE,
-	 * not a SIGPIPE that would kill us. */
-	if (sl_io_write_all(conn, buf, len) < 0)
-		die("send:");
-	printf("send() %zu bytes back\n", len);
-}
-
-/* Echo one recv()'s worth. Returns as receive() does. */
-static ssize_t echo_once(int conn)
-{
-	char buf[4096];
-	ssize_t n = receive(conn, buf, sizeof(buf));
-
-	if (n > 0)
-		send_back(conn, buf, (size_t)n);
-	return n;
-}
-
 /* Echo until the client's FIN. Returns the bytes received, or -1 when the
  * client reset the connection. */
 static long echo_until_fin(int conn)
@@ -309,6 +266,31 @@ static long echo_until_fin(int conn)
 	while ((n = echo_once(conn)) > 0)
 		total += n;
 	return n < 0 ? -1 : total;
+}
+
+static void end_after_client_fin(int conn, const struct options *opt, long total)
+{
+	if (opt->mode == MODE_HALFCLOSE) {
+		pause_before(opt->step, "send()");
+		send_after_fin(conn, total);
+	}
+	if (opt->mode == MODE_FORGET_CLOSE) {
+		printf("we 'forget' to close(): our socket stays in %s for as long as "
+		       "we hold it (no timer ends it); the client's waits in FIN_WAIT2\n",
+		       tcp_state(conn));
+		printf("   ... press Enter to call close() at last\n");
+		wait_for_enter();
+	} else {
+		pause_before(opt->step, "close()");
+	}
+	/* A client that called close() instead of shutdown() cannot take our
+	 * late data: its kernel answers with RST, and our socket is CLOSE. */
+	if (strcmp(tcp_state(conn), "CLOSE") == 0)
+		close_connection(conn, "frees the fd: the connection was reset (the client "
+				 "had called close(), so our late data drew an RST)");
+	else
+		close_connection(conn, "we sent FIN after the client's: LAST_ACK until it "
+				 "is acknowledged, then gone; the client holds TIME_WAIT");
 }
 
 /* After the client's FIN we may still send: its shutdown(SHUT_WR) closed
@@ -346,12 +328,7 @@ static void close_connection(int conn, const char *what_happens)
 /* SO_LINGER on, 0 seconds: close() throws away unsent data and sends RST. */
 static void abort_connection(int conn)
 {
-	/* EXERCISE 2: abort the connection: close() must send RST, not FIN
-	 * HINT: before close(), setsockopt(conn, SOL_SOCKET, SO_LINGER, &lg,
-	 * sizeof(lg)) with struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-	 * die("setsockopt SO_LINGER:") if it returns < 0
-	 * STUB: if (close(conn) < 0)
-	 * STUB: 	die("close:"); */
+	/* EXERCISE 2: abort the connection: close() must send RST, not FIN */
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
 	if (setsockopt(conn, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0)
@@ -363,93 +340,39 @@ static void abort_connection(int conn)
 	       "the connection is gone at once, no TIME_WAIT\n");
 }
 
-static void end_after_client_fin(int conn, const struct options *opt, long total)
+/* ---- Plumbing: the command line ------------------------------------------ */
+
+/* The options, as a table: lib/lesson parses them, checks each value and
+ * prints the -h text from the same table. */
+static void parse_options(int argc, char **argv, struct options *opt)
 {
-	if (opt->mode == MODE_HALFCLOSE) {
-		pause_before(opt->step, "send()");
-		send_after_fin(conn, total);
-	}
-	if (opt->mode == MODE_FORGET_CLOSE) {
-		printf("we 'forget' to close(): our socket stays in %s for as long as "
-		       "we hold it (no timer ends it); the client's waits in FIN_WAIT2\n",
-		       tcp_state(conn));
-		printf("   ... press Enter to call close() at last\n");
-		wait_for_enter();
-	} else {
-		pause_before(opt->step, "close()");
-	}
-	/* A client that called close() instead of shutdown() cannot take our
-	 * late data: its kernel answers with RST, and our socket is CLOSE. */
-	if (strcmp(tcp_state(conn), "CLOSE") == 0)
-		close_connection(conn, "frees the fd: the connection was reset (the client "
-				 "had called close(), so our late data drew an RST)");
-	else
-		close_connection(conn, "we sent FIN after the client's: LAST_ACK until it "
-				 "is acknowledged, then gone; the client holds TIME_WAIT");
-}
+	/* In the order of enum mode. */
+	static const char *const modes[] = { "echo", "close-first", "halfclose", "rst",
+					     "forget-close", "no-accept", NULL };
+	int no_reuseaddr = 0;
+	const struct lesson_opt options[] = {
+		OPT_BIND(&opt->host, "address to listen on (default " DEFAULT_HOST ")"),
+		OPT_PORT(&opt->port, "port to listen on (default 0: any free port)"),
+		{ 'm', "mode", OPT_CHOICE, &opt->mode, "MODE",
+		  "how the connection ends: echo (the default: the\n"
+		  "client closes first), close-first (TIME_WAIT here),\n"
+		  "halfclose (we send after its FIN), rst (SO_LINGER 0),\n"
+		  "forget-close (CLOSE_WAIT until Enter), no-accept\n"
+		  "(clients wait in the backlog until Enter)",
+		  .what = "mode", .choices = modes },
+		{ 's', "step", OPT_FLAG, &opt->step, .help = "wait for Enter before each step" },
+		{ 0, "backlog", OPT_NUMBER, &opt->backlog, "N", "listen() backlog, 0 to 4096 (default 1)",
+		  .what = "backlog", .min = 0, .max = 4096 },
+		{ 0, "no-reuseaddr", OPT_FLAG, &no_reuseaddr,
+		  .help = "do not set SO_REUSEADDR on the listener" },
+		{ 0 }
+	};
 
-static void serve_one_client(int listener, const struct options *opt)
-{
-	int conn = accept_client(listener);
-	long total;
-
-	switch (opt->mode) {
-	case MODE_CLOSE_FIRST:
-		if (echo_once(conn) <= 0) {
-			close_connection(conn, "the client ended first; nothing left to show");
-			break;
-		}
-		pause_before(opt->step, "close()");
-		if (unread_bytes(conn) > 0)
-			close_connection(conn, "with data we never read still in our socket, "
-					 "the kernel sends RST, not FIN: no TIME_WAIT");
-		else
-			close_connection(conn, "we sent FIN first: FIN_WAIT1, FIN_WAIT2, and "
-					 "after the client's FIN, TIME_WAIT on our side for 60 s");
-		break;
-	case MODE_RST:
-		if (echo_once(conn) <= 0) {
-			close_connection(conn, "the client ended first; nothing left to show");
-			break;
-		}
-		pause_before(opt->step, "close() with SO_LINGER {1, 0}");
-		abort_connection(conn);
-		break;
-	default:
-		total = echo_until_fin(conn);
-		if (total < 0)
-			close_connection(conn, "releases the reset socket");
-		else
-			end_after_client_fin(conn, opt, total);
-	}
-}
-
-/* Never accept(): the kernel still completes handshakes, up to backlog+1
- * of them on Linux, and queues them. SYNs beyond that are dropped without
- * an answer, so those clients stay in SYN_SENT and keep resending. */
-static void hold_backlog(void)
-{
-	printf("not calling accept(): clients that fit in the backlog are ESTABLISHED "
-	       "but unaccepted, the next ones stay in SYN_SENT\n");
-	printf("   ... press Enter to close the listener\n");
-	wait_for_enter();
-}
-
-int main(int argc, char **argv)
-{
-	struct options opt;
-	int listener;
-
-	/* One line per step, even through a pipe to a test or the visualizer. */
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	parse_options(argc, argv, &opt);
-	listener = open_listener(&opt);
-	if (opt.mode == MODE_NO_ACCEPT)
-		hold_backlog();
-	else
-		serve_one_client(listener, &opt);
-	if (close(listener) < 0)
-		die("close:");
-	printf("close(listener): the port is free again (unless TIME_WAIT holds it)\n");
-	return EXIT_OK;
+	*opt = (struct options){ .host = DEFAULT_HOST, .port = "0", .mode = MODE_ECHO,
+				 .backlog = 1 };
+	lesson_options(argc, argv, &(struct lesson_cli){
+		.about = "Lesson 03: accept one client, end the connection the way MODE says.",
+		.opts = options,
+	});
+	opt->reuseaddr = !no_reuseaddr;
 }

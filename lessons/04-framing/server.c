@@ -27,10 +27,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,239 +36,28 @@
 
 #include "addr.h"
 #include "io.h"
+#include "net.h"
 #include "lesson/lesson.h"
+#include "lesson/stop.h"
+#include "common.h"
 
 /* How many connections the kernel may hold, handshake done, waiting for
  * accept() while we are busy with another client. */
 #define BACKLOG 16
 
-/* The length prefix: a 4-byte unsigned integer, most significant byte
- * first ("network byte order"). */
-#define HEADER_LEN 4
-
-/* Fixed records must be able to hold our acknowledgement text. */
-#define RECORD_MIN 32
-#define RECORD_MAX 4096
-#define RECORD_DEFAULT 32
-
-#define MAX_DEFAULT 1024
-#define MAX_LIMIT (1024 * 1024)
-
-/* "ack SEQ LEN CHECKSUM": always shorter than this. */
-#define ACK_TEXT_MAX 64
-
 /* How much of each message to print. */
 #define PREVIEW_MAX 60
-
-enum mode { MODE_FIXED, MODE_DELIM, MODE_LENGTH };
-
-static const char *const mode_names[] = { "fixed", "delim", "length" };
 
 struct options {
 	const char *host;
 	const char *port;
-	enum mode mode;
+	int mode;          /* enum mode */
 	size_t record;     /* fixed: every message is exactly this long */
 	size_t max;        /* delim, length: the longest message accepted */
 	long max_clients;  /* 0 = no limit */
 	int verbose;       /* print every recv() */
 	int naive;         /* the bug: one recv() = one message */
 };
-
-/* Set by the SIGINT/SIGTERM handler, read by the loops. */
-static volatile sig_atomic_t stop_requested;
-
-static void usage(void)
-{
-	printf("usage: server [-b ADDR] [-p PORT] [-m MODE] [-r RECORD] [-M MAX]\n"
-	       "              [-n N] [-v] [--naive]\n"
-	       "The framing server (lesson 04): reassembles messages from a TCP byte\n"
-	       "stream, prints each one, and acknowledges it with\n"
-	       "\"ack SEQ LEN CHECKSUM\" in the same framing.\n"
-	       "\n"
-	       "  -b, --bind ADDR     address to listen on (default %s)\n"
-	       "  -p, --port PORT     port to listen on (default 0: any free port)\n"
-	       "  -m, --mode MODE     fixed, delim or length (default delim)\n"
-	       "  -r, --record BYTES  fixed mode: record size, %d to %d (default %d)\n"
-	       "  -M, --max BYTES     delim and length modes: the longest message\n"
-	       "                      accepted, 1 to %d (default %d)\n"
-	       "  -n, --clients N     exit after serving N clients (default 0: serve\n"
-	       "                      until SIGINT or SIGTERM)\n"
-	       "  -v, --verbose       print how many bytes each recv() returned\n"
-	       "      --naive         the bug this lesson is about: treat every recv()\n"
-	       "                      as one whole message\n"
-	       "  -h, --help          show this help\n",
-	       DEFAULT_HOST, RECORD_MIN, RECORD_MAX, RECORD_DEFAULT,
-	       MAX_LIMIT, MAX_DEFAULT);
-}
-
-static enum mode parse_mode(const char *arg)
-{
-	for (int m = MODE_FIXED; m <= MODE_LENGTH; m++)
-		if (strcmp(arg, mode_names[m]) == 0)
-			return (enum mode)m;
-	usage_error("bad mode '%s': expected fixed, delim or length", arg);
-}
-
-static void parse_options(int argc, char **argv, struct options *opt)
-{
-	enum { OPT_NAIVE = 1000 };
-	static const struct option longopts[] = {
-		COMMON_LONGOPTS,
-		{ "mode", required_argument, NULL, 'm' },
-		{ "record", required_argument, NULL, 'r' },
-		{ "max", required_argument, NULL, 'M' },
-		{ "clients", required_argument, NULL, 'n' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "naive", no_argument, NULL, OPT_NAIVE },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-
-	opt->host = DEFAULT_HOST;
-	opt->port = "0";
-	opt->mode = MODE_DELIM;
-	opt->record = RECORD_DEFAULT;
-	opt->max = MAX_DEFAULT;
-	opt->max_clients = 0;
-	opt->verbose = 0;
-	opt->naive = 0;
-	opterr = 0; /* bad_option() says what was wrong, in our words */
-	while ((c = getopt_long(argc, argv, ":" COMMON_SHORTOPTS "m:r:M:n:v",
-				longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage();
-			exit(EXIT_OK);
-		case 'b':
-			opt->host = optarg;
-			break;
-		case 'p':
-			opt->port = opt_port(optarg);
-			break;
-		case 'm':
-			opt->mode = parse_mode(optarg);
-			break;
-		case 'r':
-			opt->record = (size_t)opt_number(optarg, "record size",
-							 RECORD_MIN, RECORD_MAX);
-			break;
-		case 'M':
-			opt->max = (size_t)opt_number(optarg, "maximum message size",
-						      1, MAX_LIMIT);
-			break;
-		case 'n':
-			opt->max_clients = opt_number(optarg, "client count", 0, 1000000);
-			break;
-		case 'v':
-			opt->verbose = 1;
-			break;
-		case OPT_NAIVE:
-			opt->naive = 1;
-			break;
-		default: /* '?' unknown option, ':' missing argument */
-			bad_option(c, argv);
-		}
-	}
-	if (optind < argc)
-		usage_error("unexpected argument '%s'", argv[optind]);
-}
-
-static void on_stop_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
-static void install_stop_handlers(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
-	sigemptyset(&sa.sa_mask);
-	/* No SA_RESTART: a blocked accept() or recv() fails with EINTR, our
-	 * cue to look at stop_requested. */
-	sa.sa_flags = 0;
-	if (sigaction(SIGINT, &sa, NULL) < 0)
-		die("sigaction SIGINT:");
-	if (sigaction(SIGTERM, &sa, NULL) < 0)
-		die("sigaction SIGTERM:");
-}
-
-/* Is this the IPv6 wildcard address "::"? */
-static int is_ipv6_any(const struct addrinfo *ai)
-{
-	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ai->ai_addr;
-
-	return ai->ai_family == AF_INET6 &&
-	       memcmp(&sin6->sin6_addr, &in6addr_any, sizeof(in6addr_any)) == 0;
-}
-
-/* A listening socket on one resolved address, or -1 (after saying why). */
-static int listen_on(const struct addrinfo *ai)
-{
-	char where[SL_ADDRSTRLEN];
-	int one = 1, zero = 0;
-	int fd;
-
-	if (sl_addr_format(ai->ai_addr, ai->ai_addrlen, where, sizeof(where)) == NULL)
-		snprintf(where, sizeof(where), "(address family %d)", ai->ai_family);
-
-	fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-	if (fd < 0) {
-		warn("socket for %s:", where);
-		return -1;
-	}
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) {
-		warn("setsockopt SO_REUSEADDR:");
-		close(fd);
-		return -1;
-	}
-	/* On "::" accept IPv4 clients too, whatever bindv6only says. */
-	if (is_ipv6_any(ai) &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0) {
-		warn("setsockopt IPV6_V6ONLY:");
-		close(fd);
-		return -1;
-	}
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-		warn("bind %s:", where);
-		close(fd);
-		return -1;
-	}
-	if (listen(fd, BACKLOG) < 0) {
-		warn("listen %s:", where);
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Resolve host:port for a server and listen on the first address that
- * works (lesson 02 explains each step). */
-static int open_listener(const char *host, const char *port)
-{
-	struct addrinfo hints, *res, *ai;
-	int fd = -1;
-	int rc;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	rc = getaddrinfo(host, port, &hints, &res);
-	if (rc != 0)
-		die("resolve %s: %s", host,
-		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-
-	for (ai = res; ai != NULL && fd < 0; ai = ai->ai_next)
-		fd = listen_on(ai);
-	freeaddrinfo(res);
-	return fd;
-}
-
-/* ---- reassembly: the heart of the lesson ------------------------------- */
 
 /* One connection's bytes that have arrived but are not yet handed out as
  * messages. cap is the size of the largest frame we accept, so every frame
@@ -290,6 +75,65 @@ struct message {
 	size_t len;
 };
 
+/* main() is the whole story; each step is a function below it, in order. */
+static void parse_options(int argc, char **argv, struct options *opt);
+static size_t frame_capacity(const struct options *opt);
+static int serve_clients(int listener, const struct options *opt, struct inbox *in);
+static long serve_client(int fd, const char *who, const struct options *opt, struct inbox *in);
+static int deliver_whole_messages(int fd, const char *who, const struct options *opt,
+				  struct inbox *in, long *seq);
+static ssize_t take_message(const char *p, size_t n, const struct options *opt,
+			    struct message *m, char *why, size_t whylen);
+static ssize_t take_fixed(const char *p, size_t n, const struct options *opt, struct message *m);
+static ssize_t take_line(const char *p, size_t n, const struct options *opt,
+			 struct message *m, char *why, size_t whylen);
+static ssize_t take_prefixed(const char *p, size_t n, const struct options *opt,
+			     struct message *m, char *why, size_t whylen);
+static int deliver(int fd, const struct options *opt, long seq, const struct message *m);
+static size_t frame_ack(const struct options *opt, const char *text, size_t len, char *out);
+static void report_truncated(const char *who, const struct options *opt,
+			     long seq, const char *p, size_t n);
+static long serve_client_naive(int fd, const char *who, const struct options *opt,
+			       struct inbox *in);
+static void print_preview(const char *p, size_t len);
+
+int main(int argc, char **argv)
+{
+	char err[SL_ERR_LEN];
+	struct options opt;
+	struct inbox in;
+	int listener, status;
+
+	parse_options(argc, argv, &opt);
+	/* One line at a time even into a pipe, so whoever reads our output
+	 * (you, a test, the visualizer) sees each event as it happens. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* The signal-safe stop of lesson 02, from lib/lesson. */
+	stop_on_signals();
+
+	/* socket, bind, listen as in lesson 02, from the library this time. */
+	listener = sl_tcp_listen(opt.host, opt.port, BACKLOG, NULL, NULL, err);
+	if (listener < 0)
+		die("%s", err);
+	stop_wakes(listener);
+	in.cap = frame_capacity(&opt);
+	in.used = 0;
+	in.buf = malloc(in.cap);
+	if (in.buf == NULL)
+		die("malloc %zu bytes:", in.cap);
+	announce_listening(listener);
+	printf("framing: %s%s\n", mode_names[opt.mode],
+	       opt.naive ? " (naive: one recv() = one message)" : "");
+
+	status = serve_clients(listener, &opt, &in);
+	stop_forget(listener);
+	close(listener);
+	free(in.buf);
+	if (stop_requested)
+		printf("stopping: signal received\n");
+	return status;
+}
+
 /* The largest frame (framing bytes included) we are willing to hold. */
 static size_t frame_capacity(const struct options *opt)
 {
@@ -304,223 +148,80 @@ static size_t frame_capacity(const struct options *opt)
 	return 0;
 }
 
-/* Fixed: a message is the next `record` bytes, whatever they are. Its
- * text runs up to the first NUL padding byte (or fills the record). */
-static ssize_t take_fixed(const char *p, size_t n, const struct options *opt,
-			  struct message *m)
+/* Accept clients one after another and serve each to the end. Returns
+ * EXIT_OK when told to stop or done with max_clients, else EXIT_RUNTIME. */
+static int serve_clients(int listener, const struct options *opt,
+			 struct inbox *in)
 {
-	/* EXERCISE 3: fixed records: a message is the next opt->record bytes
-	 * HINT: fewer than opt->record bytes so far: return 0 (wait for more);
-	 * else the message is at p, its length strnlen(p, opt->record) (the
-	 * text stops at the NUL padding), and the frame takes opt->record bytes
-	 * STUB: (void)p; (void)n; (void)opt; (void)m;
-	 * STUB: return 0; */
-	if (n < opt->record)
-		return 0; /* not the whole record yet */
-	m->data = p;
-	m->len = strnlen(p, opt->record);
-	return (ssize_t)opt->record;
-	/* END EXERCISE 3 */
-}
+	long served = 0;
 
-/* Delimiter: a message ends at the first '\n'. Until one arrives we cannot
- * know how long the line is, so give up once it is already too long. */
-static ssize_t take_line(const char *p, size_t n, const struct options *opt,
-			 struct message *m, char *why, size_t whylen)
-{
-	/* EXERCISE 1: delimiter framing: a message ends at the first '\n'
-	 * HINT: memchr(p, '\n', n); none yet: more than opt->max bytes is an
-	 * error (say why in why, return -1), otherwise return 0 (wait); found:
-	 * the message is p up to the '\n', and the frame takes the '\n' too
-	 * STUB: (void)p; (void)n; (void)opt; (void)m; (void)why; (void)whylen;
-	 * STUB: return 0; */
-	const char *nl = memchr(p, '\n', n);
+	while (!stop_requested && (opt->max_clients == 0 || served < opt->max_clients)) {
+		struct sockaddr_storage peer;
+		socklen_t peerlen = sizeof(peer);
+		char who[SL_ADDRSTRLEN];
+		long count;
+		int fd;
 
-	if (nl == NULL) {
-		if (n > opt->max) {
-			snprintf(why, whylen, "is longer than the limit of %zu bytes "
-				 "(no '\\n' in the first %zu)", opt->max, n);
-			return -1;
+		fd = accept(listener, (struct sockaddr *)&peer, &peerlen);
+		if (fd < 0) {
+			if (stop_requested)
+				break; /* the stop shut the listener down */
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			warn("accept:");
+			return EXIT_RUNTIME;
 		}
-		return 0; /* the end of the line has not arrived yet */
-	}
-	m->data = p;
-	m->len = (size_t)(nl - p);
-	return (ssize_t)(m->len + 1); /* the '\n' is used up too */
-	/* END EXERCISE 1 */
-}
-
-/* Length prefix: first the 4-byte header, then as many bytes as it says. */
-static ssize_t take_prefixed(const char *p, size_t n, const struct options *opt,
-			     struct message *m, char *why, size_t whylen)
-{
-	/* EXERCISE 2: length prefix: 4 bytes of length, big-endian, then data
-	 * HINT: fewer than HEADER_LEN bytes: return 0; else memcpy the header
-	 * into a uint32_t and ntohl() it; over opt->max: error (why, -1) before
-	 * waiting for it; the whole payload here: the message is at
-	 * p + HEADER_LEN, and the frame takes HEADER_LEN + len bytes
-	 * STUB: (void)p; (void)n; (void)opt; (void)m; (void)why; (void)whylen;
-	 * STUB: return 0; */
-	uint32_t be, len;
-
-	if (n < HEADER_LEN)
-		return 0; /* not even the whole header yet */
-	/* memcpy, not *(uint32_t *)p: p need not be 4-byte aligned. */
-	memcpy(&be, p, HEADER_LEN);
-	len = ntohl(be);
-	/* Check before waiting: never trust a size the peer announces. */
-	if (len > opt->max) {
-		snprintf(why, whylen, "announces %lu bytes, more than the limit of %zu",
-			 (unsigned long)len, opt->max);
-		return -1;
-	}
-	if (n - HEADER_LEN < len)
-		return 0; /* header complete, payload not yet */
-	m->data = p + HEADER_LEN;
-	m->len = len;
-	return (ssize_t)(HEADER_LEN + len);
-	/* END EXERCISE 2 */
-}
-
-/* Look for one whole message at p (n bytes). Returns the bytes it takes
- * (> 0, framing included), 0 when more must arrive first, or -1 with the
- * reason in why when the peer broke the framing rules. */
-static ssize_t take_message(const char *p, size_t n, const struct options *opt,
-			    struct message *m, char *why, size_t whylen)
-{
-	switch (opt->mode) {
-	case MODE_FIXED:
-		return take_fixed(p, n, opt, m);
-	case MODE_DELIM:
-		return take_line(p, n, opt, m, why, whylen);
-	case MODE_LENGTH:
-		return take_prefixed(p, n, opt, m, why, whylen);
-	}
-	return -1;
-}
-
-/* ---- what we do with each message -------------------------------------- */
-
-/* FNV-1a, 32 bits: a checksum short enough to read and to write again in
- * any language. Not for security, only to catch a mangled message. */
-static uint32_t checksum(const char *p, size_t len)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)p[i];
-		h *= 16777619u;
-	}
-	return h;
-}
-
-/* Print up to PREVIEW_MAX bytes of a message in quotes, with \n, \", \\
- * and \xHH for bytes that are not printable, so a message with a newline
- * or a NUL in it is still one line on the screen. */
-static void print_preview(const char *p, size_t len)
-{
-	size_t shown = len < PREVIEW_MAX ? len : PREVIEW_MAX;
-
-	putchar('"');
-	for (size_t i = 0; i < shown; i++) {
-		unsigned char c = (unsigned char)p[i];
-
-		if (c == '\n')
-			fputs("\\n", stdout);
-		else if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20 || c > 0x7e)
-			printf("\\x%02x", c);
+		if (sl_addr_format((struct sockaddr *)&peer, peerlen, who, sizeof(who)) == NULL)
+			snprintf(who, sizeof(who), "(unknown address)");
+		printf("client %s connected\n", who);
+		stop_wakes(fd); /* a stop signal ends a recv() waiting on it */
+		if (opt->naive)
+			count = serve_client_naive(fd, who, opt, in);
 		else
-			putchar(c);
+			count = serve_client(fd, who, opt, in);
+		stop_forget(fd); /* before close(): the number may be reused */
+		close(fd);
+		printf("client %s disconnected after %ld message%s\n", who, count,
+		       count == 1 ? "" : "s");
+		served++;
 	}
-	putchar('"');
-	if (shown < len)
-		fputs("...", stdout);
-	putchar('\n');
+	return EXIT_OK;
 }
 
-/* Put text into the same framing the client uses, in out; returns the
- * frame's length. The acknowledgements are framed messages too. */
-static size_t frame_ack(const struct options *opt, const char *text, size_t len,
-			char *out)
+/* Serve one client: recv() into the inbox, hand out whole messages,
+ * repeat until the client closes. Returns the number of messages. */
+static long serve_client(int fd, const char *who, const struct options *opt,
+			 struct inbox *in)
 {
-	uint32_t be;
+	long seq = 0;
 
-	switch (opt->mode) {
-	case MODE_FIXED:
-		memcpy(out, text, len);
-		memset(out + len, '\0', opt->record - len); /* pad the record */
-		return opt->record;
-	case MODE_DELIM:
-		memcpy(out, text, len);
-		out[len] = '\n';
-		return len + 1;
-	case MODE_LENGTH:
-		be = htonl((uint32_t)len);
-		memcpy(out, &be, HEADER_LEN);
-		memcpy(out + HEADER_LEN, text, len);
-		return HEADER_LEN + len;
-	}
-	return 0;
-}
+	in->used = 0;
+	for (;;) {
+		/* Append to what we hold. There is always room: a full inbox
+		 * either holds a whole message or broke the limit, and both
+		 * were dealt with before we came back here. */
+		ssize_t n = recv(fd, in->buf + in->used, in->cap - in->used, 0);
 
-/* Print message number seq and acknowledge it. Returns 0, or -1 when the
- * acknowledgement could not be sent (the client is gone). */
-static int deliver(int fd, const struct options *opt, long seq,
-		   const struct message *m)
-{
-	char text[ACK_TEXT_MAX];
-	char frame[RECORD_MAX + HEADER_LEN];
-	int len;
-
-	printf("message %ld (%zu bytes): ", seq, m->len);
-	print_preview(m->data, m->len);
-
-	len = snprintf(text, sizeof(text), "ack %ld %zu %08lx", seq, m->len,
-		       (unsigned long)checksum(m->data, m->len));
-	/* Even a RECORD_MIN record holds the ack until SEQ has 14 digits. */
-	if (len < 0 || (size_t)len >= sizeof(text) ||
-	    (opt->mode == MODE_FIXED && (size_t)len > opt->record)) {
-		warn("acknowledgement %ld does not fit its frame", seq);
-		return -1;
-	}
-	/* One frame, one write: sl_io_write_all (lib/io.h) loops over short
-	 * writes and EINTR and uses MSG_NOSIGNAL, as lesson 02's send_all. */
-	if (sl_io_write_all(fd, frame, frame_ack(opt, text, (size_t)len, frame)) < 0) {
-		warn("send acknowledgement %ld:", seq);
-		return -1;
-	}
-	return 0;
-}
-
-/* The client closed with part of a message still in the inbox: say how
- * much of what arrived. */
-static void report_truncated(const char *who, const struct options *opt,
-			     long seq, const char *p, size_t n)
-{
-	uint32_t be;
-
-	switch (opt->mode) {
-	case MODE_FIXED:
-		warn("client %s: message %ld truncated: the client closed after "
-		     "%zu of %zu bytes", who, seq, n, opt->record);
-		break;
-	case MODE_DELIM:
-		warn("client %s: message %ld truncated: the client closed after "
-		     "%zu bytes with no '\\n'", who, seq, n);
-		break;
-	case MODE_LENGTH:
-		if (n < HEADER_LEN) {
-			warn("client %s: message %ld truncated: the client closed "
-			     "after %zu of %d header bytes", who, seq, n, HEADER_LEN);
-			break;
+		if (n < 0) {
+			if (errno == EINTR && !stop_requested)
+				continue;
+			if (errno != EINTR)
+				warn("client %s: recv:", who);
+			return seq;
 		}
-		memcpy(&be, p, HEADER_LEN);
-		warn("client %s: message %ld truncated: the client closed after "
-		     "%zu of %lu payload bytes", who, seq, n - HEADER_LEN,
-		     (unsigned long)ntohl(be));
-		break;
+		if (n == 0) {
+			/* End of file. Between messages that is a clean end;
+			 * inside one, the message is lost (unless the end is
+			 * ours: a stop signal shut the socket down). */
+			if (in->used > 0 && !stop_requested)
+				report_truncated(who, opt, seq + 1, in->buf, in->used);
+			return seq;
+		}
+		if (opt->verbose)
+			printf("recv() returned %zd\n", n);
+		in->used += (size_t)n;
+		if (deliver_whole_messages(fd, who, opt, in, &seq) < 0)
+			return seq;
 	}
 }
 
@@ -556,39 +257,166 @@ static int deliver_whole_messages(int fd, const char *who,
 	return 0;
 }
 
-/* Serve one client: recv() into the inbox, hand out whole messages,
- * repeat until the client closes. Returns the number of messages. */
-static long serve_client(int fd, const char *who, const struct options *opt,
-			 struct inbox *in)
+/* Look for one whole message at p (n bytes). Returns the bytes it takes
+ * (> 0, framing included), 0 when more must arrive first, or -1 with the
+ * reason in why when the peer broke the framing rules. */
+static ssize_t take_message(const char *p, size_t n, const struct options *opt,
+			    struct message *m, char *why, size_t whylen)
 {
-	long seq = 0;
+	switch (opt->mode) {
+	case MODE_FIXED:
+		return take_fixed(p, n, opt, m);
+	case MODE_DELIM:
+		return take_line(p, n, opt, m, why, whylen);
+	case MODE_LENGTH:
+		return take_prefixed(p, n, opt, m, why, whylen);
+	}
+	return -1;
+}
 
-	in->used = 0;
-	for (;;) {
-		/* Append to what we hold. There is always room: a full inbox
-		 * either holds a whole message or broke the limit, and both
-		 * were dealt with before we came back here. */
-		ssize_t n = recv(fd, in->buf + in->used, in->cap - in->used, 0);
+/* Fixed: a message is the next `record` bytes, whatever they are. Its
+ * text runs up to the first NUL padding byte (or fills the record). */
+static ssize_t take_fixed(const char *p, size_t n, const struct options *opt,
+			  struct message *m)
+{
+	/* EXERCISE 3: fixed records: a message is the next opt->record bytes */
+	if (n < opt->record)
+		return 0; /* not the whole record yet */
+	m->data = p;
+	m->len = strnlen(p, opt->record);
+	return (ssize_t)opt->record;
+	/* END EXERCISE 3 */
+}
 
-		if (n < 0) {
-			if (errno == EINTR && !stop_requested)
-				continue;
-			if (errno != EINTR)
-				warn("client %s: recv:", who);
-			return seq;
+/* Delimiter: a message ends at the first '\n'. Until one arrives we cannot
+ * know how long the line is, so give up once it is already too long. */
+static ssize_t take_line(const char *p, size_t n, const struct options *opt,
+			 struct message *m, char *why, size_t whylen)
+{
+	/* EXERCISE 1: delimiter framing: a message ends at the first '\n' */
+	const char *nl = memchr(p, '\n', n);
+
+	if (nl == NULL) {
+		if (n > opt->max) {
+			snprintf(why, whylen, "is longer than the limit of %zu bytes "
+				 "(no '\\n' in the first %zu)", opt->max, n);
+			return -1;
 		}
-		if (n == 0) {
-			/* End of file. Between messages that is a clean end;
-			 * inside one, the message is lost. */
-			if (in->used > 0)
-				report_truncated(who, opt, seq + 1, in->buf, in->used);
-			return seq;
+		return 0; /* the end of the line has not arrived yet */
+	}
+	m->data = p;
+	m->len = (size_t)(nl - p);
+	return (ssize_t)(m->len + 1); /* the '\n' is used up too */
+	/* END EXERCISE 1 */
+}
+
+/* Length prefix: first the 4-byte header, then as many bytes as it says. */
+static ssize_t take_prefixed(const char *p, size_t n, const struct options *opt,
+			     struct message *m, char *why, size_t whylen)
+{
+	/* EXERCISE 2: length prefix: 4 bytes of length, big-endian, then data */
+	uint32_t be, len;
+
+	if (n < HEADER_LEN)
+		return 0; /* not even the whole header yet */
+	/* memcpy, not *(uint32_t *)p: p need not be 4-byte aligned. */
+	memcpy(&be, p, HEADER_LEN);
+	len = ntohl(be);
+	/* Check before waiting: never trust a size the peer announces. */
+	if (len > opt->max) {
+		snprintf(why, whylen, "announces %lu bytes, more than the limit of %zu",
+			 (unsigned long)len, opt->max);
+		return -1;
+	}
+	if (n - HEADER_LEN < len)
+		return 0; /* header complete, payload not yet */
+	m->data = p + HEADER_LEN;
+	m->len = len;
+	return (ssize_t)(HEADER_LEN + len);
+	/* END EXERCISE 2 */
+}
+
+/* Print message number seq and acknowledge it. Returns 0, or -1 when the
+ * acknowledgement could not be sent (the client is gone). */
+static int deliver(int fd, const struct options *opt, long seq,
+		   const struct message *m)
+{
+	char text[ACK_TEXT_MAX];
+	char frame[RECORD_MAX + HEADER_LEN];
+	int len;
+
+	printf("message %ld (%zu bytes): ", seq, m->len);
+	print_preview(m->data, m->len);
+
+	len = snprintf(text, sizeof(text), "ack %ld %zu %08lx", seq, m->len,
+		       (unsigned long)checksum(m->data, m->len));
+	/* Even a RECORD_MIN record holds the ack until SEQ has 14 digits. */
+	if (len < 0 || (size_t)len >= sizeof(text) ||
+	    (opt->mode == MODE_FIXED && (size_t)len > opt->record)) {
+		warn("acknowledgement %ld does not fit its frame", seq);
+		return -1;
+	}
+	/* One frame, one write: sl_io_write_all (lib/io.h) loops over short
+	 * writes and EINTR and uses MSG_NOSIGNAL, as lesson 02's send_all. */
+	if (sl_io_write_all(fd, frame, frame_ack(opt, text, (size_t)len, frame)) < 0) {
+		warn("send acknowledgement %ld:", seq);
+		return -1;
+	}
+	return 0;
+}
+
+/* Put text into the same framing the client uses, in out; returns the
+ * frame's length. The acknowledgements are framed messages too. */
+static size_t frame_ack(const struct options *opt, const char *text, size_t len,
+			char *out)
+{
+	uint32_t be;
+
+	switch (opt->mode) {
+	case MODE_FIXED:
+		memcpy(out, text, len);
+		memset(out + len, '\0', opt->record - len); /* pad the record */
+		return opt->record;
+	case MODE_DELIM:
+		memcpy(out, text, len);
+		out[len] = '\n';
+		return len + 1;
+	case MODE_LENGTH:
+		be = htonl((uint32_t)len);
+		memcpy(out, &be, HEADER_LEN);
+		memcpy(out + HEADER_LEN, text, len);
+		return HEADER_LEN + len;
+	}
+	return 0;
+}
+
+/* The client closed with part of a message still in the inbox: say how
+ * much of what arrived. */
+static void report_truncated(const char *who, const struct options *opt,
+			     long seq, const char *p, size_t n)
+{
+	uint32_t be;
+
+	switch (opt->mode) {
+	case MODE_FIXED:
+		warn("client %s: message %ld truncated: the client closed after "
+		     "%zu of %zu bytes", who, seq, n, opt->record);
+		break;
+	case MODE_DELIM:
+		warn("client %s: message %ld truncated: the client closed after "
+		     "%zu bytes with no '\\n'", who, seq, n);
+		break;
+	case MODE_LENGTH:
+		if (n < HEADER_LEN) {
+			warn("client %s: message %ld truncated: the client closed "
+			     "after %zu of %d header bytes", who, seq, n, HEADER_LEN);
+			break;
 		}
-		if (opt->verbose)
-			printf("recv() returned %zd\n", n);
-		in->used += (size_t)n;
-		if (deliver_whole_messages(fd, who, opt, in, &seq) < 0)
-			return seq;
+		memcpy(&be, p, HEADER_LEN);
+		warn("client %s: message %ld truncated: the client closed after "
+		     "%zu of %lu payload bytes", who, seq, n - HEADER_LEN,
+		     (unsigned long)ntohl(be));
+		break;
 	}
 }
 
@@ -621,75 +449,67 @@ static long serve_client_naive(int fd, const char *who,
 	}
 }
 
-/* Accept clients one after another and serve each to the end. Returns
- * EXIT_OK when told to stop or done with max_clients, else EXIT_RUNTIME. */
-static int serve_clients(int listener, const struct options *opt,
-			 struct inbox *in)
+/* ---- Plumbing: a readable preview, the command line ---------------------- */
+
+/* Print up to PREVIEW_MAX bytes of a message in quotes, with \n, \", \\
+ * and \xHH for bytes that are not printable, so a message with a newline
+ * or a NUL in it is still one line on the screen. */
+static void print_preview(const char *p, size_t len)
 {
-	long served = 0;
+	size_t shown = len < PREVIEW_MAX ? len : PREVIEW_MAX;
 
-	/* A signal that lands after this test but before accept() blocks is
-	 * only noticed at the next client (lesson 02 says more). */
-	while (!stop_requested && (opt->max_clients == 0 || served < opt->max_clients)) {
-		struct sockaddr_storage peer;
-		socklen_t peerlen = sizeof(peer);
-		char who[SL_ADDRSTRLEN];
-		long count;
-		int fd;
+	putchar('"');
+	for (size_t i = 0; i < shown; i++) {
+		unsigned char c = (unsigned char)p[i];
 
-		fd = accept(listener, (struct sockaddr *)&peer, &peerlen);
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			warn("accept:");
-			return EXIT_RUNTIME;
-		}
-		if (sl_addr_format((struct sockaddr *)&peer, peerlen, who, sizeof(who)) == NULL)
-			snprintf(who, sizeof(who), "(unknown address)");
-		printf("client %s connected\n", who);
-		if (opt->naive)
-			count = serve_client_naive(fd, who, opt, in);
+		if (c == '\n')
+			fputs("\\n", stdout);
+		else if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20 || c > 0x7e)
+			printf("\\x%02x", c);
 		else
-			count = serve_client(fd, who, opt, in);
-		close(fd);
-		printf("client %s disconnected after %ld message%s\n", who, count,
-		       count == 1 ? "" : "s");
-		served++;
+			putchar(c);
 	}
-	return EXIT_OK;
+	putchar('"');
+	if (shown < len)
+		fputs("...", stdout);
+	putchar('\n');
 }
 
-int main(int argc, char **argv)
+/* The options, as a table: lib/lesson parses them, checks each value and
+ * prints the -h text from the same table. */
+static void parse_options(int argc, char **argv, struct options *opt)
 {
-	struct options opt;
-	struct inbox in;
-	int listener, status;
+	long record = RECORD_DEFAULT, max = 1024;
+	const struct lesson_opt options[] = {
+		OPT_BIND(&opt->host, "address to listen on (default " DEFAULT_HOST ")"),
+		OPT_PORT(&opt->port, "port to listen on (default 0: any free port)"),
+		{ 'm', "mode", OPT_CHOICE, &opt->mode, "MODE", "fixed, delim or length (default delim)",
+		  .what = "mode", .choices = mode_names },
+		{ 'r', "record", OPT_NUMBER, &record, "BYTES",
+		  "fixed mode: record size, 32 to 4096 (default 32)",
+		  .what = "record size", .min = RECORD_MIN, .max = RECORD_MAX },
+		{ 'M', "max", OPT_NUMBER, &max, "BYTES", "delim and length modes: the longest message\n"
+		  "accepted, 1 to 1048576 (default 1024)",
+		  .what = "maximum message size", .min = 1, .max = 1024 * 1024 },
+		{ 'n', "clients", OPT_NUMBER, &opt->max_clients, "N",
+		  "exit after serving N clients (default 0: serve\nuntil SIGINT or SIGTERM)",
+		  .what = "client count", .min = 0, .max = 1000000 },
+		{ 'v', "verbose", OPT_FLAG, &opt->verbose,
+		  .help = "print how many bytes each recv() returned" },
+		{ 0, "naive", OPT_FLAG, &opt->naive, .help = "the bug this lesson is about: treat "
+		  "every recv()\nas one whole message" },
+		{ 0 }
+	};
 
-	parse_options(argc, argv, &opt);
-	/* One line at a time even into a pipe, so whoever reads our output
-	 * (you, a test, the visualizer) sees each event as it happens. */
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	install_stop_handlers();
-
-	in.cap = frame_capacity(&opt);
-	in.used = 0;
-	in.buf = malloc(in.cap);
-	if (in.buf == NULL)
-		die("malloc %zu bytes:", in.cap);
-
-	listener = open_listener(opt.host, opt.port);
-	if (listener < 0) {
-		free(in.buf);
-		return EXIT_RUNTIME;
-	}
-	announce_listening(listener);
-	printf("framing: %s%s\n", mode_names[opt.mode],
-	       opt.naive ? " (naive: one recv() = one message)" : "");
-
-	status = serve_clients(listener, &opt, &in);
-	close(listener);
-	free(in.buf);
-	if (stop_requested)
-		printf("stopping: signal received\n");
-	return status;
+	*opt = (struct options){ .host = DEFAULT_HOST, .port = "0", .mode = MODE_DELIM };
+	lesson_options(argc, argv, &(struct lesson_cli){
+		.about = "The framing server (lesson 04): reassembles messages from a TCP byte\n"
+			 "stream, prints each one, and acknowledges it with\n"
+			 "\"ack SEQ LEN CHECKSUM\" in the same framing.",
+		.opts = options,
+	});
+	opt->record = (size_t)record;
+	opt->max = (size_t)max;
 }

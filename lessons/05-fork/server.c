@@ -19,7 +19,6 @@
  * children stay in `ps` as <defunct> until the server exits.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,8 +30,10 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "io.h"
 #include "net.h"
 #include "lesson/lesson.h"
+#include "lesson/stop.h"
 
 /* Connections the kernel may hold, handshake done, until accept(). */
 #define BACKLOG 64
@@ -41,91 +42,55 @@
  * want of a resource (descriptors, memory, processes). */
 #define PAUSE_MS 100
 
-/* Set by the SIGINT/SIGTERM handler. In a child, the same handler stops
- * the child (lesson 02 explains the flag and the shutdown() calls). */
-static volatile sig_atomic_t stop_requested;
-static volatile sig_atomic_t listener_fd = -1;
-static volatile sig_atomic_t client_fd = -1;
+static const char *host = DEFAULT_HOST, *port = "0";
+static int zombies; /* --zombies: never wait for the children */
 
-static void usage(void)
+/* main() is the whole story; each step is a function below it, in order. */
+static void parse_options(int argc, char **argv);
+static void reap_children_as_they_exit(void);
+static int serve_clients(int listener);
+static void run_child(int listener, int fd, const char *who, pid_t parent);
+static void echo_client(int fd, const char *who);
+
+int main(int argc, char **argv)
 {
-	printf("usage: server [-b ADDR] [-p PORT] [-z]\n"
-	       "The echo server of lesson 02, one process per client (lesson 05):\n"
-	       "after accept() it forks, the child serves that client, the parent\n"
-	       "accepts the next one.\n"
-	       "\n"
-	       "  -b, --bind ADDR    address to listen on (default %s)\n"
-	       "  -p, --port PORT    port to listen on (default 0: any free port)\n"
-	       "  -z, --zombies      never wait for children: finished ones stay\n"
-	       "                     zombies (<defunct> in ps) until the server exits\n"
-	       "  -h, --help         show this help\n",
-	       DEFAULT_HOST);
-}
+	char err[SL_ERR_LEN];
+	int listener, status;
 
-struct options {
-	const char *host;
-	const char *port;
-	int zombies;
-};
+	parse_options(argc, argv);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* The signal-safe stop of lesson 02, from lib/lesson. A child inherits
+	 * the handler: there it stops the child. */
+	stop_on_signals();
+	reap_children_as_they_exit();
 
-static void parse_options(int argc, char **argv, struct options *opt)
-{
-	static const struct option longopts[] = {
-		COMMON_LONGOPTS,
-		{ "zombies", no_argument, NULL, 'z' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
+	/* Lesson 02 showed every call that opens a listener; from here on
+	 * the library does it the same way (getaddrinfo, socket,
+	 * SO_REUSEADDR, bind, listen). */
+	listener = sl_tcp_listen(host, port, BACKLOG, NULL, NULL, err);
+	if (listener < 0)
+		die("%s", err);
+	stop_wakes(listener);
+	announce_listening(listener);
+	if (zombies)
+		printf("--zombies: finished children are never waited for\n");
 
-	opterr = 0; /* bad_option() says what is wrong, in our own words */
-	opt->host = DEFAULT_HOST;
-	opt->port = "0";
-	opt->zombies = 0;
-	while ((c = getopt_long(argc, argv, ":" COMMON_SHORTOPTS "z", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage();
-			exit(EXIT_OK);
-		case 'b':
-			opt->host = optarg;
-			break;
-		case 'p':
-			opt->port = opt_port(optarg);
-			break;
-		case 'z':
-			opt->zombies = 1;
-			break;
-		default:
-			bad_option(c, argv);
-		}
-	}
-	if (optind < argc)
-		usage_error("unexpected argument '%s'", argv[optind]);
-}
-
-static void on_stop_signal(int sig)
-{
-	int saved = errno;
-
-	(void)sig;
-	stop_requested = 1;
-	if (listener_fd >= 0)
-		shutdown(listener_fd, SHUT_RDWR);
-	if (client_fd >= 0)
-		shutdown(client_fd, SHUT_RDWR);
-	errno = saved;
+	status = serve_clients(listener);
+	stop_forget(listener);
+	close(listener);
+	if (stop_requested)
+		printf("stopping: signal received\n");
+	/* Children still serving get SIGTERM from the kernel when we exit
+	 * (PR_SET_PDEATHSIG), finish their client, and are reaped by
+	 * whichever process adopts them. */
+	return status;
 }
 
 /* A child has exited (or several: while one SIGCHLD is pending, more exits
  * do not queue a second one). Reap until none is left, without blocking. */
 static void on_child_exit(int sig)
 {
-	/* EXERCISE 2: reap every child that has exited, without ever blocking
-	 * HINT: call waitpid(-1, NULL, WNOHANG) in a loop while it returns > 0:
-	 * one SIGCHLD may stand for several exits, and WNOHANG returns 0 at
-	 * once when the children left are still running. waitpid() sets errno
-	 * (ECHILD when none is left): save errno first, restore it at the end
-	 * STUB: (void)sig; */
+	/* EXERCISE 2: reap every child that has exited, without ever blocking */
 	/* waitpid() sets errno when no child is left (ECHILD), and the code
 	 * this handler interrupted may be about to read its own errno. */
 	int saved = errno;
@@ -137,25 +102,19 @@ static void on_child_exit(int sig)
 	/* END EXERCISE 2 */
 }
 
-static void install_handlers(int zombies)
+/* A child that has exited stays a zombie until its parent waits for it:
+ * wait in a SIGCHLD handler. With --zombies, never wait. */
+static void reap_children_as_they_exit(void)
 {
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_stop_signal;
-	sa.sa_flags = 0; /* no SA_RESTART: a blocked accept() returns EINTR */
-	if (sigaction(SIGINT, &sa, NULL) < 0)
-		die("sigaction SIGINT:");
-	if (sigaction(SIGTERM, &sa, NULL) < 0)
-		die("sigaction SIGTERM:");
-
 	if (zombies) {
 		/* SIG_DFL, stated: a SIGCHLD left at SIG_IGN (inherited from
 		 * whoever started us) tells Linux to reap children by itself,
 		 * and then no zombie would ever appear. */
 		sa.sa_handler = SIG_DFL;
-		sa.sa_flags = 0;
 	} else {
 		sa.sa_handler = on_child_exit;
 		/* SA_RESTART: a child exiting is no reason for accept() to fail
@@ -166,93 +125,8 @@ static void install_handlers(int zombies)
 		die("sigaction SIGCHLD:");
 }
 
-/* send() until every byte is queued (lesson 02's send_all). */
-static int send_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-
-		if (n < 0) {
-			if (errno == EINTR && !stop_requested)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* The child's whole job: lesson 02's echo loop, for one client. */
-static void echo_client(int fd, const char *who)
-{
-	char buf[16384];
-	long long echoed = 0;
-
-	printf("[pid %d] client %s connected\n", (int)getpid(), who);
-	while (!stop_requested) {
-		ssize_t n = recv(fd, buf, sizeof(buf), 0);
-
-		if (n == 0)
-			break;
-		if (n < 0) {
-			if (errno == EINTR)
-				continue; /* the loop test looks at stop_requested */
-			warn("recv from %s:", who);
-			break;
-		}
-		if (send_all(fd, buf, (size_t)n) < 0) {
-			if (errno != EINTR)
-				warn("send to %s:", who);
-			break;
-		}
-		echoed += n;
-	}
-	printf("[pid %d] client %s disconnected (%lld bytes echoed)\n",
-	       (int)getpid(), who, echoed);
-}
-
-/* Runs in the child, after fork(). Never returns. */
-static void run_child(int listener, int fd, const char *who, pid_t parent)
-{
-	/* EXERCISE 1: in the child, close the listener: it is the parent's
-	 * HINT: set listener_fd to -1 (the stop handler must not shut the
-	 * parent's listener down), close(listener), and set client_fd to fd so
-	 * that a stop signal shuts this client's socket down
-	 * STUB: (void)listener;
-	 * STUB: client_fd = fd; */
-	/* The listener belongs to the parent. Keeping it open here would do
-	 * no harm today, but it is one more descriptor per child, and a
-	 * child that called accept() on it would steal clients. */
-	listener_fd = -1;
-	close(listener);
-	client_fd = fd;
-	/* END EXERCISE 1 */
-
-	/* EXERCISE 3: make the child stop when its parent does
-	 * HINT: prctl(PR_SET_PDEATHSIG, SIGTERM) asks the kernel for a SIGTERM
-	 * when the parent exits (warn() if it fails); if the parent died before
-	 * that call, getppid() is no longer parent: then set stop_requested
-	 * STUB: (void)parent; */
-	/* When the parent stops (SIGTERM, or it dies), ask the kernel to send
-	 * us SIGTERM too, so no child serves on after its server is gone.
-	 * Linux-only. If the parent died before this line, getppid() has
-	 * already changed: stop at once. */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
-		warn("prctl PR_SET_PDEATHSIG:");
-	if (getppid() != parent)
-		stop_requested = 1;
-	/* END EXERCISE 3 */
-
-	if (!stop_requested)
-		echo_client(fd, who);
-	client_fd = -1;
-	close(fd);
-	/* exit(), not _exit(): our stdout buffer holds only this child's own
-	 * lines (the parent flushed before fork), so flushing it is right. */
-	exit(EXIT_OK);
-}
-
+/* Out of descriptors, memory or processes: wait a moment before trying
+ * again (retrying at once would fail at once, at 100% CPU). */
 static void pause_briefly(void)
 {
 	struct timespec ts = { 0, PAUSE_MS * 1000000L };
@@ -297,17 +171,7 @@ static int serve_clients(int listener)
 		if (sl_addr_format((struct sockaddr *)&peer, peerlen, who, sizeof(who)) == NULL)
 			snprintf(who, sizeof(who), "(unknown address)");
 
-		/* EXERCISE 1: fork a child for this client; the parent closes its copy
-		 * HINT: fflush(stdout) first (the child would print the buffer again);
-		 * pid = fork(): on -1 warn("fork for %s:", who), close(fd),
-		 * pause_briefly() and continue; in the child (0) call
-		 * run_child(listener, fd, who, parent), which never returns; the
-		 * parent then closes fd: the client's socket is the child's now
-		 * STUB: (void)pid;
-		 * STUB: (void)parent;
-		 * STUB: (void)run_child;
-		 * STUB: echo_client(fd, who);
-		 * STUB: close(fd); */
+		/* EXERCISE 1: fork a child for this client; the parent closes its copy */
 		/* Whatever sits in our stdout buffer would be copied into the
 		 * child and printed twice: empty it first. */
 		fflush(stdout);
@@ -333,34 +197,82 @@ static int serve_clients(int listener)
 	return EXIT_OK;
 }
 
-int main(int argc, char **argv)
+/* Runs in the child, after fork(). Never returns. */
+static void run_child(int listener, int fd, const char *who, pid_t parent)
 {
-	char err[SL_ERR_LEN];
-	struct options opt;
-	int listener, status;
-
-	parse_options(argc, argv, &opt);
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	install_handlers(opt.zombies);
-
-	/* Lesson 02 showed every call that opens a listener; from here on
-	 * the library does it the same way (getaddrinfo, socket,
-	 * SO_REUSEADDR, bind, listen). */
-	listener = sl_tcp_listen(opt.host, opt.port, BACKLOG, NULL, NULL, err);
-	if (listener < 0)
-		die("%s", err);
-	listener_fd = listener;
-	announce_listening(listener);
-	if (opt.zombies)
-		printf("--zombies: finished children are never waited for\n");
-
-	status = serve_clients(listener);
-	listener_fd = -1;
+	/* EXERCISE 1: in the child, close the listener: it is the parent's */
+	/* The listener belongs to the parent. Keeping it open here would do
+	 * no harm today, but it is one more descriptor per child, and a
+	 * child that called accept() on it would steal clients. */
+	stop_forget(listener);
 	close(listener);
-	if (stop_requested)
-		printf("stopping: signal received\n");
-	/* Children still serving get SIGTERM from the kernel when we exit
-	 * (PR_SET_PDEATHSIG), finish their client, and are reaped by
-	 * whichever process adopts them. */
-	return status;
+	stop_wakes(fd);
+	/* END EXERCISE 1 */
+
+	/* EXERCISE 3: make the child stop when its parent does */
+	/* When the parent stops (SIGTERM, or it dies), ask the kernel to send
+	 * us SIGTERM too, so no child serves on after its server is gone.
+	 * Linux-only. If the parent died before this line, getppid() has
+	 * already changed: stop at once. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+		warn("prctl PR_SET_PDEATHSIG:");
+	if (getppid() != parent)
+		stop_requested = 1;
+	/* END EXERCISE 3 */
+
+	if (!stop_requested)
+		echo_client(fd, who);
+	stop_forget(fd);
+	close(fd);
+	/* exit(), not _exit(): our stdout buffer holds only this child's own
+	 * lines (the parent flushed before fork), so flushing it is right. */
+	exit(EXIT_OK);
+}
+
+/* The child's whole job: lesson 02's echo loop, for one client.
+ * sl_io_write_all() is lesson 02's send_all(), from the library. */
+static void echo_client(int fd, const char *who)
+{
+	char buf[16384];
+	long long echoed = 0;
+
+	printf("[pid %d] client %s connected\n", (int)getpid(), who);
+	while (!stop_requested) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+		if (n == 0)
+			break;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue; /* the loop test looks at stop_requested */
+			warn("recv from %s:", who);
+			break;
+		}
+		if (sl_io_write_all(fd, buf, (size_t)n) < 0) {
+			if (!stop_requested) /* else: the stop shut the socket down */
+				warn("send to %s:", who);
+			break;
+		}
+		echoed += n;
+	}
+	printf("[pid %d] client %s disconnected (%lld bytes echoed)\n",
+	       (int)getpid(), who, echoed);
+}
+
+/* ---- Plumbing: the command line ---------------------------------------- */
+
+static void parse_options(int argc, char **argv)
+{
+	const struct lesson_opt options[] = {
+		OPT_BIND(&host, "address to listen on (default " DEFAULT_HOST ")"),
+		OPT_PORT(&port, "port to listen on (default 0: any free port)"),
+		{ 'z', "zombies", OPT_FLAG, &zombies, .help = "never wait for children:"
+		  " finished ones stay\nzombies (<defunct> in ps) until the server exits" },
+		{ 0 }
+	};
+
+	lesson_options(argc, argv, &(struct lesson_cli){
+		.about = "One process per client (lesson 05): a child echoes each accepted client.",
+		.opts = options,
+	});
 }

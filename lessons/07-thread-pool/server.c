@@ -26,7 +26,6 @@
  * holds; `ss -ltn` then shows the listener's Recv-Q growing.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,13 +36,12 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "io.h"
 #include "net.h"
 #include "lesson/lesson.h"
 
 #define BACKLOG 64
 #define PAUSE_MS 100
-#define DEFAULT_WORKERS 4
-#define DEFAULT_QUEUE 8
 
 /* An accepted connection waiting for a worker. */
 struct job {
@@ -75,130 +73,117 @@ struct pool {
 	int stop_signal;           /* the signal that stopped us, or 0 */
 };
 
-static void usage(void)
+static const char *host = DEFAULT_HOST, *port = "0";
+static long nworkers = 4, queue_size = 8; /* -w, -q */
+
+/* main() is the whole story; each step is a function below it, in order. */
+static void parse_options(int argc, char **argv);
+static void block_stop_signals(void);
+static void stop_signals(sigset_t *set);
+static void pool_init(struct pool *p);
+static int start_threads(struct pool *p, pthread_t *stopper);
+static void *work(void *arg);
+static struct job queue_pop(struct pool *p);
+static void echo_client(int fd, const char *who, int id);
+static void *wait_for_stop(void *arg);
+static int accept_clients(struct pool *p);
+static int wait_for_room(struct pool *p);
+static int pause_briefly(struct pool *p);
+static void queue_push(struct pool *p, const struct job *j);
+static void stop_threads(struct pool *p, int started, pthread_t stopper);
+static void pool_free(struct pool *p);
+
+int main(int argc, char **argv)
 {
-	printf("usage: server [-b ADDR] [-p PORT] [-w N] [-q N]\n"
-	       "The echo server with a pool of worker threads (lesson 07): the main\n"
-	       "thread accepts and queues connections, N workers serve them.\n"
-	       "\n"
-	       "  -b, --bind ADDR    address to listen on (default %s)\n"
-	       "  -p, --port PORT    port to listen on (default 0: any free port)\n"
-	       "  -w, --workers N    worker threads (default %d)\n"
-	       "  -q, --queue N      connections that may wait for a worker (default %d);\n"
-	       "                     when they are all taken, accept() waits\n"
-	       "  -h, --help         show this help\n",
-	       DEFAULT_HOST, DEFAULT_WORKERS, DEFAULT_QUEUE);
+	char err[SL_ERR_LEN];
+	struct pool p;
+	pthread_t stopper;
+	int started, status = EXIT_RUNTIME;
+
+	parse_options(argc, argv);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	block_stop_signals();
+	pool_init(&p);
+	p.listener = sl_tcp_listen(host, port, BACKLOG, NULL, NULL, err);
+	if (p.listener < 0)
+		die("%s", err);
+
+	started = start_threads(&p, &stopper);
+	if (started == p.nworkers) {
+		announce_listening(p.listener);
+		printf("%d workers, a queue of %d\n", p.nworkers, p.qcap);
+		status = accept_clients(&p);
+	}
+
+	stop_threads(&p, started, stopper);
+	close(p.listener);
+	if (p.stop_signal != 0)
+		printf("stopping: signal received\n");
+	pool_free(&p);
+	return status;
 }
 
-struct options {
-	const char *host;
-	const char *port;
-	int workers;
-	int queue;
-};
-
-static void parse_options(int argc, char **argv, struct options *opt)
+/* Not lesson 02's stop handler (see Signals, above): SIGINT and SIGTERM
+ * are blocked before any thread exists, every thread inherits the mask,
+ * and only sigwait() in wait_for_stop() will ever take them. */
+static void block_stop_signals(void)
 {
-	static const struct option longopts[] = {
-		COMMON_LONGOPTS,
-		{ "workers", required_argument, NULL, 'w' },
-		{ "queue", required_argument, NULL, 'q' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
+	sigset_t sigs;
+	int rc;
 
-	opterr = 0;
-	opt->host = DEFAULT_HOST;
-	opt->port = "0";
-	opt->workers = DEFAULT_WORKERS;
-	opt->queue = DEFAULT_QUEUE;
-	while ((c = getopt_long(argc, argv, ":" COMMON_SHORTOPTS "w:q:", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage();
-			exit(EXIT_OK);
-		case 'b':
-			opt->host = optarg;
+	stop_signals(&sigs);
+	rc = pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	if (rc != 0) {
+		errno = rc; /* pthread functions return their error */
+		die("pthread_sigmask:");
+	}
+}
+
+/* SIGINT and SIGTERM: the signals that stop the server. */
+static void stop_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+}
+
+/* An empty queue of -q slots and -w idle workers. */
+static void pool_init(struct pool *p)
+{
+	memset(p, 0, sizeof(*p));
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->not_empty, NULL);
+	pthread_cond_init(&p->not_full, NULL);
+	p->qcap = (int)queue_size;
+	p->nworkers = (int)nworkers;
+	p->queue = calloc((size_t)p->qcap, sizeof(*p->queue));
+	p->workers = calloc((size_t)p->nworkers, sizeof(*p->workers));
+	if (p->queue == NULL || p->workers == NULL)
+		die("calloc:");
+}
+
+/* Start the workers, and the thread that waits for a stop signal.
+ * Returns how many workers were started. */
+static int start_threads(struct pool *p, pthread_t *stopper)
+{
+	int rc, i;
+
+	for (i = 0; i < p->nworkers; i++) {
+		p->workers[i].pool = p;
+		p->workers[i].fd = -1;
+		rc = pthread_create(&p->workers[i].tid, NULL, work, &p->workers[i]);
+		if (rc != 0) {
+			errno = rc;
+			warn("pthread_create for worker %d:", i + 1);
 			break;
-		case 'p':
-			opt->port = opt_port(optarg);
-			break;
-		case 'w':
-			opt->workers = (int)opt_number(optarg, "worker count", 1, 1024);
-			break;
-		case 'q':
-			opt->queue = (int)opt_number(optarg, "queue size", 1, 65536);
-			break;
-		default:
-			bad_option(c, argv);
 		}
 	}
-	if (optind < argc)
-		usage_error("unexpected argument '%s'", argv[optind]);
-}
-
-/* ---- the queue (call with pool->lock held) --------------------------------- */
-
-static void queue_push(struct pool *p, const struct job *j)
-{
-	p->queue[(p->qhead + p->qlen) % p->qcap] = *j;
-	p->qlen++;
-	pthread_cond_signal(&p->not_empty);
-}
-
-static struct job queue_pop(struct pool *p)
-{
-	struct job j = p->queue[p->qhead];
-
-	p->qhead = (p->qhead + 1) % p->qcap;
-	p->qlen--;
-	pthread_cond_signal(&p->not_full);
-	return j;
-}
-
-/* ---- workers ---------------------------------------------------------------- */
-
-static int send_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
+	rc = pthread_create(stopper, NULL, wait_for_stop, p);
+	if (rc != 0) {
+		errno = rc;
+		die("pthread_create:");
 	}
-	return 0;
-}
-
-/* Lesson 02's echo loop. The worker is taken until the client leaves. */
-static void echo_client(int fd, const char *who, int id)
-{
-	char buf[16384];
-	long long echoed = 0;
-
-	for (;;) {
-		ssize_t n = recv(fd, buf, sizeof(buf), 0);
-
-		if (n == 0)
-			break;
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			warn("recv from %s:", who);
-			break;
-		}
-		if (send_all(fd, buf, (size_t)n) < 0) {
-			warn("send to %s:", who);
-			break;
-		}
-		echoed += n;
-	}
-	printf("worker %d: client %s disconnected (%lld bytes echoed)\n",
-	       id, who, echoed);
+	return i;
 }
 
 /* A worker: take the oldest queued connection, serve it, repeat. */
@@ -208,18 +193,7 @@ static void *work(void *arg)
 	struct pool *p = self->pool;
 	int id = (int)(self - p->workers) + 1;
 
-	/* EXERCISE 1: the worker's loop: wait for a queued connection, serve it
-	 * to its end, close it, and take the next
-	 * HINT: with p->lock held, pthread_cond_wait(&p->not_empty, &p->lock)
-	 * while !p->stopping and p->qlen == 0; if stopping, unlock and return
-	 * NULL; else j = queue_pop(p), self->fd = j.fd, p->busy++, unlock.
-	 * Then printf("worker %d: serving %s\n", id, j.who) and
-	 * echo_client(j.fd, j.who, id) without the lock; afterwards, with it
-	 * held again: self->fd = -1, close(j.fd), p->busy--
-	 * STUB: (void)p;
-	 * STUB: (void)id;
-	 * STUB: (void)echo_client;
-	 * STUB: return NULL; */
+	/* EXERCISE 1: the worker's loop: take a queued connection, serve it, close it, repeat */
 	for (;;) {
 		struct job j;
 
@@ -249,7 +223,45 @@ static void *work(void *arg)
 	/* END EXERCISE 1 */
 }
 
-/* ---- stopping ----------------------------------------------------------------- */
+/* Take the oldest job from the queue, a ring of qcap jobs (call with
+ * p->lock held). */
+static struct job queue_pop(struct pool *p)
+{
+	struct job j = p->queue[p->qhead];
+
+	p->qhead = (p->qhead + 1) % p->qcap;
+	p->qlen--;
+	pthread_cond_signal(&p->not_full);
+	return j;
+}
+
+/* Lesson 02's echo loop (sl_io_write_all() is its send_all(), from the
+ * library). The worker is taken until the client leaves. */
+static void echo_client(int fd, const char *who, int id)
+{
+	char buf[16384];
+	long long echoed = 0;
+
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+		if (n == 0)
+			break;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			warn("recv from %s:", who);
+			break;
+		}
+		if (sl_io_write_all(fd, buf, (size_t)n) < 0) {
+			warn("send to %s:", who);
+			break;
+		}
+		echoed += n;
+	}
+	printf("worker %d: client %s disconnected (%lld bytes echoed)\n",
+	       id, who, echoed);
+}
 
 /* The one thread that receives SIGINT and SIGTERM: every thread has them
  * blocked, so the kernel keeps them pending until sigwait() takes one.
@@ -258,23 +270,14 @@ static void *work(void *arg)
 static void *wait_for_stop(void *arg)
 {
 	struct pool *p = arg;
-	sigset_t stop_signals;
+	sigset_t sigs;
 	int sig = 0;
 
-	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGINT);
-	sigaddset(&stop_signals, SIGTERM);
-	while (sigwait(&stop_signals, &sig) != 0)
+	stop_signals(&sigs);
+	while (sigwait(&sigs, &sig) != 0)
 		;
 
-	/* EXERCISE 3: a stop signal came: wake every thread, and every blocked
-	 * call, so that each thread ends
-	 * HINT: with p->lock held: if !p->stopping, p->stop_signal = sig; set
-	 * p->stopping = 1; pthread_cond_broadcast() both not_empty and
-	 * not_full; shutdown(p->listener, SHUT_RDWR) and shutdown() the fd of
-	 * every worker whose fd is >= 0; then unlock
-	 * STUB: (void)p;
-	 * STUB: _exit(EXIT_OK); */
+	/* EXERCISE 3: on a stop signal: wake every thread and every blocked call, so all end */
 	pthread_mutex_lock(&p->lock);
 	if (!p->stopping)
 		p->stop_signal = sig; /* not a stop the main thread asked for */
@@ -292,58 +295,7 @@ static void *wait_for_stop(void *arg)
 	return NULL;
 }
 
-/* ---- accepting ------------------------------------------------------------------ */
-
-/* Wait, with the lock held, until a queue slot is free or we are stopping.
- * Returns non-zero when stopping. This is where back-pressure happens:
- * while we wait here nobody calls accept(). (A full queue with a worker
- * still free empties in a moment: that is not worth a line.) */
-static int wait_for_room(struct pool *p)
-{
-	/* EXERCISE 2: back-pressure: while the queue is full, wait for room
-	 * HINT: loop while !p->stopping and p->qlen == p->qcap:
-	 * pthread_cond_wait(&p->not_full, &p->lock) (queue_pop() signals it).
-	 * Before waiting, when p->busy == p->nworkers too, print "queue full
-	 * (%d waiting, all %d workers busy): not accepting\n" with p->qlen and
-	 * p->nworkers, once per call (a flag); return p->stopping
-	 * STUB: return p->stopping || p->qlen == p->qcap; */
-	int said = 0;
-
-	while (!p->stopping && p->qlen == p->qcap) {
-		if (!said && p->busy == p->nworkers) {
-			printf("queue full (%d waiting, all %d workers busy): not accepting\n",
-			       p->qlen, p->nworkers);
-			said = 1;
-		}
-		pthread_cond_wait(&p->not_full, &p->lock);
-	}
-	return p->stopping;
-	/* END EXERCISE 2 */
-}
-
-/* Out of descriptors or memory: wait PAUSE_MS before the next accept()
- * (retrying at once would fail at once, at 100% CPU), but wake early if
- * we are told to stop. Returns non-zero when stopping. */
-static int pause_briefly(struct pool *p)
-{
-	struct timespec until;
-	int stopping;
-
-	clock_gettime(CLOCK_REALTIME, &until); /* the condvar's default clock */
-	until.tv_nsec += PAUSE_MS * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&p->lock);
-	while (!p->stopping &&
-	       pthread_cond_timedwait(&p->not_full, &p->lock, &until) != ETIMEDOUT)
-		;
-	stopping = p->stopping;
-	pthread_mutex_unlock(&p->lock);
-	return stopping;
-}
-
+/* Accept clients and queue them for the workers, until told to stop. */
 static int accept_clients(struct pool *p)
 {
 	int out_of_resources = 0;
@@ -395,23 +347,56 @@ static int accept_clients(struct pool *p)
 	}
 }
 
-/* ---- setting up and tearing down --------------------------------------------------- */
-
-static int start_workers(struct pool *p)
+/* Wait, with the lock held, until a queue slot is free or we are stopping.
+ * Returns non-zero when stopping. This is where back-pressure happens:
+ * while we wait here nobody calls accept(). (A full queue with a worker
+ * still free empties in a moment: that is not worth a line.) */
+static int wait_for_room(struct pool *p)
 {
-	for (int i = 0; i < p->nworkers; i++) {
-		int rc;
+	/* EXERCISE 2: back-pressure: while the queue is full, wait for room */
+	int said = 0;
 
-		p->workers[i].pool = p;
-		p->workers[i].fd = -1;
-		rc = pthread_create(&p->workers[i].tid, NULL, work, &p->workers[i]);
-		if (rc != 0) {
-			errno = rc;
-			warn("pthread_create for worker %d:", i + 1);
-			return i; /* how many were started */
+	while (!p->stopping && p->qlen == p->qcap) {
+		if (!said && p->busy == p->nworkers) {
+			printf("queue full (%d waiting, all %d workers busy): not accepting\n",
+			       p->qlen, p->nworkers);
+			said = 1;
 		}
+		pthread_cond_wait(&p->not_full, &p->lock);
 	}
-	return p->nworkers;
+	return p->stopping;
+	/* END EXERCISE 2 */
+}
+
+/* Out of descriptors or memory: wait PAUSE_MS before the next accept()
+ * (retrying at once would fail at once, at 100% CPU), but wake early if
+ * we are told to stop. Returns non-zero when stopping. */
+static int pause_briefly(struct pool *p)
+{
+	struct timespec until;
+	int stopping;
+
+	clock_gettime(CLOCK_REALTIME, &until); /* the condvar's default clock */
+	until.tv_nsec += PAUSE_MS * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&p->lock);
+	while (!p->stopping &&
+	       pthread_cond_timedwait(&p->not_full, &p->lock, &until) != ETIMEDOUT)
+		;
+	stopping = p->stopping;
+	pthread_mutex_unlock(&p->lock);
+	return stopping;
+}
+
+/* Add a job at the end of the ring (call with p->lock held). */
+static void queue_push(struct pool *p, const struct job *j)
+{
+	p->queue[(p->qhead + p->qlen) % p->qcap] = *j;
+	p->qlen++;
+	pthread_cond_signal(&p->not_empty);
 }
 
 /* Tell every thread to stop and wait for each. started is how many
@@ -435,66 +420,34 @@ static void stop_threads(struct pool *p, int started, pthread_t stopper)
 	}
 }
 
-int main(int argc, char **argv)
+static void pool_free(struct pool *p)
 {
-	char err[SL_ERR_LEN];
-	struct options opt;
-	struct pool p;
-	sigset_t stop_signals;
-	pthread_t stopper;
-	int started, status, rc;
+	free(p->queue);
+	free(p->workers);
+	pthread_cond_destroy(&p->not_full);
+	pthread_cond_destroy(&p->not_empty);
+	pthread_mutex_destroy(&p->lock);
+}
 
-	parse_options(argc, argv, &opt);
-	setvbuf(stdout, NULL, _IOLBF, 0);
+/* ---- Plumbing: the command line ---------------------------------------- */
 
-	/* Block SIGINT and SIGTERM before any thread exists: every thread
-	 * inherits the mask, and only sigwait() will ever take them. */
-	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGINT);
-	sigaddset(&stop_signals, SIGTERM);
-	rc = pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-	if (rc != 0) {
-		errno = rc;
-		die("pthread_sigmask:");
-	}
+static void parse_options(int argc, char **argv)
+{
+	const struct lesson_opt options[] = {
+		OPT_BIND(&host, "address to listen on (default " DEFAULT_HOST ")"),
+		OPT_PORT(&port, "port to listen on (default 0: any free port)"),
+		{ 'w', "workers", OPT_NUMBER, &nworkers, "N", "worker threads (default 4)",
+		  .what = "worker count", .min = 1, .max = 1024 },
+		{ 'q', "queue", OPT_NUMBER, &queue_size, "N",
+		  "connections that may wait for a worker (default 8);\n"
+		  "when they are all taken, accept() waits",
+		  .what = "queue size", .min = 1, .max = 65536 },
+		{ 0 }
+	};
 
-	memset(&p, 0, sizeof(p));
-	pthread_mutex_init(&p.lock, NULL);
-	pthread_cond_init(&p.not_empty, NULL);
-	pthread_cond_init(&p.not_full, NULL);
-	p.qcap = opt.queue;
-	p.nworkers = opt.workers;
-	p.queue = calloc((size_t)p.qcap, sizeof(*p.queue));
-	p.workers = calloc((size_t)p.nworkers, sizeof(*p.workers));
-	if (p.queue == NULL || p.workers == NULL)
-		die("calloc:");
-
-	p.listener = sl_tcp_listen(opt.host, opt.port, BACKLOG, NULL, NULL, err);
-	if (p.listener < 0)
-		die("%s", err);
-
-	rc = pthread_create(&stopper, NULL, wait_for_stop, &p);
-	if (rc != 0) {
-		errno = rc;
-		die("pthread_create:");
-	}
-	started = start_workers(&p);
-	if (started == p.nworkers) {
-		announce_listening(p.listener);
-		printf("%d workers, a queue of %d\n", p.nworkers, p.qcap);
-		status = accept_clients(&p);
-	} else {
-		status = EXIT_RUNTIME;
-	}
-
-	stop_threads(&p, started, stopper);
-	close(p.listener);
-	if (p.stop_signal != 0)
-		printf("stopping: signal received\n");
-	free(p.queue);
-	free(p.workers);
-	pthread_cond_destroy(&p.not_full);
-	pthread_cond_destroy(&p.not_empty);
-	pthread_mutex_destroy(&p.lock);
-	return status;
+	lesson_options(argc, argv, &(struct lesson_cli){
+		.about = "The echo server with a pool of worker threads (lesson 07): the main\n"
+			 "thread accepts and queues connections, N workers serve them.",
+		.opts = options,
+	});
 }

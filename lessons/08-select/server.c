@@ -25,8 +25,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,358 +35,113 @@
 #include "addr.h"
 #include "net.h"
 #include "lesson/lesson.h"
+#include "lesson/stop.h"
 
 #define BACKLOG 64
-#define BUF_SIZE 16384      /* each connection's output buffer */
+#define BUF_SIZE 16384       /* each connection's output buffer */
 #define ACCEPTS_PER_ROUND 64 /* so a flood of new clients cannot starve the old */
 
-/* One client. What it sent and we have not yet sent back is
- * buf[start..end): reading appends at end, sending takes from start. */
+/* One client. buf[0..len) is what it sent and has not had back yet:
+ * reading appends at len, sending takes from the front. */
 struct conn {
 	char who[SL_ADDRSTRLEN];
-	size_t start, end;
+	size_t len;
 	int eof;                 /* the client has shut down its sending side */
 	long long echoed;
 	char buf[BUF_SIZE];
 };
 
-struct server {
-	int listener;
-	int spare;               /* the reserve descriptor, or -1 */
-	int max_fd;              /* accepted fds must be below this */
-	int top;                 /* highest fd in conns[], or -1 */
-	struct conn *conns[FD_SETSIZE]; /* indexed by fd */
-};
+/* One loop owns all of it: no locks. */
+static struct conn *conns[FD_SETSIZE]; /* indexed by fd; NULL: no client */
+static int top = -1;                   /* the highest fd in conns[], or -1 */
+static int listener, spare = -1;       /* spare: the reserve descriptor */
+static long fd_limit = FD_SETSIZE;     /* accepted fds must be below this */
+static const char *host = DEFAULT_HOST, *port = "0";
 
-/* Set by the SIGINT/SIGTERM handler, which also shuts the listener down
- * (lesson 02's trick): a listener that is shut down is readable, so a
- * select() that starts after the signal returns at once instead of
- * sleeping until the next client. */
-static volatile sig_atomic_t stop_requested;
-static volatile sig_atomic_t listener_fd = -1;
+/* main() is the whole story; each step is a function below it, in order. */
+static void parse_options(int argc, char **argv);
+static void open_listener(void);
+static int serve(void);
+static void flush_output(int fd);
+static void on_readable(int fd);
+static void accept_clients(void);
+static void turn_away_one(void);
+static void drop_client(int fd);
 
-static void usage(void)
+int main(int argc, char **argv)
 {
-	printf("usage: server [-b ADDR] [-p PORT] [--max-fd N]\n"
-	       "The echo server as a select() loop (lesson 08): one thread serves\n"
-	       "every client, each with its own output buffer.\n"
-	       "\n"
-	       "  -b, --bind ADDR    address to listen on (default %s)\n"
-	       "  -p, --port PORT    port to listen on (default 0: any free port)\n"
-	       "      --max-fd N     refuse a connection whose fd is >= N\n"
-	       "                     (default and most: FD_SETSIZE, %d)\n"
-	       "  -h, --help         show this help\n",
-	       DEFAULT_HOST, FD_SETSIZE);
+	int status;
+
+	parse_options(argc, argv);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	stop_on_signals(); /* the signal-safe stop of lesson 02, from lib/lesson */
+	open_listener();
+	/* A signal shuts the listener down, and a listener that is shut down
+	 * is readable: a select() that starts after the signal returns at
+	 * once instead of sleeping until the next client. */
+	stop_wakes(listener);
+	announce_listening(listener);
+
+	status = serve();
+
+	stop_forget(listener);
+	for (int fd = 0; fd <= top; fd++)
+		if (conns[fd] != NULL)
+			drop_client(fd);
+	close(listener);
+	if (spare >= 0)
+		close(spare);
+	if (stop_requested)
+		printf("stopping: signal received\n");
+	return status;
 }
 
-struct options {
-	const char *host;
-	const char *port;
-	int max_fd;
-};
-
-static void parse_options(int argc, char **argv, struct options *opt)
+/* Open the spare descriptor (turn_away_one() spends it when accept()
+ * runs out of descriptors), then the listener: with 0, 1 and 2 open, they
+ * are 3 and 4 in /proc/PID/fd. Both must be below the fd limit. */
+static void open_listener(void)
 {
-	enum { OPT_MAX_FD = 256 };
-	static const struct option longopts[] = {
-		COMMON_LONGOPTS,
-		{ "max-fd", required_argument, NULL, OPT_MAX_FD },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
+	char err[SL_ERR_LEN];
+	int fl;
 
-	opterr = 0;
-	opt->host = DEFAULT_HOST;
-	opt->port = "0";
-	opt->max_fd = FD_SETSIZE;
-	while ((c = getopt_long(argc, argv, ":" COMMON_SHORTOPTS, longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage();
-			exit(EXIT_OK);
-		case 'b':
-			opt->host = optarg;
-			break;
-		case 'p':
-			opt->port = opt_port(optarg);
-			break;
-		case OPT_MAX_FD:
-			opt->max_fd = (int)opt_number(optarg, "fd limit", 1, FD_SETSIZE);
-			break;
-		default:
-			bad_option(c, argv);
-		}
-	}
-	if (optind < argc)
-		usage_error("unexpected argument '%s'", argv[optind]);
+	spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (spare < 0)
+		die("open /dev/null:");
+	listener = sl_tcp_listen(host, port, BACKLOG, NULL, NULL, err);
+	if (listener < 0)
+		die("%s", err);
+	if (listener >= fd_limit)
+		die("the listener's fd %d is not below the limit %ld", listener, fd_limit);
+	/* Non-blocking: a client that resets between select() and accept()
+	 * is gone from the backlog, and a blocking accept() would then wait
+	 * for the next client while every other one waits for us. */
+	fl = fcntl(listener, F_GETFL);
+	if (fl < 0 || fcntl(listener, F_SETFL, fl | O_NONBLOCK) < 0)
+		die("fcntl O_NONBLOCK:");
 }
 
-static void on_stop_signal(int sig)
-{
-	int saved = errno;
-
-	(void)sig;
-	stop_requested = 1;
-	if (listener_fd >= 0)
-		shutdown(listener_fd, SHUT_RDWR);
-	errno = saved;
-}
-
-static void install_stop_handlers(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = 0; /* no SA_RESTART: a waiting select() returns EINTR */
-	if (sigaction(SIGINT, &sa, NULL) < 0)
-		die("sigaction SIGINT:");
-	if (sigaction(SIGTERM, &sa, NULL) < 0)
-		die("sigaction SIGTERM:");
-}
-
-static int set_nonblocking(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl < 0)
-		return -1;
-	return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-}
-
-/* ---- one connection ------------------------------------------------------------ */
-
-static int wants_read(const struct conn *c)
-{
-	return !c->eof && c->end < BUF_SIZE;
-}
-
-static int wants_write(const struct conn *c)
-{
-	return c->start < c->end;
-}
-
-static void drop_client(struct server *s, int fd)
-{
-	struct conn *c = s->conns[fd];
-
-	printf("client %s (fd %d) disconnected (%lld bytes echoed)\n", c->who, fd, c->echoed);
-	close(fd);
-	free(c);
-	s->conns[fd] = NULL;
-	while (s->top >= 0 && s->conns[s->top] == NULL)
-		s->top--;
-}
-
-/* Send what is buffered, as much as the kernel takes now. Returns -1 when
- * the connection is over (dropped), else 0. */
-static int flush_output(struct server *s, int fd)
-{
-	struct conn *c = s->conns[fd];
-
-	/* EXERCISE 2: send what is buffered, as much as the kernel takes now
-	 * HINT: while wants_write(c): n = send(fd, c->buf + c->start, c->end -
-	 * c->start, MSG_NOSIGNAL); EAGAIN (or EWOULDBLOCK): stop, select()
-	 * says when there is room; EINTR: again; another error: warn,
-	 * drop_client(s, fd), return -1; else take n off the front (start += n)
-	 * and count it in echoed. Then: all sent, start = end = 0; some left,
-	 * memmove() it to the front of buf. If c->eof and nothing is left,
-	 * drop_client() and return -1; else return 0
-	 * STUB: (void)c;
-	 * STUB: return 0; */
-	while (wants_write(c)) {
-		ssize_t n = send(fd, c->buf + c->start, c->end - c->start, MSG_NOSIGNAL);
-
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break; /* the kernel's buffer is full: select() says when */
-			if (errno == EINTR)
-				continue;
-			warn("send to %s:", c->who);
-			drop_client(s, fd);
-			return -1;
-		}
-		c->start += (size_t)n;
-		c->echoed += n;
-	}
-	if (c->start == c->end) {
-		c->start = c->end = 0; /* empty: the whole buffer is free again */
-	} else if (c->start > 0) {
-		/* A short send: move the rest to the front, so that the room
-		 * for reading is always at the end. */
-		memmove(c->buf, c->buf + c->start, c->end - c->start);
-		c->end -= c->start;
-		c->start = 0;
-	}
-	if (c->eof && !wants_write(c)) {
-		drop_client(s, fd); /* all echoed, and the client said it is done */
-		return -1;
-	}
-	return 0;
-	/* END EXERCISE 2 */
-}
-
-static void on_readable(struct server *s, int fd)
-{
-	struct conn *c = s->conns[fd];
-	/* EXERCISE 2: read into the free end of the client's buffer, then send
-	 * HINT: n = recv(fd, c->buf + c->end, BUF_SIZE - c->end, 0); n > 0: the
-	 * bytes are buffered (end += n), flush_output(s, fd); 0: the client is
-	 * done sending, set c->eof and flush_output() (it drops the client once
-	 * all is sent); < 0 with EAGAIN, EWOULDBLOCK or EINTR: nothing to do;
-	 * another error: warn and drop_client()
-	 * STUB: ssize_t n = recv(fd, c->buf, BUF_SIZE, 0);
-	 * STUB: if (n <= 0) {
-	 * STUB: 	drop_client(s, fd);
-	 * STUB: 	return;
-	 * STUB: }
-	 * STUB: if (send(fd, c->buf, (size_t)n, MSG_NOSIGNAL) == n)
-	 * STUB: 	c->echoed += n; */
-	ssize_t n = recv(fd, c->buf + c->end, BUF_SIZE - c->end, 0);
-
-	if (n > 0) {
-		c->end += (size_t)n;
-		flush_output(s, fd); /* most of the time the kernel takes it all now */
-		return;
-	}
-	if (n == 0) {
-		c->eof = 1;
-		flush_output(s, fd); /* drops the client once nothing is left */
-		return;
-	}
-	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-		return; /* nothing after all: a spurious wake-up */
-	warn("recv from %s:", c->who);
-	drop_client(s, fd);
-	/* END EXERCISE 2 */
-}
-
-/* ---- accepting ------------------------------------------------------------------ */
-
-/* accept() failed with EMFILE: no descriptor left for the new client. It
- * stays in the backlog, so the listener stays readable, and select() would
- * return at once, forever: 100% CPU doing nothing. The reserve: close the
- * spare descriptor we kept for this moment, accept the client into it and
- * close it at once (the client reads end of file), then take the spare
- * back. */
-static void turn_away_one(struct server *s)
-{
-	int fd;
-
-	/* EXERCISE 4: out of descriptors: turn one waiting client away
-	 * HINT: close the spare descriptor (s->spare, if >= 0; then set it to
-	 * -1): that frees one number. accept(s->listener, NULL, NULL) takes the
-	 * client into it; if that worked, print "out of descriptors: turned a
-	 * client away" and close it. Then take the number back:
-	 * s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC)
-	 * STUB: (void)s;
-	 * STUB: (void)fd; */
-	if (s->spare >= 0) {
-		close(s->spare);
-		s->spare = -1;
-	}
-	fd = accept(s->listener, NULL, NULL);
-	if (fd >= 0) {
-		printf("out of descriptors: turned a client away\n");
-		close(fd);
-	}
-	s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	/* END EXERCISE 4 */
-}
-
-static void accept_clients(struct server *s)
-{
-	for (int i = 0; i < ACCEPTS_PER_ROUND; i++) {
-		struct sockaddr_storage peer;
-		socklen_t peerlen = sizeof(peer);
-		struct conn *c;
-		int fd;
-
-		fd = accept(s->listener, (struct sockaddr *)&peer, &peerlen);
-		if (fd < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return; /* none left: the usual way out */
-			if (stop_requested)
-				return; /* the handler shut the listener down (EINVAL) */
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			if (errno == EMFILE || errno == ENFILE) {
-				warn("accept:");
-				turn_away_one(s);
-				return;
-			}
-			warn("accept:");
-			return;
-		}
-		c = malloc(sizeof(*c));
-		if (c == NULL) {
-			warn("malloc:");
-			close(fd);
-			continue;
-		}
-		if (sl_addr_format((struct sockaddr *)&peer, peerlen, c->who, sizeof(c->who)) == NULL)
-			snprintf(c->who, sizeof(c->who), "(unknown address)");
-		/* EXERCISE 3: refuse a client whose fd does not fit in an fd_set
-		 * HINT: if fd >= s->max_fd (FD_SETSIZE unless --max-fd): print
-		 * "refusing client WHO: its fd FD is not below MAX (FD_SETSIZE is
-		 * N)", free(c), close(fd), and go on with the next client (continue) */
-		if (fd >= s->max_fd) {
-			/* It cannot go into an fd_set: refuse it, cleanly. */
-			printf("refusing client %s: its fd %d is not below %d (FD_SETSIZE is %d)\n",
-			       c->who, fd, s->max_fd, FD_SETSIZE);
-			free(c);
-			close(fd);
-			continue;
-		}
-		/* END EXERCISE 3 */
-		if (set_nonblocking(fd) < 0) {
-			warn("fcntl O_NONBLOCK:");
-			free(c);
-			close(fd);
-			continue;
-		}
-		c->start = c->end = 0;
-		c->eof = 0;
-		c->echoed = 0;
-		s->conns[fd] = c;
-		if (fd > s->top)
-			s->top = fd;
-		printf("client %s (fd %d) connected\n", c->who, fd);
-	}
-}
-
-/* ---- the loop -------------------------------------------------------------------- */
-
-static int serve(struct server *s)
+/* Ask select() which sockets are ready, then do only what will not block.
+ * Returns EXIT_OK when told to stop, EXIT_RUNTIME if select() fails. */
+static int serve(void)
 {
 	while (!stop_requested) {
 		fd_set rd, wr;
-		int maxfd = s->listener, n;
+		int maxfd = listener;
 
 		/* The sets are rebuilt before every call: select() overwrites
 		 * them with the answer. */
-		/* EXERCISE 1: ask for the listener, and for each client what it wants
-		 * HINT: FD_ZERO() both sets, FD_SET(s->listener, &rd); then for each
-		 * fd from 0 to s->top with a conn (s->conns[fd] != NULL): into rd
-		 * if wants_read(c), into wr if wants_write(c); raise maxfd to the
-		 * highest fd in the sets (select() takes maxfd + 1)
-		 * STUB: (void)wants_read;
-		 * STUB: (void)wants_write;
-		 * STUB: FD_ZERO(&rd);
-		 * STUB: FD_ZERO(&wr);
-		 * STUB: FD_SET(s->listener, &rd); */
+		/* EXERCISE 1: ask for the listener, and for each client what it wants */
 		FD_ZERO(&rd);
 		FD_ZERO(&wr);
-		FD_SET(s->listener, &rd);
-		for (int fd = 0; fd <= s->top; fd++) {
-			struct conn *c = s->conns[fd];
+		FD_SET(listener, &rd);
+		for (int fd = 0; fd <= top; fd++) {
+			struct conn *c = conns[fd];
 
 			if (c == NULL)
 				continue;
-			if (wants_read(c))
+			if (!c->eof && c->len < BUF_SIZE)
 				FD_SET(fd, &rd); /* room in its buffer: read more */
-			if (wants_write(c))
+			if (c->len > 0)
 				FD_SET(fd, &wr); /* bytes to send back */
 			if (fd > maxfd)
 				maxfd = fd;
@@ -398,8 +151,7 @@ static int serve(struct server *s)
 		/* No timeout: sleep until a descriptor is ready. A stop signal
 		 * interrupts it (EINTR), or, if it came before this call, left
 		 * the listener shut down and readable. */
-		n = select(maxfd + 1, &rd, &wr, NULL, NULL);
-		if (n < 0) {
+		if (select(maxfd + 1, &rd, &wr, NULL, NULL) < 0) {
 			if (errno == EINTR)
 				continue; /* the loop test sees stop_requested */
 			warn("select:");
@@ -410,74 +162,171 @@ static int serve(struct server *s)
 
 		/* Clients first: a conn made by accept_clients() below was
 		 * not in the sets, and its bits are clear. */
-		/* EXERCISE 1: act on the answer: only what select() said is ready
-		 * HINT: for each fd from 0 to s->top: if it has a conn and
-		 * FD_ISSET(fd, &wr), flush_output(s, fd) (< 0: it was dropped, go on
-		 * to the next fd); if it still has a conn and FD_ISSET(fd, &rd),
-		 * on_readable(s, fd). After the clients: if FD_ISSET(s->listener,
-		 * &rd), accept_clients(s)
-		 * STUB: (void)flush_output;
-		 * STUB: (void)on_readable;
-		 * STUB: (void)accept_clients;
-		 * STUB: warn("select() says %d ready: nothing serves them yet", n);
-		 * STUB: return EXIT_RUNTIME; */
-		for (int fd = 0; fd <= s->top; fd++) {
-			if (s->conns[fd] != NULL && FD_ISSET(fd, &wr))
-				if (flush_output(s, fd) < 0)
-					continue; /* dropped: its read bit means nothing now */
-			if (s->conns[fd] != NULL && FD_ISSET(fd, &rd))
-				on_readable(s, fd);
+		/* EXERCISE 1: act on the answer: only what select() said is ready */
+		for (int fd = 0; fd <= top; fd++) {
+			if (conns[fd] != NULL && FD_ISSET(fd, &wr))
+				flush_output(fd);
+			if (conns[fd] != NULL && FD_ISSET(fd, &rd))
+				on_readable(fd); /* not if dropped: its bit means nothing now */
 		}
-		if (FD_ISSET(s->listener, &rd))
-			accept_clients(s);
+		if (FD_ISSET(listener, &rd))
+			accept_clients();
 		/* END EXERCISE 1 */
 	}
 	return EXIT_OK;
 }
 
-int main(int argc, char **argv)
+/* Send what is buffered, as much as the kernel takes now; keep the rest
+ * for the next round. Drops the client when it is over. */
+static void flush_output(int fd)
 {
-	char err[SL_ERR_LEN];
-	struct options opt;
-	struct server *s;
-	int status;
+	struct conn *c = conns[fd];
 
-	parse_options(argc, argv, &opt);
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	install_stop_handlers();
+	/* EXERCISE 2: send what is buffered, as much as the kernel takes now */
+	size_t sent = 0;
 
-	s = calloc(1, sizeof(*s));
-	if (s == NULL)
-		die("calloc:");
-	s->top = -1;
-	s->max_fd = opt.max_fd;
-	s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (s->spare < 0)
-		die("open /dev/null:");
-	s->listener = sl_tcp_listen(opt.host, opt.port, BACKLOG, NULL, NULL, err);
-	if (s->listener < 0)
-		die("%s", err);
-	if (s->listener >= s->max_fd)
-		die("the listener's fd %d is not below the limit %d", s->listener, s->max_fd);
-	/* Non-blocking: a client that resets between select() and accept()
-	 * is gone from the backlog, and a blocking accept() would then wait
-	 * for the next client while every other one waits for us. */
-	if (set_nonblocking(s->listener) < 0)
-		die("fcntl O_NONBLOCK:");
-	listener_fd = s->listener;
-	announce_listening(s->listener);
+	while (sent < c->len) {
+		ssize_t n = send(fd, c->buf + sent, c->len - sent, MSG_NOSIGNAL);
 
-	status = serve(s);
-	listener_fd = -1;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break; /* the kernel's buffer is full: select() says when */
+		if (n < 0) {
+			warn("send to %s:", c->who);
+			drop_client(fd);
+			return;
+		}
+		sent += (size_t)n;
+		c->echoed += n;
+	}
+	/* A short send: move the rest to the front, so that the room for
+	 * reading is always at the end. */
+	memmove(c->buf, c->buf + sent, c->len - sent);
+	c->len -= sent;
+	if (c->eof && c->len == 0)
+		drop_client(fd); /* all echoed, and the client said it is done */
+	/* END EXERCISE 2 */
+}
 
-	for (int fd = 0; fd <= s->top; fd++)
-		if (s->conns[fd] != NULL)
-			drop_client(s, fd);
-	close(s->listener);
-	if (s->spare >= 0)
-		close(s->spare);
-	free(s);
-	if (stop_requested)
-		printf("stopping: signal received\n");
-	return status;
+/* Read what the client sent into the free end of its buffer, and send it
+ * back at once if the kernel takes it. */
+static void on_readable(int fd)
+{
+	struct conn *c = conns[fd];
+	/* EXERCISE 2: read into the free end of the client's buffer, then send */
+	ssize_t n = recv(fd, c->buf + c->len, BUF_SIZE - c->len, 0);
+
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return; /* nothing after all: a spurious wake-up */
+	if (n < 0) {
+		warn("recv from %s:", c->who);
+		drop_client(fd);
+		return;
+	}
+	if (n == 0)
+		c->eof = 1; /* flush_output() drops it once nothing is left */
+	c->len += (size_t)n;
+	flush_output(fd); /* most of the time the kernel takes it all now */
+	/* END EXERCISE 2 */
+}
+
+/* Accept the clients waiting in the backlog, each one non-blocking. */
+static void accept_clients(void)
+{
+	for (int i = 0; i < ACCEPTS_PER_ROUND; i++) {
+		struct sockaddr_storage peer;
+		socklen_t peerlen = sizeof(peer);
+		char who[SL_ADDRSTRLEN];
+		/* accept4() with SOCK_NONBLOCK: the new socket is non-blocking
+		 * from the start, no fcntl() needed. */
+		int fd = accept4(listener, (struct sockaddr *)&peer, &peerlen, SOCK_NONBLOCK);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			/* EAGAIN: none left, the usual way out. After a stop
+			 * signal: EINVAL, the handler shut the listener down. */
+			if (errno != EAGAIN && errno != EWOULDBLOCK && !stop_requested)
+				warn("accept:");
+			if (errno == EMFILE || errno == ENFILE)
+				turn_away_one();
+			return;
+		}
+		if (sl_addr_format((struct sockaddr *)&peer, peerlen, who, sizeof(who)) == NULL)
+			snprintf(who, sizeof(who), "(unknown address)");
+		/* EXERCISE 3: refuse a client whose fd does not fit in an fd_set */
+		if (fd >= fd_limit) {
+			/* It cannot go into an fd_set: refuse it, cleanly. */
+			printf("refusing client %s: its fd %d is not below %ld (FD_SETSIZE is %d)\n",
+			       who, fd, fd_limit, FD_SETSIZE);
+			close(fd);
+			continue;
+		}
+		/* END EXERCISE 3 */
+		conns[fd] = calloc(1, sizeof(struct conn));
+		if (conns[fd] == NULL) {
+			warn("calloc:");
+			close(fd);
+			continue;
+		}
+		memcpy(conns[fd]->who, who, sizeof(who));
+		if (fd > top)
+			top = fd;
+		printf("client %s (fd %d) connected\n", who, fd);
+	}
+}
+
+/* accept() failed with EMFILE: no descriptor left for the new client. It
+ * stays in the backlog, so the listener stays readable, and select() would
+ * return at once, forever: 100% CPU doing nothing. The reserve: close the
+ * spare descriptor we kept for this moment, accept the client into it and
+ * close it at once (the client reads end of file), then take the spare
+ * back. */
+static void turn_away_one(void)
+{
+	/* EXERCISE 4: out of descriptors: turn one waiting client away */
+	int fd;
+
+	if (spare >= 0)
+		close(spare);
+	fd = accept(listener, NULL, NULL);
+	if (fd >= 0) {
+		printf("out of descriptors: turned a client away\n");
+		close(fd);
+	}
+	spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	/* END EXERCISE 4 */
+}
+
+static void drop_client(int fd)
+{
+	struct conn *c = conns[fd];
+
+	printf("client %s (fd %d) disconnected (%lld bytes echoed)\n", c->who, fd, c->echoed);
+	close(fd);
+	free(c);
+	conns[fd] = NULL;
+	while (top >= 0 && conns[top] == NULL)
+		top--;
+}
+
+/* ---- Plumbing: the command line --------------------------------------- */
+
+static void parse_options(int argc, char **argv)
+{
+	const struct lesson_opt options[] = {
+		OPT_BIND(&host, "address to listen on (default " DEFAULT_HOST ")"),
+		OPT_PORT(&port, "port to listen on (default 0: any free port)"),
+		{ 0, "max-fd", OPT_NUMBER, &fd_limit, "N",
+		  "refuse a connection whose fd is >= N\n(default and most: FD_SETSIZE)",
+		  .what = "fd limit", .min = 1, .max = FD_SETSIZE },
+		{ 0 }
+	};
+
+	lesson_options(argc, argv, &(struct lesson_cli){
+		.about = "The echo server as a select() loop (lesson 08): one thread serves\n"
+			 "every client, each with its own output buffer.",
+		.opts = options,
+	});
 }

@@ -8,10 +8,10 @@
  * during the scan and removed after it, so that no ready slot is ever
  * skipped (see the README: "the removal trap").
  *
- * Signals arrive through a self-pipe: the handler writes one byte into a
- * pipe whose other end is slot 0 of the array, so a signal is just one
- * more readable descriptor, and no race is left between "test the flag"
- * and "wait in poll()".
+ * Signals arrive through a self-pipe: the stop handler (lesson 02's, from
+ * lib/lesson) writes one byte into a pipe whose other end is slot 0 of the
+ * array, so a signal is just one more readable descriptor, and no race is
+ * left between "test the flag" and "wait in poll()".
  *
  * Why: poll() lifts select()'s fd limit and is simpler to keep, but it is
  * still a linear scan: every call passes every slot to the kernel and back,
@@ -24,9 +24,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +35,7 @@
 #include "addr.h"
 #include "net.h"
 #include "lesson/lesson.h"
+#include "lesson/stop.h"
 
 #define BACKLOG 64
 #define BUF_SIZE 16384        /* each connection's output buffer */
@@ -65,6 +64,7 @@ struct slots {
 };
 
 struct server {
+	const char *host, *port; /* where to listen (-b, -p) */
 	struct slots s;
 	int listener;
 	long long paused_until; /* ms on CLOCK_MONOTONIC; 0 when watching */
@@ -72,290 +72,126 @@ struct server {
 	unsigned long long handled;  /* ready slots the loop acted on */
 };
 
-/* The write end of the self-pipe, for the handler. */
-static volatile sig_atomic_t signal_pipe = -1;
-static volatile sig_atomic_t stop_requested;
+/* main() is the whole story; each step is a function below it, in order. */
+static void parse_options(int argc, char **argv, struct server *srv);
+static void open_server(struct server *srv, int signal_pipe);
+static int serve(struct server *srv);
+static void close_server(struct server *srv);
+static void accept_clients(struct server *srv);
+static void on_readable(struct slots *s, size_t i);
+static void flush_output(struct slots *s, size_t i);
+static void drop_client(struct slots *s, size_t i);
+static void update_events(struct slots *s, size_t i);
+static int slots_reserve(struct slots *s);
+static void slots_add(struct slots *s, int fd, struct conn *c);
+static void slots_compact(struct slots *s);
+static int poll_timeout(struct server *srv);
+static long long now_ms(void);
+static int set_nonblocking(int fd);
 
-static void usage(void)
+int main(int argc, char **argv)
 {
-	printf("usage: server [-b ADDR] [-p PORT]\n"
-	       "The echo server as a poll() loop (lesson 09): one thread serves every\n"
-	       "client, each with its own output buffer; the pollfd array grows.\n"
-	       "\n"
-	       "  -b, --bind ADDR    address to listen on (default %s)\n"
-	       "  -p, --port PORT    port to listen on (default 0: any free port)\n"
-	       "  -h, --help         show this help\n",
-	       DEFAULT_HOST);
+	struct server srv;
+	int status;
+
+	parse_options(argc, argv, &srv);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* The signal-safe stop of lesson 02, from lib/lesson, and its pipe. */
+	stop_on_signals();
+	open_server(&srv, stop_pipe());
+	announce_listening(srv.listener);
+
+	status = serve(&srv);
+
+	close_server(&srv);
+	if (stop_requested)
+		printf("stopping: signal received\n");
+	printf("poll reported %llu ready slots, %llu handled\n", srv.reported, srv.handled);
+	return status;
 }
 
-struct options {
-	const char *host;
-	const char *port;
-};
-
-static void parse_options(int argc, char **argv, struct options *opt)
+/* The slot array with its two fixed slots: the signal pipe, the listener. */
+static void open_server(struct server *srv, int signal_pipe)
 {
-	static const struct option longopts[] = {
-		COMMON_LONGOPTS,
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
+	char err[SL_ERR_LEN];
 
-	opterr = 0;
-	opt->host = DEFAULT_HOST;
-	opt->port = "0";
-	while ((c = getopt_long(argc, argv, ":" COMMON_SHORTOPTS, longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage();
-			exit(EXIT_OK);
-		case 'b':
-			opt->host = optarg;
-			break;
-		case 'p':
-			opt->port = opt_port(optarg);
-			break;
-		default:
-			bad_option(c, argv);
-		}
-	}
-	if (optind < argc)
-		usage_error("unexpected argument '%s'", argv[optind]);
+	srv->s.cap = FIRST_SLOTS;
+	srv->s.pfd = calloc(srv->s.cap, sizeof(*srv->s.pfd));
+	srv->s.conn = calloc(srv->s.cap, sizeof(*srv->s.conn));
+	if (srv->s.pfd == NULL || srv->s.conn == NULL)
+		die("calloc:");
+	srv->listener = sl_tcp_listen(srv->host, srv->port, BACKLOG, NULL, NULL, err);
+	if (srv->listener < 0)
+		die("%s", err);
+	if (set_nonblocking(srv->listener) < 0)
+		die("fcntl O_NONBLOCK:");
+	slots_add(&srv->s, signal_pipe, NULL);   /* SLOT_SIGNAL */
+	slots_add(&srv->s, srv->listener, NULL); /* SLOT_LISTENER */
 }
 
-static long long now_ms(void)
+static void close_server(struct server *srv)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	for (size_t i = FIRST_CLIENT; i < srv->s.n; i++)
+		if (srv->s.conn[i] != NULL) /* NULL: closed, not yet removed */
+			drop_client(&srv->s, i);
+	close(srv->listener);
+	free(srv->s.pfd);
+	free(srv->s.conn);
 }
 
-/* ---- signals: the self-pipe ------------------------------------------------------- */
+/* ---- the loop ---------------------------------------------------------- */
 
-static void on_stop_signal(int sig)
+static int serve(struct server *srv)
 {
-	int saved = errno; /* write() may change it under the code we interrupted */
-	char byte = (char)sig;
+	struct slots *s = &srv->s;
 
-	stop_requested = 1;
-	/* Non-blocking: if the pipe is full, a byte is already waiting, and
-	 * one is all poll() needs. */
-	if (write(signal_pipe, &byte, 1) < 0) {
-		/* nothing to do: see above */
-	}
-	errno = saved;
-}
+	while (!stop_requested) {
+		int timeout = poll_timeout(srv);
+		size_t n_polled = s->n;
+		int ready = poll(s->pfd, (nfds_t)n_polled, timeout);
 
-/* Returns the pipe's read end, for slot 0. */
-static int install_stop_handlers(void)
-{
-	struct sigaction sa;
-	int p[2];
-
-	if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0)
-		die("pipe2:");
-	signal_pipe = p[1];
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART; /* the pipe wakes poll(); nothing needs EINTR */
-	if (sigaction(SIGINT, &sa, NULL) < 0)
-		die("sigaction SIGINT:");
-	if (sigaction(SIGTERM, &sa, NULL) < 0)
-		die("sigaction SIGTERM:");
-	return p[0];
-}
-
-static void close_signal_pipe(int read_end)
-{
-	int write_end = signal_pipe;
-	struct sigaction sa;
-
-	/* Ignore the signals first: a late one must not write to a descriptor
-	 * number that is closed, or reused (nor kill us halfway through
-	 * closing everything, as the default action would). */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_IGN;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal_pipe = -1;
-	close(write_end);
-	close(read_end);
-}
-
-static int set_nonblocking(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl < 0)
-		return -1;
-	return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-}
-
-/* ---- the slot array ------------------------------------------------------------------ */
-
-/* Make room for one more slot. realloc() may fail: then both arrays are
- * still the old ones, valid and unchanged, and the caller refuses the
- * client. Assigning realloc's result straight to s->pfd would lose the
- * old array (a leak) exactly when memory is short. */
-static int slots_reserve(struct slots *s)
-{
-	struct pollfd *pfd;
-	struct conn **conn;
-	size_t cap = s->cap * 2;
-
-	/* EXERCISE 3: grow both arrays when every slot is taken, safely
-	 * HINT: room left (s->n < s->cap): return 0. Else realloc() s->pfd to
-	 * cap slots into pfd; NULL: return -1 (s->pfd is still the old, valid
-	 * array); else s->pfd = pfd. The same for s->conn with conn. Then print
-	 * "slots: OLD -> NEW", set s->cap = cap and return 0
-	 * STUB: (void)pfd;
-	 * STUB: (void)conn;
-	 * STUB: (void)cap;
-	 * STUB: return s->n < s->cap ? 0 : -1; */
-	if (s->n < s->cap)
-		return 0;
-	pfd = realloc(s->pfd, cap * sizeof(*pfd));
-	if (pfd == NULL)
-		return -1;
-	s->pfd = pfd;
-	conn = realloc(s->conn, cap * sizeof(*conn));
-	if (conn == NULL)
-		return -1; /* pfd is bigger than it needs to be: harmless */
-	s->conn = conn;
-	printf("slots: %zu -> %zu\n", s->cap, cap);
-	s->cap = cap;
-	return 0;
-	/* END EXERCISE 3 */
-}
-
-static void slots_add(struct slots *s, int fd, struct conn *c)
-{
-	s->pfd[s->n] = (struct pollfd){ .fd = fd, .events = POLLIN, .revents = 0 };
-	s->conn[s->n] = c;
-	s->n++;
-}
-
-/* After the scan: squeeze out the slots marked closed (fd -1), keeping the
- * order of the others. The pollfd and its conn move together. */
-static void slots_compact(struct slots *s)
-{
-	/* EXERCISE 4: squeeze out the closed slots, keeping the others in order
-	 * HINT: j = FIRST_CLIENT (the next place to fill); for each client slot
-	 * i from FIRST_CLIENT to s->n - 1: skip it if s->pfd[i].fd < 0, else
-	 * copy pfd[i] and conn[i] to place j, and j++. Then s->n = j
-	 * STUB: (void)s; */
-	size_t j = FIRST_CLIENT;
-
-	for (size_t i = FIRST_CLIENT; i < s->n; i++) {
-		if (s->pfd[i].fd < 0)
-			continue;
-		s->pfd[j] = s->pfd[i];
-		s->conn[j] = s->conn[i];
-		j++;
-	}
-	s->n = j;
-	/* END EXERCISE 4 */
-}
-
-/* ---- one connection --------------------------------------------------------------- */
-
-static int wants_read(const struct conn *c)
-{
-	return !c->eof && c->end < BUF_SIZE;
-}
-
-static int wants_write(const struct conn *c)
-{
-	return c->start < c->end;
-}
-
-/* Close the client in slot i and mark the slot for removal after the
- * scan. poll() skips a negative fd, so a marked slot is harmless. */
-static void drop_client(struct slots *s, size_t i)
-{
-	struct conn *c = s->conn[i];
-
-	printf("client %s (fd %d) disconnected (%lld bytes echoed)\n",
-	       c->who, s->pfd[i].fd, c->echoed);
-	close(s->pfd[i].fd);
-	free(c);
-	s->conn[i] = NULL;
-	s->pfd[i].fd = -1;
-}
-
-/* Send what is buffered, as much as the kernel takes now. */
-static void flush_output(struct slots *s, size_t i)
-{
-	struct conn *c = s->conn[i];
-
-	while (wants_write(c)) {
-		ssize_t n = send(s->pfd[i].fd, c->buf + c->start, c->end - c->start,
-				 MSG_NOSIGNAL);
-
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
+		if (ready < 0) {
 			if (errno == EINTR)
 				continue;
-			warn("send to %s:", c->who);
-			drop_client(s, i);
-			return;
+			warn("poll:");
+			return EXIT_RUNTIME;
 		}
-		c->start += (size_t)n;
-		c->echoed += n;
+		srv->reported += (unsigned long long)ready;
+
+		/* Scan only the slots poll() saw: accept_clients() appends
+		 * new ones past n_polled, and their revents are not answers.
+		 * A slot closed here keeps its place until slots_compact(),
+		 * so no other slot moves under the scan. */
+		/* EXERCISE 1: act on every slot poll() reports ready */
+		for (size_t i = 0; i < n_polled; i++) {
+			short re = s->pfd[i].revents;
+
+			if (re == 0)
+				continue;
+			srv->handled++;
+			if (i == SLOT_SIGNAL) {
+				char drain[64];
+
+				while (read(s->pfd[i].fd, drain, sizeof(drain)) > 0)
+					;
+			} else if (i == SLOT_LISTENER) {
+				accept_clients(srv);
+			} else {
+				/* POLLHUP and POLLERR come without being asked
+				 * for; recv() or send() then says what happened. */
+				if (re & (POLLOUT | POLLERR))
+					flush_output(s, i);
+				if (s->conn[i] != NULL && (re & (POLLIN | POLLHUP | POLLERR)))
+					on_readable(s, i);
+			}
+		}
+		/* END EXERCISE 1 */
+		slots_compact(s);
+		for (size_t i = FIRST_CLIENT; i < s->n; i++)
+			update_events(s, i);
 	}
-	if (c->start == c->end) {
-		c->start = c->end = 0;
-	} else if (c->start > 0) {
-		memmove(c->buf, c->buf + c->start, c->end - c->start);
-		c->end -= c->start;
-		c->start = 0;
-	}
-	if (c->eof && !wants_write(c))
-		drop_client(s, i);
+	return EXIT_OK;
 }
-
-static void on_readable(struct slots *s, size_t i)
-{
-	struct conn *c = s->conn[i];
-	ssize_t n = recv(s->pfd[i].fd, c->buf + c->end, BUF_SIZE - c->end, 0);
-
-	if (n > 0) {
-		c->end += (size_t)n;
-		flush_output(s, i);
-	} else if (n == 0) {
-		c->eof = 1;
-		flush_output(s, i);
-	} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-		warn("recv from %s:", c->who);
-		drop_client(s, i);
-	}
-}
-
-/* What the connection wants from the next poll(). */
-static void update_events(struct slots *s, size_t i)
-{
-	struct conn *c = s->conn[i];
-
-	if (c == NULL)
-		return;
-	/* EXERCISE 2: ask for input only while there is room, output only while
-	 * some waits
-	 * HINT: s->pfd[i].events = POLLIN if wants_read(c), plus POLLOUT if
-	 * wants_write(c) (a client with neither is simply not woken up; poll()
-	 * reports POLLHUP and POLLERR anyway)
-	 * STUB: (void)wants_read;
-	 * STUB: s->pfd[i].events = POLLIN; */
-	s->pfd[i].events = (short)((wants_read(c) ? POLLIN : 0) |
-				   (wants_write(c) ? POLLOUT : 0));
-	/* END EXERCISE 2 */
-}
-
-/* ---- accepting ------------------------------------------------------------------------ */
 
 static void accept_clients(struct server *srv)
 {
@@ -411,7 +247,147 @@ static void accept_clients(struct server *srv)
 	}
 }
 
-/* ---- the loop ------------------------------------------------------------------------ */
+/* ---- one connection ---------------------------------------------------- */
+
+static int wants_read(const struct conn *c)
+{
+	return !c->eof && c->end < BUF_SIZE;
+}
+
+static int wants_write(const struct conn *c)
+{
+	return c->start < c->end;
+}
+
+static void on_readable(struct slots *s, size_t i)
+{
+	struct conn *c = s->conn[i];
+	ssize_t n = recv(s->pfd[i].fd, c->buf + c->end, BUF_SIZE - c->end, 0);
+
+	if (n > 0) {
+		c->end += (size_t)n;
+		flush_output(s, i);
+	} else if (n == 0) {
+		c->eof = 1;
+		flush_output(s, i);
+	} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+		warn("recv from %s:", c->who);
+		drop_client(s, i);
+	}
+}
+
+/* Send what is buffered, as much as the kernel takes now. */
+static void flush_output(struct slots *s, size_t i)
+{
+	struct conn *c = s->conn[i];
+
+	while (wants_write(c)) {
+		ssize_t n = send(s->pfd[i].fd, c->buf + c->start, c->end - c->start,
+				 MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			if (errno == EINTR)
+				continue;
+			warn("send to %s:", c->who);
+			drop_client(s, i);
+			return;
+		}
+		c->start += (size_t)n;
+		c->echoed += n;
+	}
+	if (c->start == c->end) {
+		c->start = c->end = 0;
+	} else if (c->start > 0) {
+		memmove(c->buf, c->buf + c->start, c->end - c->start);
+		c->end -= c->start;
+		c->start = 0;
+	}
+	if (c->eof && !wants_write(c))
+		drop_client(s, i);
+}
+
+/* Close the client in slot i and mark the slot for removal after the
+ * scan. poll() skips a negative fd, so a marked slot is harmless. */
+static void drop_client(struct slots *s, size_t i)
+{
+	struct conn *c = s->conn[i];
+
+	printf("client %s (fd %d) disconnected (%lld bytes echoed)\n",
+	       c->who, s->pfd[i].fd, c->echoed);
+	close(s->pfd[i].fd);
+	free(c);
+	s->conn[i] = NULL;
+	s->pfd[i].fd = -1;
+}
+
+/* What the connection wants from the next poll(). */
+static void update_events(struct slots *s, size_t i)
+{
+	struct conn *c = s->conn[i];
+
+	if (c == NULL)
+		return;
+	/* EXERCISE 2: ask for input only while there is room, output only while some waits */
+	s->pfd[i].events = (short)((wants_read(c) ? POLLIN : 0) |
+				   (wants_write(c) ? POLLOUT : 0));
+	/* END EXERCISE 2 */
+}
+
+/* ---- the slot array ---------------------------------------------------- */
+
+/* Make room for one more slot. realloc() may fail: then both arrays are
+ * still the old ones, valid and unchanged, and the caller refuses the
+ * client. Assigning realloc's result straight to s->pfd would lose the
+ * old array (a leak) exactly when memory is short. */
+static int slots_reserve(struct slots *s)
+{
+	struct pollfd *pfd;
+	struct conn **conn;
+	size_t cap = s->cap * 2;
+
+	/* EXERCISE 3: grow both arrays when every slot is taken, safely */
+	if (s->n < s->cap)
+		return 0;
+	pfd = realloc(s->pfd, cap * sizeof(*pfd));
+	if (pfd == NULL)
+		return -1;
+	s->pfd = pfd;
+	conn = realloc(s->conn, cap * sizeof(*conn));
+	if (conn == NULL)
+		return -1; /* pfd is bigger than it needs to be: harmless */
+	s->conn = conn;
+	printf("slots: %zu -> %zu\n", s->cap, cap);
+	s->cap = cap;
+	return 0;
+	/* END EXERCISE 3 */
+}
+
+static void slots_add(struct slots *s, int fd, struct conn *c)
+{
+	s->pfd[s->n] = (struct pollfd){ .fd = fd, .events = POLLIN, .revents = 0 };
+	s->conn[s->n] = c;
+	s->n++;
+}
+
+/* After the scan: squeeze out the slots marked closed (fd -1), keeping the
+ * order of the others. The pollfd and its conn move together. */
+static void slots_compact(struct slots *s)
+{
+	/* EXERCISE 4: squeeze out the closed slots, keeping the others in order */
+	size_t j = FIRST_CLIENT;
+
+	for (size_t i = FIRST_CLIENT; i < s->n; i++) {
+		if (s->pfd[i].fd < 0)
+			continue;
+		s->pfd[j] = s->pfd[i];
+		s->conn[j] = s->conn[i];
+		j++;
+	}
+	s->n = j;
+	/* END EXERCISE 4 */
+}
 
 /* Milliseconds poll() may wait: forever, unless the listener is paused. */
 static int poll_timeout(struct server *srv)
@@ -429,106 +405,40 @@ static int poll_timeout(struct server *srv)
 	return (int)left;
 }
 
-static int serve(struct server *srv)
+/* ---- Plumbing: the clock, O_NONBLOCK, the command line ---------------- */
+
+static long long now_ms(void)
 {
-	struct slots *s = &srv->s;
+	struct timespec ts;
 
-	while (!stop_requested) {
-		int timeout = poll_timeout(srv);
-		size_t n_polled = s->n;
-		int ready = poll(s->pfd, (nfds_t)n_polled, timeout);
-
-		if (ready < 0) {
-			if (errno == EINTR)
-				continue;
-			warn("poll:");
-			return EXIT_RUNTIME;
-		}
-		srv->reported += (unsigned long long)ready;
-
-		/* Scan only the slots poll() saw: accept_clients() appends
-		 * new ones past n_polled, and their revents are not answers.
-		 * A slot closed here keeps its place until slots_compact(),
-		 * so no other slot moves under the scan. */
-		/* EXERCISE 1: act on every slot poll() reports ready
-		 * HINT: for i from 0 to n_polled - 1, re = s->pfd[i].revents; skip 0;
-		 * count srv->handled++; slot SLOT_SIGNAL: read() the pipe empty (the
-		 * loop test then sees stop_requested); SLOT_LISTENER:
-		 * accept_clients(srv); a client: flush_output(s, i) if re has
-		 * POLLOUT or POLLERR, then, if s->conn[i] is still there and re has
-		 * POLLIN, POLLHUP or POLLERR, on_readable(s, i)
-		 * STUB: (void)n_polled;
-		 * STUB: (void)accept_clients;
-		 * STUB: (void)on_readable;
-		 * STUB: warn("poll() says %d slots are ready: nothing serves them yet", ready);
-		 * STUB: return EXIT_RUNTIME; */
-		for (size_t i = 0; i < n_polled; i++) {
-			short re = s->pfd[i].revents;
-
-			if (re == 0)
-				continue;
-			srv->handled++;
-			if (i == SLOT_SIGNAL) {
-				char drain[64];
-
-				while (read(s->pfd[i].fd, drain, sizeof(drain)) > 0)
-					;
-			} else if (i == SLOT_LISTENER) {
-				accept_clients(srv);
-			} else {
-				/* POLLHUP and POLLERR come without being asked
-				 * for; recv() or send() then says what happened. */
-				if (re & (POLLOUT | POLLERR))
-					flush_output(s, i);
-				if (s->conn[i] != NULL && (re & (POLLIN | POLLHUP | POLLERR)))
-					on_readable(s, i);
-			}
-		}
-		/* END EXERCISE 1 */
-		slots_compact(s);
-		for (size_t i = FIRST_CLIENT; i < s->n; i++)
-			update_events(s, i);
-	}
-	return EXIT_OK;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int main(int argc, char **argv)
+static int set_nonblocking(int fd)
 {
-	char err[SL_ERR_LEN];
-	struct options opt;
-	struct server srv;
-	int status, sigread;
+	int fl = fcntl(fd, F_GETFL);
 
-	parse_options(argc, argv, &opt);
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	sigread = install_stop_handlers();
+	if (fl < 0)
+		return -1;
+	return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
 
-	memset(&srv, 0, sizeof(srv));
-	srv.s.cap = FIRST_SLOTS;
-	srv.s.pfd = calloc(srv.s.cap, sizeof(*srv.s.pfd));
-	srv.s.conn = calloc(srv.s.cap, sizeof(*srv.s.conn));
-	if (srv.s.pfd == NULL || srv.s.conn == NULL)
-		die("calloc:");
-	srv.listener = sl_tcp_listen(opt.host, opt.port, BACKLOG, NULL, NULL, err);
-	if (srv.listener < 0)
-		die("%s", err);
-	if (set_nonblocking(srv.listener) < 0)
-		die("fcntl O_NONBLOCK:");
-	slots_add(&srv.s, sigread, NULL);       /* SLOT_SIGNAL */
-	slots_add(&srv.s, srv.listener, NULL);  /* SLOT_LISTENER */
-	announce_listening(srv.listener);
+/* The options, as a table: lib/lesson parses and checks them. */
+static void parse_options(int argc, char **argv, struct server *srv)
+{
+	const struct lesson_opt options[] = {
+		OPT_BIND(&srv->host, "address to listen on (default " DEFAULT_HOST ")"),
+		OPT_PORT(&srv->port, "port to listen on (default 0: any free port)"),
+		{ 0 }
+	};
 
-	status = serve(&srv);
-
-	for (size_t i = FIRST_CLIENT; i < srv.s.n; i++)
-		if (srv.s.conn[i] != NULL) /* NULL: closed, not yet removed */
-			drop_client(&srv.s, i);
-	close(srv.listener);
-	close_signal_pipe(sigread);
-	free(srv.s.pfd);
-	free(srv.s.conn);
-	if (stop_requested)
-		printf("stopping: signal received\n");
-	printf("poll reported %llu ready slots, %llu handled\n", srv.reported, srv.handled);
-	return status;
+	memset(srv, 0, sizeof(*srv));
+	srv->host = DEFAULT_HOST;
+	srv->port = "0";
+	lesson_options(argc, argv, &(struct lesson_cli){
+		.about = "The echo server as a poll() loop (lesson 09): one thread serves every\n"
+			 "client, each with its own output buffer; the pollfd array grows.",
+		.opts = options,
+	});
 }

@@ -19,7 +19,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -45,72 +44,47 @@ struct options {
 	int nwords;
 };
 
-static void usage(void)
-{
-	printf("usage: client [-b ADDR] -p PORT [-t MS] [-v] [WORD...]\n"
-	       "The echo client with a connect timeout (lesson 11): sends the WORDs\n"
-	       "(joined by spaces, a newline at the end) or all of standard input,\n"
-	       "reading the echo while it sends, and prints the echo.\n"
-	       "\n"
-	       "  -b, --bind ADDR       the server's address (default %s)\n"
-	       "  -p, --port PORT       the server's port (required)\n"
-	       "  -t, --timeout MS      give up connecting after MS milliseconds\n"
-	       "                        (1 to 600000, default %d)\n"
-	       "  -v, --verbose         say what connect() and poll() did (on stderr)\n"
-	       "  -h, --help            show this help\n",
-	       DEFAULT_HOST, TIMEOUT_DEFAULT_MS);
-}
+struct exchange {
+	int fd;
+	int in_fd;             /* standard input, or -1 when sending words */
+	char out[BUF_SIZE];    /* read from the input, not yet sent */
+	size_t out_start, out_end;
+	int input_done;        /* input at its end */
+	int shut;              /* shutdown(SHUT_WR) done */
+	char in[BUF_SIZE];     /* received, to be printed */
+};
 
-static void parse_options(int argc, char **argv, struct options *opt)
-{
-	static const struct option longopts[] = {
-		COMMON_LONGOPTS,
-		{ "timeout", required_argument, NULL, 't' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
+/* main() is the whole story; each step is a function below it, in order. */
+static void parse_options(int argc, char **argv, struct options *opt);
+static int set_nonblocking(int fd);
+static int finish_connect(int fd, long timeout_ms, int verbose);
+static int connect_to(const struct addrinfo *ai, long timeout_ms, int verbose);
+static int connect_to_server(const struct options *opt);
+static int read_input(struct exchange *x);
+static int send_some(struct exchange *x);
+static int receive_some(struct exchange *x);
+static int talk(struct exchange *x);
+static int load_words(struct exchange *x, char **words, int nwords);
+static long long now_ms(void);
 
-	opterr = 0;
-	opt->host = DEFAULT_HOST;
-	opt->port = NULL;
-	opt->timeout_ms = TIMEOUT_DEFAULT_MS;
-	opt->verbose = 0;
-	while ((c = getopt_long(argc, argv, ":" COMMON_SHORTOPTS "t:v", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage();
-			exit(EXIT_OK);
-		case 'b':
-			opt->host = optarg;
-			break;
-		case 'p':
-			opt->port = opt_port(optarg);
-			break;
-		case 't':
-			opt->timeout_ms = opt_number(optarg, "timeout", 1, 600000);
-			break;
-		case 'v':
-			opt->verbose = 1;
-			break;
-		default:
-			bad_option(c, argv);
-		}
+int main(int argc, char **argv)
+{
+	static struct exchange x;
+	struct options opt;
+	int status = EXIT_RUNTIME;
+
+	parse_options(argc, argv, &opt);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	x.fd = connect_to_server(&opt);
+	if (x.fd < 0)
+		return EXIT_RUNTIME;
+	x.in_fd = opt.words != NULL ? -1 : STDIN_FILENO;
+	if (opt.words == NULL || load_words(&x, opt.words, opt.nwords) == 0) {
+		if (talk(&x) == 0)
+			status = EXIT_OK;
 	}
-	if (opt->port == NULL)
-		usage_error("give the server's port with -p PORT");
-	if (strcmp(opt->port, "0") == 0)
-		usage_error("bad port '0': a server's port is 1 to 65535");
-	opt->words = optind < argc ? argv + optind : NULL;
-	opt->nwords = argc - optind;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	close(x.fd);
+	return status;
 }
 
 static int set_nonblocking(int fd)
@@ -128,21 +102,7 @@ static int set_nonblocking(int fd)
  * when connected; -1 with errno (ETIMEDOUT when our time ran out). */
 static int finish_connect(int fd, long timeout_ms, int verbose)
 {
-	/* EXERCISE 3: wait for the handshake at most timeout_ms, then ask the
-	 * socket how it ended
-	 * HINT: poll() one pollfd { fd, POLLOUT } with the time left until
-	 * the deadline (now_ms() + timeout_ms), again after EINTR; 0 ready:
-	 * errno = ETIMEDOUT, return -1 (with -v print "poll: nothing after N
-	 * ms: giving up"). Writable: the handshake is over, but did it work?
-	 * getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) tells: with -v
-	 * print "poll: writable after N ms; SO_ERROR = soerr (connected)";
-	 * soerr != 0: errno = soerr, return -1; else return 0 (the README
-	 * shows both -v lines)
-	 * STUB: (void)fd;
-	 * STUB: (void)timeout_ms;
-	 * STUB: (void)verbose;
-	 * STUB: (void)now_ms;
-	 * STUB: return 0; */
+	/* EXERCISE 3: wait at most timeout_ms for the handshake, then ask how it ended */
 	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
 	long long start = now_ms(), deadline = start + timeout_ms;
 	socklen_t len;
@@ -243,16 +203,6 @@ static int connect_to_server(const struct options *opt)
 }
 
 /* ---- send and receive at once -------------------------------------------------------- */
-
-struct exchange {
-	int fd;
-	int in_fd;             /* standard input, or -1 when sending words */
-	char out[BUF_SIZE];    /* read from the input, not yet sent */
-	size_t out_start, out_end;
-	int input_done;        /* input at its end */
-	int shut;              /* shutdown(SHUT_WR) done */
-	char in[BUF_SIZE];     /* received, to be printed */
-};
 
 /* Refill the send buffer from standard input (poll said it is readable,
  * so read() does not block). stdin stays blocking: it is not ours, and
@@ -366,22 +316,43 @@ static int load_words(struct exchange *x, char **words, int nwords)
 	return 0;
 }
 
-int main(int argc, char **argv)
-{
-	static struct exchange x;
-	struct options opt;
-	int status = EXIT_RUNTIME;
+/* ---- Plumbing: the clock, the command line --------------------------------- */
 
-	parse_options(argc, argv, &opt);
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	x.fd = connect_to_server(&opt);
-	if (x.fd < 0)
-		return EXIT_RUNTIME;
-	x.in_fd = opt.words != NULL ? -1 : STDIN_FILENO;
-	if (opt.words == NULL || load_words(&x, opt.words, opt.nwords) == 0) {
-		if (talk(&x) == 0)
-			status = EXIT_OK;
-	}
-	close(x.fd);
-	return status;
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The options, as a table: lib/lesson parses and checks them. */
+static void parse_options(int argc, char **argv, struct options *opt)
+{
+	const struct lesson_opt options[] = {
+		OPT_BIND(&opt->host, "the server's address (default " DEFAULT_HOST ")"),
+		OPT_SERVER_PORT(&opt->port),
+		{ 't', "timeout", OPT_NUMBER, &opt->timeout_ms, "MS",
+		  "give up connecting after MS milliseconds\n(1 to 600000, default 5000)",
+		  .what = "timeout", .min = 1, .max = 600000 },
+		{ 'v', "verbose", OPT_FLAG, &opt->verbose,
+		  .help = "say what connect() and poll() did (on stderr)" },
+		{ 0 }
+	};
+	int first;
+
+	opt->host = DEFAULT_HOST;
+	opt->port = NULL;
+	opt->timeout_ms = TIMEOUT_DEFAULT_MS;
+	opt->verbose = 0;
+	first = lesson_options(argc, argv, &(struct lesson_cli){
+		.args = "[WORD...]",
+		.about = "The echo client with a connect timeout (lesson 11): sends the WORDs\n"
+			 "(joined by spaces, a newline at the end) or all of standard input,\n"
+			 "reading the echo while it sends, and prints the echo.",
+		.opts = options,
+		.max_args = -1,
+	});
+	opt->words = first < argc ? argv + first : NULL;
+	opt->nwords = argc - first;
 }

@@ -26,7 +26,6 @@
  * unavailable", the poll wait with "0 ready"; both after about -t ms.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <poll.h>
@@ -40,79 +39,49 @@
 
 #include "lesson/lesson.h"
 
-enum mode { MODE_BOTH, MODE_RCVTIMEO, MODE_POLL };
+/* In the order -m names them. */
+enum mode { MODE_RCVTIMEO, MODE_POLL, MODE_BOTH };
 
 struct options {
 	const char *port;     /* NULL: our own silent listener */
-	enum mode mode;
+	int mode;             /* enum mode */
 	long timeout_ms;
 };
 
-static void usage(void)
-{
-	printf("usage: timeouts [-p PORT] [-m rcvtimeo|poll|both] [-t MS]\n"
-	       "Waits for data from a peer that sends nothing, with SO_RCVTIMEO and\n"
-	       "with a poll() timeout, and prints how long each wait took (lesson 11).\n"
-	       "\n"
-	       "  -p, --port PORT    connect to 127.0.0.1:PORT (default: a listener of\n"
-	       "                     our own that accepts nothing and sends nothing)\n"
-	       "  -m, --mode MODE    rcvtimeo, poll or both (default both)\n"
-	       "  -t, --timeout MS   how long to wait (1 to 60000, default 500)\n"
-	       "  -h, --help         show this help\n");
-}
+/* main() is the whole story; each step is a function below it, in order. */
+static void parse_options(int argc, char **argv, struct options *opt);
+static int silent_listener(struct sockaddr_in *sin);
+static int connect_to(const struct sockaddr_in *sin);
+static void wait_with_rcvtimeo(int fd, long ms);
+static void wait_with_poll(int fd, long ms);
+static double now_ms(void);
 
-static void parse_options(int argc, char **argv, struct options *opt)
+int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "mode", required_argument, NULL, 'm' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
+	struct options opt;
+	struct sockaddr_in sin;
+	int listener = -1, fd;
 
-	opterr = 0;
-	opt->port = NULL;
-	opt->mode = MODE_BOTH;
-	opt->timeout_ms = 500;
-	while ((c = getopt_long(argc, argv, ":hp:m:t:", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage();
-			exit(EXIT_OK);
-		case 'p':
-			opt->port = opt_port(optarg);
-			if (strcmp(opt->port, "0") == 0)
-				usage_error("bad port '0': a server's port is 1 to 65535");
-			break;
-		case 'm':
-			if (strcmp(optarg, "both") == 0)
-				opt->mode = MODE_BOTH;
-			else if (strcmp(optarg, "rcvtimeo") == 0)
-				opt->mode = MODE_RCVTIMEO;
-			else if (strcmp(optarg, "poll") == 0)
-				opt->mode = MODE_POLL;
-			else
-				usage_error("bad mode '%s': expected rcvtimeo, poll or both", optarg);
-			break;
-		case 't':
-			opt->timeout_ms = opt_number(optarg, "timeout", 1, 60000);
-			break;
-		default:
-			bad_option(c, argv);
-		}
+	parse_options(argc, argv, &opt);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (opt.port == NULL) {
+		listener = silent_listener(&sin);
+		printf("a silent peer listens on 127.0.0.1:%u\n", ntohs(sin.sin_port));
+	} else {
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons((uint16_t)atoi(opt.port));
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	}
-	if (optind < argc)
-		usage_error("unexpected argument '%s'", argv[optind]);
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+	fd = connect_to(&sin);
+	if (opt.mode != MODE_POLL)
+		wait_with_rcvtimeo(fd, opt.timeout_ms);
+	if (opt.mode != MODE_RCVTIMEO)
+		wait_with_poll(fd, opt.timeout_ms);
+	close(fd);
+	if (listener >= 0)
+		close(listener);
+	return EXIT_OK;
 }
 
 /* A peer that never says anything: a listener nobody accepts on. The
@@ -158,19 +127,7 @@ static void wait_with_rcvtimeo(int fd, long ms)
 	double start;
 	ssize_t n;
 
-	/* EXERCISE 4: give the socket a receive timeout, then wait in recv()
-	 * HINT: setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) (< 0:
-	 * die("setsockopt SO_RCVTIMEO:")); read it back into got with
-	 * getsockopt() (what the kernel keeps); print "rcvtimeo: SO_RCVTIMEO
-	 * set to %ld.%06ld s; calling recv()" with got's two fields; then
-	 * start = now_ms() and an ordinary blocking n = recv(fd, &byte, 1, 0):
-	 * it gives up after tv with EAGAIN
-	 * STUB: (void)tv;
-	 * STUB: (void)got;
-	 * STUB: (void)len;
-	 * STUB: printf("rcvtimeo: no SO_RCVTIMEO yet: recv() with MSG_DONTWAIT\n");
-	 * STUB: start = now_ms();
-	 * STUB: n = recv(fd, &byte, 1, MSG_DONTWAIT); */
+	/* EXERCISE 4: give the socket a receive timeout, then wait in recv() */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
 		die("setsockopt SO_RCVTIMEO:");
 	if (getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &got, &len) < 0)
@@ -202,10 +159,7 @@ static void wait_with_poll(int fd, long ms)
 
 	printf("poll: calling poll() with a %ld ms timeout\n", ms);
 	start = now_ms();
-	/* EXERCISE 4: wait at most ms milliseconds for the socket to be readable
-	 * HINT: n = poll(&pfd, 1, (int)ms): 0 means the time ran out, the
-	 * socket is left as it was; call it again while it fails with EINTR
-	 * STUB: n = poll(&pfd, 1, 0); */
+	/* EXERCISE 4: wait at most ms milliseconds for the socket to be readable */
 	do
 		n = poll(&pfd, 1, (int)ms);
 	while (n < 0 && errno == EINTR);
@@ -220,30 +174,39 @@ static void wait_with_poll(int fd, long ms)
 		       now_ms() - start, (unsigned)pfd.revents);
 }
 
-int main(int argc, char **argv)
-{
-	struct options opt;
-	struct sockaddr_in sin;
-	int listener = -1, fd;
+/* ---- Plumbing: the clock, the command line --------------------------------- */
 
-	parse_options(argc, argv, &opt);
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (opt.port == NULL) {
-		listener = silent_listener(&sin);
-		printf("a silent peer listens on 127.0.0.1:%u\n", ntohs(sin.sin_port));
-	} else {
-		memset(&sin, 0, sizeof(sin));
-		sin.sin_family = AF_INET;
-		sin.sin_port = htons((uint16_t)atoi(opt.port));
-		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	}
-	fd = connect_to(&sin);
-	if (opt.mode != MODE_POLL)
-		wait_with_rcvtimeo(fd, opt.timeout_ms);
-	if (opt.mode != MODE_RCVTIMEO)
-		wait_with_poll(fd, opt.timeout_ms);
-	close(fd);
-	if (listener >= 0)
-		close(listener);
-	return EXIT_OK;
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* The options, as a table: lib/lesson parses and checks them. */
+static void parse_options(int argc, char **argv, struct options *opt)
+{
+	static const char *const modes[] = { "rcvtimeo", "poll", "both", NULL };
+	const struct lesson_opt options[] = {
+		{ 'p', "port", OPT_PORT, &opt->port, "PORT",
+		  "connect to 127.0.0.1:PORT (default: a listener of\n"
+		  "our own that accepts nothing and sends nothing)",
+		  .what = "port", .min = 1 },
+		{ 'm', "mode", OPT_CHOICE, &opt->mode, "MODE",
+		  "rcvtimeo, poll or both (default both)", .what = "mode", .choices = modes },
+		{ 't', "timeout", OPT_NUMBER, &opt->timeout_ms, "MS",
+		  "how long to wait (1 to 60000, default 500)",
+		  .what = "timeout", .min = 1, .max = 60000 },
+		{ 0 }
+	};
+
+	opt->port = NULL;
+	opt->mode = MODE_BOTH;
+	opt->timeout_ms = 500;
+	lesson_options(argc, argv, &(struct lesson_cli){
+		.about = "Waits for data from a peer that sends nothing, with SO_RCVTIMEO and\n"
+			 "with a poll() timeout, and prints how long each wait took (lesson 11).",
+		.opts = options,
+	});
 }

@@ -17,7 +17,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <liburing.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -43,108 +42,55 @@ struct options {
 	int nwords;
 };
 
-static void usage(void)
+/* main() is the whole story; each step is a function below it, in order. */
+static void parse_options(int argc, char **argv, struct options *opt);
+static int connect_send_shutdown(struct io_uring *ring, int fd,
+				 const struct addrinfo *ai, const char *msg, size_t len,
+				 int verbose);
+static int receive_echo(struct io_uring *ring, int fd, int verbose);
+static struct io_uring_sqe *sqe_for(struct io_uring *ring, enum step step);
+static int wait_one(struct io_uring *ring, enum step *step, int verbose);
+static size_t join_words(char *msg, char **words, int nwords);
+
+int main(int argc, char **argv)
 {
-	printf("usage: client [-b ADDR] -p PORT [-v] WORD...\n"
-	       "An echo client on io_uring (lesson 12): connect, send the WORDs (joined\n"
-	       "by spaces, a newline at the end) and shut down, as three linked SQEs;\n"
-	       "then receive the echo and print it.\n"
-	       "\n"
-	       "  -b, --bind ADDR    the server's address (default %s)\n"
-	       "  -p, --port PORT    the server's port (required)\n"
-	       "  -v, --verbose      print every completion (on stderr)\n"
-	       "  -h, --help         show this help\n",
-	       DEFAULT_HOST);
-}
+	static char msg[MSG_MAX];
+	struct options opt;
+	struct io_uring ring;
+	struct addrinfo hints, *res;
+	size_t len;
+	int fd, rc, status = EXIT_RUNTIME;
 
-static void parse_options(int argc, char **argv, struct options *opt)
-{
-	static const struct option longopts[] = {
-		COMMON_LONGOPTS,
-		{ "verbose", no_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-
-	opterr = 0;
-	opt->host = DEFAULT_HOST;
-	opt->port = NULL;
-	opt->verbose = 0;
-	while ((c = getopt_long(argc, argv, ":" COMMON_SHORTOPTS "v", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage();
-			exit(EXIT_OK);
-		case 'b':
-			opt->host = optarg;
-			break;
-		case 'p':
-			opt->port = opt_port(optarg);
-			break;
-		case 'v':
-			opt->verbose = 1;
-			break;
-		default:
-			bad_option(c, argv);
-		}
-	}
-	if (opt->port == NULL)
-		usage_error("give the server's port with -p PORT");
-	if (strcmp(opt->port, "0") == 0)
-		usage_error("bad port '0': a server's port is 1 to 65535");
-	if (optind == argc)
-		usage_error("give the words to send");
-	opt->words = argv + optind;
-	opt->nwords = argc - optind;
-}
-
-/* The words joined by spaces, a newline at the end, as echo(1) does. */
-static size_t join_words(char *msg, char **words, int nwords)
-{
-	size_t at = 0;
-
-	for (int i = 0; i < nwords; i++) {
-		size_t n = strlen(words[i]);
-
-		if (at + n + 1 > MSG_MAX)
-			usage_error("the words are longer than %d bytes", MSG_MAX);
-		memcpy(msg + at, words[i], n);
-		at += n;
-		msg[at++] = i + 1 < nwords ? ' ' : '\n';
-	}
-	return at;
-}
-
-/* Wait for one CQE; return its result and which step it was. */
-static int wait_one(struct io_uring *ring, enum step *step, int verbose)
-{
-	struct io_uring_cqe *cqe;
-	int rc, res;
-
-	do
-		rc = io_uring_wait_cqe(ring, &cqe);
-	while (rc == -EINTR);
+	parse_options(argc, argv, &opt);
+	len = join_words(msg, opt.words, opt.nwords);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	rc = getaddrinfo(opt.host, opt.port, &hints, &res);
+	if (rc != 0)
+		die("resolve %s: %s", opt.host,
+		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+	rc = io_uring_queue_init(8, &ring, 0);
 	if (rc < 0) {
+		freeaddrinfo(res);
 		errno = -rc;
-		die("io_uring_wait_cqe:");
+		die("io_uring unavailable: io_uring_queue_init:");
 	}
-	*step = (enum step)io_uring_cqe_get_data64(cqe);
-	res = cqe->res;
-	io_uring_cqe_seen(ring, cqe);
-	if (verbose)
-		fprintf(stderr, "CQE %s: res %d%s%s%s\n", step_names[*step], res,
-			res < 0 ? " (" : "", res < 0 ? strerror(-res) : "", res < 0 ? ")" : "");
-	return res;
-}
-
-static struct io_uring_sqe *sqe_for(struct io_uring *ring, enum step step)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-
-	if (sqe == NULL)
-		die("io_uring: the submission queue is full");
-	io_uring_sqe_set_data64(sqe, step);
-	return sqe;
+	/* The first address only: this lesson is about the ring, not about
+	 * trying every address (lesson 02's client does that). */
+	fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol);
+	if (fd < 0) {
+		warn("socket:");
+	} else {
+		if (connect_send_shutdown(&ring, fd, res, msg, len, opt.verbose) == 0 &&
+		    receive_echo(&ring, fd, opt.verbose) == 0)
+			status = EXIT_OK;
+		close(fd);
+	}
+	io_uring_queue_exit(&ring);
+	freeaddrinfo(res);
+	return status;
 }
 
 /* connect -> send -> shutdown, linked, in one submission. Returns 0 when
@@ -155,20 +101,7 @@ static int connect_send_shutdown(struct io_uring *ring, int fd, const struct add
 	struct io_uring_sqe *sqe;
 	int failed = 0, rc;
 
-	/* EXERCISE 3: connect, send, shutdown: three SQEs, linked, in one
-	 * submission
-	 * HINT: sqe = sqe_for(ring, STEP_CONNECT) (it tags the SQE with its
-	 * step); io_uring_prep_connect(sqe, fd, ai->ai_addr, ai->ai_addrlen);
-	 * sqe->flags |= IOSQE_IO_LINK: the next SQE runs only if this one
-	 * succeeds, else it completes with -ECANCELED. The same for
-	 * io_uring_prep_send(sqe, fd, msg, len, MSG_NOSIGNAL | MSG_WAITALL)
-	 * (linked too), then io_uring_prep_shutdown(sqe, fd, SHUT_WR), the
-	 * last of the chain
-	 * STUB: (void)sqe;
-	 * STUB: (void)fd;
-	 * STUB: (void)msg;
-	 * STUB: for (enum step st = STEP_CONNECT; st <= STEP_SHUTDOWN; st++)
-	 * STUB: 	io_uring_prep_nop(sqe_for(ring, st)); */
+	/* EXERCISE 3: connect, send, shutdown: three SQEs, linked, in one submission */
 	sqe = sqe_for(ring, STEP_CONNECT);
 	io_uring_prep_connect(sqe, fd, ai->ai_addr, ai->ai_addrlen);
 	sqe->flags |= IOSQE_IO_LINK;
@@ -236,43 +169,81 @@ static int receive_echo(struct io_uring *ring, int fd, int verbose)
 	}
 }
 
-int main(int argc, char **argv)
+static struct io_uring_sqe *sqe_for(struct io_uring *ring, enum step step)
 {
-	static char msg[MSG_MAX];
-	struct options opt;
-	struct io_uring ring;
-	struct addrinfo hints, *res;
-	size_t len;
-	int fd, rc, status = EXIT_RUNTIME;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
 
-	parse_options(argc, argv, &opt);
-	len = join_words(msg, opt.words, opt.nwords);
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	rc = getaddrinfo(opt.host, opt.port, &hints, &res);
-	if (rc != 0)
-		die("resolve %s: %s", opt.host,
-		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-	rc = io_uring_queue_init(8, &ring, 0);
+	if (sqe == NULL)
+		die("io_uring: the submission queue is full");
+	io_uring_sqe_set_data64(sqe, step);
+	return sqe;
+}
+
+/* Wait for one CQE; return its result and which step it was. */
+static int wait_one(struct io_uring *ring, enum step *step, int verbose)
+{
+	struct io_uring_cqe *cqe;
+	int rc, res;
+
+	do
+		rc = io_uring_wait_cqe(ring, &cqe);
+	while (rc == -EINTR);
 	if (rc < 0) {
-		freeaddrinfo(res);
 		errno = -rc;
-		die("io_uring unavailable: io_uring_queue_init:");
+		die("io_uring_wait_cqe:");
 	}
-	/* The first address only: this lesson is about the ring, not about
-	 * trying every address (lesson 02's client does that). */
-	fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol);
-	if (fd < 0) {
-		warn("socket:");
-	} else {
-		if (connect_send_shutdown(&ring, fd, res, msg, len, opt.verbose) == 0 &&
-		    receive_echo(&ring, fd, opt.verbose) == 0)
-			status = EXIT_OK;
-		close(fd);
+	*step = (enum step)io_uring_cqe_get_data64(cqe);
+	res = cqe->res;
+	io_uring_cqe_seen(ring, cqe);
+	if (verbose)
+		fprintf(stderr, "CQE %s: res %d%s%s%s\n", step_names[*step], res,
+			res < 0 ? " (" : "", res < 0 ? strerror(-res) : "", res < 0 ? ")" : "");
+	return res;
+}
+
+/* ---- Plumbing: joining the words, the command line ------------------------- */
+
+/* The words joined by spaces, a newline at the end, as echo(1) does. */
+static size_t join_words(char *msg, char **words, int nwords)
+{
+	size_t at = 0;
+
+	for (int i = 0; i < nwords; i++) {
+		size_t n = strlen(words[i]);
+
+		if (at + n + 1 > MSG_MAX)
+			usage_error("the words are longer than %d bytes", MSG_MAX);
+		memcpy(msg + at, words[i], n);
+		at += n;
+		msg[at++] = i + 1 < nwords ? ' ' : '\n';
 	}
-	io_uring_queue_exit(&ring);
-	freeaddrinfo(res);
-	return status;
+	return at;
+}
+
+/* The options, as a table: lib/lesson parses and checks them. */
+static void parse_options(int argc, char **argv, struct options *opt)
+{
+	const struct lesson_opt options[] = {
+		OPT_BIND(&opt->host, "the server's address (default " DEFAULT_HOST ")"),
+		OPT_SERVER_PORT(&opt->port),
+		{ 'v', "verbose", OPT_FLAG, &opt->verbose,
+		  .help = "print every completion (on stderr)" },
+		{ 0 }
+	};
+	int first;
+
+	opt->host = DEFAULT_HOST;
+	opt->port = NULL;
+	opt->verbose = 0;
+	first = lesson_options(argc, argv, &(struct lesson_cli){
+		.args = "WORD...",
+		.about = "An echo client on io_uring (lesson 12): connect, send the WORDs (joined\n"
+			 "by spaces, a newline at the end) and shut down, as three linked SQEs;\n"
+			 "then receive the echo and print it.",
+		.opts = options,
+		.min_args = 1,
+		.max_args = -1,
+	});
+	opt->words = argv + first;
+	opt->nwords = argc - first;
 }

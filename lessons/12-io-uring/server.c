@@ -37,7 +37,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <liburing.h>
 #include <poll.h>
 #include <signal.h>
@@ -104,78 +103,366 @@ struct options {
 	long entries, buffers, bufsize;
 };
 
-static void usage(void)
+/* main() is the whole story; each step is a function below it, in order. */
+static void parse_options(int argc, char **argv, struct options *opt);
+static void setup(struct server *s, const struct options *opt);
+static void run(struct server *s);
+static void cleanup(struct server *s);
+static void handle(struct server *s, struct io_uring_cqe *cqe);
+static void on_accept(struct server *s, int res, unsigned flags);
+static void on_recv(struct server *s, struct conn *c, int res, unsigned flags);
+static void on_recv_into(struct server *s, struct conn *c, int res);
+static void on_poll(struct server *s, struct conn *c, int res);
+static void on_send(struct server *s, struct conn *c, int res);
+static void on_timeout(struct server *s);
+static void add_client(struct server *s, int fd);
+static void close_client(struct server *s, struct conn *c, const char *why);
+static uint64_t tag(void *ptr, enum op op);
+static struct io_uring_sqe *get_sqe(struct server *s);
+static void arm_accept(struct server *s);
+static void arm_recv(struct server *s, struct conn *c);
+static void arm_recv_into(struct server *s, struct conn *c, int bid);
+static void arm_poll(struct server *s, struct conn *c);
+static void arm_send(struct server *s, struct conn *c);
+static void arm_signal_read(struct server *s, unsigned flags);
+static void arm_accept_timeout(struct server *s);
+static void setup_buffers(struct server *s, unsigned nbufs, unsigned bufsize);
+static void return_buffer(struct server *s, int bid);
+static void release_buffer(struct server *s, int bid);
+static void line_append(struct server *s, struct conn *c);
+static void line_push_front(struct server *s, struct conn *c);
+static struct conn *line_next_ready(struct server *s);
+static void kick_line(struct server *s);
+static void setup_ring(struct server *s, long entries);
+static void unavailable(int err);
+static int read_disabled_sysctl(void);
+static void settle_workers(struct server *s);
+static int open_signalfd(void);
+static void describe_peer(int fd, char *who, size_t size);
+
+int main(int argc, char **argv)
 {
-	printf("usage: server [-b ADDR] [-p PORT] [-v] [--buffers N] [--buffer-size BYTES]\n"
-	       "              [--entries N]\n"
-	       "An echo server on io_uring (lesson 12): completion-based accept, recv\n"
-	       "and send, one thread, no readiness polling.\n"
-	       "\n"
-	       "  -b, --bind ADDR          address to listen on (default %s)\n"
-	       "  -p, --port PORT          port to listen on (default 0: any free port)\n"
-	       "  -v, --verbose            print clients and ENOBUFS; twice (-vv): every\n"
-	       "                           completion\n"
-	       "      --buffers N          receive buffers lent to the kernel, a power of\n"
-	       "                           two (1 to 32768, default %d)\n"
-	       "      --buffer-size BYTES  size of each (16 to 1048576, default %d)\n"
-	       "      --entries N          submission queue entries (default %d; the\n"
-	       "                           kernel refuses more than 32768)\n"
-	       "  -h, --help               show this help\n",
-	       DEFAULT_HOST, BUFFERS_DEFAULT, BUFFER_SIZE_DEFAULT, ENTRIES_DEFAULT);
+	static struct server s;
+	struct options opt;
+
+	parse_options(argc, argv, &opt);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	setup(&s, &opt);
+	announce_listening(s.listener);
+	if (s.verbose >= 1)
+		printf("io_uring: %u receive buffers of %u bytes lent to the kernel\n",
+		       s.nbufs, s.bufsize);
+	run(&s);
+	printf("stopping: signal received\n");
+	cleanup(&s);
+	return EXIT_OK;
 }
 
-static void parse_options(int argc, char **argv, struct options *opt)
-{
-	static const struct option longopts[] = {
-		COMMON_LONGOPTS,
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "buffers", required_argument, NULL, 'N' },
-		{ "buffer-size", required_argument, NULL, 'S' },
-		{ "entries", required_argument, NULL, 'E' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
+/* ---- setup and the loop ---------------------------------------------------- */
 
-	opterr = 0;
-	*opt = (struct options){ .host = DEFAULT_HOST, .port = "0", .verbose = 0,
-				 .entries = ENTRIES_DEFAULT, .buffers = BUFFERS_DEFAULT,
-				 .bufsize = BUFFER_SIZE_DEFAULT };
-	while ((c = getopt_long(argc, argv, ":" COMMON_SHORTOPTS "v", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage();
-			exit(EXIT_OK);
-		case 'b':
-			opt->host = optarg;
-			break;
-		case 'p':
-			opt->port = opt_port(optarg);
-			break;
-		case 'v':
-			opt->verbose++;
-			break;
-		case 'N':
-			opt->buffers = opt_number(optarg, "buffer count", 1, 32768);
-			if ((opt->buffers & (opt->buffers - 1)) != 0)
-				usage_error("bad buffer count '%s': expected a power of two", optarg);
-			break;
-		case 'S':
-			opt->bufsize = opt_number(optarg, "buffer size", 16, 1048576);
-			break;
-		case 'E':
-			/* Deliberately no upper bound here: the kernel's own
-			 * refusal is the way to see the "unavailable" path. */
-			opt->entries = opt_number(optarg, "entry count", 1, 1L << 30);
-			break;
-		default:
-			bad_option(c, argv);
+static void setup(struct server *s, const struct options *opt)
+{
+	char err[SL_ERR_LEN];
+
+	s->verbose = opt->verbose;
+	s->pause.tv_sec = ACCEPT_PAUSE_MS / 1000;
+	s->pause.tv_nsec = (ACCEPT_PAUSE_MS % 1000) * 1000000L;
+	/* The ring first: when io_uring is unavailable, nothing else has
+	 * been opened that the early exit would have to close. */
+	setup_ring(s, opt->entries);
+	s->sigfd = open_signalfd();
+	setup_buffers(s, (unsigned)opt->buffers, (unsigned)opt->bufsize);
+	s->listener = sl_tcp_listen(opt->host, opt->port, SOMAXCONN, NULL, NULL, err);
+	if (s->listener < 0)
+		die("%s", err);
+	settle_workers(s);
+	arm_accept(s);
+}
+
+static void run(struct server *s)
+{
+	while (!s->stop) {
+		/* EXERCISE 1: one turn of the loop: submit, wait, handle every completion */
+		struct io_uring_cqe *cqe;
+		unsigned head, seen = 0;
+		/* Submit everything queued and wait for at least one
+		 * completion: one system call for the whole batch. */
+		int rc = io_uring_submit_and_wait(&s->ring, 1);
+
+		if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+			errno = -rc;
+			die("io_uring_submit_and_wait:");
 		}
+		io_uring_for_each_cqe(&s->ring, head, cqe) {
+			handle(s, cqe);
+			seen++;
+		}
+		io_uring_cq_advance(&s->ring, seen);
+		/* END EXERCISE 1 */
+		kick_line(s);
 	}
-	if (optind < argc)
-		usage_error("unexpected argument '%s'", argv[optind]);
 }
 
-/* ---- submitting ---------------------------------------------------------------- */
+static void cleanup(struct server *s)
+{
+	/* Leaving the ring cancels every request still in flight; then the
+	 * sockets and buffers they referred to can go. */
+	io_uring_queue_exit(&s->ring);
+	while (s->clients != NULL) {
+		struct conn *c = s->clients;
+
+		s->clients = c->next;
+		if (s->verbose >= 1) {
+			char who[SL_ADDRSTRLEN];
+
+			describe_peer(c->fd, who, sizeof(who));
+			printf("client %s disconnected (%lld bytes echoed, server stopping)\n",
+			       who, c->echoed);
+		}
+		close(c->fd);
+		free(c);
+	}
+	munmap(s->pool, s->pool_bytes);
+	munmap(s->br, s->br_bytes);
+	close(s->listener);
+	close(s->sigfd);
+}
+
+/* ---- completions ----------------------------------------------------------- */
+
+static void handle(struct server *s, struct io_uring_cqe *cqe)
+{
+	uint64_t data = io_uring_cqe_get_data64(cqe);
+	enum op op = (enum op)(data & OP_MASK);
+	struct conn *c = (struct conn *)(uintptr_t)(data & ~(uint64_t)OP_MASK);
+
+	switch (op) {
+	case OP_ACCEPT:
+		on_accept(s, cqe->res, cqe->flags);
+		break;
+	case OP_RECV:
+		if (c->lent >= 0)
+			on_recv_into(s, c, cqe->res);
+		else
+			on_recv(s, c, cqe->res, cqe->flags);
+		break;
+	case OP_POLL:
+		on_poll(s, c, cqe->res);
+		break;
+	case OP_SEND:
+		on_send(s, c, cqe->res);
+		break;
+	case OP_SIGNAL:
+		if (cqe->res == (int)sizeof(s->si)) {
+			if (s->verbose >= 2)
+				printf("signal %u received\n", s->si.ssi_signo);
+			s->stop = 1;
+		} else {
+			arm_signal_read(s, 0);
+		}
+		break;
+	case OP_TIMEOUT:
+		on_timeout(s);
+		break;
+	case OP_CANCEL:
+		break;
+	}
+}
+
+static void on_accept(struct server *s, int res, unsigned flags)
+{
+	if (!(flags & IORING_CQE_F_MORE))
+		s->accept_armed = 0; /* the multishot request has ended */
+	if (res >= 0) {
+		s->emfile_said = 0;
+		add_client(s, res);
+	} else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
+		if (!s->emfile_said)
+			warn("accept: %s: not accepting until a client leaves (or %d ms)",
+			     strerror(-res), ACCEPT_PAUSE_MS);
+		s->emfile_said = 1;
+		s->accept_paused = 1;
+		if (s->accept_armed) {
+			/* Still armed after an error: cancel it, or it
+			 * would fail again and again. */
+			struct io_uring_sqe *sqe = get_sqe(s);
+
+			io_uring_prep_cancel64(sqe, OP_ACCEPT, 0);
+			io_uring_sqe_set_data64(sqe, OP_CANCEL);
+		}
+		arm_accept_timeout(s);
+		return;
+	} else if (res != -EINTR && res != -ECONNABORTED && res != -EAGAIN) {
+		errno = -res;
+		die("accept:");
+	}
+	if (!s->accept_armed && !s->accept_paused && !s->stop)
+		arm_accept(s);
+}
+
+static void on_recv(struct server *s, struct conn *c, int res, unsigned flags)
+{
+	int kicked = c == s->kicked;
+
+	if (kicked)
+		s->kicked = NULL;
+	if (res == -ENOBUFS) {
+		/* Every buffer was out when the kernel came to pick one for c
+		 * (whether or not c had sent anything yet): c waits in line,
+		 * and a buffer that comes back goes to the first in line. A
+		 * client taken from the line to try the ring keeps its
+		 * place. */
+		if (s->verbose >= 1)
+			printf("fd %d: recv: ENOBUFS (all %u buffers in use)\n", c->fd, s->nbufs);
+		if (kicked)
+			line_push_front(s, c);
+		else
+			line_append(s, c);
+		return;
+	}
+	if (res <= 0) {
+		/* End of file or an error. Should a CQE say it used a buffer
+		 * anyway, that buffer is ours again: give it back, or the
+		 * pool would shrink by one for every such client. */
+		if (flags & IORING_CQE_F_BUFFER) {
+			s->free_bufs--;
+			return_buffer(s, (int)(flags >> IORING_CQE_BUFFER_SHIFT));
+		}
+		close_client(s, c, res == 0 ? NULL : strerror(-res));
+		return;
+	}
+	/* EXERCISE 2: res bytes came, in a buffer the kernel chose: send them back */
+	/* The kernel says which buffer it filled. */
+	c->bid = (int)(flags >> IORING_CQE_BUFFER_SHIFT);
+	s->free_bufs--;
+	c->sent = 0;
+	c->len = (unsigned)res;
+	c->echoed += res;
+	if (s->verbose >= 2)
+		printf("fd %d: recv completed: %d bytes in buffer %d\n", c->fd, res, c->bid);
+	arm_send(s, c);
+	/* END EXERCISE 2 */
+}
+
+/* A recv into a buffer handed over from the line (release_buffer())
+ * completed: the buffer is this client's, as one the kernel picked is. */
+static void on_recv_into(struct server *s, struct conn *c, int res)
+{
+	int bid = c->lent;
+
+	c->lent = -1;
+	if (res <= 0) {
+		release_buffer(s, bid);
+		close_client(s, c, res == 0 ? NULL : strerror(-res));
+		return;
+	}
+	c->bid = bid;
+	c->sent = 0;
+	c->len = (unsigned)res;
+	c->echoed += res;
+	if (s->verbose >= 2)
+		printf("fd %d: recv completed: %d bytes in buffer %d, handed over from the line\n",
+		       c->fd, res, bid);
+	arm_send(s, c);
+}
+
+/* c, which found no buffer and had nothing to read, has data (or an end
+ * of file) now: back in line. */
+static void on_poll(struct server *s, struct conn *c, int res)
+{
+	if (res < 0) {
+		close_client(s, c, strerror(-res));
+		return;
+	}
+	line_append(s, c);
+}
+
+static void on_send(struct server *s, struct conn *c, int res)
+{
+	/* EXERCISE 2: a send completed: send the rest, or give the buffer back and recv again */
+	if (res < 0) {
+		close_client(s, c, strerror(-res));
+		return;
+	}
+	c->sent += (unsigned)res;
+	if (s->verbose >= 2)
+		printf("fd %d: send completed: %d bytes (%u of %u)\n", c->fd, res, c->sent, c->len);
+	if (c->sent < c->len) {
+		arm_send(s, c); /* a short send: the rest */
+		return;
+	}
+	release_buffer(s, c->bid);
+	c->bid = -1;
+	arm_recv(s, c);
+	/* END EXERCISE 2 */
+}
+
+static void on_timeout(struct server *s)
+{
+	s->timeout_armed = 0;
+	if (s->accept_paused && !s->stop) {
+		s->accept_paused = 0;
+		if (!s->accept_armed)
+			arm_accept(s);
+	}
+}
+
+static void add_client(struct server *s, int fd)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL) {
+		warn("calloc:");
+		close(fd);
+		return;
+	}
+	c->fd = fd;
+	c->bid = -1;
+	c->lent = -1;
+	c->next = s->clients;
+	if (s->clients != NULL)
+		s->clients->prev = c;
+	s->clients = c;
+	s->nclients++;
+	if (s->verbose >= 1) {
+		char who[SL_ADDRSTRLEN];
+
+		describe_peer(fd, who, sizeof(who));
+		printf("client %s connected (fd %d, %ld clients)\n", who, fd, s->nclients);
+	}
+	arm_recv(s, c);
+}
+
+/* Only called when none of c's operations is in flight: each client has
+ * at most one, and we are handling its completion. */
+static void close_client(struct server *s, struct conn *c, const char *why)
+{
+	if (s->verbose >= 1) {
+		char who[SL_ADDRSTRLEN];
+
+		describe_peer(c->fd, who, sizeof(who));
+		printf("client %s disconnected (%lld bytes echoed%s%s)\n", who, c->echoed,
+		       why != NULL ? ", " : "", why != NULL ? why : "");
+	}
+	if (c->bid >= 0)
+		release_buffer(s, c->bid);
+	close(c->fd);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		s->clients = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	free(c);
+	s->nclients--;
+	/* A descriptor is free: accept again if EMFILE stopped us. */
+	if (s->accept_paused && !s->stop) {
+		s->accept_paused = 0;
+		arm_accept(s);
+	}
+}
+
+/* ---- submitting ------------------------------------------------------------ */
 
 static uint64_t tag(void *ptr, enum op op)
 {
@@ -274,7 +561,40 @@ static void arm_accept_timeout(struct server *s)
 	s->timeout_armed = 1;
 }
 
-/* ---- the buffer ring ---------------------------------------------------------------- */
+/* ---- the provided buffers, and clients waiting for one --------------------- */
+
+static void setup_buffers(struct server *s, unsigned nbufs, unsigned bufsize)
+{
+	struct io_uring_buf_reg reg;
+	int rc;
+
+	s->nbufs = nbufs;
+	s->bufsize = bufsize;
+	/* mmap: page-aligned, as the ring must be, and only the pages the
+	 * kernel actually writes into become resident memory. */
+	s->br_bytes = nbufs * sizeof(struct io_uring_buf);
+	s->br = mmap(NULL, s->br_bytes, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (s->br == MAP_FAILED)
+		die("mmap buffer ring:");
+	s->pool_bytes = (size_t)nbufs * bufsize;
+	s->pool = mmap(NULL, s->pool_bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (s->pool == MAP_FAILED)
+		die("mmap buffers:");
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (uint64_t)(uintptr_t)s->br;
+	reg.ring_entries = nbufs;
+	reg.bgid = BUF_GROUP;
+	rc = io_uring_register_buf_ring(&s->ring, &reg, 0);
+	if (rc < 0) {
+		errno = -rc;
+		die("io_uring_register_buf_ring (needs Linux 5.19):");
+	}
+	io_uring_buf_ring_init(s->br);
+	for (unsigned i = 0; i < nbufs; i++)
+		return_buffer(s, (int)i);
+}
 
 /* Lend buffer bid to the kernel again. */
 static void return_buffer(struct server *s, int bid)
@@ -287,7 +607,21 @@ static void return_buffer(struct server *s, int bid)
 	s->free_bufs++;
 }
 
-/* ---- the line: clients whose recv found no buffer (ENOBUFS) ---- */
+/* Buffer bid is ours again (its echo went out, or its client left). When
+ * clients wait in line for a buffer, the first in line with data gets it,
+ * for a recv into that very buffer. Put back in the ring, it would go to
+ * whichever client's data arrived first: the clients that never had to
+ * queue would take every buffer, and the ones in line could wait for
+ * ever. */
+static void release_buffer(struct server *s, int bid)
+{
+	struct conn *c = line_next_ready(s);
+
+	if (c == NULL)
+		return_buffer(s, bid);
+	else
+		arm_recv_into(s, c, bid);
+}
 
 static void line_append(struct server *s, struct conn *c)
 {
@@ -342,331 +676,26 @@ static void kick_line(struct server *s)
 		arm_recv(s, s->kicked);
 }
 
-/* Buffer bid is ours again (its echo went out, or its client left). When
- * clients wait in line for a buffer, the first in line with data gets it,
- * for a recv into that very buffer. Put back in the ring, it would go to
- * whichever client's data arrived first: the clients that never had to
- * queue would take every buffer, and the ones in line could wait for
- * ever. */
-static void release_buffer(struct server *s, int bid)
-{
-	struct conn *c = line_next_ready(s);
+/* ---- the ring, and when there is none -------------------------------------- */
 
-	if (c == NULL)
-		return_buffer(s, bid);
-	else
-		arm_recv_into(s, c, bid);
-}
-
-static void setup_buffers(struct server *s, unsigned nbufs, unsigned bufsize)
+static void setup_ring(struct server *s, long entries)
 {
-	struct io_uring_buf_reg reg;
+	struct io_uring_params p;
 	int rc;
 
-	s->nbufs = nbufs;
-	s->bufsize = bufsize;
-	/* mmap: page-aligned, as the ring must be, and only the pages the
-	 * kernel actually writes into become resident memory. */
-	s->br_bytes = nbufs * sizeof(struct io_uring_buf);
-	s->br = mmap(NULL, s->br_bytes, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (s->br == MAP_FAILED)
-		die("mmap buffer ring:");
-	s->pool_bytes = (size_t)nbufs * bufsize;
-	s->pool = mmap(NULL, s->pool_bytes, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (s->pool == MAP_FAILED)
-		die("mmap buffers:");
-	memset(&reg, 0, sizeof(reg));
-	reg.ring_addr = (uint64_t)(uintptr_t)s->br;
-	reg.ring_entries = nbufs;
-	reg.bgid = BUF_GROUP;
-	rc = io_uring_register_buf_ring(&s->ring, &reg, 0);
-	if (rc < 0) {
-		errno = -rc;
-		die("io_uring_register_buf_ring (needs Linux 5.19):");
+	/* SINGLE_ISSUER and DEFER_TASKRUN (Linux 6.1): only this thread
+	 * submits, and the kernel finishes completions when we next enter
+	 * it rather than interrupting us. Older kernels refuse the flags
+	 * with EINVAL: then go without. */
+	memset(&p, 0, sizeof(p));
+	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+	rc = io_uring_queue_init_params((unsigned)entries, &s->ring, &p);
+	if (rc == -EINVAL) {
+		memset(&p, 0, sizeof(p));
+		rc = io_uring_queue_init_params((unsigned)entries, &s->ring, &p);
 	}
-	io_uring_buf_ring_init(s->br);
-	for (unsigned i = 0; i < nbufs; i++)
-		return_buffer(s, (int)i);
-}
-
-/* ---- clients ------------------------------------------------------------------------ */
-
-static void describe_peer(int fd, char *who, size_t size)
-{
-	struct sockaddr_storage peer;
-	socklen_t len = sizeof(peer);
-
-	if (getpeername(fd, (struct sockaddr *)&peer, &len) < 0 ||
-	    sl_addr_format((struct sockaddr *)&peer, len, who, size) == NULL)
-		snprintf(who, size, "(fd %d)", fd);
-}
-
-static void add_client(struct server *s, int fd)
-{
-	struct conn *c = calloc(1, sizeof(*c));
-
-	if (c == NULL) {
-		warn("calloc:");
-		close(fd);
-		return;
-	}
-	c->fd = fd;
-	c->bid = -1;
-	c->lent = -1;
-	c->next = s->clients;
-	if (s->clients != NULL)
-		s->clients->prev = c;
-	s->clients = c;
-	s->nclients++;
-	if (s->verbose >= 1) {
-		char who[SL_ADDRSTRLEN];
-
-		describe_peer(fd, who, sizeof(who));
-		printf("client %s connected (fd %d, %ld clients)\n", who, fd, s->nclients);
-	}
-	arm_recv(s, c);
-}
-
-/* Only called when none of c's operations is in flight: each client has
- * at most one, and we are handling its completion. */
-static void close_client(struct server *s, struct conn *c, const char *why)
-{
-	if (s->verbose >= 1) {
-		char who[SL_ADDRSTRLEN];
-
-		describe_peer(c->fd, who, sizeof(who));
-		printf("client %s disconnected (%lld bytes echoed%s%s)\n", who, c->echoed,
-		       why != NULL ? ", " : "", why != NULL ? why : "");
-	}
-	if (c->bid >= 0)
-		release_buffer(s, c->bid);
-	close(c->fd);
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		s->clients = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	free(c);
-	s->nclients--;
-	/* A descriptor is free: accept again if EMFILE stopped us. */
-	if (s->accept_paused && !s->stop) {
-		s->accept_paused = 0;
-		arm_accept(s);
-	}
-}
-
-static void on_recv(struct server *s, struct conn *c, int res, unsigned flags)
-{
-	int kicked = c == s->kicked;
-
-	if (kicked)
-		s->kicked = NULL;
-	if (res == -ENOBUFS) {
-		/* Every buffer was out when the kernel came to pick one for c
-		 * (whether or not c had sent anything yet): c waits in line,
-		 * and a buffer that comes back goes to the first in line. A
-		 * client taken from the line to try the ring keeps its
-		 * place. */
-		if (s->verbose >= 1)
-			printf("fd %d: recv: ENOBUFS (all %u buffers in use)\n", c->fd, s->nbufs);
-		if (kicked)
-			line_push_front(s, c);
-		else
-			line_append(s, c);
-		return;
-	}
-	if (res <= 0) {
-		/* End of file or an error. Should a CQE say it used a buffer
-		 * anyway, that buffer is ours again: give it back, or the
-		 * pool would shrink by one for every such client. */
-		if (flags & IORING_CQE_F_BUFFER) {
-			s->free_bufs--;
-			return_buffer(s, (int)(flags >> IORING_CQE_BUFFER_SHIFT));
-		}
-		close_client(s, c, res == 0 ? NULL : strerror(-res));
-		return;
-	}
-	/* EXERCISE 2: res bytes came, in a buffer the kernel chose: send
-	 * them back
-	 * HINT: the buffer's id is in the CQE's flags: c->bid = flags >>
-	 * IORING_CQE_BUFFER_SHIFT (it is no longer lent: s->free_bufs--);
-	 * the bytes are at s->pool + bid * s->bufsize. Start a send of all
-	 * of them: c->sent = 0, c->len = res; count c->echoed += res; with
-	 * -vv print "fd FD: recv completed: RES bytes in buffer BID"; then
-	 * arm_send(s, c)
-	 * STUB: (void)arm_send;
-	 * STUB: close_client(s, c, "on_recv() does not echo yet"); */
-	/* The kernel says which buffer it filled. */
-	c->bid = (int)(flags >> IORING_CQE_BUFFER_SHIFT);
-	s->free_bufs--;
-	c->sent = 0;
-	c->len = (unsigned)res;
-	c->echoed += res;
-	if (s->verbose >= 2)
-		printf("fd %d: recv completed: %d bytes in buffer %d\n", c->fd, res, c->bid);
-	arm_send(s, c);
-	/* END EXERCISE 2 */
-}
-
-/* A recv into a buffer handed over from the line (release_buffer())
- * completed: the buffer is this client's, as one the kernel picked is. */
-static void on_recv_into(struct server *s, struct conn *c, int res)
-{
-	int bid = c->lent;
-
-	c->lent = -1;
-	if (res <= 0) {
-		release_buffer(s, bid);
-		close_client(s, c, res == 0 ? NULL : strerror(-res));
-		return;
-	}
-	c->bid = bid;
-	c->sent = 0;
-	c->len = (unsigned)res;
-	c->echoed += res;
-	if (s->verbose >= 2)
-		printf("fd %d: recv completed: %d bytes in buffer %d, handed over from the line\n",
-		       c->fd, res, bid);
-	arm_send(s, c);
-}
-
-/* c, which found no buffer and had nothing to read, has data (or an end
- * of file) now: back in line. */
-static void on_poll(struct server *s, struct conn *c, int res)
-{
-	if (res < 0) {
-		close_client(s, c, strerror(-res));
-		return;
-	}
-	line_append(s, c);
-}
-
-static void on_send(struct server *s, struct conn *c, int res)
-{
-	/* EXERCISE 2: a send completed: send the rest, or give the buffer
-	 * back and recv again
-	 * HINT: res < 0: close_client(s, c, strerror(-res)). Else res more
-	 * bytes went: c->sent += res (-vv: "fd FD: send completed: ..."); if
-	 * c->sent < c->len, arm_send() again for the rest (a short send).
-	 * All sent: release_buffer(s, c->bid), c->bid = -1, and arm_recv():
-	 * one operation in flight per client, so one that does not read
-	 * is not read from
-	 * STUB: (void)res;
-	 * STUB: close_client(s, c, "on_send() is not written yet"); */
-	if (res < 0) {
-		close_client(s, c, strerror(-res));
-		return;
-	}
-	c->sent += (unsigned)res;
-	if (s->verbose >= 2)
-		printf("fd %d: send completed: %d bytes (%u of %u)\n", c->fd, res, c->sent, c->len);
-	if (c->sent < c->len) {
-		arm_send(s, c); /* a short send: the rest */
-		return;
-	}
-	release_buffer(s, c->bid);
-	c->bid = -1;
-	arm_recv(s, c);
-	/* END EXERCISE 2 */
-}
-
-static void on_accept(struct server *s, int res, unsigned flags)
-{
-	if (!(flags & IORING_CQE_F_MORE))
-		s->accept_armed = 0; /* the multishot request has ended */
-	if (res >= 0) {
-		s->emfile_said = 0;
-		add_client(s, res);
-	} else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
-		if (!s->emfile_said)
-			warn("accept: %s: not accepting until a client leaves (or %d ms)",
-			     strerror(-res), ACCEPT_PAUSE_MS);
-		s->emfile_said = 1;
-		s->accept_paused = 1;
-		if (s->accept_armed) {
-			/* Still armed after an error: cancel it, or it
-			 * would fail again and again. */
-			struct io_uring_sqe *sqe = get_sqe(s);
-
-			io_uring_prep_cancel64(sqe, OP_ACCEPT, 0);
-			io_uring_sqe_set_data64(sqe, OP_CANCEL);
-		}
-		arm_accept_timeout(s);
-		return;
-	} else if (res != -EINTR && res != -ECONNABORTED && res != -EAGAIN) {
-		errno = -res;
-		die("accept:");
-	}
-	if (!s->accept_armed && !s->accept_paused && !s->stop)
-		arm_accept(s);
-}
-
-static void on_timeout(struct server *s)
-{
-	s->timeout_armed = 0;
-	if (s->accept_paused && !s->stop) {
-		s->accept_paused = 0;
-		if (!s->accept_armed)
-			arm_accept(s);
-	}
-}
-
-static void handle(struct server *s, struct io_uring_cqe *cqe)
-{
-	uint64_t data = io_uring_cqe_get_data64(cqe);
-	enum op op = (enum op)(data & OP_MASK);
-	struct conn *c = (struct conn *)(uintptr_t)(data & ~(uint64_t)OP_MASK);
-
-	switch (op) {
-	case OP_ACCEPT:
-		on_accept(s, cqe->res, cqe->flags);
-		break;
-	case OP_RECV:
-		if (c->lent >= 0)
-			on_recv_into(s, c, cqe->res);
-		else
-			on_recv(s, c, cqe->res, cqe->flags);
-		break;
-	case OP_POLL:
-		on_poll(s, c, cqe->res);
-		break;
-	case OP_SEND:
-		on_send(s, c, cqe->res);
-		break;
-	case OP_SIGNAL:
-		if (cqe->res == (int)sizeof(s->si)) {
-			if (s->verbose >= 2)
-				printf("signal %u received\n", s->si.ssi_signo);
-			s->stop = 1;
-		} else {
-			arm_signal_read(s, 0);
-		}
-		break;
-	case OP_TIMEOUT:
-		on_timeout(s);
-		break;
-	case OP_CANCEL:
-		break;
-	}
-}
-
-/* ---- setup ------------------------------------------------------------------------------- */
-
-/* What the sysctl says, to name the reason io_uring is refused. */
-static int read_disabled_sysctl(void)
-{
-	FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "r");
-	int v = -1;
-
-	if (f == NULL)
-		return -1;
-	if (fscanf(f, "%d", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
+	if (rc < 0)
+		unavailable(-rc);
 }
 
 /* io_uring could not be set up: say why, as precisely as we can, and
@@ -699,24 +728,18 @@ static void unavailable(int err)
 	exit(EXIT_RUNTIME);
 }
 
-static void setup_ring(struct server *s, long entries)
+/* What the sysctl says, to name the reason io_uring is refused. */
+static int read_disabled_sysctl(void)
 {
-	struct io_uring_params p;
-	int rc;
+	FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "r");
+	int v = -1;
 
-	/* SINGLE_ISSUER and DEFER_TASKRUN (Linux 6.1): only this thread
-	 * submits, and the kernel finishes completions when we next enter
-	 * it rather than interrupting us. Older kernels refuse the flags
-	 * with EINVAL: then go without. */
-	memset(&p, 0, sizeof(p));
-	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-	rc = io_uring_queue_init_params((unsigned)entries, &s->ring, &p);
-	if (rc == -EINVAL) {
-		memset(&p, 0, sizeof(p));
-		rc = io_uring_queue_init_params((unsigned)entries, &s->ring, &p);
-	}
-	if (rc < 0)
-		unavailable(-rc);
+	if (f == NULL)
+		return -1;
+	if (fscanf(f, "%d", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
 }
 
 /* io_uring's own threads. An operation the kernel cannot finish by
@@ -755,98 +778,48 @@ static int open_signalfd(void)
 	return fd;
 }
 
-static void setup(struct server *s, const struct options *opt)
-{
-	char err[SL_ERR_LEN];
+/* ---- Plumbing: printing a client, the command line ------------------------- */
 
-	s->verbose = opt->verbose;
-	s->pause.tv_sec = ACCEPT_PAUSE_MS / 1000;
-	s->pause.tv_nsec = (ACCEPT_PAUSE_MS % 1000) * 1000000L;
-	/* The ring first: when io_uring is unavailable, nothing else has
-	 * been opened that the early exit would have to close. */
-	setup_ring(s, opt->entries);
-	s->sigfd = open_signalfd();
-	setup_buffers(s, (unsigned)opt->buffers, (unsigned)opt->bufsize);
-	s->listener = sl_tcp_listen(opt->host, opt->port, SOMAXCONN, NULL, NULL, err);
-	if (s->listener < 0)
-		die("%s", err);
-	settle_workers(s);
-	arm_accept(s);
+static void describe_peer(int fd, char *who, size_t size)
+{
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+
+	if (getpeername(fd, (struct sockaddr *)&peer, &len) < 0 ||
+	    sl_addr_format((struct sockaddr *)&peer, len, who, size) == NULL)
+		snprintf(who, size, "(fd %d)", fd);
 }
 
-static void run(struct server *s)
+/* The options, as a table: lib/lesson parses and checks them. */
+static void parse_options(int argc, char **argv, struct options *opt)
 {
-	while (!s->stop) {
-		/* EXERCISE 1: one turn of the loop: submit, wait, handle every
-		 * completion
-		 * HINT: rc = io_uring_submit_and_wait(&s->ring, 1) submits
-		 * every SQE prepared so far and waits for at least one CQE, in
-		 * one system call (rc < 0 is -errno: -EINTR, -EAGAIN, -EBUSY
-		 * are harmless; another: errno = -rc, die()). Then the macro
-		 * io_uring_for_each_cqe(&s->ring, head, cqe) walks the CQEs
-		 * that are there: handle(s, cqe) each, and count them; then
-		 * io_uring_cq_advance(&s->ring, count) gives their slots back
-		 * STUB: (void)handle;
-		 * STUB: die("run(): the completion loop is not written yet"); */
-		struct io_uring_cqe *cqe;
-		unsigned head, seen = 0;
-		/* Submit everything queued and wait for at least one
-		 * completion: one system call for the whole batch. */
-		int rc = io_uring_submit_and_wait(&s->ring, 1);
+	const struct lesson_opt options[] = {
+		OPT_BIND(&opt->host, "address to listen on (default " DEFAULT_HOST ")"),
+		OPT_PORT(&opt->port, "port to listen on (default 0: any free port)"),
+		{ 'v', "verbose", OPT_COUNT, &opt->verbose,
+		  .help = "print clients and ENOBUFS; twice (-vv): every\ncompletion" },
+		{ 0, "buffers", OPT_NUMBER, &opt->buffers, "N",
+		  "receive buffers lent to the kernel, a power of\ntwo (1 to 32768, default 1024)",
+		  .what = "buffer count", .min = 1, .max = 32768 },
+		{ 0, "buffer-size", OPT_NUMBER, &opt->bufsize, "BYTES",
+		  "size of each (16 to 1048576, default 8192)",
+		  .what = "buffer size", .min = 16, .max = 1048576 },
+		/* Deliberately no upper bound here: the kernel's own refusal
+		 * is the way to see the "unavailable" path. */
+		{ 0, "entries", OPT_NUMBER, &opt->entries, "N",
+		  "submission queue entries (default 1024; the\nkernel refuses more than 32768)",
+		  .what = "entry count", .min = 1, .max = 1L << 30 },
+		{ 0 }
+	};
 
-		if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
-			errno = -rc;
-			die("io_uring_submit_and_wait:");
-		}
-		io_uring_for_each_cqe(&s->ring, head, cqe) {
-			handle(s, cqe);
-			seen++;
-		}
-		io_uring_cq_advance(&s->ring, seen);
-		/* END EXERCISE 1 */
-		kick_line(s);
-	}
-}
-
-static void cleanup(struct server *s)
-{
-	/* Leaving the ring cancels every request still in flight; then the
-	 * sockets and buffers they referred to can go. */
-	io_uring_queue_exit(&s->ring);
-	while (s->clients != NULL) {
-		struct conn *c = s->clients;
-
-		s->clients = c->next;
-		if (s->verbose >= 1) {
-			char who[SL_ADDRSTRLEN];
-
-			describe_peer(c->fd, who, sizeof(who));
-			printf("client %s disconnected (%lld bytes echoed, server stopping)\n",
-			       who, c->echoed);
-		}
-		close(c->fd);
-		free(c);
-	}
-	munmap(s->pool, s->pool_bytes);
-	munmap(s->br, s->br_bytes);
-	close(s->listener);
-	close(s->sigfd);
-}
-
-int main(int argc, char **argv)
-{
-	static struct server s;
-	struct options opt;
-
-	parse_options(argc, argv, &opt);
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	setup(&s, &opt);
-	announce_listening(s.listener);
-	if (s.verbose >= 1)
-		printf("io_uring: %u receive buffers of %u bytes lent to the kernel\n",
-		       s.nbufs, s.bufsize);
-	run(&s);
-	printf("stopping: signal received\n");
-	cleanup(&s);
-	return EXIT_OK;
+	*opt = (struct options){ .host = DEFAULT_HOST, .port = "0", .verbose = 0,
+				 .entries = ENTRIES_DEFAULT, .buffers = BUFFERS_DEFAULT,
+				 .bufsize = BUFFER_SIZE_DEFAULT };
+	lesson_options(argc, argv, &(struct lesson_cli){
+		.about = "An echo server on io_uring (lesson 12): completion-based accept, recv\n"
+			 "and send, one thread, no readiness polling.",
+		.opts = options,
+	});
+	if ((opt->buffers & (opt->buffers - 1)) != 0)
+		usage_error("bad buffer count '%ld': expected a power of two", opt->buffers);
 }

@@ -244,17 +244,7 @@ static int update_events(struct balancer *lb, struct pair *p)
 	if (p->connecting) {
 		bev = EPOLLOUT; /* writable = the handshake is over */
 	} else {
-		/* EXERCISE 4: back-pressure: watch each end only for what the
-		 * buffers allow
-		 * HINT: the client fills up and drains down; the backend fills
-		 * down and drains up. Ask for EPOLLIN on an end while it has not
-		 * finished (!eof) and the buffer it fills has room (buffered() <
-		 * BUF_CAP): a full buffer stops reading its source, and the
-		 * source's sends stop too. Ask for EPOLLOUT on an end while the
-		 * buffer it drains holds bytes (buffered() > 0), never else
-		 * (level-triggered: a writable socket would wake us at once)
-		 * STUB: cev = p->client.eof ? 0 : EPOLLIN;
-		 * STUB: bev = p->backend.eof ? 0 : EPOLLIN; */
+		/* EXERCISE 4: back-pressure: watch each end only for what the buffers allow */
 		if (!p->client.eof && buffered(&p->up) < BUF_CAP)
 			cev |= EPOLLIN;
 		if (buffered(&p->down) > 0)
@@ -301,14 +291,7 @@ static void close_pair(struct balancer *lb, struct pair *p, const char *why)
  * next one anyway (it may be back by now). */
 static int pick_backend(struct balancer *lb)
 {
-	/* EXERCISE 3: round robin: the next backend in turn that is not down
-	 * HINT: look at the backends from lb->next_backend on, wrapping
-	 * around (j = (lb->next_backend + k) % lb->nbackends), and take the
-	 * first whose down_until <= now_ms(); none: take lb->next_backend
-	 * anyway. Then the turn moves past it: lb->next_backend = (i + 1) %
-	 * lb->nbackends; return i
-	 * STUB: (void)lb;
-	 * STUB: return 0; */
+	/* EXERCISE 3: round robin: the next backend in turn that is not down */
 	long long now = now_ms();
 	int i = lb->next_backend;
 
@@ -389,15 +372,7 @@ static void on_connected(struct balancer *lb, struct pair *p, int timed_out)
 		err = ETIMEDOUT;
 	else if (getsockopt(p->backend.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
-	/* EXERCISE 3: the connect failed: mark that backend down, try the next
-	 * HINT: when err != 0: close(p->backend.fd) and set it to -1 (the
-	 * client stays), p->connecting = 0, mark_down(lb, p->backend_index,
-	 * err) so that new clients skip it for a while, then try_backends(lb,
-	 * p): it closes the client only when every backend has failed; return
-	 * STUB: if (err != 0) {
-	 * STUB: 	close_pair(lb, p, strerror(err));
-	 * STUB: 	return;
-	 * STUB: } */
+	/* EXERCISE 3: the connect failed: mark that backend down, try the next */
 	if (err != 0) {
 		/* Give up on this backend for now, and try the next one. */
 		close(p->backend.fd);

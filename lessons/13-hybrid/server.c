@@ -134,13 +134,7 @@ static int bind_reuseport(const struct sockaddr *addr, socklen_t len)
 
 	if (fd < 0)
 		return -1;
-	/* EXERCISE 1: let every socket of the group bind the same port
-	 * HINT: before bind(), setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
-	 * sizeof(one)) on each socket (the parent's and every worker's):
-	 * the kernel then keeps them as a group and spreads connections
-	 * over the listeners; SO_REUSEADDR as usual; either fails: goto fail
-	 * STUB: if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
-	 * STUB: 	goto fail; */
+	/* EXERCISE 1: let every socket of the group bind the same port */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
 		goto fail;
@@ -502,19 +496,7 @@ struct supervisor {
  * when it could not start (it has said why on stderr). */
 static pid_t start_worker(struct supervisor *sv, int id)
 {
-	/* EXERCISE 1: fork worker id, and wait until it listens
-	 * HINT: parent = getpid() (for the child's check); pipe2(ready,
-	 * O_CLOEXEC); fflush(stdout); pid = fork(). In the child (pid 0):
-	 * close what it does not need (ready[0], sv->port_fd, sv->sigfd) and
-	 * call worker_main(id, sv->opt.verbose, &sv->addr, sv->addrlen,
-	 * ready[1], parent), which never returns. In the parent: close
-	 * ready[1], read one byte from ready[0] (again on EINTR), close it;
-	 * no byte (the worker died first): return -1. Else sv->pid[id] =
-	 * pid, with -v print "worker ID: pid PID", return pid
-	 * STUB: (void)sv;
-	 * STUB: (void)worker_main;
-	 * STUB: warn("worker %d: start_worker() is not written yet", id);
-	 * STUB: return -1; */
+	/* EXERCISE 1: fork worker id, and wait until it listens */
 	pid_t parent = getpid();
 	int ready[2];
 	char byte;
@@ -567,19 +549,7 @@ static int reap_workers(struct supervisor *sv)
 	int status, running = 0;
 	pid_t pid;
 
-	/* EXERCISE 2: collect every dead worker, and start a new one in its
-	 * place
-	 * HINT: loop while waitpid(-1, &status, WNOHANG) returns a pid > 0
-	 * (one SIGCHLD may stand for several deaths; WNOHANG: never block).
-	 * Find the slot i with sv->pid[i] == pid, set it to 0, and
-	 * describe_status() into a buffer. When sv->stopping, only say it
-	 * (with -v); else print "worker I (pid PID) HOW; starting a new one"
-	 * and start_worker(sv, i) (it fails: die())
-	 * STUB: (void)describe_status;
-	 * STUB: pid = wait(&status);
-	 * STUB: for (int i = 0; i < sv->opt.workers; i++)
-	 * STUB: 	if (pid > 0 && sv->pid[i] == pid)
-	 * STUB: 		sv->pid[i] = 0; */
+	/* EXERCISE 2: collect every dead worker, and start a new one in its place */
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (int i = 0; i < sv->opt.workers; i++) {
 			char how[96];

@@ -304,11 +304,7 @@ static int open_socket(struct run *r)
 		warn("socket:");
 		return -1;
 	}
-	/* EXERCISE 3: --connect: connect() the UDP socket to the server
-	 * HINT: when r->opt->connect is set, connect(r->fd, (struct sockaddr
-	 * *)&r->server, r->serverlen); no packet leaves, the kernel only
-	 * records the peer (send() and recv() then need no address); if it
-	 * returns < 0, warn("connect %s:", r->server_text) and return -1 */
+	/* EXERCISE 3: --connect: connect() the UDP socket to the server */
 	/* connect() on UDP sends nothing: it fixes the peer address, so that
 	 * send()/recv() need none, datagrams from other addresses are
 	 * dropped, and ICMP errors about the peer are reported to us. */
@@ -424,19 +420,7 @@ static int expire_slot(struct run *r, long i)
 	struct seq_state *s = &r->seqs[seq];
 	unsigned max_tries = 1 + (unsigned)r->opt->retries;
 
-	/* EXERCISE 2: no reply in time: send it again, or give up on it
-	 * HINT: if s->tries < max_tries: printf("seq %u: no reply within
-	 * %ld ms, sending it again (try %u of %u)\n", seq,
-	 * r->opt->timeout_ms, s->tries + 1, max_tries), count it in
-	 * r->retries, restart the timer with start_slot(r, &r->slots[i],
-	 * seq) and return send_datagram(r, seq); after the last try
-	 * printf("seq %u: no reply after %u %s, giving up\n", seq,
-	 * s->tries, "try" or "tries"), set s->given_up, remove_slot(r, i),
-	 * return 0
-	 * STUB: (void)max_tries;
-	 * STUB: s->given_up = 1;
-	 * STUB: remove_slot(r, i);
-	 * STUB: return 0; */
+	/* EXERCISE 2: no reply in time: send it again, or give up on it */
 	if (s->tries < max_tries) {
 		printf("seq %u: no reply within %ld ms, sending it again (try %u of %u)\n",
 		       (unsigned)seq, r->opt->timeout_ms, s->tries + 1, max_tries);
@@ -578,10 +562,7 @@ static int receive_reply(struct run *r)
 	if (n < 0) {
 		if (errno == EINTR)
 			return 0;
-		/* EXERCISE 3: ECONNREFUSED: the server's port is closed
-		 * HINT: an ICMP port unreachable came back, and only a connected
-		 * socket is told, by its next recv(): when errno is ECONNREFUSED
-		 * call report_refused(r, "recv", r->next_seq - 1) and return -1 */
+		/* EXERCISE 3: ECONNREFUSED: the server's port is closed */
 		/* Only a connected socket hears of the ICMP error. */
 		if (errno == ECONNREFUSED) {
 			report_refused(r, "recv", r->next_seq - 1);

@@ -234,14 +234,7 @@ static void echo_back(int fd, const char *buf, size_t len,
 		      const struct sockaddr_storage *peer, socklen_t peerlen,
 		      const char *who, struct totals *t)
 {
-	/* EXERCISE 1: send the datagram back to the address it came from
-	 * HINT: ssize_t n = sendto(fd, buf, len, 0, (const struct sockaddr
-	 * *)peer, peerlen), one call: a datagram goes whole or not at all,
-	 * so no loop (and no MSG_NOSIGNAL, SIGPIPE is for streams); on
-	 * n < 0 warn("sendto %s:", who) and return, else count it in
-	 * t->echoed
-	 * STUB: (void)fd; (void)buf; (void)len;
-	 * STUB: (void)peer; (void)peerlen; (void)who; (void)t; */
+	/* EXERCISE 1: send the datagram back to the address it came from */
 	/* One sendto() is one whole datagram: it is never sent in part, so
 	 * there is no short-write loop here. MSG_NOSIGNAL is for stream
 	 * sockets; a datagram socket never raises SIGPIPE. */
@@ -290,17 +283,7 @@ static int serve(int fd, const struct options *opt, const sigset_t *during_wait,
 
 		if (!wait_readable(fd, during_wait))
 			continue;
-		/* EXERCISE 1: receive one datagram, and the address it came from
-		 * HINT: n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT,
-		 * (struct sockaddr *)&peer, &peerlen): like recv(), plus the
-		 * sender's address in peer (peerlen, reset to sizeof(peer) just
-		 * above, gets its real length); on n < 0 continue for EAGAIN,
-		 * EWOULDBLOCK or EINTR, else warn("recvfrom:") and return
-		 * EXIT_RUNTIME
-		 * STUB: n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-		 * STUB: if (n < 0)
-		 * STUB: 	continue;
-		 * STUB: memset(&peer, 0, sizeof(peer)); */
+		/* EXERCISE 1: receive one datagram, and the address it came from */
 		/* One call, one datagram, and who sent it. MSG_DONTWAIT: if
 		 * the datagram poll() saw is gone after all (Linux drops one
 		 * with a bad checksum only now), fail with EAGAIN, never block

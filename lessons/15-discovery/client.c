@@ -205,17 +205,7 @@ static int bind_announce_port(in_addr_t addr, uint16_t port)
 /* Join the group on the interface with the given address. */
 static int join_group(int fd, const char *group, const char *iface)
 {
-	/* EXERCISE 2: join the multicast group on the interface
-	 * HINT: a zeroed struct ip_mreq: imr_multiaddr is the group,
-	 * imr_interface the address of the interface to join on (both with
-	 * inet_pton(AF_INET, ...)); then setsockopt(fd, IPPROTO_IP,
-	 * IP_ADD_MEMBERSHIP, &mreq, sizeof(mreq)); if it returns < 0,
-	 * warn("setsockopt IP_ADD_MEMBERSHIP %s on %s:", group, iface) and
-	 * return -1, else return 0
-	 * STUB: (void)fd;
-	 * STUB: (void)group;
-	 * STUB: (void)iface;
-	 * STUB: return 0; */
+	/* EXERCISE 2: join the multicast group on the interface */
 	struct ip_mreq mreq;
 
 	memset(&mreq, 0, sizeof(mreq));

@@ -247,18 +247,7 @@ struct announcer {
 /* Multicast: which interface, how far, and a copy for this host. */
 static int set_multicast_options(int fd, const struct options *opt)
 {
-	/* EXERCISE 1: set the multicast options: which interface, how far,
-	 * and a copy for this host
-	 * HINT: three setsockopt(fd, IPPROTO_IP, ...) calls: IP_MULTICAST_IF
-	 * with a struct in_addr of opt->iface (inet_pton()), so the
-	 * announcements leave by lo and not by the default route's LAN;
-	 * IP_MULTICAST_TTL with an unsigned char opt->ttl; IP_MULTICAST_LOOP
-	 * with an unsigned char 1. If one returns < 0, warn("setsockopt
-	 * IP_MULTICAST_IF %s:", opt->iface) (or _TTL:, _LOOP:), return -1;
-	 * else return 0
-	 * STUB: (void)fd;
-	 * STUB: (void)opt;
-	 * STUB: return -1; */
+	/* EXERCISE 1: set the multicast options: which interface, how far, a copy for this host */
 	struct in_addr iface;
 	/* Linux takes an int or a byte for these two; BSD wants a byte. */
 	unsigned char ttl = (unsigned char)opt->ttl, loop = 1;
@@ -291,13 +280,7 @@ static int set_multicast_options(int fd, const struct options *opt)
  * with EACCES, so that no program floods a network by mistake. */
 static int set_broadcast_options(int fd)
 {
-	/* EXERCISE 3: allow this socket to send to a broadcast address
-	 * HINT: setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &on, sizeof(on))
-	 * with int on = 1; without it sendto() a broadcast address fails
-	 * with EACCES; if it returns < 0, warn("setsockopt SO_BROADCAST:")
-	 * and return -1, else return 0
-	 * STUB: (void)fd;
-	 * STUB: return 0; */
+	/* EXERCISE 3: allow this socket to send to a broadcast address */
 	int on = 1;
 
 	if (setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &on, sizeof(on)) < 0) {

@@ -252,21 +252,7 @@ static void open_icmp_socket(struct pinger *pg)
 	int proto = pg->family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6;
 	const char *name = pg->family == AF_INET ? "IPPROTO_ICMP" : "IPPROTO_ICMPV6";
 
-	/* EXERCISE 2: a raw socket if we may, else an ICMP datagram socket
-	 * HINT: try socket(pg->family, SOCK_RAW | SOCK_CLOEXEC, proto) and
-	 * return if it worked (pg->type = SOCK_RAW); if errno is no
-	 * permission error (not_permitted()) die("socket(SOCK_RAW, %s):",
-	 * name), else warn() the same and try SOCK_DGRAM | SOCK_CLOEXEC with
-	 * the same proto (pg->type = SOCK_DGRAM), telling stderr "%s: using
-	 * an ICMP datagram socket instead\n" (program_invocation_short_name);
-	 * if that is refused too, warn("socket(SOCK_DGRAM, %s):", name) and
-	 * explain_no_permission()
-	 * STUB: (void)not_permitted;
-	 * STUB: (void)explain_no_permission;
-	 * STUB: pg->type = SOCK_RAW;
-	 * STUB: pg->fd = socket(pg->family, SOCK_RAW | SOCK_CLOEXEC, proto);
-	 * STUB: if (pg->fd < 0)
-	 * STUB: 	die("socket(SOCK_RAW, %s):", name); */
+	/* EXERCISE 2: a raw socket if we may, else an ICMP datagram socket */
 	pg->type = SOCK_RAW;
 	pg->fd = socket(pg->family, SOCK_RAW | SOCK_CLOEXEC, proto);
 	if (pg->fd >= 0)
@@ -316,13 +302,7 @@ static void filter_echo_replies(struct pinger *pg)
  * and delivers to us only the replies that carry it). */
 static void learn_kernel_identifier(struct pinger *pg)
 {
-	/* EXERCISE 2: learn the identifier the kernel gives our datagram socket
-	 * HINT: bind() pg->fd to a zeroed address of pg->family (any
-	 * address, port 0: sizeof(struct sockaddr_in) or sockaddr_in6),
-	 * die("bind:") on failure; then getsockname() tells the port the
-	 * kernel chose (die("getsockname:")), and that port is the
-	 * identifier: pg->id = (uint16_t)sl_addr_port(...)
-	 * STUB: (void)pg; */
+	/* EXERCISE 2: learn the identifier the kernel gives our datagram socket */
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 
@@ -403,16 +383,7 @@ static void build_request(struct pinger *pg, uint16_t seq)
 {
 	uint8_t *h = pg->request;
 
-	/* EXERCISE 1: write the echo request's header, checksum included
-	 * HINT: h[0] is the type, SL_PKT_ICMP_ECHO (8) for IPv4 and
-	 * SL_PKT_ICMP6_ECHO (128) for IPv6; h[1] the code, 0; then with
-	 * put16() (most significant byte first): 0 at h + 2 (the checksum
-	 * is computed with its own field zero), pg->id at h + 4, seq at
-	 * h + 6; last, for IPv4 only, put16(h + 2, sl_pkt_checksum(h,
-	 * pg->reqlen)) over the whole message (the kernel fills ICMPv6's in)
-	 * STUB: (void)seq;
-	 * STUB: (void)put16;
-	 * STUB: memset(h, 0, ICMP_HDRLEN); */
+	/* EXERCISE 1: write the echo request's header, checksum included */
 	h[0] = pg->family == AF_INET ? SL_PKT_ICMP_ECHO : SL_PKT_ICMP6_ECHO;
 	h[1] = 0;
 	put16(h + 2, 0); /* the checksum is computed with this field zero */

@@ -223,16 +223,7 @@ enum {
 static void attach_port_filter(int fd, uint16_t port)
 {
 	struct sock_filter code[I_COUNT] = {
-		/* EXERCISE 3: the filter's first half: IPv4, TCP or UDP, port P
-		 * HINT: A = the EtherType (a halfword at 12); not ETH_P_IP: jump
-		 * to I_IS_IPV6. IPv4: A = the protocol byte at 14 + 9, TCP or UDP
-		 * go on, else I_DROP; A = the halfword at 14 + 6, and
-		 * BPF_JSET 0x1fff (a later fragment) jumps to I_DROP; X = the
-		 * header length, BPF_LDX | BPF_B | BPF_MSH at 14; the source port
-		 * is the halfword at X + 14 (BPF_IND), the destination port at
-		 * X + 16: either equal to port jumps to I_ACCEPT, else I_DROP.
-		 * The IPv6 half below is the same idea with fixed offsets
-		 * STUB: [I_ETHERTYPE] = BPF_STMT(BPF_RET | BPF_K, SNAPLEN), */
+		/* EXERCISE 3: the filter's first half: IPv4, TCP or UDP, port P */
 		[I_ETHERTYPE] = BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12),
 		/* IPv4 goes on; anything else tries IPv6. */
 		[I_IS_IPV4] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IP,

@@ -164,18 +164,7 @@ union fd_control {
  * after saying why. */
 static int send_fd(int conn, int fd)
 {
-	/* EXERCISE 3: pass fd to the other process: SCM_RIGHTS in sendmsg()
-	 * HINT: a struct msghdr with one iovec holding one byte of data (the tag:
-	 * a control message never travels alone on a stream) and msg_control =
-	 * a zeroed union fd_control; CMSG_FIRSTHDR(&msg) gets level SOL_SOCKET,
-	 * type SCM_RIGHTS, len CMSG_LEN(sizeof(int)); memcpy fd into
-	 * CMSG_DATA(); sendmsg(conn, &msg, MSG_NOSIGNAL), again on EINTR; on
-	 * failure warn("sendmsg SCM_RIGHTS:") and return -1, else 0
-	 * STUB: (void)conn;
-	 * STUB: (void)fd;
-	 * STUB: errno = ENOSYS;
-	 * STUB: warn("sendmsg SCM_RIGHTS:");
-	 * STUB: return -1; */
+	/* EXERCISE 3: pass fd to the other process: SCM_RIGHTS in sendmsg() */
 	char tag = 'F';
 	struct iovec iov = { .iov_base = &tag, .iov_len = 1 };
 	union fd_control control;
@@ -212,16 +201,7 @@ static int send_fd(int conn, int fd)
  * fit and sets MSG_CTRUNC; we close the one we got, too). */
 static int receive_fd(int conn)
 {
-	/* EXERCISE 3: take the message and the descriptor it carries
-	 * HINT: recvmsg(conn, &msg, MSG_CMSG_CLOEXEC) into one byte, with
-	 * msg_control = a union fd_control; again on EINTR, -1 on error; walk
-	 * CMSG_FIRSTHDR/CMSG_NXTHDR for level SOL_SOCKET, type SCM_RIGHTS, len
-	 * CMSG_LEN(sizeof(int)) and memcpy the fd out of CMSG_DATA(); if
-	 * msg.msg_flags has MSG_CTRUNC, close what you got, errno EMSGSIZE,
-	 * return -1; no fd: errno ENODATA (recvmsg returned 0) or ENOMSG
-	 * STUB: (void)conn;
-	 * STUB: errno = ENOMSG;
-	 * STUB: return -1; */
+	/* EXERCISE 3: take the message and the descriptor it carries */
 	char tag;
 	struct iovec iov = { .iov_base = &tag, .iov_len = 1 };
 	union fd_control control;
@@ -354,14 +334,7 @@ static void print_sender(int conn)
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 
-	/* EXERCISE 3: ask the kernel who the sender is: SO_PEERCRED
-	 * HINT: getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len); on < 0
-	 * warn("getsockopt SO_PEERCRED:") and return; else print "sender
-	 * connected: pid P uid U" from cred.pid and cred.uid
-	 * STUB: (void)conn;
-	 * STUB: (void)cred;
-	 * STUB: (void)len;
-	 * STUB: printf("sender connected\n"); */
+	/* EXERCISE 3: ask the kernel who the sender is: SO_PEERCRED */
 	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
 		warn("getsockopt SO_PEERCRED:");
 		return;

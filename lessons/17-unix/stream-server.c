@@ -259,16 +259,7 @@ static void print_client(int fd, const struct sockaddr_un *peer, socklen_t peerl
 
 	if (sl_addr_format((const struct sockaddr *)peer, peerlen, who, sizeof(who)) == NULL)
 		snprintf(who, sizeof(who), "(unknown)");
-	/* EXERCISE 3: ask the kernel who the client is: SO_PEERCRED
-	 * HINT: getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) fills
-	 * cred.pid, cred.uid and cred.gid, as they were at connect(); if it
-	 * returns < 0, warn("getsockopt SO_PEERCRED:") and print the line
-	 * below without them; else print "client connected: pid P uid U gid G
-	 * (SO_PEERCRED), address WHO (addrlen N)" (cast each to long for %ld)
-	 * STUB: (void)fd;
-	 * STUB: (void)cred;
-	 * STUB: (void)credlen;
-	 * STUB: printf("client connected: address %s (addrlen %u)\n", who, (unsigned)peerlen); */
+	/* EXERCISE 3: ask the kernel who the client is: SO_PEERCRED */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) < 0) {
 		warn("getsockopt SO_PEERCRED:");
 		printf("client connected: address %s (addrlen %u)\n", who, (unsigned)peerlen);

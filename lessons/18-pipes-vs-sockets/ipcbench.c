@@ -271,11 +271,7 @@ static const unsigned char *pattern_at(const struct config *cfg, uint64_t off)
 
 static long long now_ns(void)
 {
-	/* EXERCISE 3: read a clock that only moves forward, in nanoseconds
-	 * HINT: clock_gettime(CLOCK_MONOTONIC, &ts) into a struct timespec (the
-	 * wall clock, CLOCK_REALTIME, can be set or jump while we measure);
-	 * return tv_sec * 1000000000LL + tv_nsec, as a long long
-	 * STUB: return 0; */
+	/* EXERCISE 3: read a clock that only moves forward, in nanoseconds */
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -442,18 +438,7 @@ static int set_pipe_size(int fd, long size)
  * trip needs one for each direction. */
 static int open_pipes(struct channel *ch, long pipe_size)
 {
-	/* EXERCISE 1: two pipes, one for each direction
-	 * HINT: pipe(down) for parent to child, pipe(up) for child to parent
-	 * (fd[0] reads, fd[1] writes); on failure warn("pipe:"), close what
-	 * you opened, return -1; the parent writes down[1] and reads up[0],
-	 * the child reads down[0] and writes up[1]; then set_pipe_size() on
-	 * each writing end (on failure close all four, return -1); return 0
-	 * STUB: (void)ch;
-	 * STUB: (void)pipe_size;
-	 * STUB: (void)set_pipe_size;
-	 * STUB: errno = ENOSYS;
-	 * STUB: warn("pipe:");
-	 * STUB: return -1; */
+	/* EXERCISE 1: two pipes, one for each direction */
 	int down[2], up[2];
 
 	if (pipe(down) < 0) {
@@ -482,16 +467,7 @@ static int open_pipes(struct channel *ch, long pipe_size)
 /* One socketpair: both ends read and write. */
 static int open_socketpair(struct channel *ch, long pipe_size)
 {
-	/* EXERCISE 1: one socketpair, one channel for both directions
-	 * HINT: socketpair(AF_UNIX, SOCK_STREAM, 0, sv) (on failure
-	 * warn("socketpair:"), return -1); the parent reads and writes sv[0],
-	 * the child sv[1]: the same fd for both directions; return 0
-	 * (pipe_size is for pipes only)
-	 * STUB: (void)ch;
-	 * STUB: (void)pipe_size;
-	 * STUB: errno = ENOSYS;
-	 * STUB: warn("socketpair:");
-	 * STUB: return -1; */
+	/* EXERCISE 1: one socketpair, one channel for both directions */
 	int sv[2];
 
 	(void)pipe_size; /* pipes only */
@@ -512,21 +488,7 @@ static int open_socketpair(struct channel *ch, long pipe_size)
 static int connect_through(int family, const struct sockaddr *addr, socklen_t len,
                            struct channel *ch)
 {
-	/* EXERCISE 2: a connected pair of stream sockets through an address
-	 * HINT: a listener: socket(family, SOCK_STREAM, 0), bind() to addr,
-	 * listen(listener, 1); getsockname() says the address it really got
-	 * (TCP's port 0 became a real port); a second socket connect()s there
-	 * (it does not wait for accept(): the kernel queues the connection);
-	 * accept() gives the other end; close the listener either way. The
-	 * accepted socket is the parent's (parent_rd = parent_wr), the
-	 * connected one the child's; on failure warn(), close, return -1
-	 * STUB: (void)family;
-	 * STUB: (void)addr;
-	 * STUB: (void)len;
-	 * STUB: (void)ch;
-	 * STUB: errno = ENOSYS;
-	 * STUB: warn("connect_through:");
-	 * STUB: return -1; */
+	/* EXERCISE 2: a connected pair of stream sockets through an address */
 	struct sockaddr_storage bound;
 	socklen_t boundlen = sizeof(bound);
 	int listener, client = -1, server = -1;
@@ -847,15 +809,7 @@ static int compare_ll(const void *a, const void *b)
 /* Mean, median and 99th percentile of n round-trip times (ns), in us. */
 static void summarize(long long *rtt, long n, struct result *res)
 {
-	/* EXERCISE 3: the mean, the median and the 99th percentile, in us
-	 * HINT: nothing to do when n == 0; mean_us = the sum of the n times
-	 * (in a long double) / n / 1000 (ns to us); a percentile is a place in
-	 * the sorted times: qsort() rtt with compare_ll, then p50_us =
-	 * rtt[(n - 1) * 50 / 100] / 1000.0, p99_us the same with 99
-	 * STUB: (void)rtt;
-	 * STUB: (void)n;
-	 * STUB: (void)res;
-	 * STUB: (void)compare_ll; */
+	/* EXERCISE 3: the mean, the median and the 99th percentile, in us */
 	long double sum = 0;
 
 	if (n == 0)

@@ -77,16 +77,6 @@ const char *opt_port(const char *arg)
 	return arg;
 }
 
-long opt_number(const char *arg, const char *what, long min, long max)
-{
-	long v;
-
-	if (sl_num_parse(arg, min, max, &v) < 0)
-		usage_error("bad %s '%s': expected a number from %ld to %ld",
-			    what, arg, min, max);
-	return v;
-}
-
 void announce_listening(int fd)
 {
 	struct sockaddr_storage ss;

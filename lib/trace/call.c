@@ -82,8 +82,8 @@ int sl_call_start(struct sl_call *c, const char *name, const void *caller)
 	c->ev.seq = sl_conn_next_seq();
 	c->ev.pid = sl_conn_pid();
 	c->ev.tid = sl_conn_tid();
-	snprintf(c->ev.call, sizeof(c->ev.call), "%s", name);
-	c->ev.has = SL_EV_SEQ | SL_EV_PID | SL_EV_TID | SL_EV_CALL;
+	c->ev.has = SL_EV_SEQ | SL_EV_PID | SL_EV_TID;
+	sl_event_set_call(&c->ev, name);
 	if (sl_call_locate(c->ev.at, sizeof(c->ev.at), caller) == 0)
 		c->ev.has |= SL_EV_AT;
 	c->on = 1;

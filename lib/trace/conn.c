@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "trace.h"
 
 
@@ -82,22 +83,9 @@ static void child_after_fork(void)
 /* SOCKLAB_TRACE names the visualizer's socket: SL_ON_TRACE, or 0. */
 int sl_conn_setup(const char *path, const char *step)
 {
-	size_t n;
-
-	if (path == NULL || path[0] == '\0')
+	/* A path, or "@NAME" in the abstract namespace. */
+	if (path == NULL || sl_unix_addr(path, &vis_addr, &vis_len) < 0)
 		return 0;
-	n = strlen(path);
-	if (n >= sizeof(vis_addr.sun_path))
-		return 0;
-	vis_addr.sun_family = AF_UNIX;
-	memcpy(vis_addr.sun_path, path, n);
-	vis_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
-	if (path[0] == '@') {
-		/* Abstract namespace: a leading NUL, and the name is exactly
-		 * the bytes after it (no terminating NUL). */
-		vis_addr.sun_path[0] = '\0';
-		vis_len--;
-	}
 	STORE(step_mode, step != NULL && strcmp(step, "1") == 0);
 	return SL_ON_TRACE;
 }

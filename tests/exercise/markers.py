@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """markers.py — an independent reader of the exercise markers, for the tests.
 
-It knows the marker format from the lessons' side (EXERCISE N: task, HINT,
-STUB, END EXERCISE N) and the student copy's side (a comment with the
-students' search word, "(step N): task ... Hint: hint", followed by the
-stub lines), and is written apart
-from socklab-exercise's C code, so the tests do not trust the generator to
-check itself.
+It knows the format from the lessons' side (a region is the solution between
+the lines /* EXERCISE N: task */ and /* END EXERCISE N */; its hint and stub
+are the entry "FILE: EXERCISE N: task" of exercise.stubs beside the source)
+and the student copy's side (a comment with the students' search word,
+"(step N): task ... Hint: hint", followed by the stub lines), and is
+written apart from socklab-exercise's C code, so the tests do not trust the
+generator to check itself.
 
   markers.py strip LESSON_FILE
-      the lesson file without its marker comments: what a copy with every
+      the lesson file without its marker lines: what a copy with every
       step solved must be, byte for byte
   markers.py restore LESSON_FILE COPY_FILE
       check that COPY_FILE is the lesson file with some regions replaced by
@@ -20,22 +21,60 @@ check itself.
       only check, and print the steps still to do in the copy ("2 3")
 Exit status 0, or 1 with a message saying where the copy differs.
 """
+import os
 import re
 import sys
 
 WORD = "TO" + "DO"  # the students' search word, never written whole here
-BEGIN = re.compile(r"^(\s*)/\* EXERCISE (\d+): (.*)$")
+BEGIN = re.compile(r"^(\s*)/\* EXERCISE (\d+): (.*?)\s*\*/\s*$")
 END = re.compile(r"^\s*/\* END EXERCISE (\d+) \*/\s*$")
 TASK_START = re.compile(r"^(\s*)/\* " + WORD + r" \(step (\d+)\): ")
+KEY = re.compile(r"^(\S+): EXERCISE (\d+): (.*\S)\s*$")
 
 
 class Mismatch(Exception):
     pass
 
 
-def parse(lines):
-    """The regions of a lesson file: dicts with step, task, hint, stub
-    (list of lines), body (list of lines), first and last (0-based)."""
+def read_stubs(path):
+    """exercise.stubs as {(file, step, task): {"hint": text, "stub": [lines]}}."""
+    entries, e, block = {}, None, None
+    with open(path) as f:
+        lines = f.read().split("\n")
+    for n, line in enumerate(lines, 1):
+        line = line.rstrip()
+        if line.startswith("\t") and block is not None:
+            e[block].append(line[1:])
+        elif line == "" and block is not None:
+            e[block].append(None)  # blank: kept only inside a stub
+        elif line.startswith("#") or line == "":
+            block = None
+        elif line in ("hint:", "stub:"):
+            block = line[:-1]
+        else:
+            m = KEY.match(line)
+            if not m:
+                raise Mismatch("%s:%d: not an entry's first line: %r" % (path, n, line))
+            key = (m.group(1), int(m.group(2)), m.group(3))
+            if key in entries:
+                raise Mismatch("%s:%d: a second entry for %r" % (path, n, key))
+            e = entries[key] = {"hint": [], "stub": []}
+            block = None
+    for e in entries.values():
+        e["hint"] = " ".join(h.strip() for h in e["hint"] if h and h.strip())
+        while e["stub"] and e["stub"][-1] is None:
+            e["stub"].pop()
+        while e["stub"] and e["stub"][0] is None:
+            e["stub"].pop(0)
+        e["stub"] = [s if s is not None else "" for s in e["stub"]]
+    return entries
+
+
+def parse(lines, path):
+    """The regions of the lesson file at path: dicts with step, task, hint,
+    stub (list of lines), body (list of lines), first and last (0-based)."""
+    entries = None
+    name = os.path.basename(path)
     regions = []
     i = 0
     while i < len(lines):
@@ -43,45 +82,29 @@ def parse(lines):
         if not m:
             i += 1
             continue
-        r = {"indent": m.group(1), "step": int(m.group(2)), "first": i,
-             "task": "", "hint": "", "stub": []}
-        field, text = "task", m.group(3)
-        while True:
-            closed = text.rstrip().endswith("*/")
-            if closed:
-                text = text.rstrip()[:-2]
-            if field == "stub":
-                r["stub"].append(text.rstrip() if closed else text)
-            elif text.strip():
-                r[field] = (r[field] + " " + text.strip()).strip()
-            if closed:
-                break
-            i += 1
-            line = lines[i].lstrip()
-            if line.startswith("* HINT: "):
-                field, text = "hint", line[len("* HINT: "):]
-            elif line.startswith("* STUB:"):
-                field, text = "stub", line[len("* STUB:"):]
-                text = text[1:] if text.startswith(" ") else text
-            elif line.strip() == "*/":
-                break
-            else:
-                text = line[1:]
-        body_start = i + 1
-        while not END.match(lines[i]):
-            i += 1
-        if int(END.match(lines[i]).group(1)) != r["step"]:
-            raise Mismatch("line %d: END of another step" % (i + 1))
-        r["body"] = lines[body_start:i]
-        r["last"] = i
+        if entries is None:
+            entries = read_stubs(os.path.join(os.path.dirname(path) or ".",
+                                              "exercise.stubs"))
+        key = (name, int(m.group(2)), m.group(3))
+        if key not in entries:
+            raise Mismatch("line %d: no entry %r in exercise.stubs" % (i + 1, key))
+        r = {"indent": m.group(1), "step": key[1], "task": key[2], "first": i,
+             "hint": entries[key]["hint"], "stub": entries[key]["stub"]}
+        j = i + 1
+        while not END.match(lines[j]):
+            j += 1
+        if int(END.match(lines[j]).group(1)) != r["step"]:
+            raise Mismatch("line %d: END of another step" % (j + 1))
+        r["body"] = lines[i + 1:j]
+        r["last"] = j
         regions.append(r)
-        i += 1
+        i = j + 1
     return regions
 
 
-def strip(lines):
+def strip(lines, path):
     out, at = [], 0
-    for r in parse(lines):
+    for r in parse(lines, path):
         out += lines[at:r["first"]] + r["body"]
         at = r["last"] + 1
     return out + lines[at:]
@@ -99,7 +122,7 @@ def normalize(comment_lines):
     return " ".join(words)
 
 
-def walk(lesson, copy):
+def walk(lesson, path, copy):
     """Check copy against lesson; returns (restored lines, stubbed steps)."""
     out, stubbed = [], []
     li = ci = 0
@@ -116,7 +139,7 @@ def walk(lesson, copy):
             li += 1
             ci += 1
 
-    for r in parse(lesson):
+    for r in parse(lesson, path):
         same(r["first"])
         m = TASK_START.match(copy[ci]) if ci < len(copy) else None
         if m:
@@ -165,10 +188,10 @@ def main():
     lesson = read_lines(sys.argv[2])
     try:
         if sys.argv[1] == "strip":
-            sys.stdout.write("\n".join(strip(lesson)))
+            sys.stdout.write("\n".join(strip(lesson, sys.argv[2])))
             return
-        restored, stubbed = walk(lesson, read_lines(sys.argv[3]))
-    except (Mismatch, IndexError, AttributeError) as e:
+        restored, stubbed = walk(lesson, sys.argv[2], read_lines(sys.argv[3]))
+    except (Mismatch, IndexError, AttributeError, OSError) as e:
         print("%s: %s" % (sys.argv[3] if len(sys.argv) > 3 else sys.argv[2], e))
         sys.exit(1)
     if sys.argv[1] == "restore":

@@ -7,7 +7,9 @@
 # a student would (socklab check 02, and --chaos for the chaos case); the
 # failing step's report, up to its hints, must equal the golden file once
 # what differs from run to run is masked (ports, pids, the temporary
-# folder and build, and under chaos the byte counts). The cases:
+# folder and build, and under chaos the byte counts), and line numbers
+# too (the lessons change; test_chaos_bugs.sh checks that the line named
+# is the right one). The cases:
 #   02-flipped-byte   one wrong byte, at offset 99999: the bytes sent and
 #                     received around the first difference, escaped, with
 #                     their offset; what the server printed; a one-line
@@ -35,7 +37,8 @@ report() {
   out=$( (cd "$TMP" && SOCKLAB_WORK="$work" "$EX" check 02 $opt 2>&1) |
     sed -n '/ \(FAILED\|CRASHED\|STOPPED (too slow)\)$/,/^      Hint (/p' | sed '$d' |
     sed -e "s|$TMP|<tmp>|g" -e "s|$BUILD|<build>|g" -e "s|$ROOT|<socklab>|g" \
-        -e 's/127\.0\.0\.1:[0-9][0-9]*/127.0.0.1:<port>/g' -e 's/(pid [0-9]*)/(pid <pid>)/')
+        -e 's/127\.0\.0\.1:[0-9][0-9]*/127.0.0.1:<port>/g' -e 's/(pid [0-9]*)/(pid <pid>)/' \
+        -e 's/\.c:[0-9][0-9]*/.c:<line>/g')
   if [ -n "$opt" ]; then
     out=$(printf '%s\n' "$out" | sed -e '/^      what the test saw:/,/^      To try it by hand/{/^      To try it by hand/!d}' |
       tr '\n' '\a' | sed -e 's/[0-9][0-9]*\([ \a]*\)of the\([ \a]*\)[0-9][0-9]*/<n>\1of the\2<m>/g' \

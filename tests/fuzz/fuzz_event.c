@@ -3,9 +3,9 @@
  * The parser reads what traced programs and recorded sessions send, so
  * any bytes must be safe: it never reads past the input (the input sits in
  * a buffer of exactly its size, so AddressSanitizer sees an over-read),
- * and whatever it accepts must survive a round trip — formatting the
- * parsed event and parsing that again gives the same event and the same
- * text.
+ * whatever it accepts must survive a round trip — formatting the parsed
+ * event and parsing that again gives the same event and the same text —
+ * and its call number must be the one its call name has.
  *
  * Built with libFuzzer (clang -fsanitize=fuzzer,...) or, where that is
  * missing, with tests/fuzz/standalone.c over the seed corpus.
@@ -36,6 +36,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)sl_event_ctl_parse((const char *)data, size);
 	if (sl_event_parse((const char *)data, size, &ev) != 0)
 		return 0;
+	if (ev.has & SL_EV_CALL) {
+		const char *name = sl_event_call_name(ev.call_id);
+
+		require(ev.call_id == sl_event_call_num(ev.call), "call number is not the name's");
+		require(ev.call_id == SL_CALL_OTHER || strcmp(name, ev.call) == 0,
+			"call name is not the number's");
+	} else {
+		require(ev.call_id == SL_CALL_OTHER, "a call number without a call");
+	}
 	n = sl_event_format(&ev, line, sizeof(line));
 	require(n >= 0, "an accepted event does not format");
 	require(sl_event_parse(line, (size_t)n, &back) == 0, "formatted event does not parse");

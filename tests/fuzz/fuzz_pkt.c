@@ -1,8 +1,9 @@
 /* fuzz_pkt.c — throw arbitrary bytes at lib/pkt.c's decoders.
  *
  * Every decoder gets the input both as an Ethernet frame and as an IP
- * packet (what a raw IP socket receives), and each layer's decoder gets it
- * on its own. After a successful decode the target checks what the result
+ * packet (what a raw IP socket receives), then as a capture of each link
+ * type sl_pkt_decode_link knows, and each layer's decoder gets it on its
+ * own. After a successful decode the target checks what the result
  * promises — every offset and length it reports lies inside the input —
  * and reads those ranges, so AddressSanitizer sees any that do not. A
  * failure must say EPROTO or EBADMSG and name exactly one layer.
@@ -60,6 +61,8 @@ static void check_success(const uint8_t *data, size_t size, const struct sl_pkt 
 	REQUIRE(p->failed == 0);
 	if (p->layers & SL_PKT_HAVE_ETH)
 		REQUIRE(p->eth.hdrlen >= SL_PKT_ETH_HLEN && p->eth.hdrlen <= size);
+	REQUIRE(!((p->layers & SL_PKT_HAVE_ETH) && (p->layers & SL_PKT_HAVE_LINK)));
+	REQUIRE(p->ip_off <= size);
 	if (!(p->layers & SL_PKT_HAVE_IP)) {
 		REQUIRE(l4 == 0);
 		return;
@@ -106,6 +109,26 @@ static void decode_as_packet(const uint8_t *data, size_t size)
 	}
 }
 
+/* As a capture of each link type; one it does not know is EINVAL. */
+static void decode_as_links(const uint8_t *data, size_t size)
+{
+	static const unsigned links[] = {
+		SL_PKT_LINK_NULL, SL_PKT_LINK_ETHERNET, SL_PKT_LINK_RAW_DLT,
+		SL_PKT_LINK_RAW, SL_PKT_LINK_LINUX_SLL, SL_PKT_LINK_LINUX_SLL2,
+	};
+	struct sl_pkt p;
+
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		if (sl_pkt_decode_link(links[i], data, size, &p) == 0)
+			check_success(data, size, &p);
+		else
+			check_failure(&p);
+	}
+	errno = 0;
+	REQUIRE(sl_pkt_decode_link(105, data, size, &p) == -1 && errno == EINVAL &&
+		p.failed == 0);
+}
+
 /* Each single-layer decoder on its own: no crash, no read past size. */
 static void decode_each_layer(const uint8_t *data, size_t size)
 {
@@ -132,6 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The seed corpus is Ethernet frames: their IP packet starts at 14. */
 	if (size >= SL_PKT_ETH_HLEN)
 		decode_as_packet(data + SL_PKT_ETH_HLEN, size - SL_PKT_ETH_HLEN);
+	decode_as_links(data, size);
 	decode_each_layer(data, size);
 	return 0;
 }

@@ -56,6 +56,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "harness.h"
 
 #define LESSON "17-unix"
@@ -206,20 +207,10 @@ static int unix_connect(const char *name, int type)
 	struct sockaddr_un sun;
 	struct timeval tv = { h_scaled(T_MS) / 1000, 0 };
 	socklen_t len;
-	size_t n = strlen(name);
 	int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
 
 	assert_true(fd >= 0);
-	assert_true(n < sizeof(sun.sun_path));
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, name, n);
-	if (name[0] == '@') {
-		sun.sun_path[0] = '\0';
-		len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
-	} else {
-		len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
-	}
+	assert_int_equal(sl_unix_addr(name, &sun, &len), 0);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sun, len) < 0)
@@ -412,17 +403,15 @@ static int connect_as_nobody(const char *path)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		struct sockaddr_un sun;
+		socklen_t len;
 		int fd;
 
 		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
 			_exit(200);
 		fd = socket(AF_UNIX, SOCK_STREAM, 0);
-		memset(&sun, 0, sizeof(sun));
-		sun.sun_family = AF_UNIX;
-		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-		if (fd < 0)
+		if (fd < 0 || sl_unix_addr(path, &sun, &len) < 0)
 			_exit(201);
-		_exit(connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 ? 0 : errno);
+		_exit(connect(fd, (struct sockaddr *)&sun, len) == 0 ? 0 : errno);
 	}
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st));

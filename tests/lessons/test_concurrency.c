@@ -104,6 +104,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "lessonconf.h"
 
 /* ---- the numbers, and the deadlines ----------------------------------- */
 
@@ -347,25 +348,17 @@ static struct design *design_for(const char *lesson, const char *name)
 	return d;
 }
 
-static char *trim(char *s)
-{
-	char *end;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	end = s + strlen(s);
-	while (end > s && isspace((unsigned char)end[-1]))
-		*--end = '\0';
-	return s;
-}
-
 /* Split value at spaces into d->args (the first word into prog when
  * want_prog is set). */
-static void add_words(struct design *d, char *value, int want_prog, const char *where)
+static void add_words(struct design *d, const char *value, int want_prog, const char *where)
 {
-	char *save = NULL;
+	char *copy = strdup(value), *save = NULL;
 
-	for (char *w = strtok_r(value, " \t", &save); w != NULL; w = strtok_r(NULL, " \t", &save)) {
+	if (copy == NULL) {
+		perror("strdup");
+		exit(1);
+	}
+	for (char *w = strtok_r(copy, " \t", &save); w != NULL; w = strtok_r(NULL, " \t", &save)) {
 		if (want_prog) {
 			snprintf(d->prog, sizeof(d->prog), "%s", w);
 			want_prog = 0;
@@ -382,88 +375,57 @@ static void add_words(struct design *d, char *value, int want_prog, const char *
 		}
 		d->nargs++;
 	}
+	free(copy);
 }
 
-/* "echo-server", "echo-server-args" or "echo-server-limit", with an
- * optional ".NAME": split into the base key and the name. */
-static int split_key(const char *key, char *base, size_t bsize, const char **name)
+/* A number of an echo-server-limit or -children line, or exit. */
+static int conf_number(const struct sl_lessonconf *c, const struct sl_conf_entry *e,
+		       long min, long max)
 {
-	const char *dot = strchr(key, '.');
-	size_t n = dot != NULL ? (size_t)(dot - key) : strlen(key);
+	char err[SL_ERR_LEN];
+	long v;
 
-	if (n >= bsize)
-		return -1;
-	memcpy(base, key, n);
-	base[n] = '\0';
-	*name = dot != NULL ? dot + 1 : "";
-	return 0;
+	if (sl_lessonconf_number(c, e, min, max, &v, err) < 0) {
+		fprintf(stderr, "%s\n", err);
+		exit(1);
+	}
+	return (int)v;
 }
 
+/* The echo-server keys of one lesson's lesson.conf (lib/lessonconf.c
+ * reads it). Each "echo-server[.NAME]" line is a design; the -args lines
+ * add to their design's program line, wherever they stand in the file. */
 static void read_conf(const char *lesson)
 {
-	char path[PATH_MAX], line[1024];
-	/* -args lines are kept until the program line of their design has
-	 * been seen, whatever the order in the file. */
-	char pending[16][2][256];
-	int npending = 0, lineno = 0;
-	FILE *f;
+	char path[PATH_MAX], err[SL_ERR_LEN], where[PATH_MAX + 16];
+	struct sl_lessonconf c;
+	const struct sl_conf_entry *e;
+	const char *name;
+	size_t i = 0;
 
 	snprintf(path, sizeof(path), "lessons/%s/lesson.conf", lesson);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		char *s = trim(line), *eq, *key, *value, base[32];
-		const char *name;
-		char where[PATH_MAX + 16];
-
-		lineno++;
-		snprintf(where, sizeof(where), "%s:%d", path, lineno);
-		if (*s == '#' || (eq = strchr(s, '=')) == NULL)
-			continue;
-		*eq = '\0';
-		key = trim(s);
-		value = trim(eq + 1);
-		if (strncmp(key, "echo-server", 11) != 0 ||
-		    split_key(key, base, sizeof(base), &name) < 0)
-			continue;
-		if (strcmp(base, "echo-server") == 0) {
-			struct design *d = design_for(lesson, name);
-
-			add_words(d, value, 1, where);
-		} else if (strcmp(base, "echo-server-args") == 0) {
-			if (npending == 16) {
-				fprintf(stderr, "%s: too many echo-server-args lines\n", where);
-				exit(1);
-			}
-			snprintf(pending[npending][0], sizeof(pending[0][0]), "%s", name);
-			snprintf(pending[npending][1], sizeof(pending[0][1]), "%s", value);
-			npending++;
-		} else if (strcmp(base, "echo-server-limit") == 0) {
-			struct design *d = design_for(lesson, name);
-			char *end;
-			long v = strtol(value, &end, 10);
-
-			if (*value == '\0' || *end != '\0' || v < 1 || v > 1000) {
-				fprintf(stderr, "%s: bad echo-server-limit '%s'\n", where, value);
-				exit(1);
-			}
-			d->limit = (int)v;
-		} else if (strcmp(base, "echo-server-children") == 0) {
-			struct design *d = design_for(lesson, name);
-			char *end;
-			long v = strtol(value, &end, 10);
-
-			if (*value == '\0' || *end != '\0' || v < 0 || v > 1000) {
-				fprintf(stderr, "%s: bad echo-server-children '%s'\n", where, value);
-				exit(1);
-			}
-			d->children = (int)v;
-		}
+	if (sl_lessonconf_read(&c, path, err) < 0) {
+		if (errno == ENOENT)
+			return;
+		fprintf(stderr, "%s\n", err);
+		exit(1);
 	}
-	fclose(f);
-	for (int i = 0; i < npending; i++)
-		add_words(design_for(lesson, pending[i][0]), pending[i][1], 0, path);
+	while ((e = sl_lessonconf_next(&c, NULL, &i)) != NULL) {
+		snprintf(where, sizeof(where), "%s:%d", path, e->line);
+		if (sl_lessonconf_named(e->key, "echo-server", &name))
+			add_words(design_for(lesson, name), e->value, 1, where);
+		else if (sl_lessonconf_named(e->key, "echo-server-limit", &name))
+			design_for(lesson, name)->limit = conf_number(&c, e, 1, 1000);
+		else if (sl_lessonconf_named(e->key, "echo-server-children", &name))
+			design_for(lesson, name)->children = conf_number(&c, e, 0, 1000);
+	}
+	i = 0;
+	while ((e = sl_lessonconf_next(&c, NULL, &i)) != NULL) {
+		snprintf(where, sizeof(where), "%s:%d", path, e->line);
+		if (sl_lessonconf_named(e->key, "echo-server-args", &name))
+			add_words(design_for(lesson, name), e->value, 0, where);
+	}
+	sl_lessonconf_free(&c);
 }
 
 static int by_label(const void *a, const void *b)

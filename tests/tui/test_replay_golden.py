@@ -7,7 +7,10 @@ namespace, see data/README.md) is replayed in tmux; End jumps to its end;
 the overview, the full ladder (2), the sockets with their histories (3) and
 the state diagram (4) are compared, character for character, with the
 golden screens in data/. `socklab replay --batch` must print exactly
-data/lesson02.dump. Then what must not work: a file that is not a
+data/lesson02.dump; the same recording without its captured segments,
+marked as a session where nothing could capture, must print exactly
+data/lesson02.infer.dump (every segment inferred from the calls, and the
+states they lead to). Then what must not work: a file that is not a
 recording is refused with exit 1, and a recording with broken lines
 replays the good ones.
 
@@ -49,6 +52,17 @@ def capture_screens():
     return shots
 
 
+def inferred_recording(tmp):
+    """REC as if nothing had captured: no wire lines, infer=1 in the header."""
+    path = os.path.join(tmp, "lesson02.infer.rec")
+    with open(REC) as f:
+        lines = f.read().splitlines(True)
+    lines[0] = lines[0].replace(" infer=0", " infer=1")
+    with open(path, "w") as f:
+        f.writelines(l for l in lines if not l.startswith("v1 src=wire "))
+    return path
+
+
 def main():
     update = "--update" in sys.argv[1:]
     need(SOCKLAB)
@@ -56,6 +70,12 @@ def main():
     check(shots is not None, "replay runs in tmux and reaches the end of the recording")
     dump = run([SOCKLAB, "replay", REC, "--batch"])
     check(dump.returncode == 0, "socklab replay --batch exits 0")
+    with tempfile.TemporaryDirectory() as tmp:
+        inferred = run([SOCKLAB, "replay", inferred_recording(tmp), "--batch"])
+    check(inferred.returncode == 0, "socklab replay --batch of the inferred session exits 0")
+    if update:
+        with open(os.path.join(DATA, "lesson02.infer.dump"), "w") as f:
+            f.write(inferred.stdout)
     if update and shots is not None:
         for name, text in shots.items():
             with open(golden_path(name), "w") as f:
@@ -88,6 +108,16 @@ def main():
               "the server side's history is the passive close")
     with open(os.path.join(DATA, "lesson02.dump")) as f:
         check(dump.stdout == f.read(), "socklab replay --batch prints exactly data/lesson02.dump")
+    with open(os.path.join(DATA, "lesson02.infer.dump")) as f:
+        want = f.read()
+    check(inferred.stdout == want,
+          "the session without captures prints exactly data/lesson02.infer.dump")
+    segs = want.split("\nsegments\n")[-1].splitlines()
+    check(len(segs) == 22 and all(s.endswith("(inferred)") for s in segs),
+          "the golden: 22 segments for two connections, every one inferred")
+    check(want.count("ESTABLISHED -> FIN_WAIT1 (inferred: FIN sent)") == 2 and
+          want.count("LAST_ACK -> CLOSE (inferred: ACK of FIN)") == 2,
+          "the golden: each close() moves its end through the FIN it drew")
     with tempfile.TemporaryDirectory() as tmp:
         junk = os.path.join(tmp, "junk.rec")
         with open(junk, "wb") as f:

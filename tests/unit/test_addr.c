@@ -1,4 +1,5 @@
-/* test_addr.c — lib/addr.c: resolving, formatting and parsing addresses.
+/* test_addr.c — lib/addr.c: resolving, formatting and parsing addresses,
+ * and filling Unix-domain ones.
  *
  * Resolving uses numeric hosts, "localhost" (from /etc/hosts) and names
  * that fail without a DNS query, so no traffic leaves the machine.
@@ -585,6 +586,83 @@ static void test_num_parse_range(void **state)
 	check_num_rejected("-123456789012345678901234567890", LONG_MIN, 0, ERANGE);
 }
 
+/* sun_path holds 108 bytes: a file path of 107 and its NUL, or an abstract
+ * name of 107 after the leading NUL. */
+static void test_unix_addr(void **state)
+{
+	struct sockaddr_un sun;
+	size_t room = sizeof(sun.sun_path);
+	char path[sizeof(sun.sun_path) + 2];
+	socklen_t len;
+	(void)state;
+
+	assert_int_equal(sl_unix_addr("/tmp/x.sock", &sun, &len), 0);
+	assert_int_equal(sun.sun_family, AF_UNIX);
+	assert_string_equal(sun.sun_path, "/tmp/x.sock");
+	assert_int_equal(len, offsetof(struct sockaddr_un, sun_path) + sizeof("/tmp/x.sock"));
+
+	assert_int_equal(sl_unix_addr("@ab", &sun, &len), 0);
+	assert_int_equal(len, offsetof(struct sockaddr_un, sun_path) + 3);
+	assert_memory_equal(sun.sun_path, "\0ab", 3);
+
+	/* 107 characters and the NUL fill sun_path exactly. */
+	memset(path, 'p', room - 1);
+	path[room - 1] = '\0';
+	assert_int_equal(sl_unix_addr(path, &sun, &len), 0);
+	assert_int_equal(len, sizeof(struct sockaddr_un));
+	assert_int_equal(sun.sun_path[room - 2], 'p');
+	assert_int_equal(sun.sun_path[room - 1], '\0');
+
+	/* 108 characters leave no room for the NUL. */
+	memset(path, 'p', room);
+	path[room] = '\0';
+	errno = 0;
+	assert_int_equal(sl_unix_addr(path, &sun, &len), -1);
+	assert_int_equal(errno, ENAMETOOLONG);
+
+	/* '@' and 107 characters: the abstract name fills sun_path. */
+	path[0] = '@';
+	assert_int_equal(sl_unix_addr(path, &sun, &len), 0);
+	assert_int_equal(len, sizeof(struct sockaddr_un));
+	assert_int_equal(sun.sun_path[0], '\0');
+	assert_int_equal(sun.sun_path[room - 1], 'p');
+
+	/* '@' and 108: one too many. */
+	memset(path + 1, 'p', room);
+	path[room + 1] = '\0';
+	errno = 0;
+	assert_int_equal(sl_unix_addr(path, &sun, &len), -1);
+	assert_int_equal(errno, ENAMETOOLONG);
+
+	errno = 0;
+	assert_int_equal(sl_unix_addr("", &sun, &len), -1);
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_int_equal(sl_unix_addr(NULL, &sun, &len), -1);
+	assert_int_equal(errno, EINVAL);
+}
+
+/* The abstract name sl_unix_addr makes is the one the kernel binds:
+ * getsockname() gives it back, and sl_addr_format shows it as typed. */
+static void test_unix_addr_bound(void **state)
+{
+	struct sockaddr_un sun, got;
+	socklen_t len, glen = sizeof(got);
+	char name[64], text[SL_ADDRSTRLEN];
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	(void)state;
+	assert_true(fd >= 0);
+	snprintf(name, sizeof(name), "@socklab-test-fill-%d", (int)getpid());
+	assert_int_equal(sl_unix_addr(name, &sun, &len), 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, len), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&got, &glen), 0);
+	assert_int_equal(glen, len);
+	assert_non_null(sl_addr_format((struct sockaddr *)&got, glen, text, sizeof(text)));
+	assert_string_equal(text, name);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -603,6 +681,8 @@ int main(void)
 		cmocka_unit_test(test_format_unix_path),
 		cmocka_unit_test(test_format_unix_full_path),
 		cmocka_unit_test(test_format_abstract),
+		cmocka_unit_test(test_unix_addr),
+		cmocka_unit_test(test_unix_addr_bound),
 		cmocka_unit_test(test_format_kernel_unix_addresses),
 		cmocka_unit_test(test_format_unnamed),
 		cmocka_unit_test(test_format_buffer_too_small),

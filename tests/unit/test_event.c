@@ -2,8 +2,9 @@
  * survives format and parse, awkward bytes are percent-encoded, malformed
  * lines are refused, the parser reads nothing past the length it is given
  * (lines sit in malloc'd buffers of exactly that length, so ASan sees any
- * over-read), and the errno, TCP state, family and type name tables agree
- * with the system's. */
+ * over-read), the errno, TCP state, family and type name tables agree
+ * with the system's, and each call name is parsed once into its number
+ * (an unknown name kept as SL_CALL_OTHER with its text). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -57,7 +58,7 @@ static void full_event(struct sl_event *ev)
 	ev->pid = 4242;
 	ev->tid = 4243;
 	ev->ppid = 1;
-	strcpy(ev->call, "connect");
+	sl_event_set_call(ev, "connect");
 	ev->fd = 3;
 	ev->dom = AF_INET6;
 	ev->type = SOCK_STREAM;
@@ -88,6 +89,7 @@ static void assert_same_event(const struct sl_event *a, const struct sl_event *b
 	assert_int_equal(a->tid, b->tid);
 	assert_int_equal(a->ppid, b->ppid);
 	assert_string_equal(a->call, b->call);
+	assert_int_equal(a->call_id, b->call_id);
 	assert_int_equal(a->fd, b->fd);
 	assert_int_equal(a->dom, b->dom);
 	assert_int_equal(a->type, b->type);
@@ -283,6 +285,7 @@ static void test_worst_case_line_fits(void **state)
 	(void)state;
 	full_event(&ev);
 	memset(ev.call, '\x01', sizeof(ev.call) - 1);
+	ev.call_id = SL_CALL_OTHER;
 	memset(ev.addr, '\x01', sizeof(ev.addr) - 1);
 	memset(ev.local, '\x01', sizeof(ev.local) - 1);
 	memset(ev.peer, '\x01', sizeof(ev.peer) - 1);
@@ -641,6 +644,95 @@ static void test_family_and_type_names(void **state)
 
 /* ---- control messages and caller locations ----------------------------------- */
 
+/* ---- calls ---------------------------------------------------------------- */
+
+static void test_calls_parsed_once(void **state)
+{
+	static const char *const documented[] = {
+		"socket", "bind", "listen", "accept", "accept4", "connect", "send",
+		"sendto", "sendmsg", "recv", "recvfrom", "recvmsg", "read", "readv",
+		"write", "writev", "close", "shutdown", "select", "pselect", "poll",
+		"ppoll", "epoll_wait", "epoll_pwait", "epoll_pwait2", "fork",
+	};
+	char line[SL_EVENT_LINE_MAX], text[64];
+	struct sl_event ev;
+	int seen[SL_CALL_COUNT] = { 0 };
+
+	(void)state;
+	/* Every call event.h lists has its own number, and the line that
+	 * names it parses to that number and formats back unchanged. */
+	for (size_t i = 0; i < sizeof(documented) / sizeof(documented[0]); i++) {
+		enum sl_event_call c = sl_event_call_num(documented[i]);
+
+		assert_int_not_equal(c, SL_CALL_OTHER);
+		assert_false(seen[c]);
+		seen[c] = 1;
+		assert_string_equal(sl_event_call_name(c), documented[i]);
+		snprintf(text, sizeof(text), "v1 ph=before call=%s", documented[i]);
+		assert_int_equal(parse_str(text, &ev), 0);
+		assert_int_equal(ev.call_id, c);
+		assert_string_equal(ev.call, documented[i]);
+		assert_int_equal(sl_event_format(&ev, line, sizeof(line)), strlen(text));
+		assert_string_equal(line, text);
+	}
+	assert_int_equal(sizeof(documented) / sizeof(documented[0]), SL_CALL_COUNT - 1);
+	assert_int_equal(parse_str("v1 ph=after seq=3 pid=7 call=accept fd=3 ret=4", &ev), 0);
+	assert_int_equal(ev.call_id, SL_CALL_ACCEPT);
+
+	/* A call this list does not have: OTHER, its name kept and written. */
+	assert_int_equal(parse_str("v1 ph=before call=splice fd=3", &ev), 0);
+	assert_int_equal(ev.call_id, SL_CALL_OTHER);
+	assert_string_equal(ev.call, "splice");
+	assert_true(sl_event_format(&ev, line, sizeof(line)) > 0);
+	assert_string_equal(line, "v1 ph=before call=splice fd=3");
+	round_trip(&ev);
+	/* Names are exact: no other case, no fortified name, no prefix. */
+	assert_int_equal(sl_event_call_num("CONNECT"), SL_CALL_OTHER);
+	assert_int_equal(sl_event_call_num("__recv_chk"), SL_CALL_OTHER);
+	assert_int_equal(sl_event_call_num("accept42"), SL_CALL_OTHER);
+	assert_int_equal(sl_event_call_num(""), SL_CALL_OTHER);
+	assert_int_equal(sl_event_call_num(NULL), SL_CALL_OTHER);
+	assert_null(sl_event_call_name(SL_CALL_OTHER));
+	assert_null(sl_event_call_name(SL_CALL_COUNT));
+	/* No call key: nothing set. */
+	assert_int_equal(parse_str("v1 ph=hello pid=7", &ev), 0);
+	assert_false(ev.has & SL_EV_CALL);
+	assert_int_equal(ev.call_id, SL_CALL_OTHER);
+
+	/* sl_event_set_call sets the name, the number and the bit. */
+	memset(&ev, 0, sizeof(ev));
+	sl_event_set_call(&ev, "epoll_pwait2");
+	assert_true(ev.has & SL_EV_CALL);
+	assert_int_equal(ev.call_id, SL_CALL_EPOLL_PWAIT2);
+	sl_event_set_call(&ev, "a_name_longer_than_fifteen");
+	assert_string_equal(ev.call, "a_name_longer_t");
+	assert_int_equal(ev.call_id, SL_CALL_OTHER);
+}
+
+static void test_call_classes(void **state)
+{
+	(void)state;
+	for (int c = SL_CALL_OTHER; c < SL_CALL_COUNT; c++) {
+		const char *name = sl_event_call_name((enum sl_event_call)c);
+		unsigned class = sl_event_call_class((enum sl_event_call)c);
+		int sends = name != NULL && (strncmp(name, "send", 4) == 0 ||
+					     strncmp(name, "write", 5) == 0);
+		int recvs = name != NULL && (strncmp(name, "recv", 4) == 0 ||
+					     strncmp(name, "read", 4) == 0);
+		int waits = name != NULL && (strstr(name, "select") != NULL ||
+					     strstr(name, "poll") != NULL);
+		int accepts = name != NULL && strncmp(name, "accept", 6) == 0;
+
+		assert_int_equal((class & SL_CALLS_SEND) != 0, sends);
+		assert_int_equal((class & SL_CALLS_RECV) != 0, recvs);
+		assert_int_equal((class & SL_CALLS_WAIT) != 0, waits);
+		assert_int_equal((class & SL_CALLS_ACCEPT) != 0, accepts);
+		assert_int_equal((class & SL_CALLS_NEW_FD) != 0,
+				 accepts || c == SL_CALL_SOCKET);
+	}
+	assert_int_equal(sl_event_call_class(SL_CALL_COUNT), 0);
+}
+
 static void test_ctl_messages(void **state)
 {
 	static const char *const bad[] = {
@@ -734,6 +826,8 @@ int main(void)
 		cmocka_unit_test(test_errno_names_match_the_system),
 		cmocka_unit_test(test_tcp_state_names),
 		cmocka_unit_test(test_family_and_type_names),
+		cmocka_unit_test(test_calls_parsed_once),
+		cmocka_unit_test(test_call_classes),
 		cmocka_unit_test(test_ctl_messages),
 		cmocka_unit_test(test_at_split),
 	};

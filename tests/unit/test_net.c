@@ -1077,62 +1077,6 @@ static void test_unix_connect_missing(void **state)
 	assert_string_equal(err, want);
 }
 
-/* sun_path holds 108 bytes: a file path of 107 and its NUL, or an abstract
- * name of 107 after the leading NUL. */
-static void test_unix_addr(void **state)
-{
-	struct sockaddr_un sun;
-	size_t room = sizeof(sun.sun_path);
-	char path[sizeof(sun.sun_path) + 2];
-	socklen_t len;
-	(void)state;
-
-	assert_int_equal(sl_unix_addr("/tmp/x.sock", &sun, &len), 0);
-	assert_int_equal(sun.sun_family, AF_UNIX);
-	assert_string_equal(sun.sun_path, "/tmp/x.sock");
-	assert_int_equal(len, offsetof(struct sockaddr_un, sun_path) + sizeof("/tmp/x.sock"));
-
-	assert_int_equal(sl_unix_addr("@ab", &sun, &len), 0);
-	assert_int_equal(len, offsetof(struct sockaddr_un, sun_path) + 3);
-	assert_memory_equal(sun.sun_path, "\0ab", 3);
-
-	/* 107 characters and the NUL fill sun_path exactly. */
-	memset(path, 'p', room - 1);
-	path[room - 1] = '\0';
-	assert_int_equal(sl_unix_addr(path, &sun, &len), 0);
-	assert_int_equal(len, sizeof(struct sockaddr_un));
-	assert_int_equal(sun.sun_path[room - 2], 'p');
-	assert_int_equal(sun.sun_path[room - 1], '\0');
-
-	/* 108 characters leave no room for the NUL. */
-	memset(path, 'p', room);
-	path[room] = '\0';
-	errno = 0;
-	assert_int_equal(sl_unix_addr(path, &sun, &len), -1);
-	assert_int_equal(errno, ENAMETOOLONG);
-
-	/* '@' and 107 characters: the abstract name fills sun_path. */
-	path[0] = '@';
-	assert_int_equal(sl_unix_addr(path, &sun, &len), 0);
-	assert_int_equal(len, sizeof(struct sockaddr_un));
-	assert_int_equal(sun.sun_path[0], '\0');
-	assert_int_equal(sun.sun_path[room - 1], 'p');
-
-	/* '@' and 108: one too many. */
-	memset(path + 1, 'p', room);
-	path[room + 1] = '\0';
-	errno = 0;
-	assert_int_equal(sl_unix_addr(path, &sun, &len), -1);
-	assert_int_equal(errno, ENAMETOOLONG);
-
-	errno = 0;
-	assert_int_equal(sl_unix_addr("", &sun, &len), -1);
-	assert_int_equal(errno, EINVAL);
-	errno = 0;
-	assert_int_equal(sl_unix_addr(NULL, &sun, &len), -1);
-	assert_int_equal(errno, EINVAL);
-}
-
 static void test_unix_path_too_long(void **state)
 {
 	struct dir_fixture *f = *state;
@@ -1184,7 +1128,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unix_regular_file_kept, make_dir, remove_dir),
 		cmocka_unit_test(test_unix_abstract),
 		cmocka_unit_test_setup_teardown(test_unix_connect_missing, make_dir, remove_dir),
-		cmocka_unit_test(test_unix_addr),
 		cmocka_unit_test_setup_teardown(test_unix_path_too_long, make_dir, remove_dir),
 	};
 

@@ -1,11 +1,6 @@
 /* test_pkt.c — lib/pkt.c: header decoders and the Internet checksum.
  *
- * The packets below are real: captured on lo (Linux 6.18) with a packet
- * socket while a TCP connection, a UDP datagram and an ICMP echo went over
- * 127.0.0.1 and ::1. One change was made to them: on lo the kernel leaves
- * TCP and UDP checksums unfinished (no wire will check them), so those two
- * bytes were filled in with the correct value, computed by a separate
- * program, which makes them known answers for the checksum code.
+ * The packets are real, captured on lo (pkt_samples.h says how).
  * Variants (IPv4 options, IPv6 extension headers, a VLAN tag, fragments,
  * broken lengths) are made from them at run time, in the test that uses
  * them.
@@ -24,6 +19,9 @@
  *  - headers that grow are walked: IPv4 options, IPv6 extension headers,
  *    VLAN tags; later fragments and other protocols stop without error;
  *    a length field of 0 (offload) falls back to the captured length;
+ *  - the other link types a capture gives (Linux cooked capture in both
+ *    forms, BSD loopback, raw IP) reach the same IP and TCP headers, are
+ *    truncated at their own layer, and an unknown link type is EINVAL;
  *  - the checksum gives the RFC 1071 answers, verifies real headers and
  *    segments to 0, and catches one changed byte or a wrong address.
  */
@@ -38,83 +36,19 @@
 #include <string.h>
 
 #include "pkt.h"
-
-/* ---- captured packets -------------------------------------------------- */
-
-/* syn: 74 bytes, checksum on lo 0xfe30, filled in 0xe831 */
-static const uint8_t pkt_syn[] = {
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-	0x08, 0x00, 0x45, 0x00, 0x00, 0x3c, 0x88, 0xd3, 0x40, 0x00, 0x40, 0x06,
-	0xb3, 0xe6, 0x7f, 0x00, 0x00, 0x01, 0x7f, 0x00, 0x00, 0x01, 0xcf, 0xd0,
-	0x97, 0xbf, 0x30, 0x58, 0x1d, 0xea, 0x00, 0x00, 0x00, 0x00, 0xa0, 0x02,
-	0xff, 0xd7, 0xe8, 0x31, 0x00, 0x00, 0x02, 0x04, 0xff, 0xd7, 0x04, 0x02,
-	0x08, 0x0a, 0xfd, 0x96, 0xb4, 0x63, 0x00, 0x00, 0x00, 0x00, 0x01, 0x03,
-	0x03, 0x0a,
-};
-/* synack: 74 bytes, checksum on lo 0xfe30, filled in 0xea8f */
-static const uint8_t pkt_synack[] = {
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-	0x08, 0x00, 0x45, 0x00, 0x00, 0x3c, 0x00, 0x00, 0x40, 0x00, 0x40, 0x06,
-	0x3c, 0xba, 0x7f, 0x00, 0x00, 0x01, 0x7f, 0x00, 0x00, 0x01, 0x97, 0xbf,
-	0xcf, 0xd0, 0x61, 0xff, 0x04, 0x46, 0x30, 0x58, 0x1d, 0xeb, 0xa0, 0x12,
-	0xff, 0xcb, 0xea, 0x8f, 0x00, 0x00, 0x02, 0x04, 0xff, 0xd7, 0x04, 0x02,
-	0x08, 0x0a, 0x0c, 0x80, 0x8a, 0xd7, 0xfd, 0x96, 0xb4, 0x63, 0x01, 0x03,
-	0x03, 0x0a,
-};
-/* data: 72 bytes, checksum on lo 0xfe2e, filled in 0xcf24 */
-static const uint8_t pkt_data[] = {
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-	0x08, 0x00, 0x45, 0x00, 0x00, 0x3a, 0x88, 0xd5, 0x40, 0x00, 0x40, 0x06,
-	0xb3, 0xe6, 0x7f, 0x00, 0x00, 0x01, 0x7f, 0x00, 0x00, 0x01, 0xcf, 0xd0,
-	0x97, 0xbf, 0x30, 0x58, 0x1d, 0xeb, 0x61, 0xff, 0x04, 0x47, 0x80, 0x18,
-	0x00, 0x40, 0xcf, 0x24, 0x00, 0x00, 0x01, 0x01, 0x08, 0x0a, 0xfd, 0x96,
-	0xb4, 0x63, 0x0c, 0x80, 0x8a, 0xd7, 0x68, 0x65, 0x6c, 0x6c, 0x6f, 0x0a,
-};
-/* fin: 66 bytes, checksum on lo 0xfe28, filled in 0x1308 */
-static const uint8_t pkt_fin[] = {
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-	0x08, 0x00, 0x45, 0x00, 0x00, 0x34, 0x88, 0xd6, 0x40, 0x00, 0x40, 0x06,
-	0xb3, 0xeb, 0x7f, 0x00, 0x00, 0x01, 0x7f, 0x00, 0x00, 0x01, 0xcf, 0xd0,
-	0x97, 0xbf, 0x30, 0x58, 0x1d, 0xf1, 0x61, 0xff, 0x04, 0x47, 0x80, 0x11,
-	0x00, 0x40, 0x13, 0x08, 0x00, 0x00, 0x01, 0x01, 0x08, 0x0a, 0xfd, 0x96,
-	0xb4, 0x63, 0x0c, 0x80, 0x8a, 0xd7,
-};
-/* udp: 47 bytes, checksum on lo 0xfe20, filled in 0xa32d */
-static const uint8_t pkt_udp[] = {
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-	0x08, 0x00, 0x45, 0x00, 0x00, 0x21, 0xe1, 0x4f, 0x40, 0x00, 0x40, 0x11,
-	0x5b, 0x7a, 0x7f, 0x00, 0x00, 0x01, 0x7f, 0x00, 0x00, 0x01, 0x8f, 0xda,
-	0xb0, 0xf8, 0x00, 0x0d, 0xa3, 0x2d, 0x70, 0x69, 0x6e, 0x67, 0x3f,
-};
-/* echo_reply: 58 bytes */
-static const uint8_t pkt_echo_reply[] = {
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-	0x08, 0x00, 0x45, 0x00, 0x00, 0x2c, 0x3c, 0x69, 0x00, 0x00, 0x40, 0x01,
-	0x40, 0x66, 0x7f, 0x00, 0x00, 0x01, 0x7f, 0x00, 0x00, 0x01, 0x00, 0x00,
-	0xb5, 0x8a, 0x12, 0x34, 0x00, 0x01, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05,
-	0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
-};
-/* syn6: 94 bytes, checksum on lo 0x0030, filled in 0x7f75 */
-static const uint8_t pkt_syn6[] = {
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-	0x86, 0xdd, 0x60, 0x05, 0xd1, 0x28, 0x00, 0x28, 0x06, 0x40, 0x00, 0x00,
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-	0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x99, 0x9c, 0x8c, 0x15, 0x6a, 0x63,
-	0x66, 0x74, 0x00, 0x00, 0x00, 0x00, 0xa0, 0x02, 0xff, 0xc4, 0x7f, 0x75,
-	0x00, 0x00, 0x02, 0x04, 0xff, 0xc4, 0x04, 0x02, 0x08, 0x0a, 0xc2, 0xe9,
-	0x15, 0x3d, 0x00, 0x00, 0x00, 0x00, 0x01, 0x03, 0x03, 0x0a,
-};
+#include "pkt_samples.h"
 
 #define LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 static const uint8_t loopback4[4] = { 127, 0, 0, 1 };
 static const uint8_t loopback6[16] = { [15] = 1 };
 
-/* Decode a copy of the first n bytes, in a buffer of exactly n bytes:
- * under AddressSanitizer a read past the cut is then an error, not luck.
- * Returns the decoder's result; *err is errno after a failure. */
-static int decode_cut(const uint8_t *pkt, size_t n, struct sl_pkt *p, int *err)
+/* Decode a copy of the first n bytes as link type link, in a buffer of
+ * exactly n bytes: under AddressSanitizer a read past the cut is then an
+ * error, not luck. Returns the decoder's result; *err is errno after a
+ * failure. */
+static int decode_link_cut(unsigned link, const uint8_t *pkt, size_t n,
+			   struct sl_pkt *p, int *err)
 {
 	uint8_t *copy = malloc(n > 0 ? n : 1);
 	int rc;
@@ -122,10 +56,17 @@ static int decode_cut(const uint8_t *pkt, size_t n, struct sl_pkt *p, int *err)
 	assert_non_null(copy);
 	memcpy(copy, pkt, n);
 	errno = 0;
-	rc = sl_pkt_decode_frame(copy, n, p);
+	rc = sl_pkt_decode_link(link, copy, n, p);
 	*err = errno;
 	free(copy);
 	return rc;
+}
+
+/* The same for an Ethernet frame (which sl_pkt_decode_link hands to
+ * sl_pkt_decode_frame). */
+static int decode_cut(const uint8_t *pkt, size_t n, struct sl_pkt *p, int *err)
+{
+	return decode_link_cut(SL_PKT_LINK_ETHERNET, pkt, n, p, err);
 }
 
 static void decode_ok(const uint8_t *pkt, size_t n, struct sl_pkt *p)
@@ -598,23 +539,13 @@ static void test_tcp_options(void **state)
 
 /* ---- headers that grow: IPv4 options, IPv6 extensions, VLAN tags -------- */
 
-/* Copy pkt into b with extra bytes inserted at offset at. */
-static size_t insert(uint8_t *b, const uint8_t *pkt, size_t len, size_t at,
-		     const uint8_t *extra, size_t n)
-{
-	memcpy(b, pkt, at);
-	memcpy(b + at, extra, n);
-	memcpy(b + at + n, pkt + at, len - at);
-	return len + n;
-}
-
 static void test_ipv4_options(void **state)
 {
 	/* Router alert (RFC 2113): type 148, length 4, value 0. */
 	static const uint8_t ra[] = { 0x94, 0x04, 0x00, 0x00 };
 	uint8_t b[128];
 	struct sl_pkt p;
-	size_t n = insert(b, pkt_echo_reply, sizeof(pkt_echo_reply), 34, ra, sizeof(ra));
+	size_t n = pkt_insert(b, pkt_echo_reply, sizeof(pkt_echo_reply), 34, ra, sizeof(ra));
 
 	(void)state;
 	b[14] = 0x46;             /* IHL 6 */
@@ -645,7 +576,7 @@ static void test_ipv6_extension_headers(void **state)
 	size_t n;
 
 	(void)state;
-	n = insert(b, pkt_syn6, sizeof(pkt_syn6), 54, hbh, sizeof(hbh));
+	n = pkt_insert(b, pkt_syn6, sizeof(pkt_syn6), 54, hbh, sizeof(hbh));
 	b[20] = 0;  /* next header: hop-by-hop */
 	b[19] += 8; /* payload length */
 	decode_ok(b, n, &p);
@@ -661,7 +592,7 @@ static void test_ipv6_extension_headers(void **state)
 	b[55] = 10;
 	decode_fails(b, n, EBADMSG, SL_PKT_HAVE_IP);
 
-	n = insert(b, pkt_syn6, sizeof(pkt_syn6), 54, frag_first, sizeof(frag_first));
+	n = pkt_insert(b, pkt_syn6, sizeof(pkt_syn6), 54, frag_first, sizeof(frag_first));
 	b[20] = 44;
 	b[19] += 8;
 	decode_ok(b, n, &p);
@@ -670,7 +601,7 @@ static void test_ipv6_extension_headers(void **state)
 	assert_int_equal(p.ip.id, 0xdeadbeefU);
 	assert_true(p.layers & SL_PKT_HAVE_TCP);
 
-	n = insert(b, pkt_syn6, sizeof(pkt_syn6), 54, frag_later, sizeof(frag_later));
+	n = pkt_insert(b, pkt_syn6, sizeof(pkt_syn6), 54, frag_later, sizeof(frag_later));
 	b[20] = 44;
 	b[19] += 8;
 	decode_ok(b, n, &p);
@@ -703,7 +634,7 @@ static void test_vlan_tag(void **state)
 	static const uint8_t tag[] = { 0x81, 0x00, 0x00, 0x2a }; /* VLAN 42 */
 	uint8_t b[128];
 	struct sl_pkt p;
-	size_t n = insert(b, pkt_syn, sizeof(pkt_syn), 12, tag, sizeof(tag));
+	size_t n = pkt_insert(b, pkt_syn, sizeof(pkt_syn), 12, tag, sizeof(tag));
 
 	(void)state;
 	decode_ok(b, n, &p);
@@ -769,6 +700,112 @@ static void test_length_unknown(void **state)
 	assert_false(p.ip.length_unknown);
 }
 
+/* ---- other link types: cooked capture, BSD loopback, raw IP --------------- */
+
+/* pkt (an Ethernet frame) with its 14-byte header replaced by hdr. */
+static size_t relink(uint8_t *b, const uint8_t *pkt, size_t len,
+		     const uint8_t *hdr, size_t n)
+{
+	if (n > 0)
+		memcpy(b, hdr, n);
+	memcpy(b + n, pkt + SL_PKT_ETH_HLEN, len - SL_PKT_ETH_HLEN);
+	return len - SL_PKT_ETH_HLEN + n;
+}
+
+/* The SYN of pkt_syn, found after a link header of hdrlen bytes. */
+static void assert_link_syn(unsigned link, const uint8_t *b, size_t n, size_t hdrlen,
+			    unsigned link_layer)
+{
+	struct sl_pkt p;
+	int err;
+
+	assert_int_equal(decode_link_cut(link, b, n, &p, &err), 0);
+	assert_int_equal(p.layers, link_layer | SL_PKT_HAVE_IP | SL_PKT_HAVE_TCP);
+	assert_int_equal(p.ip_off, hdrlen);
+	assert_int_equal(p.l4_off, hdrlen + 20);
+	assert_memory_equal(p.ip.src, loopback4, 4);
+	assert_int_equal(p.tcp.sport, 53200);
+	assert_int_equal(p.tcp.dport, 38847);
+	assert_int_equal(p.tcp.flags, SL_PKT_TCP_SYN);
+	assert_int_equal(p.tcp.mss, 65495);
+	/* Cut inside the link header: truncated there, nothing decoded. */
+	for (size_t cut = 0; cut < hdrlen; cut++) {
+		assert_int_equal(decode_link_cut(link, b, cut, &p, &err), -1);
+		assert_int_equal(err, EPROTO);
+		assert_int_equal(p.failed, link_layer ? link_layer : SL_PKT_HAVE_IP);
+		assert_int_equal(p.layers, 0);
+	}
+	/* Cut inside IP or TCP: the same layers blamed as for Ethernet. */
+	for (size_t cut = hdrlen; cut < n; cut++) {
+		int rc = decode_link_cut(link, b, cut, &p, &err);
+
+		assert_int_equal(rc, -1);
+		assert_int_equal(err, EPROTO);
+		assert_int_equal(p.failed, cut < hdrlen + 20 ? SL_PKT_HAVE_IP : SL_PKT_HAVE_TCP);
+	}
+}
+
+static void test_link_types(void **state)
+{
+	/* Cooked capture: outgoing (4), ARPHRD_LOOPBACK (772), a 6-byte
+	 * address (all zero on lo), 2 bytes of padding, EtherType IPv4. */
+	static const uint8_t sll[16] = { 0, 4, 0x03, 0x04, 0, 6, [14] = 0x08, [15] = 0x00 };
+	/* SLL2: EtherType IPv4, reserved, interface 1, ARPHRD_LOOPBACK,
+	 * outgoing, address length 6, 8 address bytes. */
+	static const uint8_t sll2[20] = { 0x08, 0x00, 0, 0, 0, 0, 0, 1, 0x03, 0x04, 4, 6 };
+	static const uint8_t null_inet[4] = { 2, 0, 0, 0 }; /* AF_INET, little-endian */
+	uint8_t b[128];
+	struct sl_pkt p;
+	size_t n;
+	int err;
+
+	(void)state;
+	/* Ethernet is sl_pkt_decode_frame. */
+	assert_link_syn(SL_PKT_LINK_ETHERNET, pkt_syn, sizeof(pkt_syn), 14, SL_PKT_HAVE_ETH);
+	n = relink(b, pkt_syn, sizeof(pkt_syn), sll, sizeof(sll));
+	assert_link_syn(SL_PKT_LINK_LINUX_SLL, b, n, 16, SL_PKT_HAVE_LINK);
+	n = relink(b, pkt_syn, sizeof(pkt_syn), sll2, sizeof(sll2));
+	assert_link_syn(SL_PKT_LINK_LINUX_SLL2, b, n, 20, SL_PKT_HAVE_LINK);
+	n = relink(b, pkt_syn, sizeof(pkt_syn), null_inet, sizeof(null_inet));
+	assert_link_syn(SL_PKT_LINK_NULL, b, n, 4, SL_PKT_HAVE_LINK);
+	/* Raw IP has no link header at all. */
+	n = relink(b, pkt_syn, sizeof(pkt_syn), NULL, 0);
+	assert_link_syn(SL_PKT_LINK_RAW, b, n, 0, 0);
+	assert_link_syn(SL_PKT_LINK_RAW_DLT, b, n, 0, 0);
+
+	/* IPv6 after a cooked header, and after BSD loopback's family 30. */
+	n = relink(b, pkt_syn6, sizeof(pkt_syn6), sll, sizeof(sll));
+	b[14] = 0x86;
+	b[15] = 0xdd;
+	assert_int_equal(decode_link_cut(SL_PKT_LINK_LINUX_SLL, b, n, &p, &err), 0);
+	assert_int_equal(p.ip.version, 6);
+	assert_int_equal(p.tcp.sport, 39324);
+	assert_int_equal(p.tcp.mss, 65476);
+	/* The EtherType says IPv6, the packet is IPv4: malformed. */
+	n = relink(b, pkt_syn, sizeof(pkt_syn), sll, sizeof(sll));
+	b[14] = 0x86;
+	b[15] = 0xdd;
+	assert_int_equal(decode_link_cut(SL_PKT_LINK_LINUX_SLL, b, n, &p, &err), -1);
+	assert_int_equal(err, EBADMSG);
+	assert_int_equal(p.failed, SL_PKT_HAVE_IP);
+	/* ARP in a cooked capture: the link header, and that is all. */
+	b[14] = 0x08;
+	b[15] = 0x06;
+	assert_int_equal(decode_link_cut(SL_PKT_LINK_LINUX_SLL, b, n, &p, &err), 0);
+	assert_int_equal(p.layers, SL_PKT_HAVE_LINK);
+	n = relink(b, pkt_syn6, sizeof(pkt_syn6), null_inet, sizeof(null_inet));
+	b[0] = 30;
+	assert_int_equal(decode_link_cut(SL_PKT_LINK_NULL, b, n, &p, &err), 0);
+	assert_int_equal(p.layers, SL_PKT_HAVE_LINK | SL_PKT_HAVE_IP | SL_PKT_HAVE_TCP);
+	assert_memory_equal(p.ip.dst, loopback6, 16);
+
+	/* A link type this module does not know is the caller's mistake. */
+	assert_int_equal(decode_link_cut(105 /* IEEE 802.11 */, pkt_syn, sizeof(pkt_syn),
+					 &p, &err), -1);
+	assert_int_equal(err, EINVAL);
+	assert_int_equal(p.failed, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -792,6 +829,7 @@ int main(void)
 		cmocka_unit_test(test_vlan_tag),
 		cmocka_unit_test(test_not_ip_and_padding),
 		cmocka_unit_test(test_length_unknown),
+		cmocka_unit_test(test_link_types),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

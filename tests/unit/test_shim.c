@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "event.h"
 
 #define DEADLINE_MS 20000
@@ -112,17 +113,11 @@ static void vis_open(struct vis *v, int abstract)
 	strcpy(v->dir, "/tmp/sltrace.");
 	memset(v->dir + strlen(v->dir), 'X', 6);
 	assert_non_null(mkdtemp(v->dir));
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (abstract) {
+	if (abstract)
 		snprintf(v->path, sizeof(v->path), "@sltrace-%d", (int)getpid());
-		/* A leading NUL, then the name without its '@' or a NUL. */
-		memcpy(sun.sun_path + 1, v->path + 1, strlen(v->path) - 1);
-		len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(v->path));
-	} else {
+	else
 		snprintf(v->path, sizeof(v->path), "%s/vis.sock", v->dir);
-		memcpy(sun.sun_path, v->path, sizeof(v->path));
-	}
+	assert_int_equal(sl_unix_addr(v->path, &sun, &len), 0);
 	v->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	assert_true(v->lfd >= 0);
 	assert_int_equal(bind(v->lfd, (struct sockaddr *)&sun, len), 0);

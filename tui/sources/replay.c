@@ -8,6 +8,13 @@
  * one); the end applies everything. The model's clock is the time of the
  * last record applied, so a TIME_WAIT countdown reads the same on every
  * replay.
+ *
+ * Loading and applying take time linear in the file's size: the file is
+ * read whole (memory: the file plus two words a line) and split once; the
+ * model's clock moves (model_tick, which looks at every socket) once per
+ * TICK_NS of recorded time and at the end of each step, not once a line.
+ * Both check for a stop (quit.h) as they go, so SIGTERM ends even a
+ * recording of millions of lines at once.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,10 +24,16 @@
 #include "record.h"
 #include "session.h"
 #include "sources/source.h"
+#include "quit.h"
 
 /* A recording larger than this is refused rather than read whole. */
 #define REPLAY_MAX_BYTES (256L * 1024 * 1024)
 #define GAP_MAX_NS (1 * NS_PER_S)
+/* The model's clock moves on at least this often in recorded time. */
+#define TICK_NS (10 * NS_PER_MS)
+/* Look for a stop every this many lines (or bytes / 64, loading). */
+#define STOP_EVERY 4096
+#define READ_CHUNK (4L * 1024 * 1024)
 
 struct replay {
 	struct source base;
@@ -33,6 +46,7 @@ struct replay {
 	int playing;
 	mtime_t play_wall;    /* wall clock of the last record played */
 	mtime_t last_t;       /* recorded time of the last record applied */
+	mtime_t ticked_t;     /* the model's clock was last moved to this */
 	struct rec_header header;
 };
 
@@ -63,15 +77,30 @@ static int load(struct replay *r, const char *path)
 		return -1;
 	}
 	r->data = malloc((size_t)size + 1);
-	if (r->data == NULL || fread(r->data, 1, (size_t)size, f) != (size_t)size) {
-		snprintf(r->base.why, sizeof(r->base.why), "%s: read failed", path);
+	if (r->data == NULL) {
+		snprintf(r->base.why, sizeof(r->base.why), "%s: out of memory", path);
 		fclose(f);
 		return -1;
 	}
+	for (long done = 0; done < size;) {
+		size_t want = (size_t)(size - done < READ_CHUNK ? size - done : READ_CHUNK);
+
+		if (quit_requested()) {
+			snprintf(r->base.why, sizeof(r->base.why), "stopped while loading %s", path);
+			fclose(f);
+			return -1;
+		}
+		if (fread(r->data + done, 1, want, f) != want) {
+			snprintf(r->base.why, sizeof(r->base.why), "%s: read failed", path);
+			fclose(f);
+			return -1;
+		}
+		done += (long)want;
+	}
 	fclose(f);
 	r->data[size] = '\0';
-	for (long i = 0; i < size; i++)
-		n += r->data[i] == '\n';
+	for (char *q = r->data; (q = memchr(q, '\n', (size_t)(r->data + size - q))) != NULL; q++)
+		n++;
 	r->lines = calloc((size_t)n + 1, sizeof(*r->lines));
 	r->lens = calloc((size_t)n + 1, sizeof(*r->lens));
 	if (r->lines == NULL || r->lens == NULL) {
@@ -154,8 +183,27 @@ static enum rec_kind apply(struct replay *r, long i, struct rec_item *it)
 	case REC_SKIP:
 		break;
 	}
-	if (r->last_t != 0)
-		model_tick(&s->model, r->last_t);
+	return k;
+}
+
+/* Move the model's clock to the last record's time: always (force), or
+ * once TICK_NS of recorded time has passed since it last moved. */
+static void tick(struct replay *r, int force)
+{
+	if (r->last_t == 0 || r->last_t == r->ticked_t)
+		return;
+	if (!force && r->last_t < r->ticked_t + TICK_NS)
+		return;
+	model_tick(&r->base.s->model, r->last_t);
+	r->ticked_t = r->last_t;
+}
+
+/* Apply line i, and move the clock when its time has come. */
+static enum rec_kind apply_next(struct replay *r, struct rec_item *it)
+{
+	enum rec_kind k = apply(r, r->next++, it);
+
+	tick(r, 0);
 	return k;
 }
 
@@ -173,11 +221,14 @@ void replay_step(struct source *src)
 	if (it == NULL)
 		return;
 	while (r->next < r->nlines) {
-		enum rec_kind k = apply(r, r->next++, it);
+		enum rec_kind k = apply_next(r, it);
 
 		if (k == REC_EVENT && it->ev.ph == SL_PH_BEFORE)
 			break;
+		if (r->next % STOP_EVERY == 0 && quit_requested())
+			break;
 	}
+	tick(r, 1);
 	free(it);
 }
 
@@ -188,8 +239,12 @@ void replay_to_end(struct source *src)
 
 	if (it == NULL)
 		return;
-	while (r->next < r->nlines)
-		apply(r, r->next++, it);
+	while (r->next < r->nlines) {
+		apply_next(r, it);
+		if (r->next % STOP_EVERY == 0 && quit_requested())
+			break;
+	}
+	tick(r, 1);
 	r->playing = 0;
 	free(it);
 }
@@ -217,6 +272,7 @@ void replay_rewind(struct source *src)
 	r->next = 0;
 	r->bad = 0;
 	r->last_t = 0;
+	r->ticked_t = 0;
 	r->playing = 0;
 	/* The header comes first: it sets t0 and whether to infer. */
 	replay_step(src);
@@ -268,9 +324,10 @@ static void replay_tick(struct source *src, mtime_t now)
 
 		if (due == 0 || due > now)
 			break;
-		apply(r, r->next++, it);
+		apply_next(r, it);
 		r->play_wall = due;
 	}
+	tick(r, 1);
 	if (r->next >= r->nlines)
 		r->playing = 0;
 	free(it);

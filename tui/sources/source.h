@@ -42,6 +42,8 @@ struct source {
  * trace_address) for the shim's connections. */
 struct source *trace_source_new(struct session *s);
 const char *trace_address(struct source *src);
+/* Peers refused: not the session's programs (trace.c says how it knows). */
+uint64_t trace_refused(struct source *src);
 /* Send a control message (SL_CTL_GO, _RUN, _STEP) to one process.
  * Returns 0, or -1 when that process has no connection. */
 int trace_send_ctl(struct source *src, int32_t pid, int ctl);

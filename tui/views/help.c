@@ -9,6 +9,7 @@ static const char *const keys[][2] = {
 	{ "c", "continue: every process runs free (replay: play)" },
 	{ "p", "pause: every process stops before its next call" },
 	{ "Tab", "select the next process" },
+	{ "Enter", "send a line (Enter) to the selected process's input" },
 	{ "r", "restart the lesson (replay: rewind)" },
 	{ "1", "overview: ladder, sockets, source, calls" },
 	{ "2 3 4", "the ladder / sockets with history / TCP state diagram" },

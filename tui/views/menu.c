@@ -193,13 +193,12 @@ int view_menu(struct lessons *ls, int color, struct menu_item *pick)
 		free(mn);
 		return 0;
 	}
-	nodelay(stdscr, FALSE);
 	for (;;) {
 		int key;
 
 		draw_menu(mn);
-		key = getch();
-		if (key == 'q' || key == 'Q' || key == 27)
+		key = ui_wait_key();
+		if (key == ERR || key == 'q' || key == 'Q' || key == 27)
 			break;
 		if (key == KEY_UP || key == 'k')
 			mn->sel = mn->sel > 0 ? mn->sel - 1 : 0;
@@ -215,7 +214,6 @@ int view_menu(struct lessons *ls, int color, struct menu_item *pick)
 			break;
 		}
 	}
-	nodelay(stdscr, TRUE);
 	free(mn);
 	return rc;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "launch.h"
 #include "text.h"
 #include "views/views.h"
 
@@ -54,6 +55,11 @@ static void process_line(struct ui *u, int y, int x, int w)
 		}
 	}
 	secs = (double)(m->now > p->phase_t ? m->now - p->phase_t : 0) / (double)NS_PER_S;
+	if (p->phase != PH_EXITED && launch_waits_input(s, p->pid)) {
+		draw_fmt(y, x, w, ui_look(u, LK_CURRENT),
+			 " > %s waits for input (reads its stdin) - Enter sends it a line", who);
+		return;
+	}
 	switch (p->phase) {
 	case PH_GATE:
 		draw_fmt(y, x, w, ui_look(u, LK_CURRENT), " > %s before %s(%s)%s - space runs it",
@@ -108,6 +114,25 @@ static int source_word(struct ui *u, int y, int x, const struct source *src, con
 	return draw_fmt(y, x, 24, ui_look(u, LK_DIM), "%s:%s ", src->name, off);
 }
 
+/* Which processes wait for input, and how to give it to them. */
+static void input_waiting(struct ui *u, int y, int x, int w)
+{
+	struct session *s = u->s;
+	char names[96] = "", who[48];
+
+	for (int i = 0; i < s->nreaders; i++) {
+		const struct mproc *p = model_proc(&s->model, s->readers[i].pid);
+
+		if (p == NULL)
+			continue;
+		if (names[0] != '\0')
+			text_append(names, sizeof(names), " ");
+		text_append(names, sizeof(names), ui_proc_label(p, who, sizeof(who)));
+	}
+	draw_fmt(y, x, w, ui_look(u, LK_TITLE), "waiting for input: %s - Tab selects, Enter sends",
+		 names);
+}
+
 void view_status(struct ui *u, struct rect r)
 {
 	struct session *s = u->s;
@@ -124,12 +149,18 @@ void view_status(struct ui *u, struct rect r)
 		x += draw_fmt(y, x, 16, ui_look(u, LK_TITLE), "%ld/%ld ", done, total);
 	} else {
 		x += source_word(u, y, x, s->trace, "off");
+		/* Strangers that tried to talk to the trace socket. */
+		if (s->trace != NULL && trace_refused(s->trace) > 0)
+			x += draw_fmt(y, x, 24, ui_look(u, LK_BAD), "%llu refused ",
+				      (unsigned long long)trace_refused(s->trace));
 		x += source_word(u, y, x, s->diag, "off");
 		x += source_word(u, y, x, s->wire, s->model.infer ? "inferred" : "off");
 	}
 	x += draw_text(y, x, 2, ui_look(u, LK_TITLE), "| ");
 	if (s->message[0] != '\0' && now - s->message_t < MESSAGE_NS)
 		draw_text(y, x, r.x + r.w - x, ui_look(u, LK_TITLE), s->message);
+	else if (s->nreaders > 0)
+		input_waiting(u, y, x, r.x + r.w - x);
 	else if (s->opt.mode == SM_REPLAY)
 		draw_text(y, x, r.x + r.w - x, ui_look(u, LK_TITLE),
 			  "spc step c play p pause End end r rewind ? help q quit");

@@ -50,6 +50,7 @@ struct ui {
 	mtime_t drawn_at;
 	int dirty;                /* a key or a resize: draw again */
 	uint64_t renumbered;      /* the model's count when sel_sock was chosen */
+	int empty_reads;          /* stdin readable with no key, passes in a row */
 	struct srcloc loc;
 };
 
@@ -93,7 +94,11 @@ struct menu_item {
 	const char *scenario;     /* NULL: the default run */
 };
 
-/* Show the menu until Enter (returns 1, *pick set) or q (returns 0). */
+/* The next key, waiting for it; ERR when socklab must stop instead (a
+ * signal, the terminal gone: quit.h). ui.c. */
+int ui_wait_key(void);
+/* Show the menu until Enter (returns 1, *pick set) or q, a signal or the
+ * terminal's end (returns 0). */
 int view_menu(struct lessons *ls, int color, struct menu_item *pick);
 
 #endif
