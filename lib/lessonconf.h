@@ -12,7 +12,9 @@
  * The keys in use (lessons/03-tcp-lifecycle/lesson.conf has most):
  *   title, summary           the lesson menu's two lines
  *   programs                 the lesson's own programs, one word each
- *   run                      a process `socklab run` starts, in order
+ *   run                      a process `socklab run` starts, in order;
+ *                            "after 500ms CMD" (or "after 2s CMD"): that long
+ *                            after the run line before it started
  *   scenario.NAME.title|run|then   a named variant of the run lines
  *   hold, scenario.NAME.hold  seconds: `socklab run --batch` ends the run
  *                            that long after its last run line started

@@ -234,6 +234,33 @@ static void first_gave_up(struct session *s)
 		s->exit_code = 1;
 }
 
+const char *launch_after(const char *cmd, int *ms)
+{
+	const char *p = cmd;
+	char *end;
+	long v;
+
+	*ms = 0;
+	if (strncmp(p, "after ", 6) != 0)
+		return cmd;
+	p += 6;
+	v = strtol(p, &end, 10);
+	if (end == p || v < 0 || v > 600000)
+		return cmd;
+	if (strncmp(end, "ms ", 3) == 0) {
+		end += 3;
+	} else if (strncmp(end, "s ", 2) == 0 && v <= 600) {
+		v *= 1000;
+		end += 2;
+	} else {
+		return cmd;
+	}
+	while (*end == ' ')
+		end++;
+	*ms = (int)v;
+	return end;
+}
+
 void launch_next(struct session *s)
 {
 	if (s->opt.mode != SM_RUN || s->scen == NULL)
@@ -243,10 +270,23 @@ void launch_next(struct session *s)
 	if (s->next_run > 0 && s->next_run < s->scen->nrun && s->addr[0] != '\0') {
 		int first = s->nkids;
 
-		while (s->next_run < s->scen->nrun)
-			if (launch_command(s, s->scen->run[s->next_run++], 0) < 0)
+		while (s->next_run < s->scen->nrun) {
+			mtime_t now = session_now();
+			int ms;
+			const char *cmd = launch_after(s->scen->run[s->next_run], &ms);
+
+			/* "after 500ms ...": not before that long since the line
+			 * before it started (the session comes back then). */
+			if (ms > 0 && now < s->last_run_t + (mtime_t)ms * NS_PER_MS) {
+				s->run_at = s->last_run_t + (mtime_t)ms * NS_PER_MS;
 				break;
-		s->last_run_t = session_now();
+			}
+			s->run_at = 0;
+			s->next_run++;
+			s->last_run_t = now;
+			if (launch_command(s, cmd, 0) < 0)
+				break;
+		}
 		/* The server listens: what happens next is the clients'. The
 		 * server stays stopped before its next call until chosen. */
 		if (first < s->nkids) {

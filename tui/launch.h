@@ -20,6 +20,11 @@
 
 struct session;
 
+/* A run line "after 500ms client ..." (or "after 2s ..."): it starts that
+ * long after the run line before it. Returns the command that follows,
+ * with *ms set; a line without the prefix is returned whole, *ms = 0. */
+const char *launch_after(const char *cmd, int *ms);
+
 /* Start argv as a child named name. Returns 0, or -1 with the reason in
  * the session's message. */
 int launch_child(struct session *s, char *const argv[], const char *name, int then);

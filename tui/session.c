@@ -572,6 +572,8 @@ static int timeout_ms(struct session *s, struct frontend *fe, mtime_t now)
 		when = earliest(when, s->done_at + (mtime_t)s->opt.settle_ms * NS_PER_MS);
 	if (hold_end(s) != 0)
 		when = earliest(when, hold_end(s));
+	if (s->run_at != 0)
+		when = earliest(when, s->run_at);
 	if (inqueue_oldest(&s->inputs) != 0)
 		when = earliest(when, inqueue_oldest(&s->inputs) + INQUEUE_WINDOW_NS);
 	if (when <= now)

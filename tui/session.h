@@ -105,6 +105,7 @@ struct session {
 	mtime_t done_at;
 	mtime_t started;
 	mtime_t last_run_t;        /* the last run line was started */
+	mtime_t run_at;            /* the next run line waits until then ("after") */
 	struct reader readers[READERS_MAX]; /* waiting for input now */
 	int nreaders;
 	mtime_t input_checked;

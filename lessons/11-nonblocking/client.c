@@ -42,6 +42,7 @@ struct options {
 	int verbose;
 	char **words;
 	int nwords;
+	long no_read;          /* --no-read: bytes to send, reading nothing */
 };
 
 struct exchange {
@@ -51,6 +52,7 @@ struct exchange {
 	size_t out_start, out_end;
 	int input_done;        /* input at its end */
 	int shut;              /* shutdown(SHUT_WR) done */
+	long long unread;      /* --no-read: bytes still to send */
 	char in[BUF_SIZE];     /* received, to be printed */
 };
 
@@ -64,6 +66,7 @@ static int read_input(struct exchange *x);
 static int send_some(struct exchange *x);
 static int receive_some(struct exchange *x);
 static int talk(struct exchange *x);
+static int send_never_read(struct exchange *x);
 static int load_words(struct exchange *x, char **words, int nwords);
 static long long now_ms(void);
 
@@ -79,7 +82,12 @@ int main(int argc, char **argv)
 	if (x.fd < 0)
 		return EXIT_RUNTIME;
 	x.in_fd = opt.words != NULL ? -1 : STDIN_FILENO;
-	if (opt.words == NULL || load_words(&x, opt.words, opt.nwords) == 0) {
+	if (opt.no_read > 0) {
+		/* The client of lesson 11's --blocking story: it sends and
+		 * never reads, so the echo piles up in the server's send(). */
+		x.unread = opt.no_read;
+		status = send_never_read(&x) == 0 ? EXIT_OK : EXIT_RUNTIME;
+	} else if (opt.words == NULL || load_words(&x, opt.words, opt.nwords) == 0) {
 		if (talk(&x) == 0)
 			status = EXIT_OK;
 	}
@@ -293,6 +301,41 @@ static int talk(struct exchange *x)
 	}
 }
 
+/* --no-read: send x->unread bytes and never read the echo; then wait,
+ * the connection open, until a signal ends the program. A server that
+ * sends with a blocking send() stops in it once our receive buffer and its
+ * send buffer are full: lesson 11's --blocking shows what that does to the
+ * other clients. */
+static int send_never_read(struct exchange *x)
+{
+	long long sent = 0;
+
+	memset(x->out, 'r', sizeof(x->out));
+	while (x->unread > 0) {
+		struct pollfd pfd = { .fd = x->fd, .events = POLLOUT };
+		size_t chunk = x->unread < (long long)sizeof(x->out) ? (size_t)x->unread
+								    : sizeof(x->out);
+		ssize_t n;
+
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
+			warn("poll:");
+			return -1;
+		}
+		n = send(x->fd, x->out, chunk, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				continue;
+			warn("send:");
+			return -1;
+		}
+		x->unread -= n;
+		sent += n;
+	}
+	printf("sent %lld bytes; reading nothing, waiting for a signal\n", sent);
+	pause();
+	return 0;
+}
+
 /* The words joined by spaces, a newline at the end, as echo(1) does. */
 static int load_words(struct exchange *x, char **words, int nwords)
 {
@@ -337,6 +380,10 @@ static void parse_options(int argc, char **argv, struct options *opt)
 		  .what = "timeout", .min = 1, .max = 600000 },
 		{ 'v', "verbose", OPT_FLAG, &opt->verbose,
 		  .help = "say what connect() and poll() did (on stderr)" },
+		{ 0, "no-read", OPT_NUMBER, &opt->no_read, "BYTES",
+		  "send BYTES and never read the echo: a client that\n"
+		  "stops reading (see the server's --blocking)",
+		  .what = "byte count", .min = 1, .max = 1L << 30 },
 		{ 0 }
 	};
 	int first;
@@ -345,6 +392,7 @@ static void parse_options(int argc, char **argv, struct options *opt)
 	opt->port = NULL;
 	opt->timeout_ms = TIMEOUT_DEFAULT_MS;
 	opt->verbose = 0;
+	opt->no_read = 0;
 	first = lesson_options(argc, argv, &(struct lesson_cli){
 		.args = "[WORD...]",
 		.about = "The echo client with a connect timeout (lesson 11): sends the WORDs\n"
