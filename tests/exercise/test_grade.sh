@@ -27,10 +27,11 @@
 #    (sha256sum of each file), nothing appeared in the class folder or in
 #    /tmp, the test's listener saw no connection, none of mallory's
 #    processes is left, and the table says how the code was boxed;
-#  - the others' results are the same as when the class is graded without
-#    mallory;
+#  - the others' results are the same as when they are graded without
+#    mallory (alice, bob, dave, erin and frank, graded again as a class of
+#    their own; carol and gina only wait for the deadline);
 #  - the hanging and flooding students are cut off by the per-test deadline
-#    (--timeout 5): each takes at most steps x (deadline + slack), and the
+#    (--timeout 10): each takes at most steps x (deadline + slack), and the
 #    whole run ends well within its own deadline;
 #  - stdout is valid TAP: version, plan 1..24, 24 points numbered in
 #    order, 10 ok, 14 not ok each with a diagnostic line; and Perl's prove
@@ -42,7 +43,10 @@
 #    (test_limits.sh does the same for output-limit and error);
 #  - nothing a student's program started is left running.
 . "$(dirname "$0")/lib.bash"
-TIMEOUT=5       # per test, as an instructor would pass it
+# Per test, as an instructor would pass it: a correct student's 1 MiB
+# round trip, in its box, two students at a time, beside make test's other
+# programs, must fit with room to spare (5 s did not, once).
+TIMEOUT=10
 RUN_DEADLINE=240
 class="$TMP/class"
 
@@ -240,7 +244,7 @@ expect '[ "$fmt" = ok ]' \
 
 # ---- the same as graded without mallory ----
 mkdir -p "$TMP/without"
-for s in alice bob carol dave erin frank gina; do cp -a "$class/$s" "$TMP/without/"; done
+for s in alice bob dave erin frank; do cp -a "$class/$s" "$TMP/without/"; done
 TMPDIR="$TMP/tmpdir" timeout --kill-after=5 "$RUN_DEADLINE" "$EX" check --all "$TMP/without" 02 \
   --timeout "$TIMEOUT" -j 2 --format json >"$TMP/without.json" 2>/dev/null
 same=$(python3 -c '
@@ -250,7 +254,7 @@ sa = {s["name"]: [st["status"] for st in s["steps"]] for s in a["students"]}
 sb = {s["name"]: [st["status"] for st in s["steps"]] for s in b["students"]}
 print("\n".join("%s: %s with mallory, %s without" % (n, sa.get(n), sb[n]) for n in sb if sa.get(n) != sb[n]) or "ok")
 ' "$TMP/out/results.json" "$TMP/without.json" 2>&1)
-expect '[ "$same" = ok ]' "the others' results are the same when the class is graded without mallory" "$same"
+expect '[ "$same" = ok ]' "the others' results are the same when they are graded without mallory" "$same"
 
 left=$(pgrep -af "$TMP/|/tmp/socklab-box/" | grep -v pgrep)
 expect '[ -z "$left" ]' "nothing a student's program started is still running" "$left"
