@@ -241,11 +241,13 @@ run: $(SOCKLAB) $(SLTRACE) $(LESSON_PROGS) $(if $(EXERCISE_SRC),$(SOCKLAB_EXERCI
 # tests/exercise/test_steps.sh runs once per lesson with an exercise.conf
 # (test_steps.sh:05 ...), so the lessons' exercise checks run side by side.
 EXERCISE_LESSONS := $(foreach f,$(wildcard lessons/*/exercise.conf),$(firstword $(subst -, ,$(notdir $(patsubst %/,%,$(dir $(f)))))))
+# Exercise tests a run may leave out (EXERCISE_SKIP=tests/exercise/X.sh).
+EXERCISE_SKIP ?=
 test: tests
 	$(if $(FUZZ_BINS),@$(MAKE) --no-print-directory fuzz-smoke)
 	@SOCKLAB_BUILD=$(B) $(if $(SANITIZE),CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)") mk/runtests.sh $(UNIT_BINS) $(LTEST_BINS) $(FUZZ_PLAIN) tests/slides/check_slides.py \
 		$(wildcard tests/tui/test_*.sh tests/tui/test_*.py tests/exercise/test_*.py tests/bench/test_*.py) \
-		$(filter-out tests/exercise/test_steps.sh,$(wildcard tests/exercise/test_*.sh)) \
+		$(filter-out tests/exercise/test_steps.sh $(EXERCISE_SKIP),$(wildcard tests/exercise/test_*.sh)) \
 		$(addprefix tests/exercise/test_steps.sh:,$(EXERCISE_LESSONS))
 
 # The lesson tests again, every lesson program under valgrind: fails on a
