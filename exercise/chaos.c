@@ -75,16 +75,27 @@ static long long number_field(const char *line, const char *key)
 	return field(line, key, v, sizeof(v)) == 0 ? atoll(v) : -1;
 }
 
+/* The shim's log: a header of LOG_HEAD bytes, the lines, then zeros (a
+ * line that a program killed half-way did not finish writing is zeros
+ * too). */
+#define LOG_HEAD 64
+
 /* The faults logged in path, one entry per fault kind and call site. */
 static void read_sites(const char *path, struct sites *out)
 {
 	char err[EX_ERRLEN];
-	char *text = ex_read_file(path, NULL, err);
+	size_t len = 0;
+	char *text = ex_read_file(path, &len, err);
 
 	out->n = 0;
-	if (text == NULL)
+	if (text == NULL || len <= LOG_HEAD) {
+		free(text);
 		return;
-	for (char *line = text; *line != '\0'; ) {
+	}
+	for (size_t i = LOG_HEAD; i < len; i++)
+		if (text[i] == '\0')
+			text[i] = '\n';
+	for (char *line = text + LOG_HEAD; *line != '\0'; ) {
 		char *eol = strchr(line, '\n');
 		struct site one;
 		int i;

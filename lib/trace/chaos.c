@@ -31,12 +31,13 @@
  * kind alone is made half the time it can be); SOCKLAB_CHAOS_AT=OBJ+0xOFF
  * makes them only at that call site (the checker uses both to find which
  * fault a program does not survive).
- * SOCKLAB_CHAOS_LOG=PATH: every fault that landed is appended to PATH as
+ * SOCKLAB_CHAOS_LOG=PATH: every fault that landed is added to PATH as
  * one line, "fault=short-read call=recv pid=.. fd=.. asked=4096 waiting=12
  * got=3 at=/path/server+0x1a2b", where at is the call site as the trace
- * events give it (addr2line turns it into file:line). The file is opened
- * for each line and closed again: no descriptor of the shim's stays open
- * in the program.
+ * events give it (addr2line turns it into file:line). The file is mapped
+ * into memory and its descriptor closed at start (map_log): no
+ * descriptor of the shim's is ever open in the program, not even for a
+ * moment. It is 4 MiB long: a 64-byte header, the lines, then zeros.
  *
  * The contract of the shim holds: errno is the program's own unless a
  * fault sets it, no call here goes back through the shim, the counters are
@@ -51,7 +52,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "trace.h"
@@ -69,11 +72,17 @@ static unsigned odds[SL_FAULT_COUNT] = {
 	[SL_FAULT_EINTR] = 32, [SL_FAULT_EAGAIN] = 32,
 };
 
+/* The log file: a header of LOG_HEAD bytes (the first 8 count the bytes
+ * of lines taken so far), then the lines; the rest is zeros. */
+#define LOG_SIZE (4 << 20)
+#define LOG_HEAD 64
+
 /* Set once, by sl_chaos_init, before any call is interposed. */
 static uint64_t seed;
 static unsigned enabled_faults;      /* 1 << SL_FAULT_x */
 static char only_at[SL_EVENT_PATH_LEN + 24];
-static char log_path[4096];
+/* The log, mapped (see sl_chaos_log); NULL when there is none. */
+static char *log_map;
 
 static int accept_aborted;           /* the one ECONNABORTED is spent */
 
@@ -94,6 +103,26 @@ static enum sl_fault fault_named(const char *name, size_t n)
 		if (strlen(fault_names[f]) == n && strncmp(fault_names[f], name, n) == 0)
 			return (enum sl_fault)f;
 	return SL_FAULT_NONE;
+}
+
+/* Map the log file, made LOG_SIZE bytes long if it is shorter, and close
+ * it again: the program never sees a descriptor of ours (a test that
+ * counts its fds, or takes the lowest free one, would). A forked child
+ * shares the mapping; after exec the new program maps the file again. */
+static void map_log(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	struct stat st;
+	void *m;
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && (st.st_size >= LOG_SIZE || ftruncate(fd, LOG_SIZE) == 0)) {
+		m = mmap(NULL, LOG_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (m != MAP_FAILED)
+			log_map = m;
+	}
+	REAL(close)(fd);
 }
 
 int sl_chaos_init(const char *spec, const char *faults, const char *at,
@@ -128,8 +157,8 @@ int sl_chaos_init(const char *spec, const char *faults, const char *at,
 				odds[f] = 128;
 	if (at != NULL && strlen(at) < sizeof(only_at))
 		strcpy(only_at, at);
-	if (logfile != NULL && strlen(logfile) < sizeof(log_path))
-		strcpy(log_path, logfile);
+	if (logfile != NULL && logfile[0] != '\0')
+		map_log(logfile);
 	return 1;
 }
 
@@ -380,9 +409,10 @@ void sl_chaos_log(const struct sl_chaos *x, long long ret)
 {
 	char line[sizeof(only_at) + 256];
 	char at[sizeof(only_at)];
-	int saved = errno, fd, n;
+	int saved = errno, n;
+	uint64_t where;
 
-	if (log_path[0] == '\0')
+	if (log_map == NULL)
 		return;
 	if (sl_call_locate(at, sizeof(at), x->caller) < 0)
 		strcpy(at, "?");
@@ -395,13 +425,12 @@ void sl_chaos_log(const struct sl_chaos *x, long long ret)
 		n = snprintf(line, sizeof(line), "fault=%s call=%s pid=%d tid=%d fd=%d at=%s\n",
 			     sl_fault_name(x->fault), x->call, (int)getpid(),
 			     (int)gettid(), x->fd, at);
-	fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-		/* One write with O_APPEND: lines from threads and processes
-		 * never interleave. */
-		if (n > 0 && (size_t)n < sizeof(line))
-			(void)!REAL(write)(fd, line, (size_t)n);
-		REAL(close)(fd);
+	/* Take room for the line (the first 8 bytes count what is taken, for
+	 * every process and thread that maps the file), then fill it. */
+	if (n > 0 && (size_t)n < sizeof(line)) {
+		where = __atomic_fetch_add((uint64_t *)log_map, (uint64_t)n, __ATOMIC_ACQ_REL);
+		if (where + (uint64_t)n <= LOG_SIZE - LOG_HEAD)
+			memcpy(log_map + LOG_HEAD + where, line, (size_t)n);
 	}
 	errno = saved;
 }

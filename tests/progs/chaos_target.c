@@ -11,7 +11,7 @@
  * and that may not. Prints one line of counts:
  *
  *   ok short_reads=N short_writes=N eintr=N eagain=N edge_eagain=N
- *      dgram_cut=N abort=N poll0_eintr=N
+ *      dgram_cut=N abort=N poll0_eintr=N fds=N
  *
  * and exits 1 (printing why) if a byte came back wrong or errno was not
  * kept: after every call that succeeds errno must still be the sentinel
@@ -22,6 +22,7 @@
 #define _GNU_SOURCE
 #endif
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -253,6 +254,21 @@ static void polls(void)
 	close(sv[1]);
 }
 
+/* How many fds are open (the directory listing's own one left out). */
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "nohandler") != 0) {
@@ -270,7 +286,7 @@ int main(int argc, char **argv)
 	accepts();
 	polls();
 	printf("ok short_reads=%d short_writes=%d eintr=%d eagain=%d edge_eagain=%d "
-	       "dgram_cut=%d abort=%d poll0_eintr=%d\n", short_reads, short_writes, eintrs,
-	       eagains, edge_eagains, dgram_cuts, aborts, poll0_eintrs);
+	       "dgram_cut=%d abort=%d poll0_eintr=%d fds=%d\n", short_reads, short_writes, eintrs,
+	       eagains, edge_eagains, dgram_cuts, aborts, poll0_eintrs, open_fds());
 	return 0;
 }
