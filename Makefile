@@ -10,6 +10,7 @@
 #   make install    PREFIX=/usr/local DESTDIR= (make uninstall: the same)
 #   make memcheck   the lesson tests with every program under valgrind
 #   make bench      the benchmarks (bench/run.sh): designs compared, shim cost
+#   make chaos-soak every lesson's solution under CHAOS_RUNS seeded chaos checks
 #   make fuzz       the fuzz targets under libFuzzer, FUZZ_TIME seconds each
 #   make lesson-stats  per lesson source: lines, code, concept, and the floors
 #   make SANITIZE=address,undefined test   (or SANITIZE=thread)
@@ -211,8 +212,8 @@ $(B)/tests/progs/%: tests/progs/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(NOSAN_CFLAGS) -g -MMD -MP -o $@ $< -pthread
 
-# The shim test preloads the shim into the helper programs.
-$(B)/tests/unit/test_shim: | $(SLTRACE) $(TPROG_BINS)
+# The shim tests preload the shim into the helper programs.
+$(B)/tests/unit/test_shim $(B)/tests/unit/test_chaos: | $(SLTRACE) $(TPROG_BINS)
 
 $(B)/tests/lessons/%.o: tests/lessons/%.c
 	@mkdir -p $(@D)
@@ -227,7 +228,7 @@ $(B)/%.o: %.c
 
 # ---- top-level targets ---------------------------------------------------------
 .SECONDARY:
-.PHONY: all tests run test memcheck bench fuzz fuzz-smoke check-slides lesson-stats deps slides install uninstall clean help
+.PHONY: all tests run test memcheck chaos-soak bench fuzz fuzz-smoke check-slides lesson-stats deps slides install uninstall clean help
 # `make` builds what a student runs; `make tests` the test programs too
 # (they need cmocka: the test group of mk/deps.sh).
 all: $(LIBSOCKLAB) $(LIBLESSON) $(if $(wildcard lib/trace/*.c),$(SLTRACE)) $(if $(TUI_SRC),$(SOCKLAB)) $(if $(EXERCISE_SRC),$(SOCKLAB_EXERCISE)) $(LESSON_PROGS) $(BENCH_BINS)
@@ -242,14 +243,16 @@ run: $(SOCKLAB) $(SLTRACE) $(LESSON_PROGS) $(if $(EXERCISE_SRC),$(SOCKLAB_EXERCI
 EXERCISE_LESSONS := $(foreach f,$(wildcard lessons/*/exercise.conf),$(firstword $(subst -, ,$(notdir $(patsubst %/,%,$(dir $(f)))))))
 # TEST_SKIP leaves test programs out of a run (CI's sanitizer pass leaves
 # out what the final make test and make memcheck already cover, to keep CI
-# short; make nightly runs everything everywhere).
+# short; make nightly runs everything everywhere). EXERCISE_SKIP does the
+# same for exercise tests (EXERCISE_SKIP=tests/exercise/X.sh).
 TEST_SKIP ?=
+EXERCISE_SKIP ?=
 test: tests
 	$(if $(FUZZ_BINS),@$(MAKE) --no-print-directory fuzz-smoke)
 	@SOCKLAB_BUILD=$(B) $(if $(SANITIZE),CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)") mk/runtests.sh $(filter-out $(TEST_SKIP), \
 		$(UNIT_BINS) $(LTEST_BINS) $(FUZZ_PLAIN) tests/slides/check_slides.py \
 		$(wildcard tests/tui/test_*.sh tests/tui/test_*.py tests/exercise/test_*.py tests/bench/test_*.py tests/lessons/test_*.py) \
-		$(filter-out tests/exercise/test_steps.sh,$(wildcard tests/exercise/test_*.sh)) \
+		$(filter-out tests/exercise/test_steps.sh $(EXERCISE_SKIP),$(wildcard tests/exercise/test_*.sh)) \
 		$(addprefix tests/exercise/test_steps.sh:,$(EXERCISE_LESSONS)))
 
 # The lesson tests again, every lesson program under valgrind: fails on a
@@ -271,6 +274,13 @@ check-slides: $(SOCKLAB) $(SLTRACE) $(LESSON_PROGS)
 # how it counts); fails when a server lesson is below the floors.
 lesson-stats:
 	@python3 mk/lesson-stats.py --check
+
+# Nightly, not in make test (it takes long): every lesson's solution
+# must pass CHAOS_RUNS checks with faults made on purpose (--chaos=1..N),
+# and every planted bug in tests/exercise/bugs/ must be caught by one.
+CHAOS_RUNS ?= 100
+chaos-soak: tests
+	@SOCKLAB_BUILD=$(B) bash tests/exercise/chaos_soak.sh $(CHAOS_RUNS)
 
 # Speed and memory targets are measured here, never in timed unit tests.
 bench: tests
@@ -300,6 +310,6 @@ clean:
 	rm -rf $(B)
 
 help:
-	@sed -n '2,15s/^# \{0,1\}//p' Makefile
+	@sed -n '2,16s/^# \{0,1\}//p' Makefile
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -470,3 +470,8 @@ RUNS=3 SOCKLAB_BUILD=$B bench/link_bench.sh
 echo
 echo "== TCP over time (bench/tcptime.sh, 3 runs each)"
 RUNS=3 SOCKLAB_BUILD=$B bench/tcptime.sh
+# Grading a class: -j 2 against -j 1, 20 submissions of lesson 02, each in
+# its box (bench/grade_bench.sh; results in bench/README.md).
+echo
+echo "== grading a class (bench/grade_bench.sh: 20 submissions, -j 1 and -j 2)"
+SOCKLAB_BUILD=$B bench/grade_bench.sh 1 2

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "exercise.h"
+#include "check.h"
 
 #define MAX_ARGS 160
 #define COMPILE_TIMEOUT_MS 120000

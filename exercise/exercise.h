@@ -38,7 +38,8 @@
  *
  * Every function here returns 0 (or a count) on success and -1 on failure
  * with a message in a caller's char err[EX_ERRLEN]; only main.c and the
- * command modules print.
+ * command modules print. check.h declares the checking side: running
+ * programs and tests, the student's report, progress, grading.
  */
 #ifndef SOCKLAB_EXERCISE_H
 #define SOCKLAB_EXERCISE_H
@@ -124,6 +125,9 @@ struct ex_lesson {
 	int nsteps;
 	struct ex_explain explain[EX_MAX_EXPLAIN];
 	int nexplain;
+	/* Grading keys of exercise.conf, by step (index N-1 for step N). */
+	int points[EX_MAX_STEPS];  /* points.N = P (default 1) */
+	int chaos[EX_MAX_STEPS];   /* chaos = N ...: step N must hold under --chaos */
 };
 
 /* The lesson folders under HOME/lessons whose sources carry exercise
@@ -162,130 +166,11 @@ int ex_file_has_regions(const struct ex_file *f);
 int ex_copy_write(const struct ex_lesson *l, int solved, const char *dest,
                   char *err);
 
-/* ---- running programs ------------------------------------------------- */
+/* ---- commands of main.c (each returns the process exit status) -------- */
 
-struct ex_proc {
-	int status;        /* wait status when the program ended by itself */
-	int ended;         /* it exited or was killed by a signal not ours */
-	int timed_out;     /* we stopped it at the deadline */
-	int flooded;       /* we stopped it: its output passed the limit */
-	int interrupted;   /* we stopped it: SIGINT or SIGTERM reached us */
-	char *out;         /* its stdout and stderr, NUL-terminated */
-	size_t outlen;
-	long long ms;      /* how long it ran */
-	int pid;           /* its process id (also its group's) */
-};
-
-/* Run argv[0] in its own process group, stdin from /dev/null, stdout and
- * stderr captured together (up to cap bytes), in folder cwd, with env
- * entries "NAME=VALUE" set and "NAME" removed. At the deadline, past the
- * size limit, or when ex_stop is set, the whole process group is killed;
- * when the program ends, whatever it left running in its group is killed
- * too. Returns 0 (see r), or -1 when it could not be started. */
-int ex_proc_run(char *const argv[], char *const env[], const char *cwd,
-                long long timeout_ms, size_t cap, struct ex_proc *r, char *err);
-void ex_proc_free(struct ex_proc *r);
-long long ex_now_ms(void);
-
-/* ---- building and checking a copy ------------------------------------- */
-
-/* Compile every program of the lesson from src (a copy, or the lesson
- * itself) into build/lessons/DIR/. A file the copy lacks is taken from the
- * lesson when it has no regions. The compiler's messages go to *log
- * (malloc'd; free it). Returns 0, 1 when a program did not compile (the
- * compiler's words in *log), or -1 when it could not try (err). */
-int ex_build(const struct ex_paths *p, const struct ex_lesson *l,
-             const char *src, const char *build, char **log, char *err);
-
-enum ex_outcome {
-	EX_PASS,      /* the test passed */
-	EX_SKIP,      /* the test skipped itself (a tool it needs is missing) */
-	EX_FAIL,      /* an assertion failed */
-	EX_TIMEOUT,   /* it ran past the deadline */
-	EX_FLOOD,     /* its output passed the size limit */
-	EX_CRASH,     /* a student's program died of a signal like SIGSEGV */
-	EX_MISSING,   /* the test program has no such test (a wrong .conf) */
-	EX_BROKEN,    /* the test program could not run or died itself */
-	EX_BUILD,     /* the copy did not compile (no test ran) */
-	EX_STOPPED,   /* interrupted by SIGINT/SIGTERM */
-	EX_NOTRUN,    /* not checked: an earlier step failed */
-};
-
-struct ex_test_result {
-	enum ex_outcome outcome;
-	char test[EX_NAMELEN];
-	char crash[256];      /* "server: SIGSEGV", when one crashed */
-	char crash_prog[64];  /* "server" */
-	int crash_sig;
-	char details[1536];   /* what the test program said, trimmed */
-	long long ms;
-};
-
-struct ex_step_result {
-	enum ex_outcome outcome;   /* EX_PASS or the first failing test's */
-	struct ex_test_result failed; /* the first test that did not pass */
-	int ran;                   /* tests run */
-	int skipped;               /* of them, skipped */
-};
-
-struct ex_check_opts {
-	long long timeout_ms;      /* for one test */
-	size_t cap;                /* output limit for one test */
-	int keep_going;            /* check every step, not only up to the first failure */
-};
-
-/* Run one test of the lesson's test program against the programs in
- * build/lessons/DIR/. */
-int ex_run_test(const struct ex_paths *p, const struct ex_lesson *l,
-                const char *build, const char *test,
-                const struct ex_check_opts *o, struct ex_test_result *r,
-                char *err);
-
-/* Check steps in order; results[i] for step i+1. Steps after the first
- * failure are EX_NOTRUN unless keep_going. Returns the number of steps
- * that passed, or -1 on an error (err). */
-int ex_check_steps(const struct ex_paths *p, const struct ex_lesson *l,
-                   const char *build, const struct ex_check_opts *o,
-                   void (*on_step)(const struct ex_lesson *, int,
-                                   const struct ex_step_result *, void *),
-                   void *arg, struct ex_step_result *results, char *err);
-
-/* Words for an outcome: "pass", "FAIL", "TIME", ... (short) */
-const char *ex_outcome_short(enum ex_outcome o);
-/* One line that says, in a student's words, why a step failed. */
-void ex_explain_failure(const struct ex_lesson *l,
-                        const struct ex_step_result *s,
-                        const struct ex_check_opts *o, char *out, size_t size);
-
-/* ---- commands (each returns the process exit status) ------------------ */
-
-struct ex_cmd_check {
-	const char *lesson;
-	const char *all_dir;     /* --all DIR */
-	int solution;            /* --solution */
-	int watch;               /* --watch */
-	int tap;                 /* --tap */
-	struct ex_check_opts o;
-};
-
-int ex_cmd_exercise(const struct ex_paths *p, const char *lesson, int force,
-                    int solved);
-int ex_cmd_check(const struct ex_paths *p, const struct ex_cmd_check *c);
-int ex_cmd_grade(const struct ex_paths *p, const struct ex_cmd_check *c);
-int ex_cmd_progress(const struct ex_paths *p);
 int ex_cmd_build(const struct ex_paths *p, const char *lesson, int print_dir);
 int ex_cmd_list(const struct ex_paths *p);
 int ex_cmd_lint(const struct ex_paths *p, const char *lesson);
-
-/* Check the student's copy once; used by check and by --watch. Returns
- * the number of steps that passed, or -1. */
-int ex_check_copy(const struct ex_paths *p, const struct ex_lesson *l,
-                  const char *copy, const char *build,
-                  const struct ex_check_opts *o);
-/* Watch copy with inotify and check it again after every save. */
-int ex_watch(const struct ex_paths *p, const struct ex_lesson *l,
-             const char *copy, const char *build,
-             const struct ex_check_opts *o);
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -303,12 +188,16 @@ int ex_mkdirs(const char *path, char *err);
 int ex_mkdtemp(char *out, size_t size, const char *what, char *err);
 /* Remove a folder and everything in it. */
 int ex_remove_tree(const char *path);
+/* path relative to the current folder when inside it (points into path). */
+const char *ex_shown(const char *path);
 int ex_is_dir(const char *path);
 int ex_is_file(const char *path);
 /* The whole file, NUL-terminated (malloc'd), or NULL with err. */
 char *ex_read_file(const char *path, size_t *len, char *err);
 /* Write data to path through a temporary file and rename. */
 int ex_write_file(const char *path, const char *data, size_t len, char *err);
+/* Milliseconds on the monotonic clock. */
+long long ex_now_ms(void);
 /* The signal's name ("SIGSEGV") and what it usually means. */
 const char *ex_signal_name(int sig);
 const char *ex_signal_meaning(int sig);

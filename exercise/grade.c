@@ -8,40 +8,37 @@
  * deadline and output limit, so a program that hangs, crashes or floods
  * its output fails its own checks and the run goes on to the next student.
  *
- * The table goes to stdout; with --tap, TAP goes to stdout and the table
- * to stderr, for a course's CI.
+ * Each student is graded by a process of its own (-j N at a time), inside
+ * a box (box.c: namespaces and rlimits) unless --no-box; it hands its
+ * results back through a pipe. The results go out in the format asked for
+ * (export.c): a table on stdout, or TAP, JUnit XML, JSON, CSV or
+ * Gradescope's results.json on stdout with the table on stderr.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-#include "exercise.h"
+#include "check.h"
 
 #define MAX_STUDENTS 512
 
-struct student {
-	char name[EX_NAMELEN];
-	char src[PATH_MAX];
-	int built;                    /* 1 compiled, 0 did not */
-	char build_error[400];        /* the compiler's first error line */
-	struct ex_step_result steps[EX_MAX_STEPS];
-	int passed;
-	long long ms;
-};
-
 static int by_student(const void *a, const void *b)
 {
-	return strcmp(((const struct student *)a)->name, ((const struct student *)b)->name);
+	return strcmp(((const struct ex_student *)a)->name, ((const struct ex_student *)b)->name);
 }
 
 /* The folders in dir, sorted; hidden ones are left out. */
-static int list_students(const char *dir, const char *lesson, struct student **out, char *err)
+static int list_students(const char *dir, const char *lesson, struct ex_student **out, char *err)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
-	struct student *s;
+	struct ex_student *s;
 	int n = 0;
 
 	if (d == NULL) {
@@ -88,13 +85,13 @@ static void first_error(const char *log, char *out, size_t size)
 	ex_fmt(out, size, "%.*s", (int)(end != NULL ? end - start : (long)strlen(start)), start);
 }
 
+/* Build and check one copy from src, in build; fills s. */
 static int grade_one(const struct ex_paths *p, const struct ex_lesson *l,
-		     struct student *s, const char *build, const struct ex_check_opts *o,
-		     char *err)
+		     struct ex_student *s, const char *src, const char *build,
+		     const struct ex_check_opts *o, char *err)
 {
-	long long start = ex_now_ms();
 	char *log = NULL;
-	int rc = ex_build(p, l, s->src, build, &log, err);
+	int rc = ex_build(p, l, src, build, &log, err);
 
 	if (rc < 0) {
 		free(log);
@@ -110,145 +107,192 @@ static int grade_one(const struct ex_paths *p, const struct ex_lesson *l,
 		s->passed = ex_check_steps(p, l, build, o, NULL, NULL, s->steps, err);
 	}
 	free(log);
-	s->ms = ex_now_ms() - start;
 	return s->passed < 0 ? -1 : 0;
 }
 
-/* A name safe in a TAP description: no '#' (a directive), no newline. */
-static void tap_safe(char *dst, size_t size, const char *src)
+/* In the child: grade student s (in a box unless told not to), and write
+ * the result down the pipe. Never returns. */
+static void worker(const struct ex_paths *p, const struct ex_lesson *l,
+		   const struct ex_grade_opts *g, struct ex_student *s,
+		   const char *root, int index, int out)
 {
-	ex_copy_str(dst, size, src);
-	for (char *c = dst; *c != '\0'; c++)
-		if (*c == '#' || *c == '\n' || *c == '\r')
-			*c = '_';
-}
+	char build[PATH_MAX], src[PATH_MAX];
+	struct ex_paths in = *p;
+	long long start = ex_now_ms();
+	int rc;
 
-static void print_table(FILE *out, const struct ex_lesson *l, struct student *s, int n,
-			const char *dir, const struct ex_check_opts *o)
-{
-	int w = 7;
-	int notes = 0;
+	ex_fmt(build, sizeof(build), "%s/%d", root, index);
+	ex_copy_str(src, sizeof(src), s->src);
+	/* In the box, src and build are the box's own copies. */
+	rc = ex_box_enter(g->box ? EX_BOX_NAMESPACES : EX_BOX_RLIMITS, &in, l, g->dir, src,
+			  sizeof(src), build, sizeof(build), s->box, sizeof(s->box), s->errmsg);
+	if (rc == 0 && grade_one(&in, l, s, src, build, &g->o, s->errmsg) < 0)
+		rc = -1;
+	s->error = rc < 0;
+	s->ms = ex_now_ms() - start;
+	s->points = ex_student_points(l, s);
+	for (size_t done = 0; done < sizeof(*s); ) {
+		ssize_t w = write(out, (char *)s + done, sizeof(*s) - done);
 
-	for (int i = 0; i < n; i++)
-		if ((int)strlen(s[i].name) > w)
-			w = (int)strlen(s[i].name);
-	if (w > 24)
-		w = 24;
-	fprintf(out, "Lesson %s (%s): %d submission%s in %s\n", l->num, l->title, n,
-		n == 1 ? "" : "s", dir);
-	for (int i = 0; i < l->nsteps; i++)
-		fprintf(out, "  step %d: %s\n", l->steps[i].number, l->steps[i].title);
-	fprintf(out, "\n%-*s  build", w, "student");
-	for (int i = 0; i < l->nsteps; i++)
-		fprintf(out, "  step %-2d", l->steps[i].number);
-	fprintf(out, "  passed   time\n");
-	for (int i = 0; i < n; i++) {
-		fprintf(out, "%-*.*s  %-5s", w, w, s[i].name, s[i].built ? "ok" : "FAIL");
-		for (int k = 0; k < l->nsteps; k++)
-			fprintf(out, "  %-7s", s[i].built ? ex_outcome_short(s[i].steps[k].outcome) : "-");
-		fprintf(out, "  %d/%-4d %5.1fs\n", s[i].passed, l->nsteps, (double)s[i].ms / 1000);
-	}
-	for (int i = 0; i < n; i++) {
-		if (!s[i].built) {
-			if (notes++ == 0)
-				fprintf(out, "\nWhy:\n");
-			fprintf(out, "  %s: does not compile: %s\n", s[i].name, s[i].build_error);
+		if (w < 0 && errno == EINTR)
 			continue;
-		}
-		for (int k = 0; k < l->nsteps; k++) {
-			char why[1024];
-
-			if (s[i].steps[k].outcome == EX_PASS)
-				continue;
-			if (notes++ == 0)
-				fprintf(out, "\nWhy:\n");
-			ex_explain_failure(l, &s[i].steps[k], o, why, sizeof(why));
-			fprintf(out, "  %s, step %d (%s): %s: %s\n", s[i].name, l->steps[k].number,
-				ex_outcome_short(s[i].steps[k].outcome), s[i].steps[k].failed.test, why);
-		}
+		if (w <= 0)
+			_exit(1);
+		done += (size_t)w;
 	}
+	ex_box_leave();
+	_exit(0);
 }
 
-static void print_tap(const struct ex_lesson *l, struct student *s, int n,
-		      const struct ex_check_opts *o)
+/* A grader process at work: which student, its pipe, what came so far. */
+struct running {
+	pid_t pid;
+	int fd;
+	int index;
+	size_t got;
+	struct ex_student result;
+};
+
+static void start_worker(const struct ex_paths *p, const struct ex_lesson *l,
+			 const struct ex_grade_opts *g, struct ex_student *s, int index,
+			 const char *root, struct running *r)
 {
-	int number = 0;
+	int fds[2];
 
-	printf("TAP version 13\n1..%d\n", n * l->nsteps);
-	for (int i = 0; i < n; i++) {
-		char name[EX_NAMELEN], title[sizeof(l->steps[0].title)];
-
-		tap_safe(name, sizeof(name), s[i].name);
-		for (int k = 0; k < l->nsteps; k++) {
-			const struct ex_step_result *r = &s[i].steps[k];
-			char why[1024];
-
-			tap_safe(title, sizeof(title), l->steps[k].title);
-			printf("%s %d - %s: lesson %s step %d: %s\n",
-			       r->outcome == EX_PASS ? "ok" : "not ok", ++number, name, l->num,
-			       l->steps[k].number, title);
-			if (r->outcome == EX_PASS)
-				continue;
-			if (!s[i].built)
-				ex_fmt(why, sizeof(why), "does not compile: %s", s[i].build_error);
-			else
-				ex_explain_failure(l, r, o, why, sizeof(why));
-			printf("# %s (%s)\n", why, ex_outcome_short(r->outcome));
-		}
+	memset(r, 0, sizeof(*r));
+	r->index = index;
+	r->fd = -1;
+	if (pipe2(fds, O_CLOEXEC) < 0 || (r->pid = fork()) < 0) {
+		ex_err(s->errmsg, "cannot start a grader: %s", strerror(errno));
+		s->error = 1;
+		r->pid = 0;
+		return;
 	}
+	if (r->pid == 0) {
+		close(fds[0]);
+		worker(p, l, g, s, root, index, fds[1]);
+	}
+	close(fds[1]);
+	r->fd = fds[0];
+	fprintf(stderr, "grading %s ...\n", s->name);
 }
 
-int ex_cmd_grade(const struct ex_paths *p, const struct ex_cmd_check *c)
+/* Read what the worker wrote; on its end, reap it and keep the result. */
+static int finish_worker(struct running *r, const struct ex_lesson *l, struct ex_student *s)
+{
+	ssize_t n = read(r->fd, (char *)&r->result + r->got, sizeof(r->result) - r->got);
+	int st;
+
+	if (n < 0 && errno == EINTR)
+		return 0;
+	if (n > 0) {
+		r->got += (size_t)n;
+		return 0;
+	}
+	close(r->fd);
+	while (waitpid(r->pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (r->got == sizeof(r->result)) {
+		*s = r->result;
+	} else {
+		s->error = 1;
+		ex_fmt(s->errmsg, sizeof(s->errmsg), "its grader ended without a result (%s)",
+		       WIFSIGNALED(st) ? ex_signal_name(WTERMSIG(st)) : "no signal");
+	}
+	if (s->error)
+		fprintf(stderr, "graded %s: not graded: %s\n", s->name, s->errmsg);
+	else
+		fprintf(stderr, "graded %s: %d/%d steps, %d/%d points (%.1f s)\n", s->name,
+			s->passed, l->nsteps, s->points, ex_lesson_points(l), (double)s->ms / 1000);
+	r->pid = 0;
+	return 1;
+}
+
+int ex_cmd_grade(const struct ex_paths *p, const struct ex_grade_opts *g)
 {
 	char dir[EX_NAMELEN], err[EX_ERRLEN], root[PATH_MAX];
-	struct ex_check_opts o = c->o;
-	struct student *s = NULL;
+	struct ex_student *s = NULL;
+	struct running *run;
+	struct ex_class class;
 	struct ex_lesson *l;
-	int n, status = 0;
+	int n, next = 0, busy = 0, status = 0;
 
-	if (ex_lesson_find(p, c->lesson, dir, err) < 0 || (l = ex_lesson_load(p, dir, err)) == NULL) {
+	if (ex_lesson_find(p, g->lesson, dir, err) < 0 || (l = ex_lesson_load(p, dir, err)) == NULL) {
 		fprintf(stderr, "socklab: %s\n", err);
 		return 1;
 	}
-	n = list_students(c->all_dir, dir, &s, err);
-	if (n <= 0) {
+	n = list_students(g->dir, dir, &s, err);
+	if (n <= 0 || (g->format == EX_FORMAT_GRADESCOPE && n != 1)) {
 		if (n == 0)
-			ex_err(err, "no student folders in %s", c->all_dir);
+			ex_err(err, "no student folders in %s", g->dir);
+		else if (n > 0)
+			ex_err(err, "--format gradescope grades one submission: %s holds %d "
+			       "student folders", g->dir, n);
 		fprintf(stderr, "socklab: %s\n", err);
 		free(s);
 		ex_lesson_free(l);
 		return 1;
 	}
-	if (ex_mkdtemp(root, sizeof(root), "grade", err) < 0) {
-		fprintf(stderr, "socklab: %s\n", err);
+	run = calloc((size_t)g->jobs, sizeof(*run));
+	if (run == NULL || ex_mkdtemp(root, sizeof(root), "grade", err) < 0) {
+		fprintf(stderr, "socklab: %s\n", run == NULL ? "out of memory" : err);
+		free(run);
 		free(s);
 		ex_lesson_free(l);
 		return 1;
 	}
-	o.keep_going = 1;
-	for (int i = 0; i < n; i++) {
-		char build[PATH_MAX];
+	/* The workers' output: keep it off the table. */
+	fflush(stdout);
+	while ((next < n || busy > 0) && !ex_stop) {
+		struct pollfd pfd[64];
+		int k = 0;
 
-		fprintf(stderr, "grading %s ... ", s[i].name);
-		ex_fmt(build, sizeof(build), "%s/%d", root, i);
-		if (grade_one(p, l, &s[i], build, &o, err) < 0) {
-			fprintf(stderr, "\nsocklab: %s: %s\n", s[i].name, err);
-			status = ex_stop ? 130 : 1;
-			break;
+		for (int j = 0; j < g->jobs && next < n; j++)
+			if (run[j].pid == 0) {
+				start_worker(p, l, g, &s[next], next, root, &run[j]);
+				next++;
+				busy += run[j].pid != 0;
+			}
+		for (int j = 0; j < g->jobs; j++)
+			if (run[j].pid != 0)
+				pfd[k++] = (struct pollfd){ .fd = run[j].fd, .events = POLLIN };
+		if (k == 0)
+			continue;
+		if (poll(pfd, (nfds_t)k, 200) <= 0)
+			continue;
+		for (int j = 0, m = 0; j < g->jobs; j++) {
+			if (run[j].pid == 0)
+				continue;
+			if (pfd[m++].revents != 0 && finish_worker(&run[j], l, &s[run[j].index])) {
+				busy--;
+				if (s[run[j].index].error)
+					status = 1;
+			}
 		}
-		fprintf(stderr, "%d/%d steps (%.1f s)\n", s[i].passed, l->nsteps,
-			(double)s[i].ms / 1000);
-		ex_remove_tree(build);
 	}
+	/* Interrupted: the workers saw the signal too; wait for them. */
+	for (int j = 0; j < g->jobs; j++)
+		if (run[j].pid != 0) {
+			while (!finish_worker(&run[j], l, &s[run[j].index]))
+				;
+		}
 	ex_remove_tree(root);
-	if (status == 0) {
-		if (c->tap) {
-			print_table(stderr, l, s, n, c->all_dir, &o);
-			print_tap(l, s, n, &o);
+	if (ex_stop) {
+		status = 130;
+	} else {
+		class = (struct ex_class){ .l = l, .dir = g->dir, .s = s, .n = n, .o = &g->o };
+		if (g->format == EX_FORMAT_TABLE) {
+			ex_export(stdout, EX_FORMAT_TABLE, &class);
 		} else {
-			print_table(stdout, l, s, n, c->all_dir, &o);
+			ex_export(stderr, EX_FORMAT_TABLE, &class);
+			ex_export(stdout, g->format, &class);
+		}
+		if (g->save != NULL && ex_export_all(g->save, &class, err) < 0) {
+			fprintf(stderr, "socklab: %s\n", err);
+			status = 1;
 		}
 	}
+	free(run);
 	free(s);
 	ex_lesson_free(l);
 	return status;

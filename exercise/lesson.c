@@ -342,12 +342,75 @@ static int parse_step(struct ex_lesson *l, char *value, const char *where, char 
 	return 0;
 }
 
+/* A whole number from lo to hi at s, ending at a space or the end; the
+ * end in *end. -1 when there is none. */
+static long grading_number(const char *s, long lo, long hi, char **end)
+{
+	long v;
+
+	errno = 0;
+	v = strtol(s, end, 10);
+	if (errno != 0 || *end == s || !isdigit((unsigned char)*s) || v < lo || v > hi ||
+	    (**end != '\0' && **end != ' ' && **end != '\t'))
+		return -1;
+	return v;
+}
+
+/* The grading keys: "points.N = P" (step N is worth P points; 1 if not
+ * said) and "chaos = N ..." (these steps' tests must also pass with the
+ * faults `check --chaos` makes). Returns 1 when key is one of them (-1 on
+ * a bad value), 0 when it is not. */
+static int parse_grading_key(struct ex_lesson *l, const char *key, char *value,
+			     const char *where, char *err)
+{
+	char *end;
+	long n, points;
+
+	if (strncmp(key, "points.", 7) == 0) {
+		n = grading_number(key + 7, 1, EX_MAX_STEPS, &end);
+		points = n < 0 || *end != '\0' ? -1 : grading_number(value, 0, 1000, &end);
+		if (points < 0 || *end != '\0') {
+			ex_err(err, "%s: expected 'points.N = P' (step N from 1 to %d, "
+			       "P from 0 to 1000)", where, EX_MAX_STEPS);
+			return -1;
+		}
+		l->points[n - 1] = (int)points;
+		return 1;
+	}
+	if (strcmp(key, "chaos") != 0)
+		return 0;
+	for (char *at = value; *at != '\0'; at = end + strspn(end, " \t")) {
+		n = grading_number(at, 1, EX_MAX_STEPS, &end);
+		if (n < 0) {
+			ex_err(err, "%s: expected 'chaos = N ...' (step numbers)", where);
+			return -1;
+		}
+		l->chaos[n - 1] = 1;
+	}
+	return 1;
+}
+
+/* Points and chaos name steps that exist. */
+static int check_grading_keys(const struct ex_lesson *l, char *err)
+{
+	for (int n = l->nsteps; n < EX_MAX_STEPS; n++)
+		if (l->points[n] != 1 || l->chaos[n]) {
+			ex_err(err, "lessons/%s/exercise.conf: %s names step %d, "
+			       "which does not exist", l->dir,
+			       l->chaos[n] ? "chaos" : "points", n + 1);
+			return -1;
+		}
+	return 0;
+}
+
 static int load_exercise_conf(struct ex_lesson *l, char *err)
 {
 	char path[PATH_MAX], where[PATH_MAX + 32];
 	char *text, *line, *save = NULL;
-	int lineno = 0;
+	int lineno = 0, graded;
 
+	for (int i = 0; i < EX_MAX_STEPS; i++)
+		l->points[i] = 1;
 	ex_fmt(path, sizeof(path), "%s/exercise.conf", l->path);
 	if (!ex_is_file(path)) {
 		ex_err(err, "lessons/%s has exercise markers but no "
@@ -389,6 +452,9 @@ static int load_exercise_conf(struct ex_lesson *l, char *err)
 				ex_err(err, "%s: too long", where);
 				goto fail;
 			}
+		} else if ((graded = parse_grading_key(l, key, value, where, err)) != 0) {
+			if (graded < 0)
+				goto fail;
 		} else if (strcmp(key, "tests") == 0) {
 			if (ex_copy_str(l->testprog, sizeof(l->testprog), value) < 0) {
 				ex_err(err, "%s: too long", where);
@@ -396,12 +462,12 @@ static int load_exercise_conf(struct ex_lesson *l, char *err)
 			}
 		} else {
 			ex_err(err, "%s: unknown key '%s' (step, explain.TEST, "
-				 "tests)", where, key);
+				 "tests, points.N, chaos)", where, key);
 			goto fail;
 		}
 	}
 	free(text);
-	return 0;
+	return check_grading_keys(l, err);
 fail:
 	free(text);
 	return -1;

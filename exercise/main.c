@@ -19,8 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
-#include "exercise.h"
+#include "check.h"
 
 #define DEFAULT_TIMEOUT_S 60
 #define DEFAULT_CAP (1024 * 1024)
@@ -31,9 +33,10 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: socklab exercise NN [--force]\n"
-		"       socklab check NN [--watch] [--keep-going] [--timeout SEC]\n"
+		"       socklab check NN [--watch] [--keep-going] [--step N] [--chaos[=SEED]] [--timeout SEC]\n"
 		"       socklab check --solution NN [--timeout SEC]\n"
-		"       socklab check --all DIR NN [--tap] [--timeout SEC]\n"
+		"       socklab check --all DIR NN [--format F] [-j N] [--save DIR] [--chaos[=SEED]]\n"
+		"                                 [--no-box] [--timeout SEC]\n"
 		"       socklab progress\n"
 		"(or socklab-exercise COMMAND ...; also: list, lint [NN], build NN)\n"
 		"\n"
@@ -48,11 +51,25 @@ static void usage(FILE *out)
 		"                    success, name the next exercise\n"
 		"      --watch       check again every time you save a file\n"
 		"      --keep-going  check every step, even after one fails\n"
+		"      --step N      check step N alone (exit 0 when it passes), as an\n"
+		"                    autograder gives points for each step\n"
+		"      --chaos[=SEED]  make the faults a kernel may make (recv() and\n"
+		"                    send() cut short, EINTR, EAGAIN, ECONNABORTED) in the\n"
+		"                    steps that must survive them; the same SEED makes the\n"
+		"                    same faults (default: a new one, printed)\n"
 		"      --timeout SEC stop one test after SEC seconds (default %d)\n"
 		"      --solution    check the lesson itself instead (for CI)\n"
 		"      --all DIR     grade DIR: one folder per student, each holding\n"
 		"                    NN-topic/ (or work/NN-topic/, or the files)\n"
-		"      --tap         with --all: TAP on stdout (the table on stderr)\n"
+		"      --format F    with --all: table (the default), tap, junit, json, csv,\n"
+		"                    or gradescope (one submission's results.json); any\n"
+		"                    but table goes to stdout, the table to stderr\n"
+		"      --tap         the same as --format tap\n"
+		"  -j, --jobs N      with --all: grade N students at once (default 1)\n"
+		"      --save DIR    with --all: also write every format into DIR\n"
+		"                    (results.txt, .tap, .json, .csv, junit.xml)\n"
+		"      --no-box      with --all: no namespaces around the students' code,\n"
+		"                    only rlimits (the results say so)\n"
 		"  progress          what is done and what comes next\n"
 		"  list              the lessons that have exercises, and their steps\n"
 		"  lint [NN]         check the exercise markers, exercise.conf and\n"
@@ -109,9 +126,36 @@ static long number(const char *arg, const char *what, long min, long max)
 	return v;
 }
 
+/* A --chaos=SEED: any whole number below 2^64. */
+static unsigned long long seed_number(const char *arg)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || arg[0] == '-') {
+		fprintf(stderr, "socklab: bad seed '%s': expected a whole number, as "
+			"--chaos=1234\nTry 'socklab-exercise --help' for help.\n", arg);
+		exit(2);
+	}
+	return v;
+}
+
+/* A seed for --chaos without one: different each run; the check prints
+ * it, so the same faults can be made again. */
+static unsigned long long fresh_seed(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((unsigned long long)ts.tv_nsec ^ (unsigned long long)getpid() << 20 ^
+		(unsigned long long)ts.tv_sec) % 1000000;
+}
+
 enum {
 	OPT_FORCE = 256, OPT_SOLVED, OPT_WATCH, OPT_KEEP_GOING, OPT_TIMEOUT,
-	OPT_SOLUTION, OPT_ALL, OPT_TAP, OPT_PRINT_DIR,
+	OPT_SOLUTION, OPT_ALL, OPT_TAP, OPT_PRINT_DIR, OPT_CHAOS, OPT_FORMAT, OPT_NO_BOX, OPT_SAVE, OPT_STEP,
 };
 
 static const struct option longopts[] = {
@@ -125,6 +169,12 @@ static const struct option longopts[] = {
 	{ "all", required_argument, NULL, OPT_ALL },
 	{ "tap", no_argument, NULL, OPT_TAP },
 	{ "print-dir", no_argument, NULL, OPT_PRINT_DIR },
+	{ "chaos", optional_argument, NULL, OPT_CHAOS },
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "jobs", required_argument, NULL, 'j' },
+	{ "no-box", no_argument, NULL, OPT_NO_BOX },
+	{ "save", required_argument, NULL, OPT_SAVE },
+	{ "step", required_argument, NULL, OPT_STEP },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -132,7 +182,10 @@ struct cmdline {
 	const char *cmd;
 	const char *lesson;
 	int force, solved, print_dir;
-	struct ex_cmd_check check;
+	struct ex_check_opts o;
+	const char *all_dir;     /* --all DIR */
+	int solution, watch, format, jobs, no_box, format_given;
+	const char *save;        /* --save DIR */
 };
 
 /* Which options each command takes. */
@@ -148,6 +201,12 @@ static int allowed(const char *cmd, int opt)
 	case OPT_SOLUTION:
 	case OPT_ALL:
 	case OPT_TAP:
+	case OPT_CHAOS:
+	case OPT_FORMAT:
+	case OPT_NO_BOX:
+	case OPT_SAVE:
+	case OPT_STEP:
+	case 'j':
 		return strcmp(cmd, "check") == 0;
 	case OPT_PRINT_DIR:
 		return strcmp(cmd, "build") == 0;
@@ -160,8 +219,9 @@ static void parse(int argc, char **argv, struct cmdline *c)
 	int opt;
 
 	memset(c, 0, sizeof(*c));
-	c->check.o.timeout_ms = DEFAULT_TIMEOUT_S * 1000LL;
-	c->check.o.cap = DEFAULT_CAP;
+	c->o.timeout_ms = DEFAULT_TIMEOUT_S * 1000LL;
+	c->o.cap = DEFAULT_CAP;
+	c->jobs = 1;
 	if (argc < 2)
 		usage_error("%s", "give a command: exercise, check, progress, list, lint or build");
 	c->cmd = argv[1];
@@ -177,7 +237,7 @@ static void parse(int argc, char **argv, struct cmdline *c)
 	/* getopt_long from argv[1]: the command is its "program name". */
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc - 1, argv + 1, ":h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc - 1, argv + 1, ":hj:", longopts, NULL)) != -1) {
 		if (opt == '?')
 			usage_error("unknown option '%s'", (argv + 1)[optind - 1]);
 		if (opt == ':')
@@ -196,25 +256,49 @@ static void parse(int argc, char **argv, struct cmdline *c)
 			c->solved = (int)number(optarg, "step count", 0, 99);
 			break;
 		case OPT_WATCH:
-			c->check.watch = 1;
+			c->watch = 1;
 			break;
 		case OPT_KEEP_GOING:
-			c->check.o.keep_going = 1;
+			c->o.keep_going = 1;
 			break;
 		case OPT_TIMEOUT:
-			c->check.o.timeout_ms = number(optarg, "timeout", 1, 3600) * 1000LL;
+			c->o.timeout_ms = number(optarg, "timeout", 1, 3600) * 1000LL;
 			break;
 		case OPT_SOLUTION:
-			c->check.solution = 1;
+			c->solution = 1;
 			break;
 		case OPT_ALL:
-			c->check.all_dir = optarg;
+			c->all_dir = optarg;
 			break;
 		case OPT_TAP:
-			c->check.tap = 1;
+			c->format = EX_FORMAT_TAP;
+			c->format_given = 1;
+			break;
+		case OPT_FORMAT:
+			c->format = ex_format_parse(optarg);
+			c->format_given = 1;
+			if (c->format < 0)
+				usage_error("unknown format '%s': table, tap, junit, json, csv "
+					    "or gradescope", optarg);
+			break;
+		case 'j':
+			c->jobs = (int)number(optarg, "job count", 1, 64);
+			break;
+		case OPT_NO_BOX:
+			c->no_box = 1;
+			break;
+		case OPT_SAVE:
+			c->save = optarg;
+			break;
+		case OPT_STEP:
+			c->o.only_step = (int)number(optarg, "step", 1, EX_MAX_STEPS);
 			break;
 		case OPT_PRINT_DIR:
 			c->print_dir = 1;
+			break;
+		case OPT_CHAOS:
+			c->o.chaos = 1;
+			c->o.seed = optarg != NULL ? seed_number(optarg) : fresh_seed();
 			break;
 		}
 	}
@@ -223,18 +307,124 @@ static void parse(int argc, char **argv, struct cmdline *c)
 		c->lesson = argv[optind++];
 	if (optind < argc)
 		usage_error("unexpected argument '%s'", argv[optind]);
-	c->check.lesson = c->lesson;
 	if (c->lesson == NULL && (strcmp(c->cmd, "exercise") == 0 || strcmp(c->cmd, "check") == 0 ||
 				  strcmp(c->cmd, "build") == 0))
 		usage_error("%s: which lesson? Give its number, e.g. 02", c->cmd);
 	if (c->lesson != NULL && (strcmp(c->cmd, "progress") == 0 || strcmp(c->cmd, "list") == 0))
 		usage_error("unexpected argument '%s'", c->lesson);
-	if (c->check.watch && (c->check.all_dir != NULL || c->check.solution))
+	if (c->watch && (c->all_dir != NULL || c->solution))
 		usage_error("%s", "--watch checks your own copy: not with --all or --solution");
-	if (c->check.all_dir != NULL && c->check.solution)
+	if (c->all_dir != NULL && c->solution)
 		usage_error("%s", "--all and --solution exclude each other: choose one");
-	if (c->check.tap && c->check.all_dir == NULL)
-		usage_error("%s", "--tap goes with --all DIR");
+	if (c->o.only_step != 0 && (c->all_dir != NULL || c->watch))
+		usage_error("%s", "--step checks one step of one copy: not with --all or --watch");
+	if ((c->format_given || c->jobs != 1 || c->no_box || c->save) && c->all_dir == NULL)
+		usage_error("%s", "--format, --tap, -j, --save and --no-box go with --all DIR");
+}
+
+/* Load lesson arg, or say why not (and which lessons have exercises). */
+static struct ex_lesson *load_or_say(const struct ex_paths *p, const char *arg)
+{
+	char dir[EX_NAMELEN], err[EX_ERRLEN], names[EX_MAX_LESSONS][EX_NAMELEN];
+	struct ex_lesson *l;
+	int n;
+
+	if (ex_lesson_find(p, arg, dir, err) < 0) {
+		fprintf(stderr, "socklab: %s\n", err);
+		return NULL;
+	}
+	l = ex_lesson_load(p, dir, err);
+	if (l != NULL)
+		return l;
+	fprintf(stderr, "socklab: %s\n", err);
+	n = ex_lessons_with_exercises(p, names, EX_MAX_LESSONS, err);
+	if (n > 0) {
+		fprintf(stderr, "Lessons with exercises:");
+		for (int i = 0; i < n; i++)
+			fprintf(stderr, " %.2s", names[i]);
+		fprintf(stderr, " (socklab progress says which is next)\n");
+	}
+	return NULL;
+}
+
+/* socklab check NN: the student's copy, --watch, --solution, or --all. */
+static int cmd_check(const struct ex_paths *p, const struct cmdline *c)
+{
+	char err[EX_ERRLEN], copy[PATH_MAX], build[PATH_MAX];
+	struct ex_lesson *l;
+	int passed, status;
+
+	if (c->all_dir != NULL) {
+		struct ex_grade_opts g = { c->lesson, c->all_dir, c->format, c->jobs, !c->no_box,
+					   c->save, c->o };
+
+		g.o.keep_going = 1;   /* a failed step does not hide the next */
+
+		return ex_cmd_grade(p, &g);
+	}
+	if ((l = load_or_say(p, c->lesson)) == NULL)
+		return 1;
+	if (c->solution) {
+		/* The lesson itself, markers and all, built in a folder of its
+		 * own: what CI proves passes every step. */
+		if (ex_mkdtemp(build, sizeof(build), "solution", err) < 0) {
+			fprintf(stderr, "socklab: %s\n", err);
+			ex_lesson_free(l);
+			return 1;
+		}
+		passed = ex_check_copy(p, l, l->path, build, &c->o);
+		ex_remove_tree(build);
+		status = passed == (c->o.only_step != 0 ? 1 : l->nsteps) ? 0 : 1;
+		ex_lesson_free(l);
+		return ex_stop ? 130 : status;
+	}
+	ex_path(copy, sizeof(copy), p->work, l->dir);
+	ex_path(build, sizeof(build), p->work, ".build");
+	if (!ex_is_dir(copy)) {
+		fprintf(stderr, "socklab: no copy of lesson %s in %s: start it with "
+			"socklab exercise %s\n", l->num, ex_shown(p->work), l->num);
+		ex_lesson_free(l);
+		return 1;
+	}
+	if (c->watch) {
+		/* Only a signal ends watching: that is its normal end. */
+		status = ex_watch(p, l, copy, build, &c->o);
+		ex_lesson_free(l);
+		return status;
+	}
+	passed = ex_check_copy(p, l, copy, build, &c->o);
+	status = passed == (c->o.only_step != 0 ? 1 : l->nsteps) ? 0 : 1;
+	ex_lesson_free(l);
+	return ex_stop ? 130 : status;
+}
+
+/* socklab exercise NN: write the student's copy. */
+static int cmd_exercise(const struct ex_paths *p, const char *lesson, int force, int solved)
+{
+	char err[EX_ERRLEN], copy[PATH_MAX];
+	struct ex_lesson *l;
+
+	if ((l = load_or_say(p, lesson)) == NULL)
+		return 1;
+	if (solved > l->nsteps)
+		solved = l->nsteps;
+	ex_path(copy, sizeof(copy), p->work, l->dir);
+	if (ex_is_dir(copy) && !force) {
+		fprintf(stderr, "socklab: %s already exists, and your work in it is kept.\n"
+			"To check it: socklab check %s. To start again from scratch "
+			"(replacing your files): socklab exercise %s --force\n",
+			ex_shown(copy), l->num, l->num);
+		ex_lesson_free(l);
+		return 1;
+	}
+	if (ex_copy_write(l, solved, copy, err) < 0) {
+		fprintf(stderr, "socklab: %s\n", err);
+		ex_lesson_free(l);
+		return 1;
+	}
+	ex_report_copy_written(l, copy, solved);
+	ex_lesson_free(l);
+	return 0;
 }
 
 int ex_cmd_list(const struct ex_paths *p)
@@ -423,9 +613,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (strcmp(c.cmd, "exercise") == 0)
-		return ex_cmd_exercise(&p, c.lesson, c.force, c.solved);
+		return cmd_exercise(&p, c.lesson, c.force, c.solved);
 	if (strcmp(c.cmd, "check") == 0)
-		return ex_cmd_check(&p, &c.check);
+		return cmd_check(&p, &c);
 	if (strcmp(c.cmd, "progress") == 0)
 		return ex_cmd_progress(&p);
 	if (strcmp(c.cmd, "list") == 0)

@@ -54,6 +54,21 @@ int ex_path(char *dst, size_t size, const char *a, const char *b)
 	return ex_fmt(dst, size, "%s/%s", a, b);
 }
 
+/* path relative to the current folder when it is inside it (the result
+ * points into path). */
+const char *ex_shown(const char *path)
+{
+	char cwd[PATH_MAX];
+	size_t n;
+
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return path;
+	n = strlen(cwd);
+	if (strncmp(path, cwd, n) == 0 && path[n] == '/')
+		return path + n + 1;
+	return path;
+}
+
 int ex_is_dir(const char *path)
 {
 	struct stat st;

@@ -15,7 +15,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
-#include "exercise.h"
+#include "check.h"
 
 #define QUIET_MS 300      /* a save's burst of events is over */
 #define MAX_SETTLE_MS 3000

@@ -38,11 +38,13 @@ TEST_CMD_PKGS=(
   "tcpdump:tcpdump"
   "tmux:tmux"
   "nft:nftables"
-  # a browser for the exported page, an XML checker, man for the installed
-  # manual pages
+  # a browser for the exported page, an XML checker (also for the graded
+  # classes' JUnit XML), man for the installed manual pages, and prove,
+  # which reads the graded classes' TAP
   "chromium:chromium"
   "xmllint:libxml2-utils"
   "man:man-db"
+  "prove:perl"
 )
 
 mode=install

@@ -39,7 +39,7 @@ int sl_safe_copy(void *dst, const void *src, size_t n)
  * before the return address) and its offset as addr2line wants it (the
  * address minus the object's load bias: right for PIE, shared libraries and
  * fixed-address programs alike). */
-static void locate(struct sl_event *ev, const void *caller)
+int sl_call_locate(char *at, size_t size, const void *caller)
 {
 	uintptr_t pc = (uintptr_t)caller - 1;
 	struct link_map *lm = NULL;
@@ -47,22 +47,22 @@ static void locate(struct sl_event *ev, const void *caller)
 	Dl_info info;
 	int n;
 
+	at[0] = '\0';
 	if (caller == NULL ||
 	    dladdr1((void *)pc, &info, (void **)&lm, RTLD_DL_LINKMAP) == 0 ||
 	    lm == NULL)
-		return;
+		return -1;
 	obj = lm->l_name;
 	/* The main program's link map has an empty name. */
 	if (obj == NULL || obj[0] == '\0')
 		obj = sl_conn_exe()[0] != '\0' ? sl_conn_exe() : info.dli_fname;
 	if (obj == NULL || obj[0] == '\0')
-		return;
-	n = snprintf(ev->at, sizeof(ev->at), "%s+0x%lx", obj,
-		     (unsigned long)(pc - (uintptr_t)lm->l_addr));
-	if (n > 0 && (size_t)n < sizeof(ev->at))
-		ev->has |= SL_EV_AT;
-	else
-		ev->at[0] = '\0';
+		return -1;
+	n = snprintf(at, size, "%s+0x%lx", obj, (unsigned long)(pc - (uintptr_t)lm->l_addr));
+	if (n > 0 && (size_t)n < size)
+		return 0;
+	at[0] = '\0';
+	return -1;
 }
 
 /* sl_call_begin, once tracing is on. */
@@ -84,7 +84,8 @@ int sl_call_start(struct sl_call *c, const char *name, const void *caller)
 	c->ev.tid = sl_conn_tid();
 	c->ev.has = SL_EV_SEQ | SL_EV_PID | SL_EV_TID;
 	sl_event_set_call(&c->ev, name);
-	locate(&c->ev, caller);
+	if (sl_call_locate(c->ev.at, sizeof(c->ev.at), caller) == 0)
+		c->ev.has |= SL_EV_AT;
 	c->on = 1;
 	return 1;
 }

@@ -41,13 +41,12 @@
 #include "addr.h"
 #include "trace.h"
 
+
 /* The shim's fd is moved to this number or above. */
 #define SHIM_FD_BASE 900
 
 enum { UNTRIED, UP, GONE };
 
-int sl_enabled = -1;
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static struct sockaddr_un vis_addr;
 static socklen_t vis_len;
 
@@ -64,6 +63,7 @@ static __thread int tid_cache __attribute__((tls_model("initial-exec")));
 static pthread_mutex_t conn_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t step_lock = PTHREAD_MUTEX_INITIALIZER;
 static char exe[SL_EVENT_PATH_LEN];  /* written once, under conn_lock */
+static int exe_read;
 
 #define LOAD(v) __atomic_load_n(&(v), __ATOMIC_ACQUIRE)
 #define STORE(v, x) __atomic_store_n(&(v), (x), __ATOMIC_RELEASE)
@@ -89,40 +89,23 @@ static void child_after_fork(void)
 	STORE(state, UNTRIED);
 }
 
-static void init(void)
+/* SOCKLAB_TRACE names the visualizer's socket: SL_ON_TRACE, or 0. */
+int sl_conn_setup(const char *path, const char *step)
 {
-	const char *path = getenv("SOCKLAB_TRACE");
-	const char *step;
-	int saved = errno;
-
 	/* A path, or "@NAME" in the abstract namespace. */
 	if (path == NULL || sl_unix_addr(path, &vis_addr, &vis_len) < 0)
-		goto off;
-	step = getenv("SOCKLAB_STEP");
+		return 0;
 	STORE(step_mode, step != NULL && strcmp(step, "1") == 0);
+	return SL_ON_TRACE;
+}
+
+void sl_conn_prepare(void)
+{
 	STORE(pid_cache, (int)getpid());
 	/* Look up close now: the fork handler must not call dlsym, whose
 	 * lock another thread may have held at the moment of fork. */
 	(void)sl_real(R_close);
 	pthread_atfork(NULL, NULL, child_after_fork);
-	STORE(sl_enabled, 1);
-	errno = saved;
-	return;
-off:
-	STORE(sl_enabled, 0);
-	errno = saved;
-}
-
-int sl_trace_decide(void)
-{
-	pthread_once(&init_once, init);
-	return LOAD(sl_enabled);
-}
-
-/* Decide before main(), while the environment is not yet changing. */
-__attribute__((constructor)) static void at_load(void)
-{
-	(void)sl_trace_enabled();
 }
 
 unsigned long long sl_conn_next_seq(void)
@@ -142,8 +125,28 @@ int sl_conn_tid(void)
 	return tid_cache;
 }
 
+/* Read /proc/self/exe into exe, once; called with conn_lock held. */
+static void read_exe(void)
+{
+	ssize_t n;
+
+	if (LOAD(exe_read))
+		return;
+	n = readlink("/proc/self/exe", exe, sizeof(exe));
+	/* A path too long for the field is left out, not cut. */
+	if (n < 0 || (size_t)n >= sizeof(exe))
+		n = 0;
+	exe[n] = '\0';
+	STORE(exe_read, 1);
+}
+
 const char *sl_conn_exe(void)
 {
+	if (!LOAD(exe_read)) {
+		pthread_mutex_lock(&conn_lock);
+		read_exe();
+		pthread_mutex_unlock(&conn_lock);
+	}
 	return exe;
 }
 
@@ -302,14 +305,7 @@ int sl_conn_get(void)
 		if (fd < 0) {
 			STORE(state, GONE);
 		} else {
-			if (exe[0] == '\0') {
-				ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe));
-
-				/* A path too long for the field is left out, not cut. */
-				if (n < 0 || (size_t)n >= sizeof(exe))
-					n = 0;
-				exe[n] = '\0';
-			}
+			read_exe();
 			/* The hello goes first: nobody else sends until UP. */
 			STORE(conn_fd, fd);
 			send_hello(fd);

@@ -16,9 +16,13 @@ static const char *const names[R_COUNT] = {
 	[R_epoll_wait] = "epoll_wait", [R_epoll_pwait] = "epoll_pwait",
 	[R_epoll_pwait2] = "epoll_pwait2", [R_fork] = "fork",
 	[R_dup2] = "dup2", [R_dup3] = "dup3", [R_close_range] = "close_range",
+	[R_epoll_ctl] = "epoll_ctl",
 	[R_read_chk] = "__read_chk", [R_recv_chk] = "__recv_chk",
 	[R_recvfrom_chk] = "__recvfrom_chk", [R_poll_chk] = "__poll_chk",
 	[R_ppoll_chk] = "__ppoll_chk",
+	[R_io_uring_submit] = "io_uring_submit",
+	[R_io_uring_submit_and_wait] = "io_uring_submit_and_wait",
+	[R_io_uring_submit_and_wait_timeout] = "io_uring_submit_and_wait_timeout",
 };
 
 void *sl_real_fns[R_COUNT];

@@ -20,6 +20,17 @@
  * __recv_chk, __recvfrom_chk, __poll_chk and __ppoll_chk under their
  * plain names. dup2, dup3 and close_range are never reported: they are
  * here to keep the fd cache right and the shim's own socket alive.
+ *
+ * With SOCKLAB_CHAOS set (chaos.c), the real call may be cut short or
+ * replaced by a failure:
+ *
+ *	if (CHAOS(x, "recv", SL_OP_READ, fd, flags, &n, NULL, 0))
+ *		ret = -1;                                   a fault instead
+ *	else
+ *		ret = chaos_done(&x, REAL(recv)(fd, buf, n, flags));
+ *
+ * inside the traced part, so a trace shows the fault as the call's result.
+ * epoll_ctl is never reported either: in chaos mode it notes EPOLLET.
  */
 #include <errno.h>
 #include <limits.h>
@@ -36,6 +47,24 @@
 #include "trace.h"
 
 #define CALLER __builtin_return_address(0)
+
+/* A fault in place of the call (1: errno is set, return -1), or 0 with
+ * *np perhaps cut; with chaos off, one load. */
+#define CHAOS(x, call, op, fd, flags, np, mask, timeout) \
+	(sl_chaos_on() && \
+	 sl_chaos_before(&(x), call, op, fd, flags, np, mask, timeout, CALLER))
+
+/* The real call's result, after noting a cut that landed. */
+static inline ssize_t chaos_done(struct sl_chaos *x, ssize_t ret)
+{
+	if (sl_chaos_on() && x->fault != SL_FAULT_NONE)
+		sl_chaos_after(x, ret);
+	return ret;
+}
+
+/* For waits: the result, with nothing to note. */
+#define CHAOS_WAIT(x, call, mask, timeout) \
+	CHAOS(x, call, SL_OP_WAIT, -1, 0, NULL, mask, timeout)
 
 /* Fortified programs (-D_FORTIFY_SOURCE) call these instead of read, recv,
  * recvfrom, poll and ppoll when the buffer size is known; they are reported
@@ -191,6 +220,54 @@ static socklen_t addr_cap(const socklen_t *alen)
 	return cap;
 }
 
+/* Could a select with this timeout block? (Unreadable: say no, and let
+ * the real call report EFAULT.) */
+static long long tv_blocks(const struct timeval *tv)
+{
+	struct timeval t;
+
+	if (tv == NULL)
+		return 1;
+	return sl_safe_copy(&t, tv, sizeof(t)) == 0 && (t.tv_sec != 0 || t.tv_usec != 0);
+}
+
+static long long ts_blocks(const struct timespec *ts)
+{
+	struct timespec t;
+
+	if (ts == NULL)
+		return 1;
+	return sl_safe_copy(&t, ts, sizeof(t)) == 0 && (t.tv_sec != 0 || t.tv_nsec != 0);
+}
+
+/* readv and writev in chaos mode: the iovecs cut to the fault's length
+ * (a copy: the program's array is left alone), or a fault instead. An
+ * array that cannot be read or copied (more than 64 entries) gets no cut,
+ * only EINTR or EAGAIN. */
+static ssize_t chaos_vec(int fd, const struct iovec *iov, int iovcnt, int out,
+                         const void *caller)
+{
+	struct iovec part[64];
+	struct sl_chaos x;
+	size_t total = 0, left;
+	int cuttable = iovcnt > 0 && iovcnt <= 64 &&
+		       iov_total(iov, (size_t)iovcnt, &total) == 0 &&
+		       sl_safe_copy(part, iov, (size_t)iovcnt * sizeof(part[0])) == 0;
+	int k;
+
+	if (sl_chaos_before(&x, out ? "writev" : "readv", out ? SL_OP_WRITE : SL_OP_READ,
+			    fd, 0, cuttable ? &total : NULL, NULL, 0, caller))
+		return -1;
+	if (x.fault != SL_FAULT_SHORT_READ && x.fault != SL_FAULT_SHORT_WRITE)
+		return out ? REAL(writev)(fd, iov, iovcnt) : REAL(readv)(fd, iov, iovcnt);
+	for (k = 0, left = total; k < iovcnt && left > 0; k++) {
+		if (part[k].iov_len > left)
+			part[k].iov_len = left;
+		left -= part[k].iov_len;
+	}
+	return chaos_done(&x, out ? REAL(writev)(fd, part, k) : REAL(readv)(fd, part, k));
+}
+
 /* ---- socket, bind, listen, accept, connect -------------------------------- */
 
 SL_EXPORT int socket(int domain, int type, int protocol)
@@ -252,6 +329,7 @@ static int accept_common(const char *name, const void *caller, int fd,
                          int with_flags)
 {
 	struct sl_call c;
+	struct sl_chaos x;
 	int ret;
 
 	if (sl_call_begin(&c, name, caller)) {
@@ -262,8 +340,13 @@ static int accept_common(const char *name, const void *caller, int fd,
 		}
 		sl_call_before(&c);
 	}
-	ret = with_flags ? REAL(accept4)(fd, addr, alen, flags)
-			 : REAL(accept)(fd, addr, alen);
+	/* caller: the program's call site, not this function's. */
+	if (sl_chaos_on() && sl_chaos_before(&x, name, SL_OP_ACCEPT, fd, 0, NULL,
+					     NULL, 0, caller))
+		ret = -1;
+	else
+		ret = with_flags ? REAL(accept4)(fd, addr, alen, flags)
+				 : REAL(accept)(fd, addr, alen);
 	if (ret >= 0)
 		sl_fd_set(ret, 1);
 	if (c.on)
@@ -302,13 +385,17 @@ SL_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 SL_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
 	struct sl_call c;
+	struct sl_chaos x;
 	ssize_t ret;
 
 	if (sl_call_begin(&c, "send", CALLER)) {
 		arg_io(&c.ev, fd, n, flags);
 		sl_call_before(&c);
 	}
-	ret = REAL(send)(fd, buf, n, flags);
+	if (CHAOS(x, "send", SL_OP_WRITE, fd, flags, &n, NULL, 0))
+		ret = -1;
+	else
+		ret = chaos_done(&x, REAL(send)(fd, buf, n, flags));
 	if (c.on)
 		sl_call_end(&c, ret, fd);
 	return ret;
@@ -318,6 +405,7 @@ SL_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
                          const struct sockaddr *sa, socklen_t len)
 {
 	struct sl_call c;
+	struct sl_chaos x;
 	ssize_t ret;
 
 	if (sl_call_begin(&c, "sendto", CALLER)) {
@@ -325,7 +413,10 @@ SL_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 		sl_call_addr(&c.ev, sa, len);
 		sl_call_before(&c);
 	}
-	ret = REAL(sendto)(fd, buf, n, flags, sa, len);
+	if (CHAOS(x, "sendto", SL_OP_WRITE, fd, flags, &n, NULL, 0))
+		ret = -1;
+	else
+		ret = chaos_done(&x, REAL(sendto)(fd, buf, n, flags, sa, len));
 	if (c.on)
 		sl_call_end(&c, ret, fd);
 	return ret;
@@ -334,13 +425,17 @@ SL_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 SL_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	struct sl_call c;
+	struct sl_chaos x;
 	ssize_t ret;
 
 	if (sl_call_begin(&c, "sendmsg", CALLER)) {
 		arg_msg(&c.ev, fd, msg, flags, 1);
 		sl_call_before(&c);
 	}
-	ret = REAL(sendmsg)(fd, msg, flags);
+	if (CHAOS(x, "sendmsg", SL_OP_OTHER, fd, flags, NULL, NULL, 0))
+		ret = -1;
+	else
+		ret = REAL(sendmsg)(fd, msg, flags);
 	if (c.on)
 		sl_call_end(&c, ret, fd);
 	return ret;
@@ -351,13 +446,17 @@ SL_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 SL_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
 	struct sl_call c;
+	struct sl_chaos x;
 	ssize_t ret;
 
 	if (sl_call_begin(&c, "recv", CALLER)) {
 		arg_io(&c.ev, fd, n, flags);
 		sl_call_before(&c);
 	}
-	ret = REAL(recv)(fd, buf, n, flags);
+	if (CHAOS(x, "recv", SL_OP_READ, fd, flags, &n, NULL, 0))
+		ret = -1;
+	else
+		ret = chaos_done(&x, REAL(recv)(fd, buf, n, flags));
 	if (c.on)
 		sl_call_end(&c, ret, fd);
 	return ret;
@@ -368,13 +467,17 @@ SL_EXPORT ssize_t sl_recv_chk(int fd, void *buf, size_t n, size_t buflen,
 {
 	recv_chk_fn *real = (recv_chk_fn *)sl_real(R_recv_chk);
 	struct sl_call c;
+	struct sl_chaos x;
 	ssize_t ret;
 
 	if (sl_call_begin(&c, "recv", CALLER)) {
 		arg_io(&c.ev, fd, n, flags);
 		sl_call_before(&c);
 	}
-	ret = real(fd, buf, n, buflen, flags);
+	if (CHAOS(x, "recv", SL_OP_READ, fd, flags, &n, NULL, 0))
+		ret = -1;
+	else
+		ret = chaos_done(&x, real(fd, buf, n, buflen, flags));
 	if (c.on)
 		sl_call_end(&c, ret, fd);
 	return ret;
@@ -387,6 +490,7 @@ static ssize_t recvfrom_common(const void *caller, int fd, void *buf,
                                recvfrom_chk_fn *real_chk)
 {
 	struct sl_call c;
+	struct sl_chaos x;
 	socklen_t cap = 0;
 	ssize_t ret;
 
@@ -395,8 +499,13 @@ static ssize_t recvfrom_common(const void *caller, int fd, void *buf,
 		cap = addr_cap(alen);
 		sl_call_before(&c);
 	}
-	ret = real_chk != NULL ? real_chk(fd, buf, n, buflen, flags, addr, alen)
-			       : REAL(recvfrom)(fd, buf, n, flags, addr, alen);
+	if (sl_chaos_on() && sl_chaos_before(&x, "recvfrom", SL_OP_READ, fd, flags, &n,
+					     NULL, 0, caller))
+		ret = -1;
+	else if (real_chk != NULL)
+		ret = chaos_done(&x, real_chk(fd, buf, n, buflen, flags, addr, alen));
+	else
+		ret = chaos_done(&x, REAL(recvfrom)(fd, buf, n, flags, addr, alen));
 	if (c.on) {
 		sl_call_result(&c, ret);
 		if (ret >= 0)
@@ -423,6 +532,7 @@ SL_EXPORT ssize_t sl_recvfrom_chk(int fd, void *buf, size_t n, size_t buflen,
 SL_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	struct sl_call c;
+	struct sl_chaos x;
 	struct msghdr m;
 	ssize_t ret;
 
@@ -430,7 +540,10 @@ SL_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 		arg_msg(&c.ev, fd, msg, flags, 0);
 		sl_call_before(&c);
 	}
-	ret = REAL(recvmsg)(fd, msg, flags);
+	if (CHAOS(x, "recvmsg", SL_OP_OTHER, fd, flags, NULL, NULL, 0))
+		ret = -1;
+	else
+		ret = REAL(recvmsg)(fd, msg, flags);
 	if (c.on) {
 		sl_call_result(&c, ret);
 		/* The kernel set msg_namelen to the sender's address length. */
@@ -452,6 +565,7 @@ static int socket_fd(int fd)
 SL_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
 	struct sl_call c;
+	struct sl_chaos x;
 	ssize_t ret;
 
 	c.on = 0;
@@ -461,7 +575,10 @@ SL_EXPORT ssize_t read(int fd, void *buf, size_t n)
 		c.ev.has |= SL_EV_LEN;
 		sl_call_before(&c);
 	}
-	ret = REAL(read)(fd, buf, n);
+	if (CHAOS(x, "read", SL_OP_READ, fd, 0, &n, NULL, 0))
+		ret = -1;
+	else
+		ret = chaos_done(&x, REAL(read)(fd, buf, n));
 	if (c.on)
 		sl_call_end(&c, ret, fd);
 	return ret;
@@ -471,6 +588,7 @@ SL_EXPORT ssize_t sl_read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
 	read_chk_fn *real = (read_chk_fn *)sl_real(R_read_chk);
 	struct sl_call c;
+	struct sl_chaos x;
 	ssize_t ret;
 
 	c.on = 0;
@@ -480,7 +598,10 @@ SL_EXPORT ssize_t sl_read_chk(int fd, void *buf, size_t n, size_t buflen)
 		c.ev.has |= SL_EV_LEN;
 		sl_call_before(&c);
 	}
-	ret = real(fd, buf, n, buflen);
+	if (CHAOS(x, "read", SL_OP_READ, fd, 0, &n, NULL, 0))
+		ret = -1;
+	else
+		ret = chaos_done(&x, real(fd, buf, n, buflen));
 	if (c.on)
 		sl_call_end(&c, ret, fd);
 	return ret;
@@ -489,6 +610,7 @@ SL_EXPORT ssize_t sl_read_chk(int fd, void *buf, size_t n, size_t buflen)
 SL_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
 	struct sl_call c;
+	struct sl_chaos x;
 	ssize_t ret;
 
 	c.on = 0;
@@ -498,7 +620,10 @@ SL_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 		c.ev.has |= SL_EV_LEN;
 		sl_call_before(&c);
 	}
-	ret = REAL(write)(fd, buf, n);
+	if (CHAOS(x, "write", SL_OP_WRITE, fd, 0, &n, NULL, 0))
+		ret = -1;
+	else
+		ret = chaos_done(&x, REAL(write)(fd, buf, n));
 	if (c.on)
 		sl_call_end(&c, ret, fd);
 	return ret;
@@ -515,7 +640,10 @@ SL_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 		arg_iov(&c.ev, fd, iov, iovcnt);
 		sl_call_before(&c);
 	}
-	ret = REAL(readv)(fd, iov, iovcnt);
+	if (sl_chaos_on())
+		ret = chaos_vec(fd, iov, iovcnt, 0, CALLER);
+	else
+		ret = REAL(readv)(fd, iov, iovcnt);
 	if (c.on)
 		sl_call_end(&c, ret, fd);
 	return ret;
@@ -531,7 +659,10 @@ SL_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 		arg_iov(&c.ev, fd, iov, iovcnt);
 		sl_call_before(&c);
 	}
-	ret = REAL(writev)(fd, iov, iovcnt);
+	if (sl_chaos_on())
+		ret = chaos_vec(fd, iov, iovcnt, 1, CALLER);
+	else
+		ret = REAL(writev)(fd, iov, iovcnt);
 	if (c.on)
 		sl_call_end(&c, ret, fd);
 	return ret;
@@ -543,7 +674,7 @@ SL_EXPORT int close(int fd)
 	int ret;
 
 	c.on = 0;
-	if (!sl_trace_enabled())
+	if (!sl_mode())
 		return REAL(close)(fd);
 	/* The program never opened the shim's socket: to it, that number is
 	 * not open (a loop closing every fd must not cut the trace). */
@@ -551,7 +682,8 @@ SL_EXPORT int close(int fd)
 		errno = EBADF;
 		return -1;
 	}
-	if (sl_fd_is_socket(fd) && sl_call_begin(&c, "close", CALLER)) {
+	if (sl_trace_enabled() && sl_fd_is_socket(fd) &&
+	    sl_call_begin(&c, "close", CALLER)) {
 		arg_fd(&c.ev, fd);
 		/* The last look at the socket: after close there is none. */
 		sl_call_describe(&c.ev, fd);
@@ -586,6 +718,7 @@ SL_EXPORT int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex,
                      struct timeval *tv)
 {
 	struct sl_call c;
+	struct sl_chaos x;
 	struct timeval t;
 	int ret;
 
@@ -597,7 +730,10 @@ SL_EXPORT int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex,
 			arg_timeout(&c.ev, (long long)t.tv_sec * 1000 + t.tv_usec / 1000);
 		sl_call_before(&c);
 	}
-	ret = REAL(select)(nfds, rd, wr, ex, tv);
+	if (CHAOS_WAIT(x, "select", NULL, tv_blocks(tv)))
+		ret = -1;
+	else
+		ret = REAL(select)(nfds, rd, wr, ex, tv);
 	if (c.on)
 		sl_call_end(&c, ret, -1);
 	return ret;
@@ -608,6 +744,7 @@ SL_EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex,
                       const struct timespec *ts, const sigset_t *mask)
 {
 	struct sl_call c;
+	struct sl_chaos x;
 	int ret;
 
 	if (sl_call_begin(&c, "pselect", CALLER)) {
@@ -615,7 +752,10 @@ SL_EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex,
 		arg_timespec(&c.ev, ts);
 		sl_call_before(&c);
 	}
-	ret = REAL(pselect)(nfds, rd, wr, ex, ts, mask);
+	if (CHAOS_WAIT(x, "pselect", mask, ts_blocks(ts)))
+		ret = -1;
+	else
+		ret = REAL(pselect)(nfds, rd, wr, ex, ts, mask);
 	if (c.on)
 		sl_call_end(&c, ret, -1);
 	return ret;
@@ -624,6 +764,7 @@ SL_EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex,
 SL_EXPORT int poll(struct pollfd *fds, nfds_t nfds, int timeout)
 {
 	struct sl_call c;
+	struct sl_chaos x;
 	int ret;
 
 	if (sl_call_begin(&c, "poll", CALLER)) {
@@ -631,7 +772,10 @@ SL_EXPORT int poll(struct pollfd *fds, nfds_t nfds, int timeout)
 		arg_timeout(&c.ev, timeout);
 		sl_call_before(&c);
 	}
-	ret = REAL(poll)(fds, nfds, timeout);
+	if (CHAOS_WAIT(x, "poll", NULL, timeout))
+		ret = -1;
+	else
+		ret = REAL(poll)(fds, nfds, timeout);
 	if (c.on)
 		sl_call_end(&c, ret, -1);
 	return ret;
@@ -642,6 +786,7 @@ SL_EXPORT int sl_poll_chk(struct pollfd *fds, nfds_t nfds, int timeout,
 {
 	poll_chk_fn *real = (poll_chk_fn *)sl_real(R_poll_chk);
 	struct sl_call c;
+	struct sl_chaos x;
 	int ret;
 
 	if (sl_call_begin(&c, "poll", CALLER)) {
@@ -649,7 +794,10 @@ SL_EXPORT int sl_poll_chk(struct pollfd *fds, nfds_t nfds, int timeout,
 		arg_timeout(&c.ev, timeout);
 		sl_call_before(&c);
 	}
-	ret = real(fds, nfds, timeout, fdslen);
+	if (CHAOS_WAIT(x, "poll", NULL, timeout))
+		ret = -1;
+	else
+		ret = real(fds, nfds, timeout, fdslen);
 	if (c.on)
 		sl_call_end(&c, ret, -1);
 	return ret;
@@ -660,6 +808,7 @@ SL_EXPORT int ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *ts,
                     const sigset_t *mask)
 {
 	struct sl_call c;
+	struct sl_chaos x;
 	int ret;
 
 	if (sl_call_begin(&c, "ppoll", CALLER)) {
@@ -667,7 +816,10 @@ SL_EXPORT int ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *ts,
 		arg_timespec(&c.ev, ts);
 		sl_call_before(&c);
 	}
-	ret = REAL(ppoll)(fds, nfds, ts, mask);
+	if (CHAOS_WAIT(x, "ppoll", mask, ts_blocks(ts)))
+		ret = -1;
+	else
+		ret = REAL(ppoll)(fds, nfds, ts, mask);
 	if (c.on)
 		sl_call_end(&c, ret, -1);
 	return ret;
@@ -679,6 +831,7 @@ SL_EXPORT int sl_ppoll_chk(struct pollfd *fds, nfds_t nfds,
 {
 	ppoll_chk_fn *real = (ppoll_chk_fn *)sl_real(R_ppoll_chk);
 	struct sl_call c;
+	struct sl_chaos x;
 	int ret;
 
 	if (sl_call_begin(&c, "ppoll", CALLER)) {
@@ -686,7 +839,10 @@ SL_EXPORT int sl_ppoll_chk(struct pollfd *fds, nfds_t nfds,
 		arg_timespec(&c.ev, ts);
 		sl_call_before(&c);
 	}
-	ret = real(fds, nfds, ts, mask, fdslen);
+	if (CHAOS_WAIT(x, "ppoll", mask, ts_blocks(ts)))
+		ret = -1;
+	else
+		ret = real(fds, nfds, ts, mask, fdslen);
 	if (c.on)
 		sl_call_end(&c, ret, -1);
 	return ret;
@@ -696,6 +852,7 @@ SL_EXPORT int epoll_wait(int epfd, struct epoll_event *events, int maxevents,
                          int timeout)
 {
 	struct sl_call c;
+	struct sl_chaos x;
 	int ret;
 
 	if (sl_call_begin(&c, "epoll_wait", CALLER)) {
@@ -704,7 +861,10 @@ SL_EXPORT int epoll_wait(int epfd, struct epoll_event *events, int maxevents,
 		arg_timeout(&c.ev, timeout);
 		sl_call_before(&c);
 	}
-	ret = REAL(epoll_wait)(epfd, events, maxevents, timeout);
+	if (CHAOS_WAIT(x, "epoll_wait", NULL, timeout))
+		ret = -1;
+	else
+		ret = REAL(epoll_wait)(epfd, events, maxevents, timeout);
 	if (c.on)
 		sl_call_end(&c, ret, -1);
 	return ret;
@@ -715,6 +875,7 @@ SL_EXPORT int epoll_pwait(int epfd, struct epoll_event *events, int maxevents,
                           int timeout, const sigset_t *mask)
 {
 	struct sl_call c;
+	struct sl_chaos x;
 	int ret;
 
 	if (sl_call_begin(&c, "epoll_pwait", CALLER)) {
@@ -723,7 +884,10 @@ SL_EXPORT int epoll_pwait(int epfd, struct epoll_event *events, int maxevents,
 		arg_timeout(&c.ev, timeout);
 		sl_call_before(&c);
 	}
-	ret = REAL(epoll_pwait)(epfd, events, maxevents, timeout, mask);
+	if (CHAOS_WAIT(x, "epoll_pwait", mask, timeout))
+		ret = -1;
+	else
+		ret = REAL(epoll_pwait)(epfd, events, maxevents, timeout, mask);
 	if (c.on)
 		sl_call_end(&c, ret, -1);
 	return ret;
@@ -734,6 +898,7 @@ SL_EXPORT int epoll_pwait2(int epfd, struct epoll_event *events, int maxevents,
                            const struct timespec *ts, const sigset_t *mask)
 {
 	struct sl_call c;
+	struct sl_chaos x;
 	int ret;
 
 	if (sl_call_begin(&c, "epoll_pwait2", CALLER)) {
@@ -742,7 +907,10 @@ SL_EXPORT int epoll_pwait2(int epfd, struct epoll_event *events, int maxevents,
 		arg_timespec(&c.ev, ts);
 		sl_call_before(&c);
 	}
-	ret = REAL(epoll_pwait2)(epfd, events, maxevents, ts, mask);
+	if (CHAOS_WAIT(x, "epoll_pwait2", mask, ts_blocks(ts)))
+		ret = -1;
+	else
+		ret = REAL(epoll_pwait2)(epfd, events, maxevents, ts, mask);
 	if (c.on)
 		sl_call_end(&c, ret, -1);
 	return ret;
@@ -769,7 +937,7 @@ SL_EXPORT pid_t fork(void)
 
 SL_EXPORT int dup2(int oldfd, int newfd)
 {
-	if (sl_trace_enabled() && oldfd != newfd) {
+	if (sl_mode() && oldfd != newfd) {
 		int saved = errno;
 
 		sl_conn_evict(newfd);
@@ -781,7 +949,7 @@ SL_EXPORT int dup2(int oldfd, int newfd)
 
 SL_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
-	if (sl_trace_enabled() && oldfd != newfd) {
+	if (sl_mode() && oldfd != newfd) {
 		int saved = errno;
 
 		sl_conn_evict(newfd);
@@ -797,7 +965,7 @@ SL_EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
 	int own, ret = 0;
 
-	if (!sl_trace_enabled())
+	if (!sl_mode())
 		return REAL(close_range)(first, last, flags);
 	sl_fd_forget_range(first, last);
 	own = sl_conn_fd();
@@ -808,5 +976,25 @@ SL_EXPORT int close_range(unsigned first, unsigned last, int flags)
 		ret = REAL(close_range)(first, (unsigned)own - 1, flags);
 	if (ret == 0 && (unsigned)own < last)
 		ret = REAL(close_range)((unsigned)own + 1, last, flags);
+	return ret;
+}
+
+/* In chaos mode, note which fds are edge-triggered: no EAGAIN is made up
+ * for them (the kernel says EAGAIN only once their queue is empty, and
+ * the program waits for the next edge, which may never come). */
+SL_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	struct epoll_event e;
+	int ret = REAL(epoll_ctl)(epfd, op, fd, ev);
+
+	if (ret == 0 && sl_chaos_on()) {
+		int saved = errno;
+
+		if (op == EPOLL_CTL_DEL)
+			sl_fd_set_edge(fd, 0);
+		else if (ev != NULL && sl_safe_copy(&e, ev, sizeof(e)) == 0)
+			sl_fd_set_edge(fd, (e.events & EPOLLET) != 0);
+		errno = saved;
+	}
 	return ret;
 }

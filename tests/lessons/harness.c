@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,53 @@ static int is_lesson_program(const char *path)
 	return strncmp(path, build_dir(), n) == 0 && strncmp(path + n, "/lessons/", 9) == 0;
 }
 
+/* Is word one of the space-separated words of list? */
+static int in_list(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *w = list; *w != '\0'; ) {
+		size_t k = strcspn(w, " ");
+
+		if (k == n && strncmp(w, word, n) == 0)
+			return 1;
+		w += k;
+		w += strspn(w, " ");
+	}
+	return 0;
+}
+
+/* Chaos mode (socklab check NN --chaos): SOCKLAB_CHAOS holds the seed,
+ * SOCKLAB_CHAOS_SHIM the trace shim, SOCKLAB_CHAOS_PROGS the programs
+ * the student wrote (names: "server client"; all lesson programs when
+ * unset). Those get the shim preloaded, which makes faults a kernel may
+ * make (lib/trace/chaos.c); the test program itself and the tools it
+ * runs (nc, socat, python) never do. Called in the child. */
+static int chaos_applies(const char *path)
+{
+	const char *progs = getenv("SOCKLAB_CHAOS_PROGS"), *base = strrchr(path, '/');
+
+	return getenv("SOCKLAB_CHAOS") != NULL && getenv("SOCKLAB_CHAOS_SHIM") != NULL &&
+	       !h_under_valgrind() && is_lesson_program(path) &&
+	       (progs == NULL || in_list(progs, base != NULL ? base + 1 : path));
+}
+
+static void chaos_env(const char *path)
+{
+	const char *shim = getenv("SOCKLAB_CHAOS_SHIM"), *asan = getenv("ASAN_OPTIONS");
+	char opts[1024];
+
+	if (!chaos_applies(path)) {
+		unsetenv("SOCKLAB_CHAOS");
+		return;
+	}
+	setenv("LD_PRELOAD", shim, 1);
+	/* A sanitizer build wants its runtime first; the shim comes first. */
+	snprintf(opts, sizeof(opts), "%s%sverify_asan_link_order=0", asan != NULL ? asan : "",
+		 asan != NULL && asan[0] != '\0' ? ":" : "");
+	setenv("ASAN_OPTIONS", opts, 1);
+}
+
 /* Every program h_start() launched that is not reaped yet. When a test
  * fails, cmocka goes on to the next test, and at the end the test program
  * exits: the programs a failed test left running are killed first, at
@@ -115,6 +163,177 @@ static void forget_started(pid_t pid)
 			started[i] = 0;
 }
 
+/* ---- feedback for socklab check (SOCKLAB_FEEDBACK=DIR) ----
+ * When a check fails, the student sees what their programs printed and a
+ * command that does by hand what the test did. The harness leaves both in
+ * DIR: "notes" holds a line "start PID CHAOS ARGV..." per lesson program
+ * started (CHAOS: 1 when it runs with faults), "end PID CODE" when the
+ * harness reaps it (an exit code, or 128 plus a signal) and "drive PID
+ * COMMAND" per h_repro(); "out.PID" gets everything the harness reads
+ * from that program's stdout and stderr. */
+
+static void feedback_append(const char *name, const char *data, size_t len)
+{
+	const char *dir = getenv("SOCKLAB_FEEDBACK");
+	char path[4096];
+	int fd;
+
+	if (dir == NULL || dir[0] == '\0' ||
+	    snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+		return;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	while (len > 0) {
+		ssize_t w = write(fd, data, len);
+
+		if (w <= 0)
+			break;
+		data += w;
+		len -= (size_t)w;
+	}
+	close(fd);
+}
+
+static void feedback_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void feedback_note(const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+	int n;
+
+	if (getenv("SOCKLAB_FEEDBACK") == NULL)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0 || n >= (int)sizeof(line) - 1)
+		return;
+	line[n++] = '\n';
+	feedback_append("notes", line, (size_t)n);
+}
+
+static void note_start(pid_t pid, char *const argv[])
+{
+	char line[1800];
+	size_t used = 0;
+
+	if (getenv("SOCKLAB_FEEDBACK") == NULL || !is_lesson_program(argv[0]))
+		return;
+	for (int i = 0; argv[i] != NULL && used < sizeof(line) - 1; i++) {
+		int n = snprintf(line + used, sizeof(line) - used, "%s%s", i > 0 ? " " : "", argv[i]);
+
+		if (n < 0 || (size_t)n >= sizeof(line) - used)
+			break;
+		used += (size_t)n;
+	}
+	line[used] = '\0';
+	feedback_note("start %d %d %s", (int)pid, chaos_applies(argv[0]), line);
+}
+
+/* How a lesson program ended: "end PID CODE" (the exit code, or 128 plus
+ * the signal). */
+static void note_end(pid_t pid, int st)
+{
+	feedback_note("end %d %d", (int)pid,
+		      WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1);
+}
+
+void h_repro(const struct h_proc *p, const char *command)
+{
+	feedback_note("drive %d %s", (int)p->pid, command);
+}
+
+/* 40 bytes a row, escaped: printable ASCII as is, \n \r \t \\ \" and
+ * \xHH for the rest. */
+static size_t escape_row(char *out, size_t size, const unsigned char *b, size_t n)
+{
+	size_t used = 0;
+
+	for (size_t i = 0; i < n && used + 5 < size; i++) {
+		unsigned char c = b[i];
+
+		if (c == '\n')
+			used += (size_t)snprintf(out + used, size - used, "\\n");
+		else if (c == '\r')
+			used += (size_t)snprintf(out + used, size - used, "\\r");
+		else if (c == '\t')
+			used += (size_t)snprintf(out + used, size - used, "\\t");
+		else if (c == '\\' || c == '"')
+			used += (size_t)snprintf(out + used, size - used, "\\%c", c);
+		else if (c < 0x20 || c > 0x7e)
+			used += (size_t)snprintf(out + used, size - used, "\\x%02x", c);
+		else
+			out[used++] = (char)c;
+	}
+	out[used] = '\0';
+	return used;
+}
+
+#define H_ROW 40
+#define H_AROUND 200
+
+/* Rows of b[from..to) under a label. */
+static size_t dump_rows(char *out, size_t size, const char *label,
+			const unsigned char *b, size_t from, size_t to)
+{
+	size_t used = 0;
+
+	if (from >= to) {
+		used += (size_t)snprintf(out, size, "  %-8s (nothing from byte %zu on)\n", label, from);
+		return used < size ? used : size - 1;
+	}
+	for (size_t at = from; at < to && used < size; at += H_ROW) {
+		char row[H_ROW * 4 + 1];
+		size_t n = to - at < H_ROW ? to - at : H_ROW;
+		int w;
+
+		escape_row(row, sizeof(row), b + at, n);
+		w = snprintf(out + used, size - used, "  %-8s %7zu: \"%s\"\n",
+			     at == from ? label : "", at, row);
+		if (w < 0 || (size_t)w >= size - used)
+			break;
+		used += (size_t)w;
+	}
+	return used;
+}
+
+const char *h_bytes_differ(const void *sent, size_t sentlen, const void *got, size_t gotlen)
+{
+	static char why[4096];
+	const unsigned char *a = sent, *b = got;
+	size_t n = sentlen < gotlen ? sentlen : gotlen, off = 0, from, used;
+
+	while (off < n && a[off] == b[off])
+		off++;
+	if (off == n && sentlen == gotlen)
+		return NULL;
+	used = (size_t)snprintf(why, sizeof(why), "sent %zu bytes, got %zu back", sentlen, gotlen);
+	if (gotlen == 0)
+		used += (size_t)snprintf(why + used, sizeof(why) - used, "; nothing came back");
+	else if (off == n)
+		used += (size_t)snprintf(why + used, sizeof(why) - used, "; the first %zu are the "
+					 "same, then %s", off, gotlen < sentlen ? "the rest is missing"
+					 : "extra bytes came");
+	else
+		used += (size_t)snprintf(why + used, sizeof(why) - used, "; the first difference "
+					 "is at byte %zu", off);
+	used += (size_t)snprintf(why + used, sizeof(why) - used, ":\n");
+	/* A window of H_AROUND bytes: some before the difference, most after. */
+	from = off > H_AROUND / 5 ? off - H_AROUND / 5 : 0;
+	from -= from % H_ROW;
+	used += dump_rows(why + used, sizeof(why) - used, "sent",
+			  a, from, sentlen < from + H_AROUND ? sentlen : from + H_AROUND);
+	if (used < sizeof(why))
+		used += dump_rows(why + used, sizeof(why) - used, "got back",
+				  b, from, gotlen < from + H_AROUND ? gotlen : from + H_AROUND);
+	/* cmocka ends the message's line itself. */
+	if (used > 0 && used < sizeof(why) && why[used - 1] == '\n')
+		why[used - 1] = '\0';
+	return why;
+}
+
 int h_start(struct h_proc *p, char *const argv[])
 {
 	int in[2], out[2], err[2];
@@ -153,6 +372,7 @@ int h_start(struct h_proc *p, char *const argv[])
 		/* Die with the test, so a failed test never leaves servers behind. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		signal(SIGPIPE, SIG_DFL);
+		chaos_env(argv[0]);
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		dup2(err[1], 2);
@@ -161,6 +381,7 @@ int h_start(struct h_proc *p, char *const argv[])
 		_exit(127);
 	}
 	remember_started(p->pid);
+	note_start(p->pid, argv);
 	close(in[0]);
 	close(out[1]);
 	close(err[1]);
@@ -200,6 +421,13 @@ static int pump(struct h_proc *p, int ms)
 			close(*fd);
 			*fd = -1;
 			continue;
+		}
+		/* Only the start of a flood: its end says no more. */
+		if (getenv("SOCKLAB_FEEDBACK") != NULL && *len < cap - 1) {
+			char name[32];
+
+			snprintf(name, sizeof(name), "out.%d", (int)p->pid);
+			feedback_append(name, scratch, (size_t)r);
 		}
 		/* Keep what fits; a flood of output is cut, never a crash. */
 		if ((size_t)r > cap - 1 - *len)
@@ -397,6 +625,7 @@ int h_wait_exit(struct h_proc *p, int timeout_ms)
 
 		if (r == p->pid) {
 			forget_started(p->pid);
+			note_end(p->pid, st);
 			/* Collect what is still in the pipes. */
 			while (pump(p, 50) == 0 && h_now_ms() < deadline)
 				;
@@ -416,6 +645,7 @@ int h_wait_exit(struct h_proc *p, int timeout_ms)
 			kill(p->pid, SIGKILL);
 			waitpid(p->pid, &st, 0);
 			forget_started(p->pid);
+			note_end(p->pid, st);
 			p->status = st;
 			if (p->in >= 0)
 				close(p->in);

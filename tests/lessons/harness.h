@@ -122,6 +122,32 @@ size_t h_push_until_stalled(int fd, size_t cap, int stall_ms);
  * timeout_ms (stretched for valgrind) passes; returns the count. */
 size_t h_drain(int fd, size_t want, int timeout_ms);
 
+/* ---- what a failing check tells the student ----
+ * socklab check sets SOCKLAB_FEEDBACK to a folder: the harness then keeps
+ * there what each lesson program printed and how it was started, and the
+ * check shows it with a command that reproduces the test by hand. */
+
+/* How a person would drive p by hand, as one shell command: "PORT" in it
+ * stands for p's port, e.g. "nc -N 127.0.0.1 PORT < in.bin". */
+void h_repro(const struct h_proc *p, const char *command);
+
+/* NULL when got (gotlen bytes) is what was sent; else, in words, how they
+ * differ: both sizes, the offset of the first difference, and up to 200
+ * bytes of each side around it, escaped (a static buffer). */
+const char *h_bytes_differ(const void *sent, size_t sentlen, const void *got,
+                           size_t gotlen);
+
+/* Fail the test unless got is exactly what was sent, saying where not
+ * (printed whole first: cmocka cuts its own messages at 1 KiB). */
+#define H_ASSERT_SAME_BYTES(sent, sentlen, got, gotlen) do { \
+		const char *h_why_ = h_bytes_differ((sent), (sentlen), (got), (gotlen)); \
+		if (h_why_ != NULL) { \
+			printf("%s\n", h_why_); \
+			fflush(stdout); \
+			fail_msg("the bytes that came back differ from those sent (above)"); \
+		} \
+	} while (0)
+
 /* ---- several clients at once, a client that never reads, the server's
  * CPU and fd limits ----
  * h_three_side_by_side and h_connect_small_buffers stretch their timeout
