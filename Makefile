@@ -142,7 +142,9 @@ $(B)/bench/%: bench/%.c $(LIBLESSON) $(LIBSOCKLAB)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -o $@ $< $(LIBLESSON) $(LIBSOCKLAB) $(LDFLAGS) $(LIBS_bench/$*)
 
 # ---- fuzz targets ------------------------------------------------------------
-# tests/fuzz/fuzz_X.c fuzzes lib/X.c. Two builds of each:
+# tests/fuzz/fuzz_X.c fuzzes lib/X.c, or the sources it names in a line
+# "// SOURCES: lessons/20-http/common.c" near its top (code outside the
+# library, as a unit test names it). Two builds of each:
 #  - build/tests/fuzz/fuzz_X-corpus: any compiler, no libFuzzer: linked with
 #    tests/fuzz/standalone.c, it runs every seed in tests/fuzz/corpus/X/,
 #    cut at every length and with single bytes changed. `make test` runs it.
@@ -160,14 +162,17 @@ HAVE_LIBFUZZER := $(shell printf 'int LLVMFuzzerTestOneInput(const char *d, unsi
 	$(FUZZ_CC) -fsanitize=fuzzer -x c - -o /dev/null >/dev/null 2>&1 && echo 1)
 FUZZ_BINS   := $(if $(HAVE_LIBFUZZER),$(FUZZ_SRC:%.c=$(B)/%))
 
-$(B)/tests/fuzz/fuzz_%-corpus: tests/fuzz/fuzz_%.c tests/fuzz/standalone.c $(LIBSOCKLAB)
-	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -DSL_FUZZ_CORPUS='"tests/fuzz/corpus/$*"' $(CFLAGS) -MMD -MP -o $@ $< tests/fuzz/standalone.c $(LIBSOCKLAB) $(LDFLAGS)
+fuzz_named = $(shell sed -n 's|^// SOURCES: *||p' $(1))
+fuzz_sources = $(or $(call fuzz_named,$(1)),lib/$(2).c)
 
-# The library source is compiled in, with the fuzzer's instrumentation.
-$(B)/tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c lib/%.c
+$(B)/tests/fuzz/fuzz_%-corpus: tests/fuzz/fuzz_%.c tests/fuzz/standalone.c $(LIBSOCKLAB) $$(call fuzz_named,tests/fuzz/fuzz_$$*.c)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -Wall -Wextra $(FUZZ_CFLAGS) -o $@ $< lib/$*.c
+	$(CC) $(CPPFLAGS) -DSL_FUZZ_CORPUS='"tests/fuzz/corpus/$*"' $(CFLAGS) -MMD -MP -o $@ $< tests/fuzz/standalone.c $(call fuzz_named,$<) $(LIBSOCKLAB) $(LDFLAGS)
+
+# The fuzzed source is compiled in, with the fuzzer's instrumentation.
+$(B)/tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(call fuzz_sources,tests/fuzz/fuzz_$$*.c,$$*)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -Wall -Wextra $(FUZZ_CFLAGS) -o $@ $< $(call fuzz_sources,$<,$*)
 
 fuzz-smoke: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do \

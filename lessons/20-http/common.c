@@ -353,7 +353,7 @@ enum {
 
 int http_chunked_decode(char *buf, size_t len, struct http_chunked *st)
 {
-	/* EXERCISE 8: decode chunks in place: "SIZE\r\n" DATA "\r\n" ... "0\r\n\r\n" */
+	/* EXERCISE 8: decode the chunks in place, as far as they have come */
 	while (st->state != CH_DONE && st->used < len) {
 		char c = buf[st->used];
 		size_t n;
@@ -540,13 +540,17 @@ int http_parse_date(const char *s, size_t len, time_t *t)
 	tm.tm_mday = two_digits(s + 5, 31);
 	tm.tm_hour = two_digits(s + 17, 23);
 	tm.tm_min = two_digits(s + 20, 59);
-	tm.tm_sec = two_digits(s + 23, 60);
+	tm.tm_sec = two_digits(s + 23, 59);
 	if (mon < 0 || year < 1900 || tm.tm_mday < 1 || tm.tm_hour < 0 || tm.tm_min < 0 ||
 	    tm.tm_sec < 0)
 		return -1;
 	tm.tm_mon = mon;
 	tm.tm_year = year - 1900;
 	*t = timegm(&tm);
+	/* timegm() moves a day that does not exist (31 Feb) to one that does:
+	 * then it was not a date. */
+	if (tm.tm_mon != mon || tm.tm_mday != two_digits(s + 5, 31))
+		return -1;
 	return 0;
 }
 
