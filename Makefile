@@ -151,7 +151,8 @@ $(B)/bench/%: bench/%.c $(LIBLESSON) $(LIBSOCKLAB)
 #  - build/tests/fuzz/fuzz_X: clang's libFuzzer with ASan and UBSan, built
 #    only where clang can link -fsanitize=fuzzer. `make test` runs it for
 #    FUZZ_RUNS inputs; `make fuzz FUZZ_TIME=600` for a real session. It adds
-#    what it finds to build/fuzz-corpus/X and only reads the seeds.
+#    what it finds to build/fuzz-corpus/X and only reads the seeds; an
+#    input that fails is written beside, build/fuzz-corpus/X-crash-HASH.
 FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_PLAIN  := $(FUZZ_SRC:%.c=$(B)/%-corpus)
 FUZZ_CC     ?= clang
@@ -177,14 +178,14 @@ $(B)/tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(call fuzz_sources,tests/fuzz/fuzz
 fuzz-smoke: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do \
 		x=$${f##*/fuzz_}; mkdir -p $(B)/fuzz-corpus/$$x && \
-		$$f -runs=$(FUZZ_RUNS) $(B)/fuzz-corpus/$$x tests/fuzz/corpus/$$x || exit 1; \
+		$$f -runs=$(FUZZ_RUNS) -artifact_prefix=$(B)/fuzz-corpus/$$x- $(B)/fuzz-corpus/$$x tests/fuzz/corpus/$$x || exit 1; \
 	done
 
 fuzz: $(FUZZ_BINS)
 	@test -n "$(FUZZ_BINS)" || { echo "fuzz: $(FUZZ_CC) cannot link -fsanitize=fuzzer"; exit 1; }
 	@for f in $(FUZZ_BINS); do \
 		x=$${f##*/fuzz_}; mkdir -p $(B)/fuzz-corpus/$$x && \
-		$$f -max_total_time=$(FUZZ_TIME) $(B)/fuzz-corpus/$$x tests/fuzz/corpus/$$x || exit 1; \
+		$$f -max_total_time=$(FUZZ_TIME) -artifact_prefix=$(B)/fuzz-corpus/$$x- $(B)/fuzz-corpus/$$x tests/fuzz/corpus/$$x || exit 1; \
 	done
 
 # ---- tests -----------------------------------------------------------------

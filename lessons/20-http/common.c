@@ -527,7 +527,7 @@ static int two_digits(const char *s, int max)
 int http_parse_date(const char *s, size_t len, time_t *t)
 {
 	struct tm tm;
-	int mon = -1, year;
+	int mon = -1, century, year;
 
 	if (len != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' ||
 	    s[16] != ' ' || s[19] != ':' || s[22] != ':' || memcmp(s + 25, " GMT", 4) != 0)
@@ -535,7 +535,11 @@ int http_parse_date(const char *s, size_t len, time_t *t)
 	for (int i = 0; i < 12; i++)
 		if (memcmp(s + 8, month_names[i], 3) == 0)
 			mon = i;
-	year = two_digits(s + 12, 99) * 100 + two_digits(s + 14, 99);
+	century = two_digits(s + 12, 99);
+	year = two_digits(s + 14, 99);
+	if (century < 0 || year < 0)
+		return -1;
+	year += century * 100;
 	memset(&tm, 0, sizeof(tm));
 	tm.tm_mday = two_digits(s + 5, 31);
 	tm.tm_hour = two_digits(s + 17, 23);

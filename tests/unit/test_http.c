@@ -352,6 +352,10 @@ static void test_dates(void **state)
 	assert_int_equal(http_parse_date("Sun, 36 Nov 1994 08:49:37 GMT", 29, &t), -1);
 	assert_int_equal(http_parse_date("Sunday, 06-Nov-94 08:49:37 GMT", 30, &t), -1);
 	assert_int_equal(http_parse_date("", 0, &t), -1);
+	/* Each digit checked, the year's last too (found by the fuzzer). */
+	assert_int_equal(http_parse_date("Sun, 06 Nov 499\xdf 08:49:37 GMT", 29, &t), -1);
+	assert_int_equal(http_parse_date("Sun, 31 Feb 1994 08:49:37 GMT", 29, &t), -1);
+	assert_int_equal(http_parse_date("Sun, 06 Nov 1994 08:49:60 GMT", 29, &t), -1);
 	assert_string_equal(http_reason(404), "Not Found");
 	assert_string_equal(http_reason(431), "Request Header Fields Too Large");
 	assert_string_equal(http_reason(299), "Unknown");
