@@ -77,7 +77,7 @@ struct conn {
 	size_t req_len;          /* bytes of in the request being answered takes */
 	struct http_chunked chunks; /* a chunked body, decoded as it comes */
 	char *out;               /* the answer's head (and a small body) */
-	size_t out_len, out_sent;
+	size_t out_len, out_sent, out_cap;
 	int file;                /* a file being sent with sendfile(), or -1 */
 	off_t file_off, file_end;
 	int keep_alive;          /* another request may follow this one */
@@ -818,7 +818,7 @@ static int send_output(struct server *s, struct conn *c)
 	c->file = -1;
 	free(c->out);
 	c->out = NULL;
-	c->out_len = c->out_sent = 0;
+	c->out_len = c->out_sent = c->out_cap = 0;
 	c->state = READING;
 	return 0;
 }
@@ -981,20 +981,27 @@ static void out_printf(struct conn *c, const char *fmt, ...)
 		out_append(c, line, (size_t)n);
 }
 
-/* Append to the output; out of memory, the connection is closed. */
+/* Append to the output, which grows by doubling (a head is a few
+ * hundred bytes: one allocation); out of memory, the connection closes. */
 static void out_append(struct conn *c, const void *data, size_t len)
 {
-	char *grown;
-
 	if (c->failed || len == 0)
 		return;
-	grown = realloc(c->out, c->out_len + len);
-	if (grown == NULL) {
-		c->failed = 1;
-		return;
+	if (c->out_len + len > c->out_cap) {
+		size_t cap = c->out_cap > 0 ? c->out_cap : 512;
+		char *grown;
+
+		while (cap < c->out_len + len)
+			cap *= 2;
+		grown = realloc(c->out, cap);
+		if (grown == NULL) {
+			c->failed = 1;
+			return;
+		}
+		c->out = grown;
+		c->out_cap = cap;
 	}
-	memcpy(grown + c->out_len, data, len);
-	c->out = grown;
+	memcpy(c->out + c->out_len, data, len);
 	c->out_len += len;
 }
 

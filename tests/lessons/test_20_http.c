@@ -69,7 +69,7 @@
 #define HELLO_MTIME 1000000000 /* Sun, 09 Sep 2001 01:46:40 GMT */
 #define IDLE_CLIENTS 1000
 /* What 1,000 idle connections may add to the server's memory: an idle
- * client costs one struct conn (328 bytes) and no buffer, so about 330 KiB
+ * client costs one struct conn (336 bytes) and no buffer, so about 340 KiB
  * is expected; the margin covers malloc's own overhead and page rounding. */
 #define IDLE_RSS_BOUND_KB (4 * 1024)
 /* What a hostile client may add: one input buffer (8.5 KiB), one answer. */
