@@ -166,7 +166,6 @@ static long long now_ms(void);
 static void update_date(struct server *s);
 static void open_root(struct server *s);
 static void raise_fd_limit(long clients);
-static void describe_peer(int fd, char *who, size_t size);
 static void cleanup(struct server *s);
 
 int main(int argc, char **argv)
@@ -346,7 +345,7 @@ static void add_client(struct server *s, int fd)
 	s->nclients++;
 	touch(s, c);
 	if (s->verbose >= 1) {
-		describe_peer(fd, c->peer, sizeof(c->peer));
+		sl_addr_peer(fd, c->peer, sizeof(c->peer));
 		printf("client %s connected (fd %d, %ld clients)\n", c->peer, fd, s->nclients);
 	}
 }
@@ -964,22 +963,7 @@ static int rewatch(struct server *s, struct conn *c, uint32_t events)
 	return 0;
 }
 
-/* ---- Plumbing: buffers, the log, the fallback open, types, time, the root, the command line ---- */
-
-static void out_printf(struct conn *c, const char *fmt, ...)
-{
-	char line[HTTP_TARGET_MAX + 256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(line))
-		c->failed = 1;
-	else
-		out_append(c, line, (size_t)n);
-}
+/* ---- the buffers ---------------------------------------------------------------------------- */
 
 /* Append to the output, which grows by doubling (a head is a few
  * hundred bytes: one allocation); out of memory, the connection closes. */
@@ -1034,6 +1018,23 @@ static void drop_input(struct conn *c, size_t n)
 		c->in = NULL;
 		c->in_len = c->in_cap = 0;
 	}
+}
+
+/* ---- Plumbing: formatting, the log, the fallback open, types, time, the root, the command line ---- */
+
+static void out_printf(struct conn *c, const char *fmt, ...)
+{
+	char line[HTTP_TARGET_MAX + 256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		c->failed = 1;
+	else
+		out_append(c, line, (size_t)n);
 }
 
 /* -v: one line per request, as web servers log them. */
@@ -1145,16 +1146,6 @@ static void raise_fd_limit(long clients)
 	}
 }
 
-static void describe_peer(int fd, char *who, size_t size)
-{
-	struct sockaddr_storage peer;
-	socklen_t len = sizeof(peer);
-
-	if (getpeername(fd, (struct sockaddr *)&peer, &len) < 0 ||
-	    sl_addr_format((struct sockaddr *)&peer, len, who, size) == NULL)
-		snprintf(who, size, "(fd %d)", fd);
-}
-
 static void cleanup(struct server *s)
 {
 	while (s->oldest != NULL)
@@ -1168,8 +1159,7 @@ static void cleanup(struct server *s)
 static void parse_options(int argc, char **argv, struct server *s)
 {
 	const struct lesson_opt options[] = {
-		OPT_BIND(&s->host, "address to listen on (default " DEFAULT_HOST ")"),
-		OPT_PORT(&s->port, "port to listen on (default 0: any free port)"),
+		OPT_LISTEN(&s->host, &s->port),
 		{ 'r', "root", OPT_STRING, &s->root, "DIR",
 		  "the document root (default: the lesson's www folder)", .what = "root" },
 		{ 'c', "max-clients", OPT_NUMBER, &s->max_clients, "N",
