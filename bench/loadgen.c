@@ -27,7 +27,11 @@
  * message is not counted against the server at one connection. -i adds
  * connections that never send, as a server with many quiet clients has;
  * any byte or close on one of them ends the run. -m redis sends
- * "PING\r\n" and expects "+PONG\r\n".
+ * "PING\r\n" and expects "+PONG\r\n". -m http sends "GET PATH HTTP/1.1"
+ * (-u PATH) on keep-alive connections and reads each answer by its head
+ * and Content-Length; every answer must be "200" with the body a first
+ * request got before the run, byte for byte, and must not close the
+ * connection.
  *
  * The last line of the report is "result key=value ...", for scripts.
  */
@@ -41,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -67,6 +72,10 @@
 
 #define REDIS_REQUEST "PING\r\n"
 #define REDIS_REPLY "+PONG\r\n"
+/* HTTP: an answer's head must fit in this (a server's is a few hundred
+ * bytes), and its body in HTTP_BODY_MAX. */
+#define HTTP_HEAD_MAX 4096
+#define HTTP_BODY_MAX (16 * 1024 * 1024)
 
 /* ---- the latency histogram ------------------------------------------------------ */
 
@@ -139,7 +148,7 @@ static uint64_t hist_quantile(const struct histogram *h, double q)
 
 /* ---- options --------------------------------------------------------------------- */
 
-enum mode { MODE_ECHO, MODE_REDIS };
+enum mode { MODE_ECHO, MODE_REDIS, MODE_HTTP };
 
 struct options {
 	const char *port;
@@ -151,13 +160,14 @@ struct options {
 	double warmup;
 	double connect_timeout;
 	enum mode mode;
+	const char *path;  /* -m http: the path asked for (-u) */
 	const char *hook;
 };
 
 static void usage(void)
 {
 	printf("usage: loadgen -p PORT [-c CONNS] [-i IDLE] [-s BYTES] [-d SECONDS] [-n COUNT]\n"
-	       "               [-w SECONDS] [-m echo|redis] [-x COMMAND]\n"
+	       "               [-w SECONDS] [-m echo|redis|http] [-u PATH] [-x COMMAND]\n"
 	       "A closed-loop load generator: CONNS connections to 127.0.0.1:PORT, one\n"
 	       "message outstanding on each, every reply checked byte for byte.\n"
 	       "\n"
@@ -170,7 +180,10 @@ static void usage(void)
 	       "  -n, --count N           stop after N measured messages (default 0: no limit)\n"
 	       "  -w, --warmup SECONDS    run unmeasured first (default 0.5)\n"
 	       "  -T, --connect-timeout SECONDS  for all connections together (default 30)\n"
-	       "  -m, --mode MODE         echo (default), or redis: PING -> +PONG\n"
+	       "  -m, --mode MODE         echo (default); redis: PING -> +PONG; http: GET PATH\n"
+	       "                          on keep-alive connections, each answer a 200 with\n"
+	       "                          the same body as a first GET before the run\n"
+	       "  -u, --path PATH         the path -m http asks for (default /)\n"
 	       "  -x, --hook COMMAND      run \"COMMAND start\" when measuring starts and\n"
 	       "                          \"COMMAND end\" when it ends, before disconnecting\n"
 	       "  -h, --help              show this help\n",
@@ -202,6 +215,7 @@ static void parse_options(int argc, char **argv, struct options *opt)
 		{ "warmup", required_argument, NULL, 'w' },
 		{ "connect-timeout", required_argument, NULL, 'T' },
 		{ "mode", required_argument, NULL, 'm' },
+		{ "path", required_argument, NULL, 'u' },
 		{ "hook", required_argument, NULL, 'x' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -210,8 +224,8 @@ static void parse_options(int argc, char **argv, struct options *opt)
 	opterr = 0;
 	*opt = (struct options){ .port = NULL, .conns = 1, .idle = 0, .size = 64, .duration = 2,
 				 .count = 0, .warmup = 0.5, .connect_timeout = 30,
-				 .mode = MODE_ECHO, .hook = NULL };
-	while ((c = getopt_long(argc, argv, ":hp:c:i:s:d:n:w:T:m:x:", longopts, NULL)) != -1) {
+				 .mode = MODE_ECHO, .path = "/", .hook = NULL };
+	while ((c = getopt_long(argc, argv, ":hp:c:i:s:d:n:w:T:m:u:x:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			usage();
@@ -245,8 +259,16 @@ static void parse_options(int argc, char **argv, struct options *opt)
 				opt->mode = MODE_ECHO;
 			else if (strcmp(optarg, "redis") == 0)
 				opt->mode = MODE_REDIS;
+			else if (strcmp(optarg, "http") == 0)
+				opt->mode = MODE_HTTP;
 			else
-				usage_error("bad mode '%s': expected echo or redis", optarg);
+				usage_error("bad mode '%s': expected echo, redis or http", optarg);
+			break;
+		case 'u':
+			if (optarg[0] != '/' || strlen(optarg) > 1024 || strpbrk(optarg, " \r\n") != NULL)
+				usage_error("bad path '%s': expected /PATH, no spaces, at most 1024 bytes",
+					    optarg);
+			opt->path = optarg;
 			break;
 		case 'x':
 			opt->hook = optarg;
@@ -279,6 +301,11 @@ struct lconn {
 	size_t got;            /* bytes of the current reply checked */
 	long long sent_at;     /* ns, when the current request went out */
 	uint64_t replies;      /* replies counted while measuring */
+	/* -m http: the answer being read */
+	char *head;            /* its head so far (HTTP_HEAD_MAX bytes) */
+	size_t head_len;
+	int in_body;           /* the head is done: body_got of body_len */
+	size_t body_got, body_len;
 };
 
 struct gen {
@@ -291,6 +318,9 @@ struct gen {
 	unsigned span;
 	size_t msg_len;         /* request length */
 	size_t reply_len;       /* expected reply length */
+	char *http_request;     /* -m http: the request */
+	unsigned char *ref_body; /* -m http: the body every answer must have */
+	size_t ref_len;
 	int measuring;
 	int blocking;           /* one connection: blocking send/recv, no epoll */
 	long long window_start, window_end;
@@ -347,6 +377,8 @@ static const unsigned char *request(const struct gen *g, long i, uint32_t seq)
 {
 	if (g->opt->mode == MODE_REDIS)
 		return (const unsigned char *)REDIS_REQUEST;
+	if (g->opt->mode == MODE_HTTP)
+		return (const unsigned char *)g->http_request;
 	return g->messages + ((unsigned long)i * 31u + seq * 17u) % g->span * g->msg_len;
 }
 
@@ -427,11 +459,26 @@ static void on_reply_done(struct gen *g, long i)
 	start_message(g, i);
 }
 
+static void on_http_bytes(struct gen *g, long i, const unsigned char *data, size_t n);
+
 static void on_readable(struct gen *g, long i)
 {
 	struct lconn *c = &g->c[i];
 	size_t want = g->reply_len - c->got;
 	ssize_t n;
+
+	if (g->opt->mode == MODE_HTTP) {
+		n = recv(c->fd, g->buf, sizeof(g->buf), 0);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				return;
+			die("connection %ld: recv after %u replies:", i, c->seq);
+		}
+		if (n == 0)
+			die("connection %ld: the server closed it after %u replies", i, c->seq);
+		on_http_bytes(g, i, g->buf, (size_t)n);
+		return;
+	}
 
 	if (want > sizeof(g->buf))
 		want = sizeof(g->buf);
@@ -455,6 +502,136 @@ static void on_readable(struct gen *g, long i)
 	 * of bytes not yet sent would have been a mismatch above. */
 	if (c->got == g->reply_len)
 		on_reply_done(g, i);
+}
+
+/* ---- HTTP answers ------------------------------------------------------------------------ */
+
+/* The status and Content-Length of a complete head (NUL-terminated), and
+ * whether it says "Connection: close"; -1 when it is not HTTP/1.x. */
+static int parse_http_head(const char *head, int *status, long long *length, int *closes)
+{
+	*length = -1;
+	*closes = 0;
+	if (sscanf(head, "HTTP/1.%*1[01] %3d", status) != 1)
+		return -1;
+	for (const char *l = strstr(head, "\r\n"); l != NULL; l = strstr(l + 2, "\r\n")) {
+		if (strncasecmp(l + 2, "Content-Length:", 15) == 0)
+			*length = strtoll(l + 17, NULL, 10);
+		else if (strncasecmp(l + 2, "Connection:", 11) == 0 &&
+			 strncasecmp(l + 13 + strspn(l + 13, " "), "close", 5) == 0)
+			*closes = 1;
+	}
+	return 0;
+}
+
+/* Bytes of the answer on connection i: the head up to its empty line,
+ * then Content-Length bytes, each compared with the reference body. */
+static void on_http_bytes(struct gen *g, long i, const unsigned char *data, size_t n)
+{
+	struct lconn *c = &g->c[i];
+
+	while (n > 0) {
+		if (!c->in_body) {
+			size_t room = HTTP_HEAD_MAX - 1 - c->head_len, take = n < room ? n : room;
+			char *end;
+			int status, closes;
+			long long length;
+
+			memcpy(c->head + c->head_len, data, take);
+			c->head_len += take;
+			c->head[c->head_len] = '\0';
+			end = strstr(c->head, "\r\n\r\n");
+			if (end == NULL) {
+				if (c->head_len == HTTP_HEAD_MAX - 1)
+					die("connection %ld: an answer's head longer than %d bytes", i,
+					    HTTP_HEAD_MAX);
+				return;
+			}
+			/* What was taken past the head is the body's start. */
+			end += 4;
+			take -= c->head_len - (size_t)(end - c->head);
+			*end = '\0';
+			if (parse_http_head(c->head, &status, &length, &closes) < 0 || status != 200 ||
+			    closes || length != (long long)g->ref_len)
+				die("connection %ld: answer %u is not 200 with the %zu bytes of the "
+				    "first one and no close: %.*s", i, c->seq, g->ref_len,
+				    (int)strcspn(c->head, "\r"), c->head);
+			data += take;
+			n -= take;
+			c->in_body = 1;
+			c->body_got = 0;
+			c->body_len = (size_t)length;
+		}
+		if (c->in_body) {
+			size_t take = n < c->body_len - c->body_got ? n : c->body_len - c->body_got;
+
+			if (memcmp(data, g->ref_body + c->body_got, take) != 0)
+				die("connection %ld: answer %u's body differs from the first one's", i,
+				    c->seq);
+			c->body_got += take;
+			data += take;
+			n -= take;
+			if (c->body_got < c->body_len)
+				return;
+			if (n > 0)
+				die("connection %ld: %zu bytes after answer %u, which nobody asked for",
+				    i, n, c->seq);
+			c->in_body = 0;
+			c->head_len = 0;
+			on_reply_done(g, i);
+		}
+	}
+}
+
+/* Before the run: GET the path once, on a connection of its own, and
+ * keep its body: every answer in the run must be the same. */
+static void fetch_reference(struct gen *g)
+{
+	char head[HTTP_HEAD_MAX], *end;
+	size_t have = 0;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), status, closes;
+	long long length;
+	struct timeval tv = { .tv_sec = 10 };
+
+	if (fd < 0)
+		die("socket:");
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&g->server, sizeof(g->server)) < 0)
+		die("connect 127.0.0.1:%s:", g->opt->port);
+	if (send(fd, g->http_request, g->msg_len, MSG_NOSIGNAL) != (ssize_t)g->msg_len)
+		die("send:");
+	for (;;) {
+		ssize_t r = recv(fd, head + have, sizeof(head) - 1 - have, 0);
+
+		if (r <= 0)
+			die("the first GET %s got no whole head", g->opt->path);
+		have += (size_t)r;
+		head[have] = '\0';
+		if ((end = strstr(head, "\r\n\r\n")) != NULL)
+			break;
+		if (have == sizeof(head) - 1)
+			die("the first GET %s: a head longer than %d bytes", g->opt->path,
+			    HTTP_HEAD_MAX);
+	}
+	end += 4;
+	if (parse_http_head(head, &status, &length, &closes) < 0 || status != 200 || length < 0 ||
+	    length > HTTP_BODY_MAX)
+		die("the first GET %s: not a 200 with a Content-Length up to %d: %.*s",
+		    g->opt->path, HTTP_BODY_MAX, (int)strcspn(head, "\r"), head);
+	g->ref_len = (size_t)length;
+	g->ref_body = malloc(g->ref_len + 1);
+	if (g->ref_body == NULL)
+		die("malloc:");
+	have -= (size_t)(end - head);
+	memcpy(g->ref_body, end, have < g->ref_len ? have : g->ref_len);
+	while (have < g->ref_len) {
+		ssize_t r = recv(fd, g->ref_body + have, g->ref_len - have, 0);
+
+		if (r <= 0)
+			die("the first GET %s: the body was cut short", g->opt->path);
+		have += (size_t)r;
+	}
+	close(fd);
 }
 
 /* ---- connecting ---------------------------------------------------------------------- */
@@ -667,9 +844,13 @@ static void report(const struct gen *g, double cpu)
 	printf("loadgen: %ld connection%s to 127.0.0.1:%s%s, %s, %.1f s warm-up, %.2f s measured\n",
 	       opt->conns, opt->conns == 1 ? "" : "s", opt->port,
 	       opt->idle > 0 ? " (and idle ones)" : "",
-	       opt->mode == MODE_REDIS ? "redis PING" : "echo", opt->warmup, secs);
+	       opt->mode == MODE_REDIS ? "redis PING" : opt->mode == MODE_HTTP ? "HTTP GET" : "echo",
+	       opt->warmup, secs);
 	if (opt->mode == MODE_ECHO)
 		printf("message    %zu bytes, every reply checked byte for byte\n", g->msg_len);
+	if (opt->mode == MODE_HTTP)
+		printf("request    GET %s, keep-alive; every answer a 200 with the same %zu-byte body\n",
+		       opt->path, g->ref_len);
 	printf("rate       %.0f messages/s (%llu messages)\n", rate,
 	       (unsigned long long)g->measured);
 	if (g->measured > 0) {
@@ -688,7 +869,8 @@ static void report(const struct gen *g, double cpu)
 	printf("result mode=%s conns=%ld idle=%ld size=%zu msgs=%llu secs=%.3f rate=%.0f "
 	       "p50_us=%.1f p99_us=%.1f max_us=%.1f min_conn=%llu max_conn=%llu "
 	       "starved=%ld cpu_s=%.3f\n",
-	       opt->mode == MODE_REDIS ? "redis" : "echo", opt->conns, opt->idle, g->msg_len,
+	       opt->mode == MODE_REDIS ? "redis" : opt->mode == MODE_HTTP ? "http" : "echo",
+	       opt->conns, opt->idle, opt->mode == MODE_HTTP ? g->ref_len : g->msg_len,
 	       (unsigned long long)g->measured, secs, rate,
 	       g->measured ? (double)hist_quantile(&g->hist, 0.50) / 1e3 : 0,
 	       g->measured ? (double)hist_quantile(&g->hist, 0.99) / 1e3 : 0,
@@ -715,6 +897,23 @@ static void setup(struct gen *g, const struct options *opt)
 		g->reply_len = strlen(REDIS_REPLY);
 		return;
 	}
+	if (opt->mode == MODE_HTTP) {
+		size_t len = strlen(opt->path) + 64;
+
+		g->http_request = malloc(len);
+		if (g->http_request == NULL)
+			die("malloc:");
+		snprintf(g->http_request, len, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", opt->path);
+		g->msg_len = strlen(g->http_request);
+		fetch_reference(g);
+		g->reply_len = g->ref_len; /* not used to read: answers are read by their heads */
+		for (long i = 0; i < opt->conns; i++) {
+			g->c[i].head = malloc(HTTP_HEAD_MAX);
+			if (g->c[i].head == NULL)
+				die("malloc:");
+		}
+		return;
+	}
 	g->msg_len = g->reply_len = (size_t)opt->size;
 	g->span = g->msg_len <= BIG_MESSAGE ? PATTERN_SPAN : BIG_SPAN;
 	g->messages = malloc(g->span * g->msg_len);
@@ -738,6 +937,10 @@ static void teardown(struct gen *g)
 {
 	for (long i = 0; i < g->opened; i++)
 		close(g->c[i].fd);
+	for (long i = 0; g->opt->mode == MODE_HTTP && i < g->opt->conns; i++)
+		free(g->c[i].head);
+	free(g->http_request);
+	free(g->ref_body);
 	close(g->ep);
 	free(g->c);
 	free(g->messages);

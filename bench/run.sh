@@ -21,6 +21,16 @@
 # and root) driven by loadgen -m redis at the same counts, and compared at
 # 50 connections with redis-benchmark -t ping.
 #
+# HTTP: lesson 20's server and nginx (Debian's package, installed with
+# apt-get when missing and root; started here with a configuration of its
+# own, one worker, its temp folders and logs in a temporary folder, on a
+# free port) serve the same small static file to loadgen -m http (GET on
+# keep-alive connections, every answer checked) at 1, 10, 100 and 1000
+# connections, pinned as above: at each count BENCH_HTTP_ROUNDS (3) rounds
+# of lesson 20 then nginx, each side counted as its fastest round; reported
+# as lesson 20 / nginx, and the CPU each server used per request.
+# BENCH_HTTP=0 leaves this part out.
+#
 # Per point it records messages/s, p50/p99 latency, fairness (fewest and
 # most replies on one connection), the server's CPU (utime+stime of it and
 # its descendants over the measured window) and peak RSS (VmHWM, summed
@@ -106,8 +116,9 @@ fi
 tmp=$(mktemp -d)
 server_pid=""
 redis_pid=""
+nginx_pid=""
 cleanup() {
-  for p in $server_pid $redis_pid; do
+  for p in $server_pid $redis_pid $nginx_pid; do
     kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null
   done
   rm -rf "$tmp"
@@ -272,6 +283,115 @@ done
 [ ${#pingpong_runs[@]} -gt 0 ] || pingpong
 pingpong_rate=$(printf '%s\n' "${pingpong_runs[@]}" | awk 'NF { s += $1; n++ } END { if (n) printf "%.0f", s / n }')
 
+# ---- HTTP: lesson 20 and nginx ------------------------------------------------------
+HTTP_FILE=small.txt
+HTTP_SIZE=200
+HTTP_ROUNDS=${BENCH_HTTP_ROUNDS:-3}
+# best_round LABEL N: results[LABEL,N] = the round (LABEL/rR,N, R from 1
+# to HTTP_ROUNDS) with the highest rate; a failed round counts as slowest.
+best_round() {
+  local r best
+  : > "$tmp/rounds"
+  for ((r = 1; r <= HTTP_ROUNDS; r++)); do
+    local line=${results[$1/r$r,$2]:-ERR}
+    if [ "$line" = ERR ]; then echo "-1 $r"; else echo "${line%% *} $r"; fi >> "$tmp/rounds"
+  done
+  best=$(sort -n "$tmp/rounds" | tail -n 1 | awk '{ print $2 }')
+  results[$1,$2]=${results[$1/r$best,$2]:-ERR}
+  for ((r = 1; r <= HTTP_ROUNDS; r++)); do unset "results[$1/r$r,$2]"; done
+}
+http_note=""
+http_counts=()
+if [ "${BENCH_HTTP:-1}" != 0 ] && [ -x "$B/lessons/20-http/server" ]; then
+  if ! command -v nginx >/dev/null && ! [ -x /usr/sbin/nginx ] &&
+     [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "== installing nginx (apt-get)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null 2>&1 ||
+      { apt-get update -qq >/dev/null 2>&1 &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null 2>&1; }
+  fi
+  NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+  # The file both serve, where nginx's worker (user nobody when the bench
+  # runs as root) can read it.
+  chmod 755 "$tmp"
+  mkdir -p "$tmp/www" "$tmp/nginx"
+  head -c $((HTTP_SIZE * 3 / 4)) /dev/urandom | base64 -w 0 > "$tmp/www/$HTTP_FILE"
+  chmod 755 "$tmp/www"
+  chmod 644 "$tmp/www/$HTTP_FILE"
+  if [ -x "$NGINX" ]; then
+    nport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    cat > "$tmp/nginx/nginx.conf" <<EOF
+# nginx for bench/run.sh: one worker (lesson 20 is one thread), the usual
+# settings for static files (sendfile, no access log), and a connection
+# kept for as many requests as the run makes.
+daemon off;
+worker_processes 1;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $tmp/nginx/body;
+    proxy_temp_path $tmp/nginx/proxy;
+    fastcgi_temp_path $tmp/nginx/fastcgi;
+    uwsgi_temp_path $tmp/nginx/uwsgi;
+    scgi_temp_path $tmp/nginx/scgi;
+    default_type text/plain;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000000;
+    keepalive_timeout 300s;
+    server {
+        listen 127.0.0.1:$nport;
+        root $tmp/www;
+    }
+}
+EOF
+    "${pin[@]}" "$NGINX" -c "$tmp/nginx/nginx.conf" -p "$tmp/nginx" -e "$tmp/nginx/error.log" \
+      > "$tmp/nginx.log" 2>&1 &
+    nginx_pid=$!
+    for ((i = 0; i < 100; i++)); do
+      python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' \
+        "$nport" 2>/dev/null && break
+      kill -0 "$nginx_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if ! kill -0 "$nginx_pid" 2>/dev/null; then
+      http_note="nginx did not start: $(cat "$tmp/nginx.log" "$tmp/nginx/error.log" 2>/dev/null | head -c 300)"
+      nginx_pid=""
+    fi
+  else
+    http_note="nginx is not installed; to compare with it: sudo apt-get install -y nginx"
+  fi
+  echo "== HTTP: lesson 20 and $("$NGINX" -v 2>&1 | sed 's|.*version: ||'), GET /$HTTP_FILE ($HTTP_SIZE bytes), loadgen -m http"
+  # Each count: HTTP_ROUNDS rounds of lesson 20 then nginx, each side
+  # counted as its fastest round. Other work on the CPU only ever slows a
+  # round down (this machine is shared), so the fastest is the one it
+  # disturbed least, on either side.
+  for n in "${COUNTS[@]}"; do
+    http_counts+=("$n")
+    for ((round = 1; round <= HTTP_ROUNDS; round++)); do
+      if start_server 20-http "$B/lessons/20-http/server -r $tmp/www -c $((n + 100)) -t 300"; then
+        measure "http-20/r$round,$n" "$server_pid" "$server_port" "$n" -m http -u "/$HTTP_FILE"
+        stop_server
+      else
+        results[http-20/r$round,$n]=ERR
+      fi
+      [ -n "$nginx_pid" ] &&
+        measure "nginx/r$round,$n" "$nginx_pid" "$nport" "$n" -m http -u "/$HTTP_FILE"
+    done
+    best_round http-20 "$n"
+    [ -n "$nginx_pid" ] && best_round nginx "$n"
+  done
+  if [ -n "$nginx_pid" ]; then
+    kill -TERM "$nginx_pid" 2>/dev/null
+    wait "$nginx_pid" 2>/dev/null
+    nginx_pid=""
+  fi
+elif [ "${BENCH_HTTP:-1}" != 0 ]; then
+  http_note="lesson 20's server is not built: the HTTP points are skipped"
+fi
+
 # ---- redis ----------------------------------------------------------------------------
 redis_note=""
 redis_bench_rate="" loadgen_redis50=""
@@ -356,6 +476,46 @@ for label in "${rows[@]}"; do
       "$([ "$starved" -gt 0 ] && echo " ($starved starved)")"
   done
 done
+
+if [ ${#http_counts[@]} -gt 0 ]; then
+  echo
+  echo "HTTP requests per second: GET of a $HTTP_SIZE-byte file on keep-alive connections, one CPU"
+  printf '%-16s' server
+  for n in "${http_counts[@]}"; do printf ' %12s' "$n conns"; done
+  echo
+  echo "(each the fastest of $HTTP_ROUNDS rounds, the two servers taking turns)"
+  for label in http-20 nginx "20-http / nginx" "CPU us/request"; do
+    printf '%-16s' "${label/http-20/20-http}"
+    for n in "${http_counts[@]}"; do
+      if [ "$label" = "20-http / nginx" ]; then
+        cell=$(ratio "$(get "http-20,$n" 1)" "$(get "nginx,$n" 1)")
+      elif [ "$label" = "CPU us/request" ]; then
+        # The server's own CPU per request: what the CPU it got bought.
+        cell=$(for k in http-20 nginx; do
+                 awk -v r="$(get "$k,$n" 1)" -v c="$(get "$k,$n" 8)" \
+                   'BEGIN { if (r > 0) printf "%.1f", c / 100 / r * 1e6; else printf "-" }'
+                 [ $k = http-20 ] && printf '/'
+               done)
+      elif [ -z "${results[$label,$n]:-}" ]; then cell="-"
+      else
+        r=$(get "$label,$n" 1)
+        cell=$([ -n "$r" ] && printf '%.0f' "$r" || echo failed)
+      fi
+      printf ' %12s' "${cell:--}"
+    done
+    echo
+  done
+  for label in http-20 nginx; do
+    for n in "${http_counts[@]}"; do
+      v=${results[$label,$n]:-}
+      [ -n "$v" ] && [ "$v" != ERR ] || continue
+      read -r rate p50 p99 mn mx starved lgcpu srv rss <<<"$v"
+      printf '%-16s %12s  server %4s%% CPU %8.1f MiB  loadgen %5s s  p50 %8s us  p99 %9s us  fair %s..%s\n' \
+        "${label/http-20/20-http}" "$n conns" "$srv" "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" \
+        "$lgcpu" "$p50" "$p99" "$mn" "$mx"
+    done
+  done
+fi
 
 echo
 echo "Bar chart: messages/s at each count (# = 1/50 of the fastest at that count)"
@@ -443,7 +603,10 @@ if [ -n "$(get 10-epoll,idle 1)" ] && [ -n "$(get 09-poll,idle 1)" ]; then
   printf '  %-62s %s\n' "with $BIG idle connections beside $IDLE_BUSY busy ones" \
     "note  epoll/poll $(ratio "$(get 10-epoll,idle 1)" "$(get 09-poll,idle 1)")"
 fi
+verdict "lesson 20 / nginx, HTTP GET of a small file, 100 connections" \
+  "$(ratio "$(get http-20,100 1)" "$(get nginx,100 1)")" 0.8
 [ -n "$redis_note" ] && echo "  note: $redis_note"
+[ -n "$http_note" ] && echo "  note: $http_note"
 echo
 echo "CSV: $CSV; took $(( $(date +%s) - start_time )) s"
 

@@ -52,7 +52,7 @@
 #define EX_MAX_LESSONS 64
 #define EX_MAX_FILES 16     /* .c and .h files in one lesson */
 #define EX_MAX_REGIONS 16   /* marked regions in one file */
-#define EX_MAX_STEPS 8      /* steps in one lesson */
+#define EX_MAX_STEPS 12     /* steps in one lesson (lesson 20 has 9) */
 #define EX_MAX_TESTS 12     /* tests that check one step */
 #define EX_MAX_EXPLAIN 64
 #define EX_NAMELEN 96

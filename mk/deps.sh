@@ -3,8 +3,8 @@
 #   build  what `make` and `make run` need: a compiler, pkg-config,
 #          ncursesw, libpcap, liburing (and addr2line, which comes with gcc)
 #   test   what `make test` adds: cmocka, valgrind, tmux, nc, socat, nft,
-#          tcpdump, ping, python3, ss, clang's fuzzer runtime, and for the
-#          export and install tests chromium, xmllint and man
+#          tcpdump, ping, python3, ss, curl, clang's fuzzer runtime, and for
+#          the export, install and lesson 20 tests chromium, xmllint and man
 #
 #   mk/deps.sh [GROUP]           install whatever is missing (as root), or
 #                                print the exact sudo line and exit 1
@@ -38,6 +38,8 @@ TEST_CMD_PKGS=(
   "tcpdump:tcpdump"
   "tmux:tmux"
   "nft:nftables"
+  # an HTTP client no one here wrote, for lesson 20's tests
+  "curl:curl"
   # a browser for the exported page, an XML checker (also for the graded
   # classes' JUnit XML), man for the installed manual pages, and prove,
   # which reads the graded classes' TAP

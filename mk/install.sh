@@ -8,7 +8,8 @@
 # What goes where, under PREFIX:
 #   bin/socklab, bin/socklab-exercise
 #   lib/libsocklab.a, include/socklab/*.h, lib/pkgconfig/socklab.pc
-#   lib/socklab/           laid out as build/: lessons/NN-topic/PROG, the
+#   lib/socklab/           laid out as build/: lessons/NN-topic/PROG (and a
+#                          folder beside them, lesson 20's www), the
 #                          trace shim lib/libsltrace.so, the libraries and
 #                          test programs that `socklab check` uses
 #   share/socklab/         laid out as the tree: lessons/NN-topic/ (README,
@@ -110,6 +111,14 @@ do_install() {
       prog=$B/lessons/$lesson/$(basename "$f" .c)
       need_built "$prog"
       put 755 "$prog" "lib/socklab/lessons/$lesson/$(basename "$prog")"
+    done
+    # A folder a lesson's programs read from beside them (lesson 20's
+    # www, its server's document root), as make put it there.
+    for w in "$B/lessons/$lesson"/*/; do
+      [ -d "$w" ] || continue
+      while IFS= read -r f; do
+        put 644 "$f" "lib/socklab/lessons/$lesson/${f#"$B/lessons/$lesson/"}"
+      done < <(find "$w" -type f ! -name '.*' | sort)
     done
   done
   for t in "$B"/tests/lessons/test_[0-9]*; do

@@ -12,6 +12,10 @@ one known way, loadgen must:
   - exit 1 naming the byte, when one reply byte differs;
   - exit 1 when the server closes a connection in the middle of a run;
   - in redis mode, accept "+PONG\\r\\n" for "PING\\r\\n";
+  - in HTTP mode, read answers by their head and Content-Length (the head
+    and body cut anywhere), count exactly, and exit 1 on a body that
+    differs from the first answer's, a status other than 200, or
+    "Connection: close";
   - hold -i idle connections beside the busy ones, and exit 1 when the
     server closes one of them.
 Every run is bounded by -n and by a timeout here."""
@@ -143,6 +147,35 @@ def pong(c):
             c.sendall(b"+PONG\r\n" if line == b"PING" else b"-ERR\r\n")
 
 
+def http_server(body=b"hello, http\n", bad_at=None, status=200, close=False):
+    """Answer every GET with body; the bad_at-th answer (counting from 0,
+    after the reference) gets one byte changed. Answers are written a few
+    bytes at a time, so the head and the body arrive in pieces."""
+    count = [0]
+
+    def handler(c):
+        buf = b""
+        while True:
+            b = c.recv(65536)
+            if not b:
+                return
+            buf += b
+            while b"\r\n\r\n" in buf:
+                _, buf = buf.split(b"\r\n\r\n", 1)
+                n = count[0]
+                count[0] += 1
+                data = bytearray(body)
+                if bad_at is not None and n == bad_at + 1:
+                    data[len(data) // 2] ^= 0x20
+                head = ("HTTP/1.1 %d X\r\nContent-Length: %d\r\n%s\r\n"
+                        % (status if n > 0 else 200, len(data),
+                           "Connection: close\r\n" if close and n > 0 else "")).encode()
+                out = head + bytes(data)
+                for i in range(0, len(out), 7):
+                    c.sendall(out[i:i + 7])
+    return handler
+
+
 def loadgen(port, *args):
     cmd = [LOADGEN, "-p", str(port), "-w", "0", "-d", "0", "-T", "20"] + list(args)
     try:
@@ -238,6 +271,24 @@ def main():
         rc, out = loadgen(s.port, "-c", "2", "-n", "100", "-m", "redis")
         check(rc == 1 and "differs at byte 0" in out,
               "redis mode against an echo server: exit 1 (PING is not +PONG)", out)
+
+    with Server(http_server(body=bytes(range(256)) * 20)) as s:
+        for conns in (1, 4):
+            rc, out = loadgen(s.port, "-c", str(conns), "-n", "500", "-m", "http", "-u", "/x")
+            r = result(out)
+            check(rc == 0 and r.get("msgs") == "500" and r.get("mode") == "http" and
+                  r.get("size") == "5120",
+                  "http mode, %d connection%s: 500 answers of 5120 bytes, read in pieces"
+                  % (conns, "" if conns == 1 else "s"), out)
+    with Server(http_server(bad_at=20)) as s:
+        rc, out = loadgen(s.port, "-c", "1", "-n", "500", "-m", "http")
+        check(rc == 1 and "body differs" in out, "http mode, a body byte changed: exit 1", out)
+    with Server(http_server(status=404)) as s:
+        rc, out = loadgen(s.port, "-c", "2", "-n", "500", "-m", "http")
+        check(rc == 1 and "is not 200" in out, "http mode, a 404: exit 1", out)
+    with Server(http_server(close=True)) as s:
+        rc, out = loadgen(s.port, "-c", "2", "-n", "500", "-m", "http")
+        check(rc == 1 and "no close" in out, "http mode, Connection: close: exit 1", out)
 
     rc, out = loadgen(1, "-n", "0", "-d", "0")
     check(rc == 2 and "give a duration (-d) or a count (-n)" in out,
