@@ -2,9 +2,10 @@
  * function is for). The build compiles it once and links it into sender
  * and receiver. */
 #include <errno.h>
+#include <linux/tcp.h>   /* Linux's struct tcp_info, newer than the C library's */
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -19,7 +20,7 @@ char *tcp_info_text(int fd, char *buf, size_t size)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
-	char ssthresh[16];
+	char ssthresh[16], window[48] = "";
 
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0) {
 		snprintf(buf, size, "getsockopt TCP_INFO: %s", strerror(errno));
@@ -30,10 +31,13 @@ char *tcp_info_text(int fd, char *buf, size_t size)
 		snprintf(ssthresh, sizeof(ssthresh), "-");
 	else
 		snprintf(ssthresh, sizeof(ssthresh), "%u", ti.tcpi_snd_ssthresh);
+	/* The window the peer offers us, in bytes (Linux 5.4 on). */
+	if (len >= offsetof(struct tcp_info, tcpi_snd_wnd) + sizeof(ti.tcpi_snd_wnd))
+		snprintf(window, sizeof(window), ", the peer's window %u bytes", ti.tcpi_snd_wnd);
 	snprintf(buf, size, "MSS %u, cwnd %u segments, ssthresh %s, smoothed RTT %.1f ms, "
-		 "RTO %u ms, %u segment%s sent again", ti.tcpi_snd_mss, ti.tcpi_snd_cwnd,
+		 "RTO %u ms, %u segment%s sent again%s", ti.tcpi_snd_mss, ti.tcpi_snd_cwnd,
 		 ssthresh, ti.tcpi_rtt / 1000.0, ti.tcpi_rto / 1000, ti.tcpi_total_retrans,
-		 ti.tcpi_total_retrans == 1 ? "" : "s");
+		 ti.tcpi_total_retrans == 1 ? "" : "s", window);
 	return buf;
 }
 
@@ -54,8 +58,8 @@ unsigned tcp_mss(int fd)
 	return ti.tcpi_snd_mss;
 }
 
-/* ---- Plumbing: the pattern, the clock, the addresses ---- */
-
+/* The pattern: byte number i is i % 251, so a byte lost, repeated or out
+ * of place shows (common.h). */
 unsigned char pattern_byte(uint64_t off)
 {
 	return (unsigned char)(off % 251);
@@ -75,6 +79,8 @@ size_t pattern_misplaced(const unsigned char *buf, uint64_t off, size_t len)
 		bad += buf[i] != pattern_byte(off + i);
 	return bad;
 }
+
+/* ---- Plumbing: the clock, the addresses ---- */
 
 static struct timespec t0;
 

@@ -42,7 +42,7 @@ void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* What the kernel's TCP did on fd (getsockopt TCP_INFO), in words:
  * "MSS 1448, cwnd 10 segments, ...", in buf (TCP_INFO_TEXT bytes). */
-#define TCP_INFO_TEXT 192
+#define TCP_INFO_TEXT 224
 char *tcp_info_text(int fd, char *buf, size_t size);
 
 /* The same as a line of its own: "who: TCP_INFO: MSS 1448, ...". */

@@ -25,12 +25,13 @@
  * program retransmits anything.
  */
 #include <errno.h>
-#include <netdb.h>
+#include <linux/sockios.h>   /* SIOCOUTQNSD */
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -56,8 +57,8 @@ struct options {
 static void parse_options(int argc, char **argv, struct options *opt);
 static int connect_to_receiver(const struct options *opt);
 static void set_send_options(int fd, const struct options *opt);
-static void send_bytes(int fd, const struct options *opt);
-static void send_requests(int fd, const struct options *opt);
+static long send_bytes(int fd, const struct options *opt);
+static long send_requests(int fd, const struct options *opt);
 static void wait_for_answer(int fd);
 static void send_all(int fd, const unsigned char *buf, size_t len);
 static void wait_for_receiver(int fd, long bytes);
@@ -67,6 +68,7 @@ static double connected_at; /* ms on the clock of common.h */
 int main(int argc, char **argv)
 {
 	struct options opt;
+	long sent;
 	int fd;
 
 	parse_options(argc, argv, &opt);
@@ -79,10 +81,10 @@ int main(int argc, char **argv)
 		sleep_ms(opt.wait_ms);
 	}
 	if (opt.request > 0)
-		send_requests(fd, &opt);
+		sent = send_requests(fd, &opt);
 	else
-		send_bytes(fd, &opt);
-	wait_for_receiver(fd, opt.bytes);
+		sent = send_bytes(fd, &opt);
+	wait_for_receiver(fd, sent);
 	report_tcp_info(fd, "sender");
 	if (close(fd) < 0)
 		die("close:");
@@ -95,9 +97,10 @@ int main(int argc, char **argv)
  * 4 s...). */
 static int connect_to_receiver(const struct options *opt)
 {
-	char err[SL_ERR_LEN], text[2 * SL_ADDRSTRLEN + 8];
+	char err[SL_ERR_LEN], text[2 * SL_ADDRSTRLEN + 8], cc[16];
 	struct addrinfo *list, *ai;
 	int fd = -1, saved = 0;
+	socklen_t len;
 	double t;
 
 	list = sl_addr_resolve(opt->host, opt->port, SOCK_STREAM, 0, err);
@@ -125,6 +128,12 @@ static int connect_to_receiver(const struct options *opt)
 	connected_at = clock_ms();
 	note("connect(): %s after %.1f ms; the kernel's segments carry at most %u bytes (MSS)",
 	     connection_text(fd, text, sizeof(text)), connected_at - t, tcp_mss(fd));
+	/* Which algorithm sizes the congestion window: cubic unless the system
+	 * chose another (net.ipv4.tcp_congestion_control) or --cc did. */
+	len = sizeof(cc);
+	if (getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, &len) < 0)
+		die("getsockopt TCP_CONGESTION:");
+	printf("congestion control: %.*s\n", (int)strnlen(cc, len), cc);
 	return fd;
 }
 
@@ -132,10 +141,17 @@ static int connect_to_receiver(const struct options *opt)
 static void set_send_options(int fd, const struct options *opt)
 {
 	int one = 1, size = (int)opt->sndbuf;
+	socklen_t len = sizeof(size);
 
-	/* SO_SNDBUF bounds what send() may leave queued in the kernel. */
-	if (opt->sndbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)) < 0)
-		die("setsockopt SO_SNDBUF:");
+	/* SO_SNDBUF bounds what send() may leave queued in the kernel: the
+	 * bytes in flight (sent, not yet acknowledged) and those not sent yet. */
+	if (opt->sndbuf > 0) {
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)) < 0)
+			die("setsockopt SO_SNDBUF:");
+		if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, &len) < 0)
+			die("getsockopt SO_SNDBUF:");
+		printf("SO_SNDBUF: asked for %ld bytes, the kernel gives %d\n", opt->sndbuf, size);
+	}
 	/* TCP_CONGESTION: which algorithm grows and cuts the congestion window
 	 * ("reno", "cubic": /proc/sys/net/ipv4/tcp_allowed_congestion_control). */
 	if (opt->cc != NULL &&
@@ -153,7 +169,7 @@ static void set_send_options(int fd, const struct options *opt)
  * kernel has the bytes in its send buffer; they cross the wire later, in
  * segments of at most one MSS, as fast as the receiver's window and the
  * congestion window let them. */
-static void send_bytes(int fd, const struct options *opt)
+static long send_bytes(int fd, const struct options *opt)
 {
 	size_t chunk = (size_t)(opt->chunk > 0 ? opt->chunk : opt->bytes);
 	unsigned char *buf = malloc(chunk);
@@ -161,6 +177,7 @@ static void send_bytes(int fd, const struct options *opt)
 	long sent = 0, calls = 0;
 	unsigned mss = tcp_mss(fd);
 	double last_info = clock_ms();
+	int unacked, unsent;
 
 	if (buf == NULL)
 		die("malloc:");
@@ -182,6 +199,14 @@ static void send_bytes(int fd, const struct options *opt)
 	note("%ld bytes handed to the kernel in %ld send() call%s: at least %ld segments of "
 	     "at most %u bytes", sent, calls, calls == 1 ? "" : "s",
 	     mss > 0 ? (sent + (long)mss - 1) / (long)mss : 0, mss);
+	/* What send() returning leaves to the kernel: the bytes of our send
+	 * queue not acknowledged yet (SIOCOUTQ), and of those, the bytes not
+	 * even sent yet (SIOCOUTQNSD). */
+	if (ioctl(fd, SIOCOUTQ, &unacked) < 0 || ioctl(fd, SIOCOUTQNSD, &unsent) < 0)
+		die("ioctl SIOCOUTQ:");
+	note("still in the kernel: %d bytes not acknowledged yet, %d of them not even sent",
+	     unacked, unsent);
+	return sent;
 }
 
 /* Request and answer: each request is --request bytes in send() calls of
@@ -192,7 +217,7 @@ static void send_bytes(int fd, const struct options *opt)
  * nothing to send with that ACK and delays it (up to 40 ms on Linux).
  * Each request then takes a delayed ACK's time; with TCP_NODELAY, a round
  * trip. */
-static void send_requests(int fd, const struct options *opt)
+static long send_requests(int fd, const struct options *opt)
 {
 	size_t chunk = (size_t)(opt->chunk > 0 ? opt->chunk : opt->request);
 	unsigned char *buf = malloc(chunk);
@@ -201,7 +226,7 @@ static void send_requests(int fd, const struct options *opt)
 
 	if (buf == NULL)
 		die("malloc:");
-	while (sent < opt->bytes) {
+	while (sent < opt->bytes) { /* the last request too is sent whole */
 		long end = sent + opt->request;
 		double t = clock_ms();
 		int writes = 0;
@@ -222,6 +247,7 @@ static void send_requests(int fd, const struct options *opt)
 	note("%ld requests in %.1f ms, %.1f ms each, %s", requests, clock_ms() - t0,
 	     (clock_ms() - t0) / (double)requests,
 	     opt->nodelay ? "with TCP_NODELAY" : "with Nagle's algorithm (no TCP_NODELAY)");
+	return sent;
 }
 
 /* The receiver's one-byte answer to a whole request. */
@@ -283,34 +309,26 @@ static void parse_options(int argc, char **argv, struct options *opt)
 	const struct lesson_opt options[] = {
 		OPT_BIND(&opt->host, "the receiver's address (default " DEFAULT_HOST ")"),
 		OPT_SERVER_PORT(&opt->port),
-		{ 'n', "bytes", OPT_NUMBER, &opt->bytes, "BYTES", "how many bytes to send "
-		  "(default 100000)", .what = "byte count", .min = 1, .max = 1L << 28 },
-		{ 'c', "chunk", OPT_NUMBER, &opt->chunk, "BYTES", "bytes per send() (default: "
-		  "all in one)", .what = "chunk size", .min = 1, .max = 1L << 24 },
-		{ 0, "request", OPT_NUMBER, &opt->request, "BYTES", "after every BYTES sent, wait "
-		  "for a one-byte answer\n(receiver --answer BYTES)", .what = "request size",
-		  .min = 1, .max = 1L << 24 },
+		{ 'n', "bytes", OPT_NUMBER, &opt->bytes, "BYTES", "how many bytes to send (default "
+		  "100000)", .what = "byte count", .min = 1, .max = 1L << 28 },
+		{ 'c', "chunk", OPT_NUMBER, &opt->chunk, "BYTES", "bytes per send() (default: all in "
+		  "one)", .what = "chunk size", .min = 1, .max = 1L << 24 },
+		{ 0, "request", OPT_NUMBER, &opt->request, "BYTES", "wait for a one-byte answer after "
+		  "every BYTES", .what = "request size", .min = 1, .max = 1L << 24 },
 		{ 0, "nodelay", OPT_FLAG, &opt->nodelay, .help = "set TCP_NODELAY: no Nagle" },
 		{ 0, "cc", OPT_STRING, &opt->cc, "NAME", "congestion control: reno, cubic...",
 		  .what = "algorithm" },
 		{ 0, "sndbuf", OPT_NUMBER, &opt->sndbuf, "BYTES", "set SO_SNDBUF",
 		  .what = "buffer size", .min = 1, .max = 1L << 26 },
-		{ 'w', "wait", OPT_NUMBER, &opt->wait_ms, "MS", "wait MS ms after connect() "
-		  "before sending", .what = "wait", .min = 0, .max = 600000 },
-		{ 'i', "info", OPT_NUMBER, &opt->info_ms, "MS", "while sending, a line of TCP_INFO "
-		  "every MS ms\n(with -c: between send() calls)", .what = "interval", .min = 1,
-		  .max = 600000 },
+		{ 'w', "wait", OPT_NUMBER, &opt->wait_ms, "MS", "wait MS ms before the first send()",
+		  .what = "wait", .min = 0, .max = 600000 },
+		{ 'i', "info", OPT_NUMBER, &opt->info_ms, "MS", "a line of TCP_INFO every MS ms (with "
+		  "-c)", .what = "interval", .min = 1, .max = 600000 },
 		{ 'v', "verbose", OPT_FLAG, &opt->verbose, .help = "a line for every send()" },
 		{ 0 }
 	};
 
 	*opt = (struct options){ .host = DEFAULT_HOST, .bytes = 100000 };
-	lesson_options(argc, argv, &(struct lesson_cli){
-		.about = "Lesson 19: connect to the receiver, send BYTES of a known pattern, "
-			 "wait until it\nhas read them all, and print what the kernel's TCP "
-			 "did (TCP_INFO).",
-		.opts = options });
-	/* A request is sent whole: round the bytes up to whole requests. */
-	if (opt->request > 0)
-		opt->bytes = (opt->bytes + opt->request - 1) / opt->request * opt->request;
+	lesson_options(argc, argv, &(struct lesson_cli){ .opts = options,
+		.about = "Lesson 19: send BYTES to the receiver, then print what TCP did." });
 }
