@@ -231,8 +231,8 @@ static void receive_all(int conn, const struct options *opt)
 	note("end of file: %ld bytes in %ld recv() calls over %.1f ms, %s", total, reads,
 	     clock_ms() - t, misplaced == 0 ? "every byte in order" : "");
 	if (misplaced > 0)
-		printf("%ld bytes were not the pattern's: lost, repeated or out of place\n",
-		       misplaced);
+		printf("%ld byte%s not the pattern's: lost, repeated or out of place\n",
+		       misplaced, misplaced == 1 ? " was" : "s were");
 }
 
 /* How many segments reached us out of order (after a later one: the

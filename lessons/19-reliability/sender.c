@@ -290,6 +290,7 @@ static void wait_for_receiver(int fd, long bytes)
 	ssize_t n;
 	double ms;
 
+	/* EXERCISE 3: half-close, then read until the receiver closes: only then has it read it all */
 	if (shutdown(fd, SHUT_WR) < 0)
 		die("shutdown:");
 	do
@@ -297,6 +298,7 @@ static void wait_for_receiver(int fd, long bytes)
 	while (n > 0 || (n < 0 && errno == EINTR));
 	if (n < 0)
 		die("recv:");
+	/* END EXERCISE 3 */
 	ms = clock_ms() - connected_at;
 	note("the receiver has read all %ld bytes and closed: %.1f ms after connect(), "
 	     "%.3f Mbit/s", bytes, ms, ms > 0 ? (double)bytes * 8 / ms / 1000 : 0);
