@@ -25,7 +25,8 @@ segment by segment against what its README says to watch for:
   1,448 payload bytes (7 of them); mss-loopback: as one segment;
 - nagle: with Nagle's algorithm the second write of a request leaves
   only after the receiver's (delayed) ACK of the first, 30 ms or more
-  later; with TCP_NODELAY before it;
+  later; with TCP_NODELAY before it; the second sender, started "after
+  500ms", runs on the first one's host (no third host);
 - slow-link: queue drops in two episodes at least (slow start's
   overshoot, then the congestion window grown back: the sawtooth), every
   dropped range sent again, every byte delivered, no faster than 2 Mbit/s.
@@ -94,6 +95,7 @@ class Run:
         socks = re.search(r"^sockets\n((?:  .*\n)*)", out, re.M)
         self.sockets = socks.group(1) if socks else ""
         names, self.out = {}, []
+        self.hosts = re.findall(r" src=link ev=host i=\d+ name=(\S+)", rec)
         for line in rec.splitlines():
             m = re.search(r" src=proc ev=start pid=(\d+) name=(\S+)", line)
             if m:
@@ -335,7 +337,10 @@ def nagle(r, who):
     for s in r.to_receiver():
         if s.flags == "SYN" and s.src not in conns:
             conns.append(s.src)
-    check(len(conns) == 2, "%s: nagle: two senders, one after the other" % who)
+    # "after 500ms sender ...": the second sender on the first one's host.
+    check(len(conns) == 2 and r.hosts == ["receiver", "sender"],
+          "%s: nagle: two senders from one host, one after the other (hosts %s)"
+          % (who, r.hosts))
     if len(conns) != 2:
         return
     held = requests(r, conns[0])
