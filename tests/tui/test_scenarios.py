@@ -34,7 +34,7 @@ JOBS = 3
 SLOW = {("18", "two-cpus"): 16, ("18", "full"): 4, ("18", "one-cpu"): 4, ("05", None): 4,
         ("06", None): 4, ("07", None): 4, ("08", None): 4, ("09", None): 4,
         ("19", "slow-link"): 5, ("19", "zero-window"): 2, ("19", "ack-lost"): 2,
-        ("19", "syn-lost"): 2}
+        ("19", "syn-lost"): 2, ("13", "cut"): 5, ("13", "hosts"): 3}
 
 
 class Run:
@@ -266,6 +266,12 @@ CLAIMS = {
          lambda r: not r.sock(r"SYN_RECV$")),
         ("every program still held (the server waiting for Enter)",
          lambda r: r.procs_named("client") == 3 and not any(st.startswith("exited") for _, st in r.procs))],
+    ("03", "lastack-lost"): [
+        ("the last ACK lost (on hosts)", lambda r: segs19(r)[-3][5].startswith("dropped")
+         and r.flags()[-3:] == ["ACK", "FIN,ACK", "ACK"] and r.segs[-3][0].startswith("10.0.0.2:")),
+        ("the FIN sent again, TIME_WAIT answers it",
+         lambda r: r.flags().count("FIN,ACK") == 3 and r.sock(r"client\[\d+\] .*TIME_WAIT")
+         and not any("RST" in f for f in r.flags()))],
     ("03", "closewait"): [
         ("the server's end sits in CLOSE_WAIT", lambda r: r.sock(r"server\[\d+\] fd \d+ .*CLOSE_WAIT$")),
         ("the client's in FIN_WAIT2", lambda r: r.sock(r"client\[\d+\] .*FIN_WAIT2$")),
@@ -357,6 +363,20 @@ CLAIMS = {
          and r.said("server", r"SO_REUSEPORT")),
         ("and a balancer in front of them", lambda r: r.sock(r"balancer\[\d+\] fd \d+ \S+ \* LISTEN$")
          and r.said_count("balancer", r"^backend \d: ") == 2)],
+    ("13", "hosts"): [
+        ("on four hosts: the balancer and the two backends each on its own address",
+         lambda r: r.said("balancer", r"^listening on 10\.0\.0\.3:")
+         and r.said("balancer", r"^backend 1: 10\.0\.0\.1:") and r.said("balancer", r"^backend 2: 10\.0\.0\.2:")),
+        ("clients take turns: two on each backend",
+         lambda r: r.said_count("balancer", r"^client 10\.0\.0\.4:\d+ -> backend 10\.0\.0\.1:") == 2
+         and r.said_count("balancer", r"^client 10\.0\.0\.4:\d+ -> backend 10\.0\.0\.2:") == 2)],
+    ("13", "cut"): [
+        ("the link to one backend cut: every SYN to it dropped",
+         lambda r: [s[5][:7] for s in segs19(r) if s[2].startswith("10.0.0.2:")].count("dropped") >= 2
+         and all(s[5].startswith("dropped") for s in segs19(r) if s[2].startswith("10.0.0.2:"))),
+        ("the connect times out, the balancer skips it",
+         lambda r: r.said("balancer", r"backend 10\.0\.0\.2:\d+ is down \(Connection timed out\)")
+         and r.said_count("balancer", r"^client \S+ -> backend 10\.0\.0\.1:") == 3)],
     ("14", None): [
         ("every 5th datagram dropped", lambda r: r.said_count("server", r"dropped \(--drop 5\)") == 4),
         ("the client names exactly which were lost", lambda r: r.said("client", r"lost 4 \(5 10 15 20\)")),
