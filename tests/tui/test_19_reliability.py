@@ -17,7 +17,8 @@ segment by segment against what its README says to watch for:
 - data-lost-rto (a tiny window): no duplicate ACK before the dropped
   range is sent again, 200 ms or more later (the minimum RTO);
 - reorder: the segment held back arrives after the next one, the
-  receiver's duplicate ACK, no retransmission at all, bytes in order;
+  receiver acknowledges up to the hole again with a SACK block for the
+  early one, no retransmission at all, bytes in order;
 - zero-window: a window of 0 from the receiver, at least one probe from
   the sender while it lasts (no data: seq one below what was acknowledged),
   then a window update (the same ACK, a window above 0);
@@ -28,11 +29,13 @@ segment by segment against what its README says to watch for:
   later; with TCP_NODELAY before it; the second sender, started "after
   500ms", runs on the first one's host (no third host);
 - slow-link: queue drops in two episodes at least (slow start's
-  overshoot, then the congestion window grown back: the sawtooth), every
-  dropped range sent again, every byte delivered, no faster than 2 Mbit/s.
-Where the checkout has TCP analysis (tui/analysis.c), the labels are
-checked too: retransmission, duplicate ACK with SACK blocks, fast
-retransmission, zero window, zero-window probe, window update.
+  overshoot, then the congestion window grown back), every dropped range
+  sent again, every byte delivered, no faster than 2 Mbit/s; the
+  sender's congestion window over time (socklab's TCP_INFO samples)
+  cut and grown back at least twice: the sawtooth.
+The labels socklab's TCP analysis gives the segments are checked too: retransmission, duplicate ACK with SACK blocks, fast
+retransmission, out-of-order and previous segment lost, zero window,
+zero-window probe, window update.
 
 And the screen at 80x24: `socklab run 19 syn-lost`, continued, shows on
 the ladder the dropped SYN (ending in X) and the SYN sent again.
@@ -48,11 +51,9 @@ import threading
 import urllib.parse
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from tuilib import AS_NOBODY, ROOT, SOCKLAB, Tmux, can_setpriv, check, finish, need
+from tuilib import AS_NOBODY, SOCKLAB, Tmux, can_setpriv, check, finish, need
 
 JOBS = 3
-# The analysis labels exist in this checkout: they are checked too.
-LABELS = os.path.exists(os.path.join(ROOT, "tui", "analysis.c"))
 SEG = re.compile(r"^  (\d+\.\d+) (\S+) > (\S+) (\S+) (.*)$", re.M)
 
 
@@ -62,10 +63,16 @@ class Seg:
     def __init__(self, m):
         self.t, self.src, self.dst, self.flags = float(m[1]), m[2], m[3], m[4]
         rest = m[5]
+        # " [TCP label, label] [fate]": the analysis's labels, then the
+        # link's fate (either may be missing).
         self.labels = []
-        lm = re.search(r" ?\[([^\]]*)\]$", rest)
-        if lm:
-            self.labels = [w.strip() for w in lm.group(1).split(",")]
+        while True:
+            lm = re.search(r" ?\[([^\]]*)\]$", rest)
+            if lm is None:
+                break
+            words = lm.group(1)
+            words = words[4:] if words.startswith("TCP ") else words
+            self.labels = [w.strip() for w in words.split(",")] + self.labels
             rest = rest[:lm.start()]
         num = lambda k: int(re.search(r"\b%s=(\d+)" % k, rest).group(1)) \
             if re.search(r"\b%s=(\d+)" % k, rest) else None
@@ -92,6 +99,16 @@ class Run:
         self.name, self.rc, self.err = name, rc, err
         sec = re.search(r"^segments\n((?:  .*\n)*)", out, re.M)
         self.segs = [Seg(m) for m in SEG.finditer(sec.group(1) if sec else "")]
+        # TCP_INFO over time: {"LOCAL > PEER": [(t, cwnd), ...]}
+        self.samples, cur = {}, None
+        tcp = re.search(r"^tcp over time\n((?:  .*\n)*)", out, re.M)
+        for line in (tcp.group(1) if tcp else "").splitlines():
+            m = re.match(r"^    ([\d.]+) \S+ cwnd=(\d+) ", line)
+            if m and cur is not None:
+                self.samples[cur].append((float(m.group(1)), int(m.group(2))))
+            elif not line.startswith("    "):
+                cur = line.strip()
+                self.samples[cur] = []
         socks = re.search(r"^sockets\n((?:  .*\n)*)", out, re.M)
         self.sockets = socks.group(1) if socks else ""
         names, self.out = {}, []
@@ -170,10 +187,9 @@ def syn_lost(r, who):
            " again" % (who, first.seq if first else "?"), syns)
     gap = again[0].t - first.t if again else -1
     check(0.8 <= gap <= 1.5, "%s: syn-lost: sent again %.3f s later (0.8 to 1.5)" % (who, gap))
-    if LABELS:
-        check(bool(again) and again[0].label("retransmission"),
-              "%s: syn-lost: the second SYN is labelled a retransmission (%s)"
-              % (who, again[0].labels if again else None))
+    check(bool(again) and again[0].label("retransmission"),
+          "%s: syn-lost: the second SYN is labelled a retransmission (%s)"
+          % (who, again[0].labels if again else None))
     m = re.search(r"connect\(\): \S+ -> \S+ after ([\d.]+) ms", r.text("sender"))
     check(m is not None and 800 <= float(m.group(1)) <= 1500 and r.delivered(1000),
           "%s: syn-lost: the sender's connect() took %s ms, then all 1,000 bytes arrived"
@@ -188,9 +204,10 @@ def ack_lost(r, who):
            "%s: ack-lost: the handshake's last ACK, and only it, dropped" % who, to)
     synacks = [s for s in back if s.flags == "SYN,ACK"]
     gap = synacks[1].t - synacks[0].t if len(synacks) == 2 else -1
-    check(len(synacks) == 2 and synacks[0].seq == synacks[1].seq and 0.8 <= gap <= 1.5,
-          "%s: ack-lost: the receiver sent its SYN,ACK again %.3f s later (0.8 to 1.5)"
-          % (who, gap))
+    check(len(synacks) == 2 and synacks[0].seq == synacks[1].seq and 0.8 <= gap <= 1.5 and
+          synacks[1].label("retransmission"),
+          "%s: ack-lost: the receiver sent its SYN,ACK again %.3f s later (0.8 to 1.5), "
+          "labelled a retransmission" % (who, gap))
     m = re.search(r"^ +([\d.]+) - -> SYN_RECV .*\n +([\d.]+) SYN_RECV -> ESTABLISHED",
                   r.sockets, re.M)
     check(m is not None and 0.8 <= float(m.group(2)) - float(m.group(1)) <= 1.5,
@@ -211,14 +228,22 @@ def resent(data, lost):
     return [s for s in data if s.t > lost.t and s.seq == lost.seq]
 
 
+def acks_of_hole(r, lost, again):
+    """The receiver's ACKs that ask again for the lost bytes before they
+    are sent again: all but the first ACK up to them (that one
+    acknowledged the segment before the hole)."""
+    upto = [s for s in r.from_receiver() if s.len == 0 and s.ack == lost.seq and
+            again and s.t < again[0].t]
+    return upto[1:]
+
+
 def data_lost(r, who):
     data, lost = first_drop(r)
     verify(lost is not None, "%s: data-lost: one data segment dropped by the link" % who, data)
     if lost is None:
         return
     again = resent(data, lost)
-    dups = [s for s in r.from_receiver() if s.len == 0 and s.ack == lost.seq and s.t > lost.t
-            and again and s.t < again[0].t]
+    dups = acks_of_hole(r, lost, again)
     verify(len(again) == 1 and again[0].len == lost.len and not again[0].dropped(),
            "%s: data-lost: the dropped range (seq %d, %d bytes) sent again, exactly once"
            % (who, lost.seq, lost.len), again)
@@ -227,13 +252,16 @@ def data_lost(r, who):
     gap = again[0].t - lost.t if again else -1
     check(0 < gap < 0.15, "%s: data-lost: sent again %.0f ms after the loss: fast, "
           "before any timer (a round trip is 20 ms)" % (who, gap * 1000))
-    if LABELS:
-        check(len(dups) >= 3 and all(s.label("duplicate ACK") and s.sack for s in dups),
-              "%s: data-lost: each labelled a duplicate ACK, with SACK blocks (%s)"
-              % (who, [(s.labels, s.sack) for s in dups]))
-        check(bool(again) and again[0].label("fast retransmission"),
-              "%s: data-lost: the resend is labelled a fast retransmission (%s)"
-              % (who, again[0].labels if again else None))
+    # Each SACK block starts right after the hole: the bytes beyond it
+    # have arrived.
+    after = "%d-" % (lost.seq + lost.len)
+    verify(len(dups) >= 3 and all(s.label("duplicate ACK") and s.sack and
+                                  s.sack.startswith(after) for s in dups),
+           "%s: data-lost: each labelled a duplicate ACK, with a SACK block from %s on"
+           % (who, after), [(s.labels, s.sack) for s in dups])
+    check(bool(again) and again[0].label("fast retransmission"),
+          "%s: data-lost: the resend is labelled a fast retransmission (%s)"
+          % (who, again[0].labels if again else None))
     check(r.delivered(30000), "%s: data-lost: every byte delivered, in order" % who)
 
 
@@ -244,20 +272,16 @@ def data_lost_rto(r, who):
         return
     again = resent(data, lost)
     gap = again[0].t - lost.t if again else -1
-    dups = [s for s in r.from_receiver() if s.len == 0 and s.ack == lost.seq and s.t > lost.t
-            and again and s.t < again[0].t]
+    dups = acks_of_hole(r, lost, again)
     check(len(again) == 1 and gap >= 0.2,
           "%s: data-lost-rto: the dropped range sent again %.0f ms later (the RTO: 200 ms "
           "at least)" % (who, gap * 1000))
-    # The ACK of the segment before the lost one has ack=lost.seq: it is
-    # the first, not a duplicate.
-    check(len(dups) <= 1, "%s: data-lost-rto: no duplicate ACK came first (%d ACKs of %d)"
-          % (who, len(dups), lost.seq))
-    if LABELS:
-        check(bool(again) and again[0].label("retransmission") and
-              not again[0].label("fast retransmission"),
-              "%s: data-lost-rto: labelled a retransmission, not a fast one (%s)"
-              % (who, again[0].labels if again else None))
+    check(len(dups) == 0, "%s: data-lost-rto: no duplicate ACK came first (%d)"
+          % (who, len(dups)))
+    check(bool(again) and again[0].label("retransmission") and
+          not again[0].label("fast retransmission"),
+          "%s: data-lost-rto: labelled a retransmission, not a fast one (%s)"
+          % (who, again[0].labels if again else None))
     check(r.delivered(6000), "%s: data-lost-rto: every byte delivered, in order" % who)
 
 
@@ -271,12 +295,16 @@ def reorder(r, who):
     seqs = [s.seq for s in data]
     check(seqs.count(late[0].seq) == 1 and len(set(seqs)) == len(seqs),
           "%s: reorder: no segment sent twice (no retransmission)" % who)
-    dup = [s for s in r.from_receiver() if s.ack == late[0].seq and s.len == 0]
-    check(len(dup) >= 2, "%s: reorder: the receiver's duplicate ACK (ack=%d, %d times)"
-          % (who, late[0].seq, len(dup)))
-    if LABELS:
-        check(any(s.label("duplicate ACK") for s in dup),
-              "%s: reorder: labelled a duplicate ACK" % who)
+    early = next((s for s in data if s.seq == late[0].seq + late[0].len), None)
+    again = [s for s in r.from_receiver() if s.ack == late[0].seq and s.len == 0][1:]
+    sack = "%d-%d" % (early.seq, early.seq + early.len) if early else "?"
+    check(len(again) >= 1 and again[0].sack == sack,
+          "%s: reorder: the receiver acknowledges up to the hole (ack=%d) again, with a SACK "
+          "block for the segment that came early (%s)" % (who, late[0].seq, sack))
+    check(late[0].label("out-of-order") and early is not None and
+          early.label("previous segment lost"),
+          "%s: reorder: labelled out-of-order, the one before it previous segment lost"
+          % who)
     check(r.delivered(30000), "%s: reorder: every byte delivered, in order" % who)
 
 
@@ -295,11 +323,10 @@ def zero_window(r, who):
           % (who, len(probes)))
     verify(bool(update) and update[0].t - z.t > 1.0,
            "%s: zero-window: then a window update, when the receiver reads again" % who, back)
-    if LABELS:
-        check(z.label("zero window") and probes and all(p.label("zero-window probe")
-                                                         for p in probes) and
-              update and update[0].label("window update"),
-              "%s: zero-window: labelled zero window, zero-window probe, window update" % who)
+    check(z.label("zero window") and probes and all(p.label("zero-window probe")
+                                                     for p in probes) and
+          update and update[0].label("window update"),
+          "%s: zero-window: labelled zero window, zero-window probe, window update" % who)
     check(r.delivered(100000), "%s: zero-window: every byte delivered, in order" % who)
 
 
@@ -359,6 +386,20 @@ def nagle(r, who):
           "%s: nagle: both senders done, every byte in order" % who)
 
 
+def cuts(series):
+    """The congestion window's cuts: how often it fell to 70% or less of
+    the highest it had reached since the last cut, each after growing by
+    5 segments or more from the lowest it had fallen to."""
+    n, peak, low = 0, 0, None
+    for _, c in series:
+        if low is None or c < low:
+            low = c
+        peak = max(peak, c)
+        if c <= 0.7 * peak and peak - (low if n else 0) >= 5:
+            n, peak, low = n + 1, c, c
+    return n
+
+
 def slow_link(r, who):
     data = r.to_receiver(True)
     drops = [s for s in data if s.label("dropped-queue") or s.label("queue")]
@@ -382,6 +423,13 @@ def slow_link(r, who):
           % (who, m.group(1) if m else "?"))
     check(len(re.findall(r"bytes sent so far; MSS 1448, cwnd \d+", r.text("sender"))) >= 3,
           "%s: slow-link: the sender's TCP_INFO lines while it sends (cwnd)" % who)
+    # The sender's socket over time (TCP_INFO in socklab's sock_diag dumps).
+    series = next((v for k, v in r.samples.items() if k.startswith("10.0.0.2:")), [])
+    top = max((c for _, c in series), default=0)
+    verify(len(series) >= 20 and top >= 20 and cuts(series) >= 2,
+           "%s: slow-link: cwnd over time: slow start up to %d segments, then cut, grown "
+           "back and cut again, %d times (the sawtooth)" % (who, top, cuts(series)),
+           " ".join("%.2f:%d" % p for p in series[::10]))
 
 
 CHECKS = [(None, default), ("syn-lost", syn_lost), ("ack-lost", ack_lost),
@@ -439,9 +487,8 @@ def screen(prefix, who):
               all(len(r) <= 80 for r in rows),
               "%s: screen: the ladder at 80x24 shows the SYN dropped (X) and the SYN sent "
               "again %.3f s later" % (who, t1 - t0))
-        if LABELS:
-            check(bool(again) and "retrans" in again[0],
-                  "%s: screen: the SYN sent again is labelled a retransmission" % who)
+        check(bool(again) and "retrans" in again[0],
+              "%s: screen: the SYN sent again is labelled a retransmission" % who)
 
 
 def main():

@@ -119,11 +119,19 @@ class Run:
 # ---- lesson 19: the segments' numbers and fates ----
 
 def seg_fields(line):
-    """(t, src, dst, flags, {seq, ack, win, len}, fate or "") of a segment line."""
+    """(t, src, dst, flags, {seq, ack, win, len}, the link's fate or "",
+    the TCP analysis's labels, the line) of a segment line."""
     m = re.match(r"([\d.]+) (\S+) > (\S+) (\S+) (.*)$", line)
     nums = {k: int(v) for k, v in re.findall(r"\b(seq|ack|win|len)=(\d+)", m.group(5))}
-    fate = re.search(r"\[([^\]]*)\]$", m.group(5))
-    return float(m.group(1)), m.group(2), m.group(3), m.group(4), nums, fate.group(1) if fate else ""
+    fate = re.search(r" \[([^\]]*)\]$", m.group(5))
+    fate = fate.group(1) if fate and not fate.group(1).startswith("TCP ") else ""
+    labels = re.search(r" \[TCP ([^\]]*)\]", m.group(5))
+    return (float(m.group(1)), m.group(2), m.group(3), m.group(4), nums, fate,
+            labels.group(1).split(", ") if labels else [], line)
+
+
+def labelled(segs, word):
+    return [s for s in segs if any(word in l for l in s[6])]
 
 
 def segs19(r):
@@ -462,21 +470,27 @@ CLAIMS = {
          and to_receiver(r)[0][5].startswith("dropped")),
         ("connect() waits, the SYN is sent again 1 s later",
          lambda r: r.said("sender", r"connect\(\): .* after 1\d\d\d\.\d ms")
-         and [s[3] for s in to_receiver(r)].count("SYN") == 2 and delivered(r, 1000))],
+         and [s[3] for s in labelled(to_receiver(r), "retransmission")] == ["SYN"]
+         and delivered(r, 1000))],
     ("19", "ack-lost"): [
         ("the handshake's last ACK is lost", lambda r: to_receiver(r)[1][3] == "ACK"
          and to_receiver(r)[1][5].startswith("dropped")),
         ("SYN_RECV, the SYN,ACK resent", lambda r: "SYN_RECV -> ESTABLISHED" in r.history
-         and [s[3] for s in from_receiver(r)].count("SYN,ACK") == 2 and delivered(r, 1000))],
+         and [s[3] for s in labelled(from_receiver(r), "retransmission")] == ["SYN,ACK"]
+         and delivered(r, 1000))],
     ("19", "data-lost"): [
         ("one segment lost in a burst, resent at once (fast retransmit)",
-         lambda r: one_drop_resent(r, (0, 0.15))),
-        ("duplicate ACKs", lambda r: dup_acks(r) >= 4),
+         lambda r: one_drop_resent(r, (0, 0.15))
+         and len(labelled(to_receiver(r, True), "fast retransmission")) == 1),
+        ("duplicate ACKs, SACK", lambda r: dup_acks(r) >= 4
+         and sum(1 for s in labelled(from_receiver(r), "duplicate ACK") if "<SACK " in s[7]) >= 3),
         ("every byte in order", lambda r: delivered(r, 30000))],
     ("19", "data-lost-rto"): [
         ("a tiny window", lambda r: r.said("receiver", r"SO_RCVBUF: asked for 1448 bytes")),
         ("one segment lost, no duplicate ACKs, the RTO resends",
-         lambda r: one_drop_resent(r, (0.2, 2)) and dup_acks(r) <= 1 and delivered(r, 6000))],
+         lambda r: one_drop_resent(r, (0.2, 2)) and dup_acks(r) <= 1
+         and not labelled(from_receiver(r), "duplicate ACK")
+         and len(labelled(to_receiver(r, True), "retransmission")) == 1 and delivered(r, 6000))],
     ("19", "reorder"): [
         ("one segment overtaken by the next, nothing sent twice",
          lambda r: sum(1 for s in to_receiver(r, True) if s[5] == "reordered") == 1
@@ -486,11 +500,9 @@ CLAIMS = {
     ("19", "zero-window"): [
         ("the receiver stops reading: window 0",
          lambda r: r.said("receiver", r"not reading for 1500 ms")
-         and any(s[4].get("win") == 0 for s in from_receiver(r))),
-        ("probes, a window update", lambda r: any(
-            s[4].get("len", 0) == 0 and s[0] > z[0] and s[4]["seq"] == z[4]["ack"] - 1
-            for z in from_receiver(r)[:] if z[4].get("win") == 0 for s in to_receiver(r))
-         and delivered(r, 100000))],
+         and any(s[4].get("win") == 0 for s in labelled(from_receiver(r), "zero window"))),
+        ("probes, a window update", lambda r: labelled(to_receiver(r), "zero-window probe")
+         and labelled(from_receiver(r), "window update") and delivered(r, 100000))],
     ("19", "mss"): [
         ("one 10,000-byte send() on an MTU-1500 link: segments of 1,448 bytes",
          lambda r: r.said("sender", r"10000 bytes handed to the kernel in 1 send\(\) call")
