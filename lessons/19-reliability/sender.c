@@ -174,7 +174,7 @@ static long send_bytes(int fd, const struct options *opt)
 	size_t chunk = (size_t)(opt->chunk > 0 ? opt->chunk : opt->bytes);
 	unsigned char *buf = malloc(chunk);
 	char text[TCP_INFO_TEXT];
-	long sent = 0, calls = 0;
+	long sent = 0, calls = 0, segments;
 	unsigned mss = tcp_mss(fd);
 	double last_info = clock_ms();
 	int unacked, unsent;
@@ -196,9 +196,10 @@ static long send_bytes(int fd, const struct options *opt)
 		}
 	}
 	free(buf);
-	note("%ld bytes handed to the kernel in %ld send() call%s: at least %ld segments of "
-	     "at most %u bytes", sent, calls, calls == 1 ? "" : "s",
-	     mss > 0 ? (sent + (long)mss - 1) / (long)mss : 0, mss);
+	segments = mss > 0 ? (sent + (long)mss - 1) / (long)mss : 0;
+	note("%ld bytes handed to the kernel in %ld send() call%s: at least %ld segment%s of "
+	     "at most %u bytes", sent, calls, calls == 1 ? "" : "s", segments,
+	     segments == 1 ? "" : "s", mss);
 	/* What send() returning leaves to the kernel: the bytes of our send
 	 * queue not acknowledged yet (SIOCOUTQ), and of those, the bytes not
 	 * even sent yet (SIOCOUTQNSD). */
