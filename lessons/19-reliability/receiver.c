@@ -103,8 +103,14 @@ static int open_listener(const struct options *opt)
 		die("setsockopt SO_REUSEADDR:");
 	if (opt->rcvbuf > 0)
 		set_receive_buffer(fd, opt->rcvbuf);
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+		int saved = errno; /* close() may change errno; die() reports bind's */
+
+		close(fd);
+		freeaddrinfo(ai);
+		errno = saved;
 		die("bind:");
+	}
 	freeaddrinfo(ai);
 	if (listen(fd, 16) < 0)
 		die("listen:");

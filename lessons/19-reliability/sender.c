@@ -56,7 +56,7 @@ struct options {
 /* main() is the whole story; each step is a function below it, in order. */
 static void parse_options(int argc, char **argv, struct options *opt);
 static int connect_to_receiver(const struct options *opt);
-static void set_send_options(int fd, const struct options *opt);
+static int set_send_options(int fd, const struct options *opt);
 static long send_bytes(int fd, const struct options *opt);
 static long send_requests(int fd, const struct options *opt);
 static void wait_for_answer(int fd);
@@ -112,7 +112,11 @@ static int connect_to_receiver(const struct options *opt)
 			saved = errno;
 			continue;
 		}
-		set_send_options(fd, opt);
+		if (set_send_options(fd, opt) < 0) {
+			close(fd);
+			freeaddrinfo(list);
+			exit(EXIT_RUNTIME);
+		}
 		t = clock_ms();
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
 			saved = errno;
@@ -137,8 +141,10 @@ static int connect_to_receiver(const struct options *opt)
 	return fd;
 }
 
-/* Both before connect(), so that they hold from the first segment on. */
-static void set_send_options(int fd, const struct options *opt)
+/* All before connect(), so that they hold from the first segment on.
+ * Returns 0, or -1 (said why) when the kernel refuses one: an algorithm
+ * it does not have, for --cc. */
+static int set_send_options(int fd, const struct options *opt)
 {
 	int one = 1, size = (int)opt->sndbuf;
 	socklen_t len = sizeof(size);
@@ -146,23 +152,29 @@ static void set_send_options(int fd, const struct options *opt)
 	/* SO_SNDBUF bounds what send() may leave queued in the kernel: the
 	 * bytes in flight (sent, not yet acknowledged) and those not sent yet. */
 	if (opt->sndbuf > 0) {
-		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)) < 0)
-			die("setsockopt SO_SNDBUF:");
-		if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, &len) < 0)
-			die("getsockopt SO_SNDBUF:");
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)) < 0 ||
+		    getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, &len) < 0) {
+			warn("SO_SNDBUF:");
+			return -1;
+		}
 		printf("SO_SNDBUF: asked for %ld bytes, the kernel gives %d\n", opt->sndbuf, size);
 	}
 	/* TCP_CONGESTION: which algorithm grows and cuts the congestion window
 	 * ("reno", "cubic": /proc/sys/net/ipv4/tcp_allowed_congestion_control). */
 	if (opt->cc != NULL &&
-	    setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, opt->cc, (socklen_t)strlen(opt->cc)) < 0)
-		die("setsockopt TCP_CONGESTION %s:", opt->cc);
+	    setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, opt->cc, (socklen_t)strlen(opt->cc)) < 0) {
+		warn("setsockopt TCP_CONGESTION %s:", opt->cc);
+		return -1;
+	}
 	/* EXERCISE 2: with --nodelay, turn Nagle's algorithm off */
 	/* TCP_NODELAY: send every write at once, even a small one while an
 	 * earlier segment is still unacknowledged. */
-	if (opt->nodelay && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
-		die("setsockopt TCP_NODELAY:");
+	if (opt->nodelay && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0) {
+		warn("setsockopt TCP_NODELAY:");
+		return -1;
+	}
 	/* END EXERCISE 2 */
+	return 0;
 }
 
 /* -n bytes in send() calls of -c bytes. send() returns as soon as the
@@ -177,7 +189,7 @@ static long send_bytes(int fd, const struct options *opt)
 	long sent = 0, calls = 0, segments;
 	unsigned mss = tcp_mss(fd);
 	double last_info = clock_ms();
-	int unacked, unsent;
+	int unacked = 0, unsent = 0;
 
 	if (buf == NULL)
 		die("malloc:");
