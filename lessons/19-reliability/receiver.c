@@ -314,8 +314,7 @@ static int unread_bytes(int conn)
 static void parse_options(int argc, char **argv, struct options *opt)
 {
 	const struct lesson_opt options[] = {
-		OPT_BIND(&opt->host, "address to listen on (default " DEFAULT_HOST ")"),
-		OPT_PORT(&opt->port, "port to listen on (default 0: any free port)"),
+		OPT_LISTEN(&opt->host, &opt->port),
 		{ 'n', "senders", OPT_NUMBER, &opt->senders, "N",
 		  "exit after N senders (default 1; 0: never)", .max = 1000000 },
 		{ 0, "rcvbuf", OPT_NUMBER, &opt->rcvbuf, "BYTES",
