@@ -76,7 +76,10 @@ static int plan_lines(struct session *s, char *const *lines, int n, char *err, s
 	char name[64];
 
 	for (int i = 0; i < n; i++) {
-		host_of(lines[i], name, sizeof(name));
+		int ms;
+
+		/* "after 500ms @NAME CMD": the host is named after the delay. */
+		host_of(launch_after(lines[i], &ms), name, sizeof(name));
 		if (add_host(s, name, s->net.on, err, errsize) < 0)
 			return -1;
 	}

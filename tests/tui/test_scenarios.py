@@ -32,7 +32,9 @@ from tuilib import SOCKLAB, check, finish, need, run
 JOBS = 3
 # Seconds each run takes here, roughly: the long ones start first.
 SLOW = {("18", "two-cpus"): 16, ("18", "full"): 4, ("18", "one-cpu"): 4, ("05", None): 4,
-        ("06", None): 4, ("07", None): 4, ("08", None): 4, ("09", None): 4}
+        ("06", None): 4, ("07", None): 4, ("08", None): 4, ("09", None): 4,
+        ("19", "slow-link"): 5, ("19", "zero-window"): 2, ("19", "ack-lost"): 2,
+        ("19", "syn-lost"): 2, ("13", "cut"): 5, ("13", "hosts"): 3}
 
 
 class Run:
@@ -48,6 +50,8 @@ class Run:
         self.socks = [l.strip() for l in socks.splitlines() if l.startswith("  #")]
         self.history = socks
         self.segs = re.findall(r"^  [\d.]+ (\S+) > (\S+) (\S+) ", sec("segments"), re.M)
+        # The whole lines too (time, seq, ack, win, len, the link's fate).
+        self.seglines = [l.strip() for l in sec("segments").splitlines()]
         self.out, self.errs, names = [], [], {}
         for line in rec.splitlines():
             m = re.search(r" src=proc ev=start pid=(\d+) name=(\S+)", line)
@@ -110,6 +114,81 @@ class Run:
         """The server said n clients connected and n disconnected."""
         return (self.said_count("server", r"client \S+.* connected") == n and
                 self.said_count("server", r"client \S+.* disconnected") == n)
+
+
+# ---- lesson 19: the segments' numbers and fates ----
+
+def seg_fields(line):
+    """(t, src, dst, flags, {seq, ack, win, len}, the link's fate or "",
+    the TCP analysis's labels, the line) of a segment line."""
+    m = re.match(r"([\d.]+) (\S+) > (\S+) (\S+) (.*)$", line)
+    nums = {k: int(v) for k, v in re.findall(r"\b(seq|ack|win|len)=(\d+)", m.group(5))}
+    fate = re.search(r" \[([^\]]*)\]$", m.group(5))
+    fate = fate.group(1) if fate and not fate.group(1).startswith("TCP ") else ""
+    labels = re.search(r" \[TCP ([^\]]*)\]", m.group(5))
+    return (float(m.group(1)), m.group(2), m.group(3), m.group(4), nums, fate,
+            labels.group(1).split(", ") if labels else [], line)
+
+
+def labelled(segs, word):
+    return [s for s in segs if any(word in l for l in s[6])]
+
+
+def segs19(r):
+    return [seg_fields(l) for l in r.seglines]
+
+
+def to_receiver(r, data=None):
+    """Segments towards the receiver (its port is in its "listening on")."""
+    port = next((re.search(r":(\d+)$", t).group(1) for p, t in r.out
+                 if p == "receiver" and t.startswith("listening on ")), None)
+    return [s for s in segs19(r) if port and s[2].endswith(":" + port) and
+            (data is None or (s[4].get("len", 0) > 0) == data)]
+
+
+def from_receiver(r):
+    port = next((re.search(r":(\d+)$", t).group(1) for p, t in r.out
+                 if p == "receiver" and t.startswith("listening on ")), None)
+    return [s for s in segs19(r) if port and s[1].endswith(":" + port)]
+
+
+def delivered(r, n):
+    return (r.said("receiver", r"end of file: %d bytes .* every byte in order" % n) and
+            r.said("sender", r"the receiver has read all %d bytes" % n) and r.exited("sender", 0))
+
+
+def one_drop_resent(r, after):
+    """One data segment dropped; the same seq sent again, after seconds
+    in the range after (lo, hi)."""
+    data = to_receiver(r, True)
+    lost = [s for s in data if s[5].startswith("dropped")]
+    if len(lost) != 1:
+        return False
+    again = [s for s in data if s[0] > lost[0][0] and s[4]["seq"] == lost[0][4]["seq"]]
+    return len(again) == 1 and after[0] <= again[0][0] - lost[0][0] <= after[1]
+
+
+def dup_acks(r, same_window=True):
+    """The most ACKs without data the receiver sent with one ack number
+    (and one window: an ACK that changes the window is no duplicate)."""
+    acks = [(s[4]["ack"], s[4].get("win") if same_window else 0) for s in from_receiver(r)
+            if s[4].get("len", 0) == 0 and "ack" in s[4]]
+    return max((acks.count(a) for a in set(acks)), default=0)
+
+
+def request_ms(r, how):
+    m = re.search(r"5 requests in [\d.]+ ms, ([\d.]+) ms each, with %s" % how,
+                  "\n".join(t for p, t in r.out if p == "sender"))
+    return float(m.group(1)) if m else None
+
+
+def sawtooth(r):
+    """The sender's cwnd (its TCP_INFO lines while sending) falls, then
+    grows again."""
+    cwnd = [int(c) for p, t in r.out if p == "sender"
+            for c in re.findall(r"sent so far; MSS \d+, cwnd (\d+)", t)]
+    fall = next((i for i in range(1, len(cwnd)) if cwnd[i] < cwnd[i - 1]), None)
+    return fall is not None and any(c > cwnd[fall] for c in cwnd[fall + 1:])
 
 
 def no_rst(r):
@@ -195,6 +274,12 @@ CLAIMS = {
          lambda r: not r.sock(r"SYN_RECV$")),
         ("every program still held (the server waiting for Enter)",
          lambda r: r.procs_named("client") == 3 and not any(st.startswith("exited") for _, st in r.procs))],
+    ("03", "lastack-lost"): [
+        ("the last ACK lost (on hosts)", lambda r: segs19(r)[-3][5].startswith("dropped")
+         and r.flags()[-3:] == ["ACK", "FIN,ACK", "ACK"] and r.segs[-3][0].startswith("10.0.0.2:")),
+        ("the FIN sent again, TIME_WAIT answers it",
+         lambda r: r.flags().count("FIN,ACK") == 3 and r.sock(r"client\[\d+\] .*TIME_WAIT")
+         and not any("RST" in f for f in r.flags()))],
     ("03", "closewait"): [
         ("the server's end sits in CLOSE_WAIT", lambda r: r.sock(r"server\[\d+\] fd \d+ .*CLOSE_WAIT$")),
         ("the client's in FIN_WAIT2", lambda r: r.sock(r"client\[\d+\] .*FIN_WAIT2$")),
@@ -286,6 +371,20 @@ CLAIMS = {
          and r.said("server", r"SO_REUSEPORT")),
         ("and a balancer in front of them", lambda r: r.sock(r"balancer\[\d+\] fd \d+ \S+ \* LISTEN$")
          and r.said_count("balancer", r"^backend \d: ") == 2)],
+    ("13", "hosts"): [
+        ("on four hosts: the balancer and the two backends each on its own address",
+         lambda r: r.said("balancer", r"^listening on 10\.0\.0\.3:")
+         and r.said("balancer", r"^backend 1: 10\.0\.0\.1:") and r.said("balancer", r"^backend 2: 10\.0\.0\.2:")),
+        ("clients take turns: two on each backend",
+         lambda r: r.said_count("balancer", r"^client 10\.0\.0\.4:\d+ -> backend 10\.0\.0\.1:") == 2
+         and r.said_count("balancer", r"^client 10\.0\.0\.4:\d+ -> backend 10\.0\.0\.2:") == 2)],
+    ("13", "cut"): [
+        ("the link to one backend cut: every SYN to it dropped",
+         lambda r: [s[5][:7] for s in segs19(r) if s[2].startswith("10.0.0.2:")].count("dropped") >= 2
+         and all(s[5].startswith("dropped") for s in segs19(r) if s[2].startswith("10.0.0.2:"))),
+        ("the connect times out, the balancer skips it",
+         lambda r: r.said("balancer", r"backend 10\.0\.0\.2:\d+ is down \(Connection timed out\)")
+         and r.said_count("balancer", r"^client \S+ -> backend 10\.0\.0\.1:") == 3)],
     ("14", None): [
         ("every 5th datagram dropped", lambda r: r.said_count("server", r"dropped \(--drop 5\)") == 4),
         ("the client names exactly which were lost", lambda r: r.said("client", r"lost 4 \(5 10 15 20\)")),
@@ -363,6 +462,64 @@ CLAIMS = {
     ("18", "big-pipe"): [
         ("a 1 MiB pipe", lambda r: r.said("ipcbench", r"pipe capacity 1048576 bytes")
          and r.said("ipcbench", r"^pipe +[\d.]+ "))],
+    ("19", None): [
+        ("100,000 bytes from one host to the other, across the link, every byte in order",
+         lambda r: delivered(r, 100000) and all(s[1].startswith("10.0.0.2:") for s in to_receiver(r)))],
+    ("19", "syn-lost"): [
+        ("the first SYN is lost", lambda r: to_receiver(r)[0][3] == "SYN"
+         and to_receiver(r)[0][5].startswith("dropped")),
+        ("connect() waits, the SYN is sent again 1 s later",
+         lambda r: r.said("sender", r"connect\(\): .* after 1\d\d\d\.\d ms")
+         and [s[3] for s in labelled(to_receiver(r), "retransmission")] == ["SYN"]
+         and delivered(r, 1000))],
+    ("19", "ack-lost"): [
+        ("the handshake's last ACK is lost", lambda r: to_receiver(r)[1][3] == "ACK"
+         and to_receiver(r)[1][5].startswith("dropped")),
+        ("SYN_RECV, the SYN,ACK resent", lambda r: "SYN_RECV -> ESTABLISHED" in r.history
+         and [s[3] for s in labelled(from_receiver(r), "retransmission")] == ["SYN,ACK"]
+         and delivered(r, 1000))],
+    ("19", "data-lost"): [
+        ("one segment lost in a burst, resent at once (fast retransmit)",
+         lambda r: one_drop_resent(r, (0, 0.15))
+         and len(labelled(to_receiver(r, True), "fast retransmission")) == 1),
+        ("duplicate ACKs, SACK", lambda r: dup_acks(r) >= 4
+         and sum(1 for s in labelled(from_receiver(r), "duplicate ACK") if "<SACK " in s[7]) >= 3),
+        ("every byte in order", lambda r: delivered(r, 30000))],
+    ("19", "data-lost-rto"): [
+        ("a tiny window", lambda r: r.said("receiver", r"SO_RCVBUF: asked for 1448 bytes")),
+        ("one segment lost, no duplicate ACKs, the RTO resends",
+         lambda r: one_drop_resent(r, (0.2, 2)) and dup_acks(r) <= 1
+         and not labelled(from_receiver(r), "duplicate ACK")
+         and len(labelled(to_receiver(r, True), "retransmission")) == 1 and delivered(r, 6000))],
+    ("19", "reorder"): [
+        ("one segment overtaken by the next, nothing sent twice",
+         lambda r: sum(1 for s in to_receiver(r, True) if s[5] == "reordered") == 1
+         and len({s[4]["seq"] for s in to_receiver(r, True)}) == len(to_receiver(r, True))),
+        ("the receiver acknowledges up to the hole again, bytes still in order",
+         lambda r: dup_acks(r, False) >= 2 and delivered(r, 30000))],
+    ("19", "zero-window"): [
+        ("the receiver stops reading: window 0",
+         lambda r: r.said("receiver", r"not reading for 1500 ms")
+         and any(s[4].get("win") == 0 for s in labelled(from_receiver(r), "zero window"))),
+        ("probes, a window update", lambda r: labelled(to_receiver(r), "zero-window probe")
+         and labelled(from_receiver(r), "window update") and delivered(r, 100000))],
+    ("19", "mss"): [
+        ("one 10,000-byte send() on an MTU-1500 link: segments of 1,448 bytes",
+         lambda r: r.said("sender", r"10000 bytes handed to the kernel in 1 send\(\) call")
+         and [s[4]["len"] for s in to_receiver(r, True)] == [1448] * 6 + [1312]
+         and delivered(r, 10000))],
+    ("19", "mss-loopback"): [
+        ("the same send() on loopback: one segment",
+         lambda r: [s[4]["len"] for s in to_receiver(r, True)] == [10000] and delivered(r, 10000))],
+    ("19", "nagle"): [
+        ("small writes against delayed ACK: Nagle waits, TCP_NODELAY does not",
+         lambda r: request_ms(r, "Nagle") is not None and request_ms(r, "TCP_NODELAY") is not None
+         and request_ms(r, "Nagle") >= 20 and request_ms(r, "TCP_NODELAY") < request_ms(r, "Nagle") / 4
+         and r.said_count("receiver", r"every byte in order") == 2)],
+    ("19", "slow-link"): [
+        ("2 Mbit/s and a 20-packet queue: queue drops",
+         lambda r: any(s[5] == "dropped-queue" for s in to_receiver(r, True)) and delivered(r, 1000000)),
+        ("the cwnd sawtooth (the sender's TCP_INFO: down, then up again)", sawtooth)],
     ("21", None): [
         ("three clients join and take their nicknames",
          lambda r: all(r.said("server", r"is now %s" % n) for n in ("alice", "bob", "carol"))),
