@@ -520,6 +520,36 @@ CLAIMS = {
         ("2 Mbit/s and a 20-packet queue: queue drops",
          lambda r: any(s[5] == "dropped-queue" for s in to_receiver(r, True)) and delivered(r, 1000000)),
         ("the cwnd sawtooth (the sender's TCP_INFO: down, then up again)", sawtooth)],
+    ("20", None): [
+        ("three requests on one keep-alive connection: 200, 404, 200",
+         lambda r: r.said("server", r'"GET /hello\.txt HTTP/1\.1" 200 21$')
+         and r.said("server", r'"GET /missing HTTP/1\.1" 404 ')
+         and r.said("server", r'"GET / HTTP/1\.1" 200 \d+$')
+         and r.said("server", r"disconnected \(3 requests\)") and r.seg_count("SYN") == 1
+         and r.said("fetch", r"^hello from lesson 20$")),
+        ("the client closes first: the TIME_WAIT is the client's",
+         lambda r: r.sock(r"fetch\[\d+\] .*TIME_WAIT") and not r.sock(r"server\[\d+\] .*TIME_WAIT"))],
+    ("20", "pipeline"): [
+        ("three requests sent before the first answer is read",
+         lambda r: [c for pid, c in r.calls if r.names.get(pid) == "fetch" and c in ("send", "recv")][:3]
+         == ["send"] * 3),
+        ("three answers, in the order asked, on one connection",
+         lambda r: r.said_before(("server", r'"GET /hello\.txt '), ("server", r'"GET /style\.css '))
+         and r.said_before(("server", r'"GET /style\.css '), ("server", r'"GET /img/01\.png '))
+         and r.said("server", r"disconnected \(3 requests\)") and r.seg_count("SYN") == 1
+         and r.exited("fetch", 0))],
+    ("20", "post"): [
+        ("a body framed by Content-Length, echoed back",
+         lambda r: r.said("fetch", r"^> Content-Length: 10$")
+         and r.said("server", r'"POST /echo HTTP/1\.1" 200 10$')
+         and r.said("fetch", r"^hello,body$") and r.exited("fetch", 0))],
+    ("20", "timeout"): [
+        ("a client that sends nothing is closed by the server",
+         lambda r: r.said("server", r"disconnected \(0 requests, timed out\)")
+         and r.sock(r"server\[\d+\] .*TIME_WAIT")),
+        ("about a second after it connected: the server's FIN",
+         lambda r: 0.9 <= next(float(l.split()[0]) for l in r.seglines if " FIN," in l)
+         - next(float(l.split()[0]) for l in r.seglines if " SYN " in l) < 3)],
     ("21", None): [
         ("three clients join and take their nicknames",
          lambda r: all(r.said("server", r"is now %s" % n) for n in ("alice", "bob", "carol"))),
