@@ -11,6 +11,7 @@
 #   make memcheck   the lesson tests with every program under valgrind
 #   make bench      the benchmarks (bench/run.sh): designs compared, shim cost
 #   make chaos-soak every lesson's solution under CHAOS_RUNS seeded chaos checks
+#   make nightly    every suite under the sanitizers, memcheck, chaos-soak, fuzz
 #   make fuzz       the fuzz targets under libFuzzer, FUZZ_TIME seconds each
 #   make lesson-stats  per lesson source: lines, code, concept, and the floors
 #   make SANITIZE=address,undefined test   (or SANITIZE=thread)
@@ -43,7 +44,7 @@ CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmock
 # the test group (cmocka, valgrind, tmux, nc, socat, nft, tcpdump, ...).
 GOALS := $(or $(MAKECMDGOALS),all)
 NO_DEPS_GOALS := deps clean lesson-stats help uninstall
-TEST_GOALS := test tests memcheck bench fuzz fuzz-smoke install
+TEST_GOALS := test tests memcheck chaos-soak nightly bench fuzz fuzz-smoke install
 DEPS_GROUP := $(if $(filter $(TEST_GOALS) $(B)/tests/%,$(GOALS)),all,$(if $(filter-out $(NO_DEPS_GOALS),$(GOALS)),build))
 ifneq ($(DEPS_GROUP),)
 ifneq ($(shell mk/deps.sh --ensure $(DEPS_GROUP) >&2; echo $$?),0)
@@ -234,7 +235,7 @@ $(B)/%.o: %.c
 
 # ---- top-level targets ---------------------------------------------------------
 .SECONDARY:
-.PHONY: all tests run test memcheck chaos-soak bench fuzz fuzz-smoke check-slides lesson-stats deps slides install uninstall clean help
+.PHONY: all tests run test memcheck chaos-soak nightly bench fuzz fuzz-smoke check-slides lesson-stats deps slides install uninstall clean help
 # `make` builds what a student runs; `make tests` the test programs too
 # (they need cmocka: the test group of mk/deps.sh).
 all: $(LIBSOCKLAB) $(LIBLESSON) $(if $(wildcard lib/trace/*.c),$(SLTRACE)) $(if $(TUI_SRC),$(SOCKLAB)) $(if $(EXERCISE_SRC),$(SOCKLAB_EXERCISE)) $(LESSON_PROGS) $(BENCH_BINS)
@@ -287,6 +288,15 @@ lesson-stats:
 CHAOS_RUNS ?= 100
 chaos-soak: tests
 	@SOCKLAB_BUILD=$(B) bash tests/exercise/chaos_soak.sh $(CHAOS_RUNS)
+
+# Nightly: what CI leaves out to stay short, on top of what it runs. Every
+# suite under ASan and UBSan (CI skips the two slowest there), under
+# valgrind, the chaos soak and the fuzz targets (FUZZ_TIME seconds each).
+nightly:
+	$(MAKE) --no-print-directory B=build-asan SANITIZE=address,undefined test
+	$(MAKE) --no-print-directory memcheck
+	$(MAKE) --no-print-directory chaos-soak
+	$(if $(FUZZ_BINS),$(MAKE) --no-print-directory fuzz)
 
 # Speed and memory targets are measured here, never in timed unit tests.
 bench: tests
