@@ -25,11 +25,18 @@ TEST_PC_PKGS=(
 )
 # command -> Debian package, per group
 BUILD_CMD_PKGS=(
+  # the compiler the Makefile runs (a fresh Debian has none)
+  "cc:gcc"
   "pkg-config:pkg-config"
   "addr2line:binutils"
 )
 TEST_CMD_PKGS=(
   "nc:netcat-openbsd"
+  # pgrep: tests look for processes a check left running (a minimal
+  # Debian, such as a container's, has no procps); gcc by name: the
+  # exercise tests build students' copies with it, and cc may be clang's
+  "pgrep:procps"
+  "gcc:gcc"
   "socat:socat"
   "python3:python3"
   "ss:iproute2"

@@ -49,7 +49,7 @@ static const char *ipv4_scope(uint32_t a);
 static const char *ipv6_scope(const struct in6_addr *a);
 static void print_port(const struct addrinfo *ai, const char *service);
 static void print_notes(const char *name, const struct addrinfo *res, int passive);
-static int count_addresses(const struct addrinfo *res);
+static int count_distinct(const struct addrinfo *res, int with_type);
 static int same_address(const struct addrinfo *a, const struct addrinfo *b);
 
 int main(int argc, char **argv)
@@ -255,14 +255,20 @@ static void print_port(const struct addrinfo *ai, const char *service)
 /* Explain what a list of several results means for clients and servers. */
 static void print_notes(const char *name, const struct addrinfo *res, int passive)
 {
-	int naddr = count_addresses(res);
+	int naddr = count_distinct(res, 0);
+	int nkinds = count_distinct(res, 1); /* address and socket type */
 	int nresults = 0;
 
 	for (const struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next)
 		nresults++;
-	if (nresults > naddr)
+	if (nresults > naddr && nresults == nkinds)
 		printf("  note: %d results for %d address%s: one per socket type "
 		       "(-t or -u picks one)\n", nresults, naddr, naddr == 1 ? "" : "es");
+	if (nresults > nkinds)
+		printf("  note: %d of the %d results repeat%s an earlier one (same address, same "
+		       "socket type):\n        the resolver does not drop repeats (asked for "
+		       "IPv4, glibc reads a ::1 line\n        of /etc/hosts as 127.0.0.1)\n",
+		       nresults - nkinds, nresults, nresults - nkinds == 1 ? "s" : "");
 	if (naddr > 1 && name != NULL)
 		printf("  note: %s has %d addresses: a client tries each in turn until one "
 		       "connects;\n        a server told to bind \"%s\" would get only "
@@ -276,15 +282,17 @@ static void print_notes(const char *name, const struct addrinfo *res, int passiv
 }
 
 /* How many different addresses the list holds (each may come once per
- * socket type): count each result not seen earlier in the list. */
-static int count_addresses(const struct addrinfo *res)
+ * socket type), or with with_type how many different address and socket
+ * type pairs: count each result not seen earlier in the list. */
+static int count_distinct(const struct addrinfo *res, int with_type)
 {
 	int n = 0;
 
 	for (const struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
 		const struct addrinfo *earlier = res;
 
-		while (earlier != ai && !same_address(earlier, ai))
+		while (earlier != ai && !(same_address(earlier, ai) &&
+					  (!with_type || earlier->ai_socktype == ai->ai_socktype)))
 			earlier = earlier->ai_next;
 		if (earlier == ai)
 			n++;

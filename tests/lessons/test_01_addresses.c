@@ -142,12 +142,15 @@ static void test_ipv4_and_ipv6_filters(void **state)
 	int n, rc;
 
 	(void)state;
-	/* -4 keeps IPv4 rows only... */
-	assert_int_equal(resolve("localhost", NULL, AF_INET, SOCK_STREAM, &n), 0);
+	/* -4 keeps IPv4 rows only. How many rows is step 2's question, not
+	 * this step's: where /etc/hosts also names localhost on a ::1 line (a
+	 * stock Debian install), glibc asked for IPv4 reads that line as
+	 * 127.0.0.1 and gives the same result twice, and a copy that prints
+	 * only the first result shows one of them. */
 	assert_int_equal(showaddr(&p, "-4", "-t", "localhost", NULL, NULL, NULL), 0);
-	assert_int_equal(count_rows(p.outbuf, NULL), n);
-	assert_int_equal(count_rows(p.outbuf, "AF_INET "), n);
-	/* ...so an IPv6 address has no results at all: the name fails, with
+	assert_true(count_rows(p.outbuf, NULL) >= 1);
+	assert_int_equal(count_rows(p.outbuf, "AF_INET "), count_rows(p.outbuf, NULL));
+	/* An IPv6 address has no IPv4 result at all: the name fails, with
 	 * the resolver's message for it. */
 	rc = resolve("::1", NULL, AF_INET, 0, &n);
 	assert_int_not_equal(rc, 0);
