@@ -281,6 +281,37 @@ void model_diag_begin(struct model *m, mtime_t t)
 		m->socks[i].diag_fresh = 0;
 }
 
+/* The model's socket for dump entry d (peer already normalised), or NULL.
+ * Several kernel sockets may share one tuple (SO_REUSEPORT listeners in
+ * several workers, a bound socket beside them), so the tuple alone is not
+ * enough: the socket an earlier dump tied to d's inode is the one; else
+ * the newest with the tuple that no entry of this dump has taken yet and
+ * that no dump tied to another inode, a listener first for a listening
+ * entry, and never a listener for an entry that is not listening. */
+static struct msock *diag_match(struct model *m, const struct diag_sock *d,
+                                const struct ep *peer, int state)
+{
+	struct msock *best = NULL;
+
+	for (int i = m->nsocks - 1; i >= 0; i--) {
+		struct msock *s = &m->socks[i];
+
+		if (!live(s) || !ep_equal(&s->local, &d->local))
+			continue;
+		if (ep_is_set(peer) ? !ep_equal(&s->peer, peer) : ep_is_set(&s->peer))
+			continue;
+		if (d->inode != 0 && s->inode == d->inode)
+			return s;
+		if (s->diag_fresh || (d->inode != 0 && s->inode != 0))
+			continue;
+		if (!ep_is_set(peer) && state != ST_LISTEN && s->state == ST_LISTEN)
+			continue;
+		if (best == NULL || (state == ST_LISTEN && s->listening && !best->listening))
+			best = s;
+	}
+	return best;
+}
+
 int model_diag_socket(struct model *m, const struct diag_sock *d)
 {
 	int state = d->state == 12 ? ST_SYN_RECV : d->state;
@@ -295,9 +326,7 @@ int model_diag_socket(struct model *m, const struct diag_sock *d)
 		return 0;
 	if (state == ST_LISTEN || !ep_is_set(peer) || peer->port == 0)
 		peer = &nopeer;
-	s = model_sock_by_tuple(m, &d->local, peer);
-	if (s != NULL && !ep_is_set(peer) && state != ST_LISTEN && s->state == ST_LISTEN)
-		s = NULL;
+	s = diag_match(m, d, peer, state);
 	if (s == NULL) {
 		s = sock_new(m, t);
 		if (s == NULL)

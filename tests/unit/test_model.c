@@ -578,6 +578,62 @@ static void test_close_reading_after_fin_is_time_wait(void **state)
 	assert_int_equal(by_fd(m, 100, 4)->state, ST_CLOSE);
 }
 
+/* Worker pid listens on SRV with SO_REUSEPORT, as fd 3. */
+static void worker_listens(struct model *m, int pid, unsigned t)
+{
+	ev(m, t, "v1 ph=hello pid=%d tid=%d ppid=1 exe=/x/server step=0", pid, pid);
+	ev(m, t + 1, "v1 ph=after seq=1 pid=%d tid=%d call=socket dom=AF_INET type=SOCK_STREAM proto=6 ret=3 local=0.0.0.0:0 state=CLOSE", pid, pid);
+	ev(m, t + 2, "v1 ph=after seq=2 pid=%d tid=%d call=bind fd=3 a=" SRV " ret=0 local=" SRV " state=CLOSE", pid, pid);
+	ev(m, t + 3, "v1 ph=after seq=3 pid=%d tid=%d call=listen fd=3 n=16 ret=0 local=" SRV " state=LISTEN", pid, pid);
+}
+
+static void dump_listeners(struct model *m, mtime_t t, const uint64_t *inodes, int n)
+{
+	struct diag_sock d;
+
+	model_diag_begin(m, t);
+	for (int i = 0; i < n; i++) {
+		diag_tw(&d, SRV, NULL, ST_LISTEN, 0);
+		d.inode = inodes[i];
+		assert_int_equal(model_diag_socket(m, &d), 0);
+	}
+	model_diag_end(m, t);
+}
+
+/* Two workers, each its own listener on one address and port
+ * (SO_REUSEPORT): a dump shows two LISTEN entries with one tuple, told
+ * apart by their inodes. A dump taken between the two listen() calls
+ * shows the first alone; later dumps, in either order, must keep both
+ * listening (the tuple alone matched both entries to the newest, and
+ * the first worker's listener was shown CLOSE). */
+static void test_two_listeners_on_one_port(void **state)
+{
+	struct model *m = *state;
+	const uint64_t first[] = { 11 }, both[] = { 11, 12 }, reversed[] = { 12, 11 };
+	struct msock *a, *b;
+
+	worker_listens(m, 101, 0);
+	dump_listeners(m, T0 + MS(5), first, 1);
+	worker_listens(m, 102, 10);
+	dump_listeners(m, T0 + MS(20), both, 2);
+	dump_listeners(m, T0 + MS(30), reversed, 2);
+	a = by_fd(m, 101, 3);
+	b = by_fd(m, 102, 3);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_true(a != b);
+	assert_int_equal(a->state, ST_LISTEN);
+	assert_int_equal(b->state, ST_LISTEN);
+	assert_true(a->inode == 11);
+	assert_true(b->inode == 12);
+	for (int i = 0; i < a->nhist; i++)   /* never out of LISTEN on the way */
+		assert_int_not_equal(a->hist[i].from, ST_LISTEN);
+	/* The first worker's listener leaves the kernel: only it reads CLOSE. */
+	dump_listeners(m, T0 + MS(40), both + 1, 1);
+	assert_int_equal(by_fd(m, 101, 3)->state, ST_CLOSE);
+	assert_int_equal(by_fd(m, 102, 3)->state, ST_LISTEN);
+}
+
 static void test_unaccepted_then_accepted(void **state)
 {
 	struct model *m = *state;
@@ -988,6 +1044,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stale_call_states, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_reading_after_fin_is_time_wait, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unaccepted_then_accepted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_listeners_on_one_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inferred_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_with_many_inferred_segments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_arguments_described, setup, teardown),
