@@ -350,8 +350,14 @@ def requests(r, conn):
     """Per request after the first: (the second write's segment, the
     receiver's ACK of the first write) on connection conn (the sender's
     port)."""
-    out = []
-    data = [s for s in r.to_receiver(True) if s.src == conn]
+    out, seen = [], set()
+    # A write sent again (the link, in a loaded machine, held it past the
+    # sender's timer) is the same write: its first copy counts.
+    data = []
+    for s in r.to_receiver(True):
+        if s.src == conn and s.seq not in seen:
+            seen.add(s.seq)
+            data.append(s)
     back = [s for s in r.from_receiver() if s.dst == conn]
     for first, second in zip(data[2::2], data[3::2]):
         ack = next((s for s in back if s.ack == first.seq + first.len), None)

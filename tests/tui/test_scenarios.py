@@ -470,13 +470,13 @@ CLAIMS = {
          and to_receiver(r)[0][5].startswith("dropped")),
         ("connect() waits, the SYN is sent again 1 s later",
          lambda r: r.said("sender", r"connect\(\): .* after 1\d\d\d\.\d ms")
-         and [s[3] for s in labelled(to_receiver(r), "retransmission")] == ["SYN"]
+         and [s[3] for s in labelled(to_receiver(r), "retransmission") if "SYN" in s[3]] == ["SYN"]
          and delivered(r, 1000))],
     ("19", "ack-lost"): [
         ("the handshake's last ACK is lost", lambda r: to_receiver(r)[1][3] == "ACK"
          and to_receiver(r)[1][5].startswith("dropped")),
         ("SYN_RECV, the SYN,ACK resent", lambda r: "SYN_RECV -> ESTABLISHED" in r.history
-         and [s[3] for s in labelled(from_receiver(r), "retransmission")] == ["SYN,ACK"]
+         and [s[3] for s in labelled(from_receiver(r), "retransmission") if "SYN" in s[3]] == ["SYN,ACK"]
          and delivered(r, 1000))],
     ("19", "data-lost"): [
         ("one segment lost in a burst, resent at once (fast retransmit)",
