@@ -10,10 +10,12 @@
  *  2. with one kind of fault at a time, as many kinds as landed: the first
  *     kind that still makes it fail is the one the code does not handle;
  *  3. with that kind at one call site at a time, when it landed at more
- *     than one: the first site that makes it fail alone is named, trying
- *     first the sites in a program that ended with an error in step 2 (a
- *     correct server's short recv() makes it send the echo in pieces, and
- *     so shows a client's bug: the client is the one to blame).
+ *     than one: the first site whose fault alone makes its own program
+ *     fail is named, trying first the sites in a program that ended with
+ *     an error in step 2 (a correct server's short recv() makes it send
+ *     the echo in pieces, and so shows a client's bug: the client is the
+ *     one to blame); a site whose fault makes only another program fail
+ *     is named when no site does that.
  * addr2line turns the call site into file:line. A failure that no single
  * kind reproduces is told as it is, with the sites the faults landed at.
  */
@@ -300,7 +302,7 @@ int ex_chaos_explain(const struct ex_paths *p, const struct ex_lesson *l,
 	struct sites seen;
 	const struct site *cand[MAX_TRIES];
 	char failed[sizeof(r->failed_progs)] = "";
-	const struct site *blame = NULL;
+	const struct site *blame = NULL, *fallback = NULL;
 	const char *kind = NULL;
 	char log[PATH_MAX];
 	int rc, n;
@@ -357,14 +359,22 @@ int ex_chaos_explain(const struct ex_paths *p, const struct ex_lesson *l,
 	/* 3. One site at a time, when there are several. */
 	n = sites_of(&seen, kind, failed, cand, MAX_TRIES);
 	for (int i = 0; i < n && n > 1 && blame == NULL; i++) {
-		rc = fails_with(p, l, build, r->test, o, kind, cand[i]->at, NULL, err);
+		char failed_here[sizeof(r->failed_progs)] = "";
+
+		rc = fails_with(p, l, build, r->test, o, kind, cand[i]->at, failed_here, err);
 		if (rc < 0)
 			return -1;
-		if (rc == 1)
+		/* A site whose fault makes its own program fail is the one to
+		 * blame; one whose fault makes another program fail (a
+		 * server's short recv() sends the echo in pieces to a client
+		 * that cannot take them) is named only if no such site is. */
+		if (rc == 1 && in_programs(cand[i], failed_here))
 			blame = cand[i];
+		else if (rc == 1 && fallback == NULL)
+			fallback = cand[i];
 	}
 	if (blame == NULL)
-		blame = cand[0];
+		blame = fallback != NULL ? fallback : cand[0];
 	ex_copy_str(r->chaos_fault, sizeof(r->chaos_fault), blame->fault);
 	ex_copy_str(r->chaos_call, sizeof(r->chaos_call), blame->call);
 	ex_copy_str(r->chaos_where, sizeof(r->chaos_where), blame->where);
