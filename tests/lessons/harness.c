@@ -1014,3 +1014,38 @@ size_t h_drain(int fd, size_t want, int timeout_ms)
 	}
 	return got;
 }
+
+const char *h_check_usage(struct h_proc *p, const char *lesson,
+                          const char *const progs[], size_t nprogs,
+                          char *const bad[][4], size_t nbad, int timeout_ms)
+{
+	static char why[1024];
+	char want[64];
+	int rc;
+
+	for (size_t i = 0; i < nprogs; i++) {
+		char *argv[] = { (char *)h_lesson(lesson, progs[i]), "-h", NULL };
+
+		snprintf(want, sizeof(want), "usage: %s ", progs[i]);
+		rc = h_run(p, argv, NULL, 0, timeout_ms);
+		if (rc != 0 || strncmp(p->outbuf, want, strlen(want)) != 0) {
+			snprintf(why, sizeof(why), "%s -h: expected exit 0 and \"%s...\"; "
+				 "exit %d, it said %.200s", progs[i], want, rc, p->outbuf);
+			return why;
+		}
+	}
+	for (size_t i = 0; i < nbad; i++) {
+		char *argv[] = { (char *)h_lesson(lesson, bad[i][0]), bad[i][1], bad[i][2],
+				 bad[i][3], NULL };
+
+		rc = h_run(p, argv, NULL, 0, timeout_ms);
+		if (rc != 2 || strstr(p->errbuf, "-h' for help") == NULL || p->outbuf[0] != '\0') {
+			snprintf(why, sizeof(why), "%s %s %s %s: expected exit 2, a hint and "
+				 "nothing on stdout; exit %d, stderr %.200s, stdout %.200s",
+				 bad[i][0], bad[i][1] ? bad[i][1] : "", bad[i][2] ? bad[i][2] : "",
+				 bad[i][3] ? bad[i][3] : "", rc, p->errbuf, p->outbuf);
+			return why;
+		}
+	}
+	return NULL;
+}

@@ -80,6 +80,15 @@ int h_stop(struct h_proc *p, int sig, int timeout_ms);
 int h_run(struct h_proc *p, char *const argv[], const void *input,
           size_t inlen, int timeout_ms);
 
+/* A lesson's command line: each program of progs answers -h with
+ * "usage: NAME " on stdout and exit 0, and each row of bad (a program's
+ * name, then up to three arguments, NULL after the last) exits 2 with the
+ * "-h' for help" hint on stderr and nothing on stdout. Returns NULL, or
+ * (in a static buffer) what the first program that did otherwise did. */
+const char *h_check_usage(struct h_proc *p, const char *lesson,
+                          const char *const progs[], size_t nprogs,
+                          char *const bad[][4], size_t nbad, int timeout_ms);
+
 /* A TCP connection to 127.0.0.1:port with a connect deadline, and blocking
  * reads/writes bounded by SO_RCVTIMEO/SO_SNDTIMEO of timeout_ms (stretched
  * under valgrind, as every harness deadline is). */

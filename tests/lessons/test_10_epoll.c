@@ -421,23 +421,11 @@ static void test_help_and_bad_options(void **state)
 		{ "crowd", "-p", "0", NULL },
 		{ "crowd", "-p", "80", "-c" },         /* -c without its number */
 	};
+	const char *why = h_check_usage(&f->cl, LESSON, progs, sizeof(progs) / sizeof(progs[0]),
+					bad, sizeof(bad) / sizeof(bad[0]), DEADLINE_MS);
 
-	for (size_t i = 0; i < 2; i++) {
-		char *argv[] = { (char *)h_lesson(LESSON, progs[i]), "-h", NULL };
-		char want[32];
-
-		snprintf(want, sizeof(want), "usage: %s ", progs[i]);
-		assert_int_equal(h_run(&f->cl, argv, NULL, 0, DEADLINE_MS), 0);
-		assert_true(strncmp(f->cl.outbuf, want, strlen(want)) == 0);
-	}
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		char *argv[] = { (char *)h_lesson(LESSON, bad[i][0]), bad[i][1], bad[i][2],
-				 bad[i][3], NULL };
-
-		assert_int_equal(h_run(&f->cl, argv, NULL, 0, DEADLINE_MS), 2);
-		assert_non_null(strstr(f->cl.errbuf, "-h' for help"));
-		assert_string_equal(f->cl.outbuf, "");
-	}
+	if (why != NULL)
+		fail_msg("%s", why);
 	{
 		char *argv[] = { (char *)h_lesson(LESSON, "server"), "-r", "0", NULL };
 

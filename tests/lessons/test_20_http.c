@@ -1400,25 +1400,11 @@ static void test_help_and_bad_options(void **state)
 		{ "fetch", "http:///x", NULL, NULL },
 		{ "fetch", "-t", "0", "http://127.0.0.1/" },
 	};
+	const char *why = h_check_usage(&f->cl, LESSON, progs, sizeof(progs) / sizeof(progs[0]),
+					bad, sizeof(bad) / sizeof(bad[0]), DEADLINE_MS);
 
-	for (size_t i = 0; i < 2; i++) {
-		char *argv[] = { (char *)h_lesson(LESSON, progs[i]), "-h", NULL };
-		char want[32];
-
-		snprintf(want, sizeof(want), "usage: %s ", progs[i]);
-		assert_int_equal(h_run(&f->cl, argv, NULL, 0, DEADLINE_MS), 0);
-		assert_true(strncmp(f->cl.outbuf, want, strlen(want)) == 0);
-	}
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		char *argv[] = { (char *)h_lesson(LESSON, bad[i][0]), bad[i][1], bad[i][2],
-				 bad[i][3], NULL };
-
-		if (h_run(&f->cl, argv, NULL, 0, DEADLINE_MS) != 2 ||
-		    strstr(f->cl.errbuf, "-h' for help") == NULL)
-			fail_msg("%s %s %s: expected exit 2 and a hint; it said %s", bad[i][0],
-				 bad[i][1] ? bad[i][1] : "", bad[i][2] ? bad[i][2] : "", f->cl.errbuf);
-		assert_string_equal(f->cl.outbuf, "");
-	}
+	if (why != NULL)
+		fail_msg("%s", why);
 	{
 		char *argv[] = { (char *)h_lesson(LESSON, "server"), "-r", "/nonexistent/root", NULL };
 
