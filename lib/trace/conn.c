@@ -41,7 +41,6 @@
 #include "addr.h"
 #include "trace.h"
 
-
 /* The shim's fd is moved to this number or above. */
 #define SHIM_FD_BASE 900
 
@@ -174,22 +173,22 @@ static void lose(int fd, int not_ours)
 #define BEFORE_WAIT_MS 250
 
 /* Wait until fd is ready for events (POLLIN or POLLOUT); a hang-up or an
- * error also counts as ready, for the next call to report. Waits for ever
- * when ms < 0; returns 1 when ms ran out first. */
-static int wait_ready_ms(int fd, short events, int ms)
+ * error also counts as ready, for the next call to report. Waits until
+ * the CLOCK_MONOTONIC time until_ns (0: for ever); returns 1 when that
+ * time came first. */
+static int wait_ready(int fd, short events, unsigned long long until_ns)
 {
 	struct pollfd p = { .fd = fd, .events = events };
-	long long until = ms < 0 ? 0 : now_ns() + (long long)ms * 1000000LL;
 
 	for (;;) {
 		int left = -1, r;
 
-		if (ms >= 0) {
-			long long ns = until - (long long)now_ns();
+		if (until_ns != 0) {
+			unsigned long long now = now_ns();
 
-			if (ns <= 0)
+			if (now >= until_ns)
 				return 1;
-			left = (int)((ns + 999999) / 1000000);
+			left = (int)((until_ns - now + 999999) / 1000000);
 		}
 		r = REAL(poll)(&p, 1, left);
 		if (r > 0)
@@ -199,17 +198,13 @@ static int wait_ready_ms(int fd, short events, int ms)
 	}
 }
 
-static int wait_ready(int fd, short events)
-{
-	return wait_ready_ms(fd, events, -1);
-}
-
 /* Send ev on fd. wait_ms: how long to wait for room before the event is
  * dropped (0: not at all, -1: for ever). */
 static void send_on(int fd, struct sl_event *ev, int wait_ms)
 {
 	char line[SL_EVENT_LINE_MAX];
 	unsigned long long lost = __atomic_exchange_n(&dropped, 0ULL, __ATOMIC_ACQ_REL);
+	unsigned long long until;
 	int n;
 
 	if (lost != 0) {
@@ -223,6 +218,8 @@ static void send_on(int fd, struct sl_event *ev, int wait_ms)
 		goto drop;   /* cannot happen: SL_EVENT_LINE_MAX always fits */
 	if (wait_ms > 0 && LOAD(stalled))
 		wait_ms = 0;
+	/* One deadline for the whole wait, however many wake-ups it takes. */
+	until = wait_ms > 0 ? now_ns() + (unsigned long long)wait_ms * 1000000ULL : 0;
 	for (;;) {
 		if (REAL(send)(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0) {
 			if (LOAD(stalled))
@@ -236,7 +233,7 @@ static void send_on(int fd, struct sl_event *ev, int wait_ms)
 
 			if (wait_ms == 0)
 				goto drop;
-			r = wait_ready_ms(fd, POLLOUT, wait_ms);
+			r = wait_ready(fd, POLLOUT, until);
 			if (r == 0)
 				continue;
 			if (r > 0) {
@@ -409,7 +406,7 @@ static void wait_go(int fd)
 	for (;;) {
 		int ctl;
 
-		if (wait_ready(fd, POLLIN) < 0) {
+		if (wait_ready(fd, POLLIN, 0) < 0) {
 			lose(fd, 0);
 			return;
 		}
