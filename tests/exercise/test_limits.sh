@@ -28,8 +28,10 @@
 tree="$TMP/tree"
 mkdir -p "$tree/lessons" "$tree/build/tests/lessons"
 cp -r lessons/02-tcp-echo "$tree/lessons/"
-ln -s "$BUILD/lib" "$tree/build/lib"
-ln -s "$ROOT/lib" "$tree/lib"
+# Copies, not links: the box shows the graded tree and hides the rest of
+# /tmp, so links out of the tree into a checkout under /tmp would break.
+cp -r "$BUILD/lib" "$tree/build/lib"
+cp -r "$ROOT/lib" "$tree/lib"
 # socklab-exercise uses the build folder it lives in: a copy of it in the
 # fake tree's build/ runs the fake test program.
 cp "$EX" "$tree/build/socklab-exercise"
