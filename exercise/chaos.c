@@ -12,7 +12,8 @@
  *  3. with that kind at one call site at a time, when it landed at more
  *     than one: the first site whose fault alone makes its own program
  *     fail is named, trying first the sites in a program that ended with
- *     an error in step 2 (a correct server's short recv() makes it send
+ *     an error of its own in step 2 (not one the test's teardown killed
+ *     after the failure; a correct server's short recv() makes it send
  *     the echo in pieces, and so shows a client's bug: the client is the
  *     one to blame); a site whose fault makes only another program fail
  *     is named when no site does that.

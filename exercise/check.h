@@ -84,7 +84,8 @@ struct ex_test_result {
 	char details[3072];   /* what the test program said, trimmed */
 	char output[1536];    /* the end of what the student's programs printed */
 	char repro[1024];     /* a shell command that does what the test did */
-	char failed_progs[128]; /* the lesson programs that ended with an error */
+	char failed_progs[128]; /* the lesson programs that ended with an error
+	                        * of their own (not killed by the harness) */
 	long long ms;
 	int chaos;            /* it ran with faults made on purpose (--chaos) */
 	/* A failure under chaos (chaos.c): the fault it did not survive. */

@@ -6,7 +6,8 @@
  * folder SOCKLAB_FEEDBACK names: "notes" has a line "start PID CHAOS
  * ARGV..." for each lesson program it started and "drive PID COMMAND" for
  * each way a test drove one (PORT standing for its port), and "end PID
- * CODE" when one ended; "out.PID" holds what that program printed on
+ * CODE" when one ended ("end PID CODE killed" when the harness killed it,
+ * as a teardown does); "out.PID" holds what that program printed on
  * stdout and stderr, as the test read it.
  */
 #include <stdio.h>
@@ -189,8 +190,11 @@ void ex_feedback_read(const struct ex_paths *p, const char *dir,
 			st[nst].chaos = chaos;
 			ex_copy_str(st[nst].argv, sizeof(st[nst].argv), line + at);
 			nst++;
-		} else if (sscanf(line, "end %d %d", &pid, &chaos) == 2 && chaos != 0) {
-			/* chaos: here the exit code. */
+		} else if (sscanf(line, "end %d %d %n", &pid, &chaos, &at) == 2 && chaos != 0 &&
+			   strncmp(line + at, "killed", 6) != 0) {
+			/* chaos: here the exit code; a SIGKILL the harness sent
+			 * (a teardown after the test failed) is not the
+			 * program's error. */
 			for (int i = 0; i < nst; i++)
 				if (st[i].pid == pid)
 					add_failed(r, st[i].argv);

@@ -168,7 +168,9 @@ static void forget_started(pid_t pid)
  * command that does by hand what the test did. The harness leaves both in
  * DIR: "notes" holds a line "start PID CHAOS ARGV..." per lesson program
  * started (CHAOS: 1 when it runs with faults), "end PID CODE" when the
- * harness reaps it (an exit code, or 128 plus a signal) and "drive PID
+ * harness reaps it (an exit code, or 128 plus a signal; "end PID CODE
+ * killed" when the harness sent the SIGKILL itself, as teardowns do once a
+ * test has failed: not an error of the program's) and "drive PID
  * COMMAND" per h_repro(); "out.PID" gets everything the harness reads
  * from that program's stdout and stderr. */
 
@@ -233,11 +235,14 @@ static void note_start(pid_t pid, char *const argv[])
 }
 
 /* How a lesson program ended: "end PID CODE" (the exit code, or 128 plus
- * the signal). */
-static void note_end(pid_t pid, int st)
+ * the signal), "end PID CODE killed" when the SIGKILL was the harness's. */
+static void note_end(const struct h_proc *p, int st)
 {
-	feedback_note("end %d %d", (int)pid,
-		      WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1);
+	int killed = p->killed && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
+
+	feedback_note("end %d %d%s", (int)p->pid,
+		      WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1,
+		      killed ? " killed" : "");
 }
 
 void h_repro(const struct h_proc *p, const char *command)
@@ -625,7 +630,7 @@ int h_wait_exit(struct h_proc *p, int timeout_ms)
 
 		if (r == p->pid) {
 			forget_started(p->pid);
-			note_end(p->pid, st);
+			note_end(p, st);
 			/* Collect what is still in the pipes. */
 			while (pump(p, 50) == 0 && h_now_ms() < deadline)
 				;
@@ -645,7 +650,7 @@ int h_wait_exit(struct h_proc *p, int timeout_ms)
 			kill(p->pid, SIGKILL);
 			waitpid(p->pid, &st, 0);
 			forget_started(p->pid);
-			note_end(p->pid, st);
+			note_end(p, st);
 			p->status = st;
 			if (p->in >= 0)
 				close(p->in);
@@ -666,8 +671,10 @@ int h_wait_exit(struct h_proc *p, int timeout_ms)
 
 int h_stop(struct h_proc *p, int sig, int timeout_ms)
 {
-	if (p->status < 0 && p->pid > 0)
+	if (p->status < 0 && p->pid > 0) {
+		p->killed = sig == SIGKILL;
 		kill(p->pid, sig);
+	}
 	return h_wait_exit(p, timeout_ms);
 }
 

@@ -26,6 +26,7 @@ struct h_proc {
 	char errbuf[16384];  /* stderr read so far (NUL-terminated) */
 	size_t errlen;
 	int status;          /* wait status once reaped, else -1 */
+	int killed;          /* h_stop() sent it SIGKILL: the harness ended it */
 };
 
 /* Path of a built lesson program: h_lesson("02-tcp-echo", "server"). */
