@@ -62,6 +62,7 @@ static long send_requests(int fd, const struct options *opt);
 static void wait_for_answer(int fd);
 static void send_all(int fd, const unsigned char *buf, size_t len);
 static void wait_for_receiver(int fd, long bytes);
+static int by_time(const void *a, const void *b);
 
 static double connected_at; /* ms on the clock of common.h */
 
@@ -234,10 +235,11 @@ static long send_requests(int fd, const struct options *opt)
 {
 	size_t chunk = (size_t)(opt->chunk > 0 ? opt->chunk : opt->request);
 	unsigned char *buf = malloc(chunk);
+	double *took = malloc(sizeof(double) * (size_t)(opt->bytes / opt->request + 1));
 	long sent = 0, requests = 0;
 	double t0 = clock_ms();
 
-	if (buf == NULL)
+	if (buf == NULL || took == NULL)
 		die("malloc:");
 	while (sent < opt->bytes) { /* the last request too is sent whole */
 		long end = sent + opt->request;
@@ -253,13 +255,19 @@ static long send_requests(int fd, const struct options *opt)
 			writes++;
 		}
 		wait_for_answer(fd);
+		took[requests] = clock_ms() - t;
 		note("request %ld: %d send() calls of at most %zu bytes, answered after %.1f ms",
-		     ++requests, writes, chunk, clock_ms() - t);
+		     requests + 1, writes, chunk, took[requests]);
+		requests++;
 	}
-	free(buf);
-	note("%ld requests in %.1f ms, %.1f ms each, %s", requests, clock_ms() - t0,
-	     (clock_ms() - t0) / (double)requests,
+	/* The middle request of them all, sorted by time: one that waited on
+	 * a busy machine does not move it, as it moves the mean. */
+	qsort(took, (size_t)requests, sizeof(double), by_time);
+	note("%ld requests in %.1f ms, %.1f ms each, the middle one %.1f ms, %s", requests,
+	     clock_ms() - t0, (clock_ms() - t0) / (double)requests, took[requests / 2],
 	     opt->nodelay ? "with TCP_NODELAY" : "with Nagle's algorithm (no TCP_NODELAY)");
+	free(took);
+	free(buf);
 	return sent;
 }
 
@@ -315,6 +323,16 @@ static void wait_for_receiver(int fd, long bytes)
 	ms = clock_ms() - connected_at;
 	note("the receiver has read all %ld bytes and closed: %.1f ms after connect(), "
 	     "%.3f Mbit/s", bytes, ms, ms > 0 ? (double)bytes * 8 / ms / 1000 : 0);
+}
+
+/* ---- Plumbing ---- */
+
+/* For qsort(): two request times, shortest first. */
+static int by_time(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
 }
 
 /* ---- Plumbing: the command line ---- */

@@ -177,7 +177,8 @@ def dup_acks(r, same_window=True):
 
 
 def request_ms(r, how):
-    m = re.search(r"5 requests in [\d.]+ ms, ([\d.]+) ms each, with %s" % how,
+    m = re.search(r"5 requests in [\d.]+ ms, [\d.]+ ms each, the middle one ([\d.]+) ms, "
+                  r"with %s" % how,
                   "\n".join(t for p, t in r.out if p == "sender"))
     return float(m.group(1)) if m else None
 
