@@ -25,7 +25,7 @@ import threading
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from tuilib import DATA, SOCKLAB, Tmux, check, finish, need
+from tuilib import DATA, SOCKLAB, Tmux, alive, check, cmdline, descendants, finish, need
 
 STOP_LIMIT = 3.0 * (3 if "-fsanitize" in os.environ.get("CFLAGS", "") else 1)
 # A traced program that leaves a grandchild behind in a session of its
@@ -42,47 +42,6 @@ print("grandchild away", flush=True)
 s = socket.socket()
 time.sleep(120)
 """
-
-
-def state(pid):
-    """The process's state letter, or None when it is gone."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return None
-
-
-def alive(pid):
-    return state(pid) not in (None, "Z", "X")
-
-
-def descendants(root):
-    """Every living descendant of root."""
-    parent = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    parent[int(d)] = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                pass
-    found, grew = set(), True
-    while grew:
-        grew = False
-        for pid, ppid in parent.items():
-            if pid not in found and (ppid == root or ppid in found):
-                found.add(pid)
-                grew = True
-    return sorted(p for p in found if alive(p))
-
-
-def cmdline(pid):
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
 
 
 def socklab_in(shell_pid):

@@ -50,10 +50,51 @@ def _stopped(signum, frame):
 signal.signal(signal.SIGTERM, _stopped)
 
 
+def cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
 def need(path):
     if not os.path.exists(path):
         print("FAIL %s is not built (make)" % path)
         sys.exit(1)
+
+
+def state(pid):
+    """The process's state letter, or None when it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+
+
+def alive(pid):
+    return state(pid) not in (None, "Z", "X")
+
+
+def descendants(root):
+    """Every living descendant of root."""
+    parent = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    parent[int(d)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    found, grew = set(), True
+    while grew:
+        grew = False
+        for pid, ppid in parent.items():
+            if pid not in found and (ppid == root or ppid in found):
+                found.add(pid)
+                grew = True
+    return sorted(p for p in found if alive(p))
 
 
 class Tmux:
@@ -85,8 +126,29 @@ class Tmux:
                                check=False).stdout.strip()
         return self
 
+    # How long what ran in the window may take to end once its terminal
+    # is gone (socklab ends within a second: test_stop.py checks that).
+    REAP = 5.0
+
     def __exit__(self, *exc):
+        server = self._tmux("display-message", "-p", "#{pid}", check=False).stdout.strip()
+        left = descendants(int(server)) if server.isdigit() else []
         self._tmux("kill-server", check=False)
+        # Nothing of the test outlives it. Under AddressSanitizer the leak
+        # check at exit stops the process with ptrace, and the SIGCONT of
+        # the terminal's hangup can cancel that stop: the process then
+        # spins for ever. Such a process is killed, and said.
+        until = time.time() + self.REAP
+        while time.time() < until and any(alive(p) for p in left):
+            time.sleep(0.02)
+        for p in left:
+            if alive(p):
+                print("note: %s still running %.0f s after its terminal closed: killed" %
+                      (cmdline(p).strip() or "pid %d" % p, self.REAP), flush=True)
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
         # The server is gone; its socket file is left behind otherwise.
         if self.path and os.path.basename(self.path) == self.sock:
             try:
