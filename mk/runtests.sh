@@ -2,8 +2,10 @@
 # Run every test program given, each under a deadline, and print one
 # summary line at the end: "tests: N passed, N failed".
 # cmocka programs count their own tests; any other program counts as one
-# test, passed when it exits 0. SOCKLAB_TEST_TIMEOUT (seconds, default 300)
-# bounds each program. SOCKLAB_TEST_JOBS (default 3) programs run at once:
+# test, passed when it exits 0. A program of the build ($SOCKLAB_BUILD)
+# that the tests started and that still runs when all have ended is named
+# and killed. SOCKLAB_TEST_TIMEOUT (seconds, default 300) bounds each
+# program. SOCKLAB_TEST_JOBS (default 3) programs run at once:
 # most tests wait on sockets and deadlines, not on the CPU. Each program's
 # output is shown whole, when it ends. An argument "PROG:ARG" runs PROG
 # with the one argument ARG (tests/exercise/test_steps.sh:05: one lesson).
@@ -12,6 +14,9 @@ limit=${SOCKLAB_TEST_TIMEOUT:-300}
 jobs=${SOCKLAB_TEST_JOBS:-3}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
+# Every process the tests start inherits this mark (tmux servers and
+# their windows too): what carries it was started by this run.
+export SOCKLAB_TEST_RUN=$dir
 
 # Run test number $1 ($2 is the program); its output and exit code go to
 # $dir/$1.log and $dir/$1.rc; one short line says it has ended.
@@ -67,6 +72,22 @@ for i in "${!tests[@]}"; do
   fi
   [ "$rc" -eq 124 ] && echo "!! $t timed out after ${limit}s"
 done
+
+# Nothing the tests started may outlive them: a program of the build that
+# this run started and that still runs now (a test's clean-up missed it)
+# is named and killed, so that it does not slow down what runs next. A
+# socklab the user runs meanwhile does not carry the mark: it is left be.
+build=$(cd "${SOCKLAB_BUILD:-build}" 2>/dev/null && pwd -P)
+if [ -n "$build" ]; then
+  for exe in /proc/[0-9]*/exe; do
+    pid=${exe#/proc/}; pid=${pid%/exe}
+    target=$(readlink "$exe" 2>/dev/null) || continue
+    case $target in "$build"/*) ;; *) continue ;; esac
+    tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -qxF "SOCKLAB_TEST_RUN=$dir" || continue
+    echo "!! left running after the tests, killed: $pid $(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null)"
+    kill -KILL "$pid" 2>/dev/null
+  done
+fi
 
 echo
 [ ${#failed_names[@]} -gt 0 ] && printf 'failed: %s\n' "${failed_names[@]}"
