@@ -278,6 +278,7 @@ static const struct field fields[] = {
 	FIELD("local", SL_EV_LOCAL, K_STR, local),
 	FIELD("peer", SL_EV_PEER, K_STR, peer),
 	FIELD("state", SL_EV_STATE, K_STATE, state),
+	FIELD("ino", SL_EV_INO, K_U64, ino),
 	FIELD("at", SL_EV_AT, K_STR, at),
 	FIELD("exe", SL_EV_EXE, K_STR, exe),
 	FIELD("step", SL_EV_STEP, K_I32, step),

@@ -65,9 +65,14 @@
  *            sl_addr_format does ("127.0.0.1:40000", "[::1]:7", "/tmp/s",
  *            "(unnamed)"); each left out when the kernel has none
  *   state    TCP state from TCP_INFO after the call (TCP sockets only).
- *            For socket/accept/accept4, local, peer and state describe
- *            the new socket (ret); for close they are in the before
- *            event, since after close there is nothing left to ask.
+ *            For socket/accept/accept4, local, peer, state and ino
+ *            describe the new socket (ret); for close they are in the
+ *            before event, since after close there is nothing left to ask.
+ *   ino      the socket's inode number (fstat's st_ino), the one the
+ *            kernel's socket table (sock_diag, /proc/net/tcp) gives, in
+ *            the after events of socket, accept, accept4 and connect: it
+ *            ties a table entry to the fd before the fd has an address
+ *            (a connect() still waiting for its SYN,ACK)
  *   at       caller location: the object file and the offset inside it of
  *            the call instruction, "OBJ+0xOFF" (for the main program, OBJ is
  *            /proc/self/exe resolved). The shim does not read debug info;
@@ -177,7 +182,8 @@ enum {
 	SL_EV_EXE     = 1u << 20,
 	SL_EV_STEP    = 1u << 21,
 	SL_EV_DROPPED = 1u << 22,
-	SL_EV_T       = 1u << 23
+	SL_EV_T       = 1u << 23,
+	SL_EV_INO     = 1u << 24
 };
 
 /* One event. Fixed size: it lives on the stack, nothing to free. A field
@@ -204,6 +210,7 @@ struct sl_event {
 	char local[SL_EVENT_ADDR_LEN];
 	char peer[SL_EVENT_ADDR_LEN];
 	int32_t state;                     /* tcpi_state: 1 ESTABLISHED .. */
+	uint64_t ino;                      /* the socket's inode */
 	char at[SL_EVENT_PATH_LEN];
 	char exe[SL_EVENT_PATH_LEN];
 	int32_t step;

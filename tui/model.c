@@ -443,6 +443,10 @@ static struct msock *describe_sock(struct model *m, struct msock *s,
 		s = sock_bind_tuple(m, s, &local, &peer);
 	else
 		s->local = local;
+	/* The kernel's table names the socket by this inode: a dump can find
+	 * the fd's socket before the fd has an address of its own. */
+	if (ev->has & SL_EV_INO)
+		s->inode = ev->ino;
 	if (ev->has & SL_EV_STATE) {
 		s->tcp = 1;
 		snprintf(why, sizeof(why), "%s()", ev->call);

@@ -312,6 +312,21 @@ static struct msock *diag_match(struct model *m, const struct diag_sock *d,
 	return best;
 }
 
+/* The live socket whose inode is ino (from a dump, or from the trace's
+ * description of an fd), one a process holds first, or NULL. */
+static struct msock *sock_by_inode(struct model *m, uint64_t ino)
+{
+	struct msock *found = NULL;
+
+	for (int i = m->nsocks - 1; i >= 0; i--) {
+		struct msock *s = &m->socks[i];
+
+		if (live(s) && s->inode == ino && (found == NULL || s->nholders > found->nholders))
+			found = s;
+	}
+	return found;
+}
+
 int model_diag_socket(struct model *m, const struct diag_sock *d)
 {
 	int state = d->state == 12 ? ST_SYN_RECV : d->state;
@@ -326,7 +341,15 @@ int model_diag_socket(struct model *m, const struct diag_sock *d)
 		return 0;
 	if (state == ST_LISTEN || !ep_is_set(peer) || peer->port == 0)
 		peer = &nopeer;
-	s = diag_match(m, d, peer, state);
+	/* A connection whose fd the trace described by its inode, before it
+	 * had an address (connect() waits for the SYN,ACK: the fd reads
+	 * 0.0.0.0:0, the kernel's table already has the tuple): the fd's
+	 * socket takes the tuple, and whatever the wire showed of it. */
+	s = d->inode != 0 && ep_is_set(peer) ? sock_by_inode(m, d->inode) : NULL;
+	if (s != NULL && !(ep_equal(&s->local, &d->local) && ep_equal(&s->peer, peer)))
+		s = sock_bind_tuple(m, s, &d->local, peer);
+	if (s == NULL)
+		s = diag_match(m, d, peer, state);
 	if (s == NULL) {
 		s = sock_new(m, t);
 		if (s == NULL)

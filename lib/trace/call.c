@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -111,7 +112,7 @@ void sl_call_result(struct sl_call *c, long long ret)
 	c->ev.has |= SL_EV_RET;
 	/* Only what is true after the call: close described the socket in
 	 * its before event. */
-	c->ev.has &= ~(uint32_t)(SL_EV_LOCAL | SL_EV_PEER | SL_EV_STATE);
+	c->ev.has &= ~(uint32_t)(SL_EV_LOCAL | SL_EV_PEER | SL_EV_STATE | SL_EV_INO);
 	if (ret < 0) {
 		c->ev.err = c->saved_errno;
 		c->ev.has |= SL_EV_ERR;
@@ -138,7 +139,16 @@ void sl_call_describe(struct sl_event *ev, int fd)
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	int family = AF_UNSPEC;
+	struct stat st;
 
+	/* The inode where a socket starts (and at connect, for one the
+	 * process had before it was traced): one fstat more there only. */
+	if (((sl_event_call_class(ev->call_id) & SL_CALLS_NEW_FD) ||
+	     ev->call_id == SL_CALL_CONNECT) &&
+	    fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		ev->ino = (uint64_t)st.st_ino;
+		ev->has |= SL_EV_INO;
+	}
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
 		family = ss.ss_family;
 		if (sl_addr_format((struct sockaddr *)&ss, len, ev->local,

@@ -197,12 +197,14 @@ def no_rst(r):
 
 
 def backlog_third(r):
-    """The third client: SYN_SENT, its SYN sent at least twice."""
+    """The third client: SYN_SENT, the fd of the client blocked in
+    connect() (one socket, not a second one the kernel's table showed),
+    its SYN sent at least twice."""
     syn_sent = [s for s in r.socks if s.endswith("SYN_SENT")]
     if len(syn_sent) != 1:
         return False
-    port = syn_sent[0].split()[2]
-    return sum(1 for a, _, f in r.segs if a == port and f == "SYN") >= 2
+    m = re.match(r"#\d+ client\[\d+\] fd 3 (\S+) ", syn_sent[0])
+    return m is not None and sum(1 for a, _, f in r.segs if a == m.group(1) and f == "SYN") >= 2
 
 
 def fin_then_data(r):

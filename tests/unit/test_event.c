@@ -53,7 +53,7 @@ static void full_event(struct sl_event *ev)
 {
 	memset(ev, 0, sizeof(*ev));
 	ev->ph = SL_PH_AFTER;
-	ev->has = 0xffffffu;   /* every SL_EV_* bit */
+	ev->has = 0x1ffffffu;  /* every SL_EV_* bit */
 	ev->seq = 12;
 	ev->pid = 4242;
 	ev->tid = 4243;
@@ -73,6 +73,7 @@ static void full_event(struct sl_event *ev)
 	strcpy(ev->local, "[::1]:51234");
 	strcpy(ev->peer, "/tmp/a b=c%d");
 	ev->state = 2;
+	ev->ino = 9876543210ULL;
 	strcpy(ev->at, "/home/me/my prog+0x12a7");
 	strcpy(ev->exe, "/home/me/my prog");
 	ev->step = 1;
@@ -98,6 +99,7 @@ static void assert_same_event(const struct sl_event *a, const struct sl_event *b
 	assert_int_equal(a->len, b->len);
 	assert_int_equal(a->n, b->n);
 	assert_int_equal(a->timeout, b->timeout);
+	assert_int_equal(a->ino, b->ino);
 	assert_string_equal(a->addr, b->addr);
 	assert_int_equal(a->ret, b->ret);
 	assert_int_equal(a->err, b->err);
@@ -187,7 +189,7 @@ static void test_each_field_round_trips_alone(void **state)
 
 	(void)state;
 	full_event(&full);
-	for (uint32_t bit = 1; bit <= SL_EV_T; bit <<= 1) {
+	for (uint32_t bit = 1; bit <= SL_EV_INO; bit <<= 1) {
 		one = full;
 		one.has = bit;
 		n = sl_event_format(&one, line, sizeof(line));
@@ -291,7 +293,7 @@ static void test_worst_case_line_fits(void **state)
 	memset(ev.peer, '\x01', sizeof(ev.peer) - 1);
 	memset(ev.at, '\x01', sizeof(ev.at) - 1);
 	memset(ev.exe, '\x01', sizeof(ev.exe) - 1);
-	ev.seq = ev.len = ev.dropped = ev.t = UINT64_MAX;
+	ev.seq = ev.len = ev.dropped = ev.t = ev.ino = UINT64_MAX;
 	ev.pid = ev.tid = ev.ppid = ev.fd = ev.proto = ev.step = INT32_MIN;
 	ev.dom = ev.type = ev.state = ev.err = INT32_MIN;
 	ev.n = ev.timeout = ev.ret = INT64_MIN;

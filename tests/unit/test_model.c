@@ -634,6 +634,46 @@ static void test_two_listeners_on_one_port(void **state)
 	assert_int_equal(by_fd(m, 102, 3)->state, ST_LISTEN);
 }
 
+/* A client blocked in connect() while its SYN goes unanswered: its fd
+ * reads 0.0.0.0:0 until the call returns, and only the kernel's table and
+ * the wire know the tuple. The trace gave the fd's inode at socket(): the
+ * dump's SYN_SENT entry with that inode is the fd's socket, which takes
+ * the tuple and the SYN the wire showed, not a second socket beside it
+ * (the student saw "sender 3 0.0.0.0:0 CLOSE" and "(kernel) SYN_SENT"). */
+static void test_client_waiting_in_connect_is_one_socket(void **state)
+{
+	struct model *m = *state;
+	struct diag_sock d;
+	struct msock *c;
+	int live = 0;
+
+	server_listens(m);
+	ev(m, 10, "v1 ph=hello pid=200 tid=200 ppid=1 exe=/x/client step=0");
+	ev(m, 11, "v1 ph=before seq=1 pid=200 tid=200 call=socket dom=AF_INET type=SOCK_STREAM proto=6");
+	ev(m, 12, "v1 ph=after seq=1 pid=200 tid=200 call=socket dom=AF_INET type=SOCK_STREAM proto=6 ret=3 local=0.0.0.0:0 state=CLOSE ino=777");
+	ev(m, 13, "v1 ph=before seq=2 pid=200 tid=200 call=connect fd=3 a=" SRV);
+	seg_opts(m, 14, CLI, SRV, TF_SYN, 1000, 0, 0, 65495);
+	model_diag_begin(m, T0 + MS(20));
+	diag_tw(&d, CLI, SRV, ST_SYN_SENT, 0);
+	d.inode = 777;
+	model_diag_socket(m, &d);
+	diag_tw(&d, SRV, NULL, ST_LISTEN, 0);
+	model_diag_socket(m, &d);
+	model_diag_end(m, T0 + MS(20));
+	c = by_fd(m, 200, 3);
+	assert_non_null(c);
+	assert_int_equal(c->state, ST_SYN_SENT);
+	assert_ptr_equal(by_tuple(m, CLI, SRV), c);
+	for (int i = 0; i < m->nsocks; i++)
+		live += !m->socks[i].gone && !m->socks[i].merged;
+	assert_int_equal(live, 2);   /* the listener and the client */
+	/* connect() returns: still that one socket. */
+	seg_opts(m, 1014, SRV, CLI, TF_SYN | TF_ACK, 7000, 1001, 0, 65495);
+	ev(m, 1015, "v1 ph=after seq=2 pid=200 tid=200 call=connect fd=3 a=" SRV " ret=0 local=" CLI " peer=" SRV " state=ESTABLISHED ino=777");
+	assert_ptr_equal(by_fd(m, 200, 3), c);
+	assert_int_equal(c->state, ST_ESTABLISHED);
+}
+
 static void test_unaccepted_then_accepted(void **state)
 {
 	struct model *m = *state;
@@ -1045,6 +1085,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_close_reading_after_fin_is_time_wait, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unaccepted_then_accepted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_listeners_on_one_port, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_waiting_in_connect_is_one_socket, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inferred_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_with_many_inferred_segments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_arguments_described, setup, teardown),

@@ -824,6 +824,27 @@ static void test_events_show_state_and_caller(void **state)
 	assert_true(ev->has & SL_EV_ADDR);
 	assert_string_equal(ev->peer, ev->addr);
 	assert_true(strncmp(ev->local, "127.0.0.1:", 10) == 0);
+	/* The socket's inode, given where a socket starts and at connect:
+	 * the same at socket() and connect(), and another for the listener
+	 * and the accepted socket. */
+	assert_true((ev->has & SL_EV_INO) && ev->ino != 0);
+	{
+		long k, lst = find(&f->v, 0, SL_PH_AFTER, "listen", 0), acc;
+		uint64_t client = 0, listener = 0;
+
+		for (k = 0; (k = find(&f->v, (size_t)k, SL_PH_AFTER, "socket", 0)) >= 0; k++) {
+			assert_true(f->v.recs[k].ev.has & SL_EV_INO);
+			if (f->v.recs[k].ev.ret == ev->fd)
+				client = f->v.recs[k].ev.ino;
+			if (f->v.recs[k].ev.ret == f->v.recs[lst].ev.fd)
+				listener = f->v.recs[k].ev.ino;
+		}
+		assert_true(client == ev->ino);
+		assert_true(listener != 0 && listener != client);
+		acc = find(&f->v, 0, SL_PH_AFTER, "accept", 0);
+		assert_true(f->v.recs[acc].ev.has & SL_EV_INO);
+		assert_true(f->v.recs[acc].ev.ino != client && f->v.recs[acc].ev.ino != listener);
+	}
 
 	built(prog, "tests/progs/trace_step");
 	assert_true(ev->has & SL_EV_AT);
