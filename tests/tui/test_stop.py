@@ -28,6 +28,14 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 from tuilib import DATA, SOCKLAB, Tmux, alive, check, cmdline, descendants, finish, need
 
 STOP_LIMIT = 3.0 * (3 if "-fsanitize" in os.environ.get("CFLAGS", "") else 1)
+# In a sanitizer build, no leak check at socklab's exit here: it stops the
+# process with ptrace, and the SIGCONT of a terminal's hangup can cancel
+# that stop; the exit then never ends (seen in CI, 1 of the ASan passes:
+# "replay: tmux kill-session ... still there"). This test is about
+# stopping; the other suites check leaks under the same build. The tmux
+# servers the test starts, and their windows, inherit the setting.
+os.environ["ASAN_OPTIONS"] = ":".join(
+    o for o in (os.environ.get("ASAN_OPTIONS", ""), "detect_leaks=0") if o)
 # A traced program that leaves a grandchild behind in a session of its
 # own, then sits in socket calls (stepped: stopped before socket()).
 DAEMONIZER = r"""
