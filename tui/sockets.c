@@ -281,13 +281,13 @@ void model_diag_begin(struct model *m, mtime_t t)
 		m->socks[i].diag_fresh = 0;
 }
 
-/* The model's socket for dump entry d (peer already normalised), or NULL.
- * Several kernel sockets may share one tuple (SO_REUSEPORT listeners in
- * several workers, a bound socket beside them), so the tuple alone is not
- * enough: the socket an earlier dump tied to d's inode is the one; else
- * the newest with the tuple that no entry of this dump has taken yet and
- * that no dump tied to another inode, a listener first for a listening
- * entry, and never a listener for an entry that is not listening. */
+/* The model's socket for dump entry d (peer already normalised) when no
+ * socket has d's inode yet (sock_by_inode), or NULL. Several kernel
+ * sockets may share one tuple (SO_REUSEPORT listeners in several workers,
+ * a bound socket beside them), so the tuple alone is not enough: the
+ * newest with the tuple that no entry of this dump has taken yet and that
+ * no dump tied to another inode, a listener first for a listening entry,
+ * and never a listener for an entry that is not listening. */
 static struct msock *diag_match(struct model *m, const struct diag_sock *d,
                                 const struct ep *peer, int state)
 {
@@ -300,8 +300,6 @@ static struct msock *diag_match(struct model *m, const struct diag_sock *d,
 			continue;
 		if (ep_is_set(peer) ? !ep_equal(&s->peer, peer) : ep_is_set(&s->peer))
 			continue;
-		if (d->inode != 0 && s->inode == d->inode)
-			return s;
 		if (s->diag_fresh || (d->inode != 0 && s->inode != 0))
 			continue;
 		if (!ep_is_set(peer) && state != ST_LISTEN && s->state == ST_LISTEN)
@@ -312,8 +310,8 @@ static struct msock *diag_match(struct model *m, const struct diag_sock *d,
 	return best;
 }
 
-/* The live socket whose inode is ino (from a dump, or from the trace's
- * description of an fd), one a process holds first, or NULL. */
+/* The live socket whose inode is ino (an earlier dump's, or the trace's
+ * for an fd), one a process holds first, or NULL. */
 static struct msock *sock_by_inode(struct model *m, uint64_t ino)
 {
 	struct msock *found = NULL;
@@ -341,13 +339,14 @@ int model_diag_socket(struct model *m, const struct diag_sock *d)
 		return 0;
 	if (state == ST_LISTEN || !ep_is_set(peer) || peer->port == 0)
 		peer = &nopeer;
-	/* A connection whose fd the trace described by its inode, before it
-	 * had an address (connect() waits for the SYN,ACK: the fd reads
-	 * 0.0.0.0:0, the kernel's table already has the tuple): the fd's
-	 * socket takes the tuple, and whatever the wire showed of it. */
-	s = d->inode != 0 && ep_is_set(peer) ? sock_by_inode(m, d->inode) : NULL;
+	/* The socket with d's inode is the one. A connection whose fd the
+	 * trace described by its inode before it had an address (connect()
+	 * waits for the SYN,ACK: the fd reads 0.0.0.0:0, the kernel's table
+	 * already has the tuple) takes the tuple, and whatever the wire
+	 * showed of it. */
+	s = d->inode != 0 ? sock_by_inode(m, d->inode) : NULL;
 	if (s != NULL && !(ep_equal(&s->local, &d->local) && ep_equal(&s->peer, peer)))
-		s = sock_bind_tuple(m, s, &d->local, peer);
+		s = ep_is_set(peer) ? sock_bind_tuple(m, s, &d->local, peer) : NULL;
 	if (s == NULL)
 		s = diag_match(m, d, peer, state);
 	if (s == NULL) {
