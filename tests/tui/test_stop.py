@@ -25,7 +25,7 @@ import threading
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from tuilib import DATA, SOCKLAB, Tmux, alive, check, cmdline, descendants, finish, need
+from tuilib import DATA, SOCKLAB, Tmux, alive, check, cmdline, descendants, finish, need, wait_gone
 
 STOP_LIMIT = 3.0 * (3 if "-fsanitize" in os.environ.get("CFLAGS", "") else 1)
 # In a sanitizer build, no leak check at socklab's exit here: it stops the
@@ -61,16 +61,6 @@ def socklab_in(shell_pid):
                     return pid
         except OSError:
             pass
-    return None
-
-
-def wait_gone(pids, limit=STOP_LIMIT + 2):
-    """Wait until none of pids lives; returns the seconds it took, or None."""
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < limit:
-        if not any(alive(p) for p in pids):
-            return time.monotonic() - t0
-        time.sleep(0.01)
     return None
 
 
@@ -122,7 +112,7 @@ def stop_in_tmux(what, cmd, ready, how, keys=(), want_procs=1, env=None):
             t.keys("C-c")
         else:
             os.kill(pid, how)
-        took = wait_gone(before)
+        took = wait_gone(before, STOP_LIMIT + 2)
         if took is not None:
             took = time.monotonic() - t0
         report(what, before, took, want_procs)
@@ -159,7 +149,7 @@ def stop_pty_eof(what, args, ready, want_procs=1):
         p.wait(timeout=STOP_LIMIT + 2)
     except subprocess.TimeoutExpired:
         pass
-    took = wait_gone(before)
+    took = wait_gone(before, STOP_LIMIT + 2)
     if took is not None:
         took = time.monotonic() - t0
     report(what, before, took, want_procs)
@@ -193,7 +183,7 @@ def stop_batch(what, args, sig, want_procs=1, wait_text=None, after=None):
     except subprocess.TimeoutExpired:
         p.kill()
         _, err = p.communicate()
-    took = wait_gone(before)
+    took = wait_gone(before, STOP_LIMIT + 2)
     if took is not None:
         took = time.monotonic() - t0
     report(what, before, took, want_procs)

@@ -97,6 +97,16 @@ def descendants(root):
     return sorted(p for p in found if alive(p))
 
 
+def wait_gone(pids, limit):
+    """Wait until none of pids lives; returns the seconds it took, or None."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit:
+        if not any(alive(p) for p in pids):
+            return time.monotonic() - t0
+        time.sleep(0.01)
+    return None
+
+
 class Tmux:
     """A tmux server of our own (tmux -L socklab-test-PID), one window of
     80x24 running cmd. Always use it in a with-block: the server is killed
@@ -138,9 +148,7 @@ class Tmux:
         # check at exit stops the process with ptrace, and the SIGCONT of
         # the terminal's hangup can cancel that stop: the process then
         # spins for ever. Such a process is killed, and said.
-        until = time.time() + self.REAP
-        while time.time() < until and any(alive(p) for p in left):
-            time.sleep(0.02)
+        wait_gone(left, self.REAP)
         for p in left:
             if alive(p):
                 print("note: %s still running %.0f s after its terminal closed: killed" %
