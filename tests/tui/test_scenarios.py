@@ -177,8 +177,7 @@ def dup_acks(r, same_window=True):
 
 
 def request_ms(r, how):
-    m = re.search(r"5 requests in [\d.]+ ms, [\d.]+ ms each, the middle one ([\d.]+) ms, "
-                  r"with %s" % how,
+    m = re.search(r"5 requests in [\d.]+ ms, [\d.]+ ms each, middle ([\d.]+) ms, with %s" % how,
                   "\n".join(t for p, t in r.out if p == "sender"))
     return float(m.group(1)) if m else None
 
@@ -688,8 +687,9 @@ def main():
                 ok = False
             check(ok, "%s (%s): %s" % (name, title, what))
             if not ok:
-                print("     processes: %s\n     sockets: %s\n     segments: %s" %
-                      (r.procs, r.socks, " ".join(r.flags())[:400]))
+                print("     processes: %s\n     sockets: %s\n     segments: %s\n     said, at the end: %s" %
+                      (r.procs, r.socks, " ".join(r.flags())[:400],
+                       " | ".join("%s: %s" % (p, t) for p, t in r.out[-6:])))
         for what, why, still in KNOWN_GAPS.get((lesson, scen), []):
             gap = bool(still(r))
             check(gap, "%s (%s): NOT shown yet: %s (%s)%s" % (name, title, what, why,
